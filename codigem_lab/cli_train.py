@@ -1,0 +1,169 @@
+"""``codigem-lab train``, ``evaluate`` and ``check-elbo``: parsing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+
+from codigem_lab.report import format_table, json_line
+
+# CODIGEM options the CLI exposes (flag -> CODIGEMConfig field); None values are not passed.
+CODIGEM_FLAGS = {
+    "beta": float,
+    "T": int,
+    "hidden": int,
+    "likelihood": str,
+    "schedule": str,
+    "anneal_steps": int,
+    "anneal_cap": float,
+    "dropout": float,
+}
+
+
+def register(sub, add_data_args, split_from_args) -> None:
+    train = sub.add_parser("train", help="train a model with early stopping and write a run folder")
+    add_data_args(train)
+    train.add_argument("--model", default="codigem", help="codigem, pop, itemknn, ...")
+    train.add_argument("--variant", default="paper", help="CODIGEM preset: paper or released")
+    for flag, typ in CODIGEM_FLAGS.items():
+        train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=typ, default=None)
+    train.add_argument(
+        "--skip-forward", action="store_true", help="variant II: skips in the transition nets"
+    )
+    train.add_argument(
+        "--skip-reverse", action="store_true", help="variant III: skips in the decoder"
+    )
+    train.add_argument("--score-mode", default="decoder", choices=["decoder", "reverse"])
+    train.add_argument("--max-epochs", type=int, default=100)
+    train.add_argument("--patience", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=200)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--optimizer", default="adamax")
+    train.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    train.add_argument("--recall-definition", default="minK", choices=["minK", "targets"])
+    train.add_argument("--run-dir", default=None, help="where to write (default: runs/<name>)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--json", action="store_true", help="end with one JSON line of test metrics")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="re-score a run folder's best checkpoint")
+    ev.add_argument("run_dir")
+    ev.add_argument("--which", default="test", choices=["valid", "test"])
+    ev.add_argument("--recall-definition", default=None, choices=["minK", "targets"])
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+
+    chk = sub.add_parser("check-elbo", help="run the ELBO derivation checks for a preset")
+    chk.add_argument("--preset", default="paper", choices=["paper", "released"])
+    chk.add_argument("--seed", type=int, default=0)
+    chk.add_argument("--json", action="store_true")
+    chk.set_defaults(func=cmd_check_elbo)
+
+
+def spec_from_args(args: argparse.Namespace):
+    """The RunSpec a ``train`` command line describes."""
+    from codigem_lab.runs import DataSpec, RunSpec
+    from codigem_lab.train import TrainConfig
+
+    heldout = args.heldout
+    if heldout is not None and heldout >= 1:
+        heldout = int(heldout)
+    data = DataSpec(
+        dataset=args.dataset,
+        source=args.source,
+        preset=args.preset,
+        protocol=args.protocol,
+        seed=args.seed,
+        min_rating=args.min_rating,
+        user_core=args.user_core,
+        item_core=args.item_core,
+        n_heldout=heldout,
+        cache=args.cache,
+    )
+    params: dict = {}
+    variant = None
+    if args.model == "codigem":
+        variant = args.variant
+        params = {k: getattr(args, k) for k in CODIGEM_FLAGS if getattr(args, k) is not None}
+        if args.skip_forward:
+            params["skip_forward"] = True
+        if args.skip_reverse:
+            params["skip_reverse"] = True
+        if args.score_mode != "decoder":
+            params["score_mode"] = args.score_mode
+    train = TrainConfig(
+        lr=args.lr,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+        recall_definition=args.recall_definition,
+    )
+    return RunSpec(data=data, model=args.model, variant=variant, params=params, train=train)
+
+
+def cmd_train(args) -> int:
+    import pandas as pd
+
+    from codigem_lab.runs import run_training
+
+    spec = spec_from_args(args)
+    out = run_training(spec, args.run_dir, resume=args.resume)
+    s = out.summary
+    print(f"run folder: {out.run_dir}")
+    print(
+        f"epochs: {s['epochs']} (best {s['best_epoch']}), "
+        f"{s['train_s_per_epoch']:.2f} s/epoch training, {s['eval_s_per_epoch']:.2f} s/epoch evaluation"
+    )
+    cols = ["R@20", "R@50", "N@20", "N@50", "N@100"]
+    table = pd.DataFrame([out.valid, out.test], index=["valid", "test"])[cols]
+    print(
+        f"metrics (Recall@K = hits / {'min(K, #targets)' if spec.train.recall_definition == 'minK' else '#targets'}):"
+    )
+    print(format_table(table))
+    if args.json:
+        print(
+            json_line(
+                {
+                    k: s[k]
+                    for k in [
+                        *cols,
+                        "epochs",
+                        "best_epoch",
+                        "train_s_per_epoch",
+                        "eval_s_per_epoch",
+                    ]
+                }
+            )
+        )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import pandas as pd
+
+    from codigem_lab.runs import evaluate_run
+
+    res = evaluate_run(args.run_dir, args.which, args.recall_definition)
+    cols = ["R@20", "R@50", "N@20", "N@50", "N@100"]
+    print(
+        f"{args.which} metrics of {args.run_dir} ({res.n_users} users, recall: {res.recall_definition}):"
+    )
+    print(format_table(pd.DataFrame([res.metrics], index=[args.which])[cols]))
+    if args.json:
+        print(json_line({k: res.metrics[k] for k in cols}))
+    return 0
+
+
+def cmd_check_elbo(args) -> int:
+    from codigem_lab.diffusion.checks import run_all_checks
+
+    reports = run_all_checks(args.preset, seed=args.seed)
+    for r in reports:
+        print(f"[{'PASS' if r.passed else 'FAIL'}] {r.name}: {r.message}")
+    if args.json:
+        print(json_line({r.name: "pass" if r.passed else "fail" for r in reports}))
+    return 0 if all(r.passed for r in reports) else 1  # like a test runner: 1 when any fails

@@ -1,0 +1,248 @@
+"""Evaluation protocols and the ``Split`` they produce.
+
+Two protocols are in use for the paper's numbers:
+
+- ``strong`` (Multi-VAE's strong generalisation, used by the released CODIGEM code): users are
+  shuffled, some are held out for validation and test; item ids come from training users only;
+  each held-out user's items are split 80% fold-in (model input) / 20% target (users with fewer
+  than 5 items keep all as fold-in).
+- ``ratio`` (the paper's text, and the toolkit its baselines ran in): each user's interactions are
+  split 8:1:1 into train / validation / test. The train items are the model input; train (and, at
+  test time, validation) items are masked before ranking.
+
+Both produce a :class:`Split`: a CSR training matrix plus an :class:`EvalSet` each for validation
+and test, with id maps back to the original user and item ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from codigem_lab.errors import ConfigError, DataError
+
+PROTOCOLS = ("strong", "ratio")
+
+
+@dataclass
+class EvalSet:
+    """Held-out interactions for one evaluation stage.
+
+    ``fold_in`` is what a model sees (rows = evaluated users), ``mask`` the items excluded from
+    ranking (the fold-in items, plus validation items at test time under ``ratio``), ``target`` the
+    items to find. ``train_rows`` gives each user's row in ``Split.train`` when the evaluated users
+    are training users (``ratio`` protocol), so models with user embeddings can use them; it is
+    ``None`` for the ``strong`` protocol, where models must fold in from ``fold_in``.
+    """
+
+    fold_in: sp.csr_matrix
+    target: sp.csr_matrix
+    mask: sp.csr_matrix
+    users: np.ndarray
+    train_rows: np.ndarray | None = None
+
+    @property
+    def n_users(self) -> int:
+        return self.fold_in.shape[0]
+
+
+@dataclass
+class Split:
+    """A prepared dataset: training matrix, validation and test sets, ids and statistics."""
+
+    protocol: str
+    train: sp.csr_matrix
+    valid: EvalSet
+    test: EvalSet
+    train_users: np.ndarray
+    items: np.ndarray
+    stats: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_items(self) -> int:
+        return self.train.shape[1]
+
+    @property
+    def n_train_users(self) -> int:
+        return self.train.shape[0]
+
+    def eval_set(self, which: str) -> EvalSet:
+        """The validation (``'valid'``) or test (``'test'``) set."""
+        if which not in ("valid", "test"):
+            raise ConfigError(f"which must be 'valid' or 'test', got {which!r}")
+        return self.valid if which == "valid" else self.test
+
+    def summary(self) -> pd.DataFrame:
+        """Users, interactions per part, as a small table."""
+        rows = [
+            ("train", self.train.shape[0], self.train.nnz),
+            ("valid fold-in", self.valid.n_users, self.valid.fold_in.nnz),
+            ("valid target", self.valid.n_users, self.valid.target.nnz),
+            ("test fold-in", self.test.n_users, self.test.fold_in.nnz),
+            ("test target", self.test.n_users, self.test.target.nnz),
+        ]
+        return pd.DataFrame(rows, columns=["part", "users", "interactions"]).set_index("part")
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    data = np.ones(len(rows), dtype=np.float32)
+    m = sp.csr_matrix((data, (rows, cols)), shape=shape, dtype=np.float32)
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    m.sort_indices()
+    return m
+
+
+def _rank_within_user(
+    user_codes: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random rank 0..n_u-1 of each row among its user's rows, and each row's user count n_u."""
+    order = np.lexsort((rng.random(len(user_codes)), user_codes))
+    counts = np.bincount(user_codes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(user_codes), dtype=np.int64)
+    rank[order] = np.arange(len(user_codes)) - np.repeat(starts, counts)
+    return rank, counts[user_codes]
+
+
+def _n_heldout(value: int | float, n_users: int) -> int:
+    if isinstance(value, float) and 0 < value < 1:
+        n = int(round(value * n_users))
+    elif float(value).is_integer() and value >= 1:
+        n = int(value)
+    else:
+        raise ConfigError(
+            f"n_heldout must be a fraction in (0, 1) or a user count >= 1, got {value!r}"
+        )
+    if 2 * n >= n_users:
+        raise ConfigError(
+            f"holding out {n} validation and {n} test users leaves no training users "
+            f"(only {n_users} users); use a smaller --heldout"
+        )
+    return max(n, 1)
+
+
+def strong_split(
+    df: pd.DataFrame,
+    seed: int = 0,
+    n_heldout: int | float = 0.1,
+    target_fraction: float = 0.2,
+    min_items_for_target: int = 5,
+) -> Split:
+    """Multi-VAE strong generalisation: held-out users, 80/20 fold-in/target for each.
+
+    ``n_heldout`` is the number (or fraction) of validation users and, equally, test users.
+    """
+    if not 0 < target_fraction < 1:
+        raise ConfigError(f"target_fraction must be in (0, 1), got {target_fraction}")
+    rng = np.random.default_rng(seed)
+    users = np.sort(df["user"].unique())
+    n = _n_heldout(n_heldout, len(users))
+    perm = users[rng.permutation(len(users))]
+    train_users = np.sort(perm[: len(users) - 2 * n])
+    valid_users = np.sort(perm[len(users) - 2 * n : len(users) - n])
+    test_users = np.sort(perm[len(users) - n :])
+
+    train_df = df[df["user"].isin(train_users)]
+    items = np.sort(train_df["item"].unique())
+    item_index = pd.Index(items)
+    user_index = pd.Index(train_users)
+    train = _csr(
+        user_index.get_indexer(train_df["user"]),
+        item_index.get_indexer(train_df["item"]),
+        (len(train_users), len(items)),
+    )
+
+    def heldout(part_users: np.ndarray) -> EvalSet:
+        part = df[df["user"].isin(part_users)]
+        cols = item_index.get_indexer(part["item"])
+        part = part.loc[cols >= 0]  # items unseen in training are dropped
+        cols = cols[cols >= 0]
+        rows = pd.Index(part_users).get_indexer(part["user"])
+        rank, n_u = _rank_within_user(rows, rng)
+        n_target = np.where(n_u >= min_items_for_target, (target_fraction * n_u).astype(int), 0)
+        is_target = rank < n_target
+        shape = (len(part_users), len(items))
+        fold_in = _csr(rows[~is_target], cols[~is_target], shape)
+        return EvalSet(
+            fold_in=fold_in,
+            target=_csr(rows[is_target], cols[is_target], shape),
+            mask=fold_in,
+            users=part_users,
+        )
+
+    valid = heldout(valid_users)
+    test = heldout(test_users)
+    return Split(
+        protocol="strong",
+        train=train,
+        valid=valid,
+        test=test,
+        train_users=train_users,
+        items=items,
+        meta={"seed": seed, "n_heldout": n, "target_fraction": target_fraction},
+    )
+
+
+def ratio_split(
+    df: pd.DataFrame, seed: int = 0, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> Split:
+    """Per-user random 8:1:1 split into train / validation / test interactions.
+
+    Validation and test get ``floor(ratio * n)`` items each, at least one while the user keeps at
+    least one training item (the split rule of the toolkit the paper's baselines ran in).
+    """
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise ConfigError(f"ratios must be three non-negative numbers summing to 1, got {ratios}")
+    rng = np.random.default_rng(seed)
+    users = np.sort(df["user"].unique())
+    items = np.sort(df["item"].unique())
+    rows = pd.Index(users).get_indexer(df["user"])
+    cols = pd.Index(items).get_indexer(df["item"])
+    rank, n_u = _rank_within_user(rows, rng)
+    n_valid = np.floor(ratios[1] * n_u).astype(int)
+    n_test = np.floor(ratios[2] * n_u).astype(int)
+    # A part with a positive but sub-one share gets one item, while train keeps more than one.
+    bump_t = (n_test == 0) & (ratios[2] * n_u > 0) & (n_u - n_valid - n_test > 1)
+    n_test = n_test + bump_t
+    bump_v = (n_valid == 0) & (ratios[1] * n_u > 0) & (n_u - n_valid - n_test > 1)
+    n_valid = n_valid + bump_v
+    n_train = n_u - n_valid - n_test
+    part = np.where(rank < n_train, 0, np.where(rank < n_train + n_valid, 1, 2))
+    shape = (len(users), len(items))
+    train = _csr(rows[part == 0], cols[part == 0], shape)
+    valid_t = _csr(rows[part == 1], cols[part == 1], shape)
+    test_t = _csr(rows[part == 2], cols[part == 2], shape)
+    all_rows = np.arange(len(users))
+    valid = EvalSet(fold_in=train, target=valid_t, mask=train, users=users, train_rows=all_rows)
+    test = EvalSet(
+        fold_in=train,
+        target=test_t,
+        mask=(train + valid_t).tocsr(),
+        users=users,
+        train_rows=all_rows,
+    )
+    return Split(
+        protocol="ratio",
+        train=train,
+        valid=valid,
+        test=test,
+        train_users=users,
+        items=items,
+        meta={"seed": seed, "ratios": list(ratios)},
+    )
+
+
+def make_split(df: pd.DataFrame, protocol: str = "strong", seed: int = 0, **kwargs) -> Split:
+    """Split preprocessed interactions (columns ``user``, ``item``) under a named protocol."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
+    if len(df) == 0:
+        raise DataError("no interactions to split")
+    if protocol == "strong":
+        return strong_split(df, seed=seed, **kwargs)
+    return ratio_split(df, seed=seed, **kwargs)

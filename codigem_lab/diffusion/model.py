@@ -1,0 +1,530 @@
+"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over a user's 0/1 click vector.
+
+Generative model (eq 2):  p(x, z_1:T) = p(x | z_1) prod_{i=1}^{T-1} p(z_i | z_{i+1}) p(z_T),
+with p(z_T) = N(0, I), p(z_i | z_{i+1}) = N(mu_i(z_{i+1}), diag exp(logvar_i(z_{i+1}))) (eq 7),
+and p(x | z_1) = N(x | tanh(NN(z_1)), I) (Sec 2.3). The variational posterior is the fixed
+forward diffusion Q(z_1:T | x) of eqs (3)-(5); training maximises the ELBO of eq (9)/(13).
+
+The released code departs from the equations in five model-side ways (see
+``docs/released-code-notes.md``); each is a named switch on :class:`CODIGEMConfig`, so the
+``released`` preset is this same model with those switches on, never a second copy.
+
+Variants of the paper's Table 3:
+  I   ``anneal_steps``/``anneal_cap``: Multi-VAE KL annealing, weight = min(cap, step/steps).
+  II  ``skip_forward``: residual skips in the hidden blocks of the T-1 transition networks
+      p(z_i | z_{i+1}).
+  III ``skip_reverse``: residual skips in the hidden blocks of the decoder p(x | z_1).
+  IV  ``likelihood='multinomial'``: log p(x | z_1) = sum_d x_d log softmax(NN(z_1))_d.
+
+Why II/III are read this way: the paper says (Sec 3.1) that the MLPs "parametrize the
+distributions in FDP and RDP components" and that Tanh is "the last layer of the RDP", so the
+Tanh decoder is what the paper calls the RDP network; the only other networks are the T-1
+transition nets, whose inputs during training are the forward-diffusion latents z_{i+1} ~ Q,
+hence the "FDP" networks. The skip connections cite Dieng et al. (2019), whose point is that the
+latent reaches every layer of the network; a residual block h <- h + act(W h) carries the
+first-layer projection of the input to every later layer at no extra D x M parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from codigem_lab.diffusion.schedule import SCHEDULES, NoiseSchedule
+from codigem_lab.errors import ConfigError
+
+PRESETS = ("paper", "released")
+ACTIVATIONS = ("prelu", "relu", "tanh")
+LIKELIHOODS = ("gaussian", "multinomial")
+INITS = ("xavier", "released")
+INPUT_SCALINGS = ("minus1_1", "none")
+SCORE_MODES = ("decoder", "reverse")
+
+LOG_2PI = math.log(2.0 * math.pi)
+RELEASED_FIRST_LAYER_STD = 1e-4
+
+
+# ================================================================================== config
+@dataclass(frozen=True)
+class CODIGEMConfig:
+    """Everything that defines a CODIGEM model; frozen, so a run's config can be hashed.
+
+    Defaults follow the paper (Sec 3.1): M = 200 hidden units, 6 Linear layers per network with
+    PReLU between them, T = 3, constant beta = 1e-4, Gaussian likelihood, Xavier init and inputs
+    scaled to [-1, 1]. Use :meth:`preset` for the 'paper' and 'released' settings.
+    """
+
+    n_items: int
+    hidden: int = 200
+    n_layers: int = 6
+    activation: str = "prelu"
+    T: int = 3
+    beta: float = 1e-4
+    schedule: str = "constant"
+    beta_end: float = 0.02
+    likelihood: str = "gaussian"
+    skip_forward: bool = False
+    skip_reverse: bool = False
+    anneal_steps: int = 0
+    anneal_cap: float = 1.0
+    init: str = "xavier"
+    input_scaling: str = "minus1_1"
+    forward_term_bug: bool = False
+    pairing_bug: bool = False
+    anneal_overwritten: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_int("n_items", self.n_items, 1, "the number of item columns D")
+        _check_int("hidden", self.hidden, 1, "the paper uses 200")
+        _check_int("n_layers", self.n_layers, 2, "Linear layers per network; the paper uses 6")
+        _check_int("T", self.T, 1, "the paper uses 3")
+        _check_int("anneal_steps", self.anneal_steps, 0, "0 switches annealing off")
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        _check_choice("init", self.init, INITS)
+        _check_choice("input_scaling", self.input_scaling, INPUT_SCALINGS)
+        for name in (
+            "skip_forward",
+            "skip_reverse",
+            "forward_term_bug",
+            "pairing_bug",
+            "anneal_overwritten",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        _check_real("beta", self.beta, 0.0, 1.0, "0 < beta < 1 (the paper uses 1e-4)")
+        _check_real("beta_end", self.beta_end, 0.0, 1.0, "0 < beta_end < 1 (linear schedule)")
+        _check_real("dropout", self.dropout, 0.0, 1.0, "0 <= dropout < 1", closed_low=True)
+        _check_real(
+            "anneal_cap",
+            self.anneal_cap,
+            0.0,
+            1.0,
+            "0 <= anneal_cap <= 1",
+            closed_low=True,
+            closed_high=True,
+        )
+        if self.skip_forward and self.T < 2:
+            raise ConfigError(
+                "skip_forward (variant II) adds skips to the T-1 transition networks, and T = 1 "
+                "has none; set T >= 2 or skip_forward=False"
+            )
+
+    # ---------------------------------------------------------------------------- presets
+    @classmethod
+    def preset(cls, name: str, n_items: int, **overrides: object) -> CODIGEMConfig:
+        """'paper' follows the equations; 'released' switches on the released code's deviations.
+
+        Both use T = 3, beta = 1e-4, M = 200. 'released' adds deviations 1-5 of the notes:
+        forward_term_bug, pairing_bug, anneal_overwritten, init='released', input_scaling='none'.
+        ``overrides`` replace any field, e.g. ``preset("paper", n_items=D, T=5)``.
+        """
+        if name == "paper":
+            base = cls(n_items=n_items)
+        elif name == "released":
+            base = cls(
+                n_items=n_items,
+                init="released",
+                input_scaling="none",
+                forward_term_bug=True,
+                pairing_bug=True,
+                anneal_overwritten=True,
+            )
+        else:
+            raise ConfigError(f"preset must be one of {PRESETS}; got {name!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown CODIGEMConfig field(s) {unknown}; valid fields: {sorted(known)}"
+            )
+        return dataclasses.replace(base, **overrides)
+
+    # ---------------------------------------------------------------------------- helpers
+    def noise_schedule(self) -> NoiseSchedule:
+        """The forward-process schedule beta_1..beta_T (eq 4) this config names."""
+        return NoiseSchedule.from_name(self.schedule, self.T, self.beta, self.beta_end)
+
+    def kl_weight(self, step: int) -> float:
+        """Variant I (Multi-VAE annealing): min(anneal_cap, step / anneal_steps); 1 if steps = 0.
+
+        This is the weight a trainer should pass to ``CODIGEM.forward``; with
+        ``anneal_overwritten`` (deviation 3) the model then ignores it and uses 1.
+        """
+        if self.anneal_steps == 0:
+            return 1.0
+        return min(self.anneal_cap, step / self.anneal_steps)
+
+    @property
+    def deviations(self) -> tuple[str, ...]:
+        """Names of the released-code deviations (1-5) this config switches on."""
+        out = []
+        if self.forward_term_bug:
+            out.append("forward_term_bug")
+        if self.pairing_bug:
+            out.append("pairing_bug")
+        if self.anneal_overwritten:
+            out.append("anneal_overwritten")
+        if self.init == "released":
+            out.append("init")
+        if self.input_scaling == "none":
+            out.append("input_scaling")
+        return tuple(out)
+
+
+def _check_int(name: str, value: object, low: int, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low} ({hint}); got {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {choices}; got {value!r}")
+
+
+def _check_real(
+    name: str,
+    value: object,
+    low: float,
+    high: float,
+    hint: str,
+    closed_low: bool = False,
+    closed_high: bool = False,
+) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = (v >= low if closed_low else v > low) and (v <= high if closed_high else v < high)
+    if not ok:
+        raise ConfigError(f"{name} out of range: need {hint}; got {value!r}")
+
+
+# ================================================================================= networks
+class MLP(nn.Module):
+    """Linear(D_in, M), act, (n_layers - 2) x [Linear(M, M), act], Linear(M, D_out).
+
+    ``residual=True`` turns each hidden block into h <- h + act(W h + b) (variants II/III).
+    ``dropout`` is applied to the network input during training.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        hidden: int,
+        d_out: int,
+        n_layers: int,
+        activation: str,
+        residual: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.residual = residual
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.first = nn.Linear(d_in, hidden)
+        self.blocks = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(n_layers - 2))
+        self.acts = nn.ModuleList(_activation(activation) for _ in range(n_layers - 1))
+        self.out = nn.Linear(hidden, d_out)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.acts[0](self.first(self.drop(z)))
+        for linear, act in zip(self.blocks, self.acts[1:], strict=True):
+            a = act(linear(h))
+            h = h + a if self.residual else a
+        return self.out(h)
+
+    def linears(self) -> list[nn.Linear]:
+        """All Linear layers, input to output."""
+        return [self.first, *self.blocks, self.out]
+
+
+def _activation(name: str) -> nn.Module:
+    return {"prelu": nn.PReLU, "relu": nn.ReLU, "tanh": nn.Tanh}[name]()
+
+
+# ================================================================================= outputs
+@dataclass
+class ELBOTerms:
+    """The pieces of the ELBO (eq 9) for one batch, each averaged over the batch.
+
+    With ``reduction='none'`` every tensor has shape [B] instead. All terms are true log
+    densities in nats, summed over the D items (constants -0.5 log 2 pi included).
+
+    - ``reconstruction`` = ln p(x | z_1)
+    - ``reverse[i-1]``  = ln p(z_i | z_{i+1}), i = 1..T-1 (as the model scores them)
+    - ``prior``          = ln p(z_T) = ln N(z_T | 0, I)
+    - ``forward_entropy[i-1]`` = -ln q(z_i | z_{i-1}), i = 1..T, z_0 = x (eq 4)
+    - ``kl`` = -(sum reverse + prior + sum forward_entropy); ``elbo`` = reconstruction - kl
+    - ``loss`` = -(reconstruction - kl_weight * kl), the quantity to minimise
+    - ``latents`` = [z_1, ..., z_T] the terms were evaluated on
+    """
+
+    loss: Tensor
+    elbo: Tensor
+    reconstruction: Tensor
+    reverse: list[Tensor]
+    prior: Tensor
+    forward_entropy: list[Tensor]
+    kl: Tensor
+    kl_weight: float
+    latents: list[Tensor] = field(repr=False, default_factory=list)
+
+
+# =================================================================================== model
+class CODIGEM(nn.Module):
+    """T-1 transition nets p(z_i | z_{i+1}) and a decoder p(x | z_1); trained on the ELBO (eq 9).
+
+    ``reverse_nets[i - 1]`` parametrises p(z_i | z_{i+1}) and outputs [mean, log-variance]
+    (Linear(M, 2D) split in two); ``decoder`` outputs NN(z_1), to which the Gaussian likelihood
+    applies tanh (Sec 2.3). The multinomial likelihood (variant IV) uses NN(z_1) as logits, with
+    no tanh: a softmax over tanh-bounded logits could not express a peaked distribution.
+    """
+
+    def __init__(self, config: CODIGEMConfig) -> None:
+        super().__init__()
+        if not isinstance(config, CODIGEMConfig):
+            raise ConfigError(f"CODIGEM needs a CODIGEMConfig; got {type(config).__name__}")
+        self.config = config
+        c = config
+        self.schedule = c.noise_schedule()
+        self._beta = [float(b) for b in self.schedule.beta]
+        self._alpha_bar = [float(a) for a in self.schedule.alpha_bar]
+        self.reverse_nets = nn.ModuleList(
+            MLP(
+                c.n_items,
+                c.hidden,
+                2 * c.n_items,
+                c.n_layers,
+                c.activation,
+                c.skip_forward,
+                c.dropout,
+            )
+            for _ in range(c.T - 1)
+        )
+        self.decoder = MLP(
+            c.n_items, c.hidden, c.n_items, c.n_layers, c.activation, c.skip_reverse, c.dropout
+        )
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------------------- init
+    def reset_parameters(self) -> None:
+        """'xavier': Glorot-uniform weights, zero biases in every Linear (Sec 3.1).
+
+        'released' (deviation 4): PyTorch's default init everywhere, except the first layer of
+        each transition net, drawn from N(0, 1e-4^2); the decoder is never re-initialised.
+        """
+        for net in [*self.reverse_nets, self.decoder]:
+            for layer in net.linears():
+                layer.reset_parameters()
+        if self.config.init == "xavier":
+            for net in [*self.reverse_nets, self.decoder]:
+                for layer in net.linears():
+                    nn.init.xavier_uniform_(layer.weight)
+                    nn.init.zeros_(layer.bias)
+        else:
+            for net in self.reverse_nets:
+                nn.init.normal_(net.first.weight, mean=0.0, std=RELEASED_FIRST_LAYER_STD)
+
+    # ------------------------------------------------------------------------- diffusion
+    def scale_input(self, x: Tensor) -> Tensor:
+        """x -> 2x - 1 ('minus1_1', Sec 2.3) or x unchanged ('none', deviation 5)."""
+        x = _dense_float(x, self._dtype())
+        return 2.0 * x - 1.0 if self.config.input_scaling == "minus1_1" else x
+
+    def sample_latents(
+        self, x_scaled: Tensor, generator: torch.Generator | None = None
+    ) -> list[Tensor]:
+        """[z_1, ..., z_T] by iterating eq (5) from z_0 = x_scaled, one chain per row."""
+        zs, z = [], x_scaled
+        for beta_i in self._beta:
+            eps = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
+            z = math.sqrt(1.0 - beta_i) * z + math.sqrt(beta_i) * eps
+            zs.append(z)
+        return zs
+
+    # ------------------------------------------------------------------------------- ELBO
+    def forward(
+        self,
+        x: Tensor,
+        generator: torch.Generator | None = None,
+        kl_weight: float | None = None,
+        latents: list[Tensor] | None = None,
+        reduction: Literal["mean", "none"] = "mean",
+    ) -> ELBOTerms:
+        """One-sample estimate of the ELBO (eq 9) and its terms for a batch x [B, D] of 0/1 rows.
+
+        ``latents`` replaces the sampled chain [z_1..z_T] (used by the checks); ``kl_weight``
+        defaults to 1 and is forced to 1 when ``anneal_overwritten`` (deviation 3) is on.
+        """
+        c = self.config
+        x = _dense_float(x, self._dtype())
+        if x.ndim != 2 or x.shape[1] != c.n_items:
+            raise ConfigError(f"x must have shape [B, {c.n_items}]; got {tuple(x.shape)}")
+        if reduction not in ("mean", "none"):
+            raise ConfigError(f"reduction must be 'mean' or 'none'; got {reduction!r}")
+        x0 = self.scale_input(x)
+        zs = self.sample_latents(x0, generator) if latents is None else list(latents)
+        if len(zs) != c.T:
+            raise ConfigError(f"latents must hold T = {c.T} tensors; got {len(zs)}")
+
+        # ln p(x | z_1): Gaussian on the (scaled) x, or multinomial on the raw counts.
+        nn_out = self.decoder(zs[0])
+        if c.likelihood == "gaussian":
+            rec = log_normal(x0, torch.tanh(nn_out), torch.zeros_like(nn_out))
+        else:
+            rec = (x * torch.log_softmax(nn_out, dim=-1)).sum(-1)
+
+        reverse = [log_normal(z_i, mu, logvar) for z_i, mu, logvar in self._reverse_pairs(zs)]
+        prior = log_normal(zs[-1], torch.zeros_like(zs[-1]), torch.zeros_like(zs[-1]))
+
+        forward_entropy = []
+        for i, beta_i in enumerate(self._beta):
+            z_prev = x0 if i == 0 else zs[i - 1]
+            if c.forward_term_bug:  # deviation 1: conditioning input is z_i itself
+                z_prev = zs[i]
+            forward_entropy.append(-log_normal_iso(zs[i], math.sqrt(1.0 - beta_i) * z_prev, beta_i))
+
+        kl = -(sum(reverse, torch.zeros_like(rec)) + prior + sum(forward_entropy))
+        weight = 1.0 if (kl_weight is None or c.anneal_overwritten) else float(kl_weight)
+        elbo = rec - kl
+        loss = -(rec - weight * kl)
+        terms = ELBOTerms(loss, elbo, rec, reverse, prior, forward_entropy, kl, weight, zs)
+        if reduction == "mean":
+            terms = _batch_mean(terms)
+        return terms
+
+    def _reverse_pairs(self, zs: list[Tensor]) -> list[tuple[Tensor, Tensor, Tensor]]:
+        """(value, mean, logvar) for each reverse term, in the order i = 1..T-1.
+
+        Paper: term i scores z_i under reverse_nets[i-1](z_{i+1}). Deviation 2 (pairing_bug):
+        the released code builds the list of net outputs from i = T-1 down to 1 and then scores
+        it against z_1, z_2, ... in increasing order, so term k (k = 1..T-1) scores z_k under
+        reverse_nets[T-1-k](z_{T+1-k}). For T = 3: z_1 | net_2(z_3) and z_2 | net_1(z_2), as in
+        the notes. For T = 2 the reversal is the identity (no effect); T = 1 has no reverse term.
+        """
+        T = self.config.T
+        pairs = []
+        for k in range(1, T):
+            if self.config.pairing_bug:
+                net, z_in = self.reverse_nets[T - 1 - k], zs[T - k]
+            else:
+                net, z_in = self.reverse_nets[k - 1], zs[k]
+            mu, logvar = net(z_in).chunk(2, dim=-1)
+            pairs.append((zs[k - 1], mu, logvar))
+        return pairs
+
+    # ------------------------------------------------------------------------------ score
+    @torch.no_grad()
+    def score(
+        self,
+        x: Tensor,
+        mode: Literal["decoder", "reverse"] = "decoder",
+        noise: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Item scores [B, D] for fold-in rows x (pre-mask: the evaluator masks fold-in items).
+
+        'decoder' (default; how the released code produced the paper's numbers): z_1 from
+        q(z_1 | x) (its mean sqrt(alpha_bar_1) x unless ``noise``), then the decoder.
+        'reverse' (the paper's Sec 2.4 reading): z_T from q(z_T | x) (mean unless ``noise``),
+        then z_i = mean of p(z_i | z_{i+1}) for i = T-1..1 (sampled if ``noise``), then the
+        decoder. Sec 2.4 literally draws z_T from p(z_T) = N(0, I), which would ignore x; we
+        start from the forward-diffused x instead. The reverse chain always uses the intended
+        pairing, also for models trained with ``pairing_bug``.
+
+        Returns NN(z_1), the decoder's pre-tanh output (or multinomial logits): tanh is
+        monotone, so rankings equal those of the Gaussian mean, without float32 ties where tanh
+        saturates at 1.
+        """
+        if mode not in SCORE_MODES:
+            raise ConfigError(f"mode must be one of {SCORE_MODES}; got {mode!r}")
+        was_training = self.training
+        self.eval()
+        try:
+            x0 = self.scale_input(x)
+            t_start = 1 if mode == "decoder" else self.config.T
+            z = self._diffuse_to(x0, t_start, noise, generator)
+            if mode == "reverse":
+                for i in range(self.config.T - 1, 0, -1):  # z_{i+1} -> z_i
+                    mu, logvar = self.reverse_nets[i - 1](z).chunk(2, dim=-1)
+                    z = mu
+                    if noise:
+                        eps = torch.randn(
+                            mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
+                        )
+                        z = mu + torch.exp(0.5 * logvar) * eps
+            return self.decoder(z)
+        finally:
+            self.train(was_training)
+
+    def _diffuse_to(
+        self, x0: Tensor, t: int, noise: bool, generator: torch.Generator | None
+    ) -> Tensor:
+        ab = self._alpha_bar[t - 1]
+        z = math.sqrt(ab) * x0
+        if noise:
+            eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+            z = z + math.sqrt(1.0 - ab) * eps
+        return z
+
+    # ---------------------------------------------------------------------------- costing
+    def n_flops_per_example(self) -> int:
+        """Forward + backward matmul FLOPs per user; see :func:`n_flops_per_example`."""
+        return n_flops_per_example(self.config)
+
+    def _dtype(self) -> torch.dtype:
+        return self.decoder.out.weight.dtype
+
+
+def n_flops_per_example(config: CODIGEMConfig) -> int:
+    """Matmul FLOPs per user for one training step: 3 x sum over Linear layers of 2 * in * out.
+
+    A lower bound for benchmarks (forward = 2 in*out per layer, backward about twice that);
+    activations, the residual adds and the ELBO's elementwise terms are not counted.
+    """
+    D, M, L = config.n_items, config.hidden, config.n_layers
+    trunk = D * M + (L - 2) * M * M
+    per_reverse_net = trunk + M * 2 * D
+    decoder = trunk + M * D
+    forward = 2 * ((config.T - 1) * per_reverse_net + decoder)
+    return 3 * forward
+
+
+# ================================================================================ densities
+def log_normal(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
+    """ln N(x | mean, diag exp(logvar)) summed over the last axis (a true density, in nats)."""
+    return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * torch.exp(-logvar)).sum(-1)
+
+
+def log_normal_iso(x: Tensor, mean: Tensor, var: float) -> Tensor:
+    """ln N(x | mean, var I) for a scalar variance, summed over the last axis."""
+    d = x.shape[-1]
+    return -0.5 * (d * (LOG_2PI + math.log(var)) + ((x - mean) ** 2).sum(-1) / var)
+
+
+def _dense_float(x: Tensor, dtype: torch.dtype) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = torch.as_tensor(x)
+    if x.is_sparse or x.layout != torch.strided:
+        x = x.to_dense()
+    return x.to(dtype)
+
+
+def _batch_mean(t: ELBOTerms) -> ELBOTerms:
+    return ELBOTerms(
+        loss=t.loss.mean(),
+        elbo=t.elbo.mean(),
+        reconstruction=t.reconstruction.mean(),
+        reverse=[r.mean() for r in t.reverse],
+        prior=t.prior.mean(),
+        forward_entropy=[f.mean() for f in t.forward_entropy],
+        kl=t.kl.mean(),
+        kl_weight=t.kl_weight,
+        latents=t.latents,
+    )

@@ -1,0 +1,212 @@
+"""The forward diffusion process of CODIGEM: a noise schedule beta_1..beta_T and q (eqs 4-5).
+
+Everything here is a cheap pure function of the schedule and its inputs (a notebook slider calls
+it for D = 3000, T = 50), and works on numpy arrays and torch tensors alike.
+
+Indexing follows the paper: steps are t = 1..T, ``beta[t - 1]`` is beta_t, and z_0 = x.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from codigem_lab.errors import ConfigError
+
+Array = np.ndarray | torch.Tensor
+Generator = int | np.random.Generator | torch.Generator | None
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseSchedule:
+    """Variances beta_1..beta_T of the Gaussian steps q(z_t | z_{t-1}) (eq 4), float64, read-only.
+
+    Build it with :meth:`constant` (the paper: one beta for every step), :meth:`linear` or
+    :meth:`cosine`; ``NoiseSchedule(beta=[...])`` takes explicit values.
+    """
+
+    beta: np.ndarray
+
+    def __post_init__(self) -> None:
+        try:
+            beta = np.array(self.beta, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"beta must be a sequence of numbers; got {self.beta!r}") from exc
+        if beta.size < 1:
+            raise ConfigError("T (the number of diffusion steps) must be >= 1; got an empty beta")
+        bad = np.flatnonzero(~((beta > 0.0) & (beta < 1.0)))
+        if bad.size:
+            i = int(bad[0])
+            raise ConfigError(
+                f"every beta_t must satisfy 0 < beta_t < 1; got beta_{i + 1} = {float(beta[i])!r} "
+                "(pick a value such as 1e-4, the paper's setting)"
+            )
+        beta.setflags(write=False)
+        object.__setattr__(self, "beta", beta)
+
+    # ----------------------------------------------------------------------------- constructors
+    @classmethod
+    def constant(cls, beta: float, T: int) -> NoiseSchedule:
+        """The paper's schedule: beta_t = beta for t = 1..T (Sec 3.1: beta = 1e-4, T = 3)."""
+        T = _check_T(T)
+        _check_beta_scalar("beta", beta)
+        return cls(beta=np.full(T, float(beta)))
+
+    @classmethod
+    def linear(cls, beta_start: float, beta_end: float, T: int) -> NoiseSchedule:
+        """beta_t evenly spaced from beta_start (t = 1) to beta_end (t = T), as in Ho et al. 2020."""
+        T = _check_T(T)
+        _check_beta_scalar("beta_start", beta_start)
+        _check_beta_scalar("beta_end", beta_end)
+        return cls(beta=np.linspace(float(beta_start), float(beta_end), T))
+
+    @classmethod
+    def cosine(cls, T: int, s: float = 0.008) -> NoiseSchedule:
+        """Nichol & Dhariwal's schedule: alpha_bar_t = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) pi/2)^2.
+
+        beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}, clipped to at most 0.999 (the last step would
+        otherwise be exactly 1).
+        """
+        T = _check_T(T)
+        if not (isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0):
+            raise ConfigError(f"cosine schedule offset s must be a number > 0; got {s!r}")
+        t = np.arange(T + 1, dtype=np.float64)
+        f = np.cos((t / T + s) / (1.0 + s) * math.pi / 2.0) ** 2
+        alpha_bar = f / f[0]
+        beta = 1.0 - alpha_bar[1:] / alpha_bar[:-1]
+        return cls(beta=np.clip(beta, 1e-12, 0.999))
+
+    @classmethod
+    def from_name(
+        cls, name: str, T: int, beta: float = 1e-4, beta_end: float = 0.02
+    ) -> NoiseSchedule:
+        """Build a schedule by name: 'constant' (beta), 'linear' (beta -> beta_end) or 'cosine'."""
+        if name == "constant":
+            return cls.constant(beta, T)
+        if name == "linear":
+            return cls.linear(beta, beta_end, T)
+        if name == "cosine":
+            return cls.cosine(T)
+        raise ConfigError(f"schedule must be one of {SCHEDULES}; got {name!r}")
+
+    # ------------------------------------------------------------------------------- properties
+    @property
+    def T(self) -> int:
+        """Number of diffusion steps."""
+        return int(self.beta.shape[0])
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """alpha_t = 1 - beta_t."""
+        return 1.0 - self.beta
+
+    @property
+    def alpha_bar(self) -> np.ndarray:
+        """alpha_bar_t = prod_{s <= t} alpha_s: the signal kept in z_t (q(z_t|x) has mean sqrt of it)."""
+        return np.cumprod(self.alpha)
+
+    @property
+    def snr(self) -> np.ndarray:
+        """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t) of q(z_t | x)."""
+        ab = self.alpha_bar
+        return ab / (1.0 - ab)
+
+    # -------------------------------------------------------------------------------- sampling
+    def q_marginal(self, x: Array, t: int) -> tuple[Array, float]:
+        """Mean and (isotropic) variance of q(z_t | x) = N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I).
+
+        Iterating eq (5) t times composes Gaussians, giving this closed form; t = 0 returns (x, 0).
+        """
+        t = self._check_t(t)
+        x = _as_float(x)
+        if t == 0:
+            return x, 0.0
+        ab = float(self.alpha_bar[t - 1])
+        return math.sqrt(ab) * x, 1.0 - ab
+
+    def sample_marginal(self, x: Array, t: int, generator: Generator = None) -> Array:
+        """One draw of z_t ~ q(z_t | x) in a single step (closed form, no chain)."""
+        mean, var = self.q_marginal(x, t)
+        if t == 0:
+            return mean
+        return mean + math.sqrt(var) * _randn_like(mean, generator)
+
+    def sample_chain(self, x: Array, generator: Generator = None) -> list[Array]:
+        """[z_1, ..., z_T] drawn by iterating eq (5) from z_0 = x (one Markov chain per row of x)."""
+        z = _as_float(x)
+        gen = _make_generator(z, generator)
+        chain = []
+        for beta_t in self.beta:
+            z = q_step_sample(z, float(beta_t), _randn_like(z, gen))
+            chain.append(z)
+        return chain
+
+    def _check_t(self, t: int) -> int:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t <= self.T:
+            raise ConfigError(f"step t must be an integer in 0..T = 0..{self.T}; got {t!r}")
+        return int(t)
+
+    # ------------------------------------------------------------------------ value semantics
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoiseSchedule) and np.array_equal(self.beta, other.beta)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.beta.tolist()))
+
+    def __repr__(self) -> str:
+        if np.all(self.beta == self.beta[0]):
+            return f"NoiseSchedule.constant(beta={float(self.beta[0])!r}, T={self.T})"
+        return f"NoiseSchedule(beta={self.beta.tolist()!r})"
+
+
+def q_step_sample(z_prev: Array, beta_i: float, eps: Array) -> Array:
+    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps."""
+    return math.sqrt(1.0 - beta_i) * z_prev + math.sqrt(beta_i) * eps
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _check_T(T: int) -> int:
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ConfigError(f"T (the number of diffusion steps) must be an integer >= 1; got {T!r}")
+    return int(T)
+
+
+def _check_beta_scalar(name: str, value: float) -> None:
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not (ok and 0.0 < float(value) < 1.0):
+        raise ConfigError(
+            f"{name} must satisfy 0 < {name} < 1; got {value!r} (the paper uses beta = 1e-4)"
+        )
+
+
+def _as_float(x: Array) -> Array:
+    """Integer/bool inputs (0/1 click vectors) become float64; float inputs keep their dtype."""
+    if isinstance(x, torch.Tensor):
+        return x if x.is_floating_point() else x.to(torch.float64)
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+
+def _make_generator(x: Array, generator: Generator) -> Generator:
+    """Turn an int seed into the generator kind that matches x (torch or numpy)."""
+    if isinstance(x, torch.Tensor):
+        if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+            return torch.Generator(device=x.device).manual_seed(int(generator))
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ConfigError("a torch tensor needs a torch.Generator (or an int seed, or None)")
+        return generator
+    if isinstance(generator, torch.Generator):
+        raise ConfigError("a numpy array needs a numpy Generator (or an int seed, or None)")
+    return np.random.default_rng(generator)
+
+
+def _randn_like(x: Array, generator: Generator) -> Array:
+    gen = _make_generator(x, generator)
+    if isinstance(x, torch.Tensor):
+        return torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
+    return gen.standard_normal(x.shape).astype(x.dtype, copy=False)

@@ -1,0 +1,26 @@
+"""User-facing errors: each says what was wrong and how to fix it.
+
+The CLI prints ``CodigemError`` messages as one line on stderr (no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+
+class CodigemError(Exception):
+    """Base class for errors a user can act on (bad input, missing data, bad options)."""
+
+
+class DataError(CodigemError):
+    """A dataset is missing, corrupt, malformed, or filtered down to nothing."""
+
+
+class ChecksumError(DataError):
+    """A file's hash does not match the pinned one."""
+
+
+class ConfigError(CodigemError):
+    """Conflicting or out-of-range options."""
+
+
+class TrainingError(CodigemError):
+    """Training diverged (NaN/inf loss) or cannot continue."""

@@ -1,0 +1,59 @@
+"""Neural recommenders share one shape: build a torch module for the split, train it with the
+one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it."""
+
+from __future__ import annotations
+
+import abc
+import os
+
+import scipy.sparse as sp
+import torch
+
+from codigem_lab.recommender import Recommender
+from codigem_lab.train import TrainConfig, Trainer, TrainResult
+
+
+class NeuralRecommender(Recommender):
+    """A recommender whose ``fit`` runs the shared trainer on a module from :meth:`build`."""
+
+    def __init__(
+        self, train_config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None
+    ) -> None:
+        self.train_config = train_config or TrainConfig()
+        self.run_dir = run_dir
+        self.trainer: Trainer | None = None
+        self.result: TrainResult | None = None
+
+    @abc.abstractmethod
+    def build(self, split) -> torch.nn.Module:
+        """A fresh module with ``loss(x, step)`` and ``scores(x)`` for this split's items."""
+
+    def describe(self) -> dict:
+        """Plain-data description of the model (stored in checkpoints)."""
+        return {"model": self.name}
+
+    def fit(self, split, progress: bool | None = None, resume: bool = False) -> NeuralRecommender:
+        """Train on ``split`` (``progress`` overrides the config's bar setting when given)."""
+        cfg = self.train_config
+        if progress is not None and cfg.progress != progress:
+            from dataclasses import replace
+
+            cfg = replace(cfg, progress=progress)
+        torch.manual_seed(cfg.seed)  # weights are initialised from the run's seed
+        module = self.build(split)
+        self.trainer = Trainer(
+            module, split, cfg, run_dir=self.run_dir, model_config=self.describe()
+        )
+        self.result = self.trainer.fit(resume=resume)
+        return self
+
+    @property
+    def module(self) -> torch.nn.Module:
+        if self.trainer is None:
+            raise RuntimeError("call fit(split) before using the model")
+        return self.trainer.module
+
+    def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
+        if self.trainer is None:
+            raise RuntimeError("call fit(split) before score()")
+        return self.trainer.score(fold_in, train_rows)

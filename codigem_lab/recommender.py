@@ -1,0 +1,38 @@
+"""One interface for every recommender (Cornac-style): ``fit(split)`` then ``score(fold_in)``.
+
+``score`` gets a CSR batch of fold-in rows (and, under the ``ratio`` protocol, the users' rows in
+the training matrix, for models with user embeddings) and returns dense scores. It never masks:
+the :class:`~codigem_lab.metrics.Evaluator` masks fold-in items for every model alike.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+
+class Recommender(abc.ABC):
+    """Base class: subclasses set ``name`` and implement ``fit`` and ``score``."""
+
+    name: ClassVar[str] = "recommender"
+
+    @abc.abstractmethod
+    def fit(self, split, progress: bool = True) -> Recommender:
+        """Learn from ``split.train`` (and use ``split.valid`` for early stopping where relevant)."""
+
+    @abc.abstractmethod
+    def score(
+        self, fold_in: sp.csr_matrix, train_rows: np.ndarray | None = None
+    ) -> np.ndarray | torch.Tensor:
+        """Dense scores [n_rows, n_items] for the given fold-in rows; higher ranks first."""
+
+    def recommend(self, fold_in: sp.csr_matrix, n: int = 10, train_rows=None) -> np.ndarray:
+        """Top-``n`` item columns per row, fold-in items excluded."""
+        scores = torch.as_tensor(self.score(fold_in, train_rows)).float()
+        mask = torch.from_numpy(fold_in.toarray() > 0)
+        scores = scores.masked_fill(mask, float("-inf"))
+        return torch.topk(scores, min(n, scores.shape[1]), dim=1).indices.numpy()

@@ -1,0 +1,200 @@
+"""A training run from start to files: data spec + model spec -> run folder with results.
+
+A run folder holds ``config.json`` (everything needed to rebuild it), ``history.csv``,
+``metrics.json`` (validation and test metrics, timings), ``best.pt`` and ``last.pt`` (neural models;
+``last.pt`` lets ``--resume`` continue an interrupted run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codigem_lab._io import write_json
+from codigem_lab.errors import ConfigError
+from codigem_lab.metrics import Evaluator
+from codigem_lab.models import build_model
+from codigem_lab.neural import NeuralRecommender
+from codigem_lab.train import TrainConfig, Trainer, load_checkpoint
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data, preprocessed how, split by which protocol and seed."""
+
+    dataset: str = "synthetic"
+    source: str | None = None
+    preset: str | None = None
+    protocol: str = "strong"
+    seed: int = 0
+    min_rating: float | None = None
+    user_core: int | None = None
+    item_core: int | None = None
+    n_heldout: float | None = None
+    cache: str | None = None
+
+    def load(self):
+        """The prepared (cached) split."""
+        from codigem_lab.data import prepare_split
+
+        extra = {} if self.n_heldout is None else {"n_heldout": self.n_heldout}
+        return prepare_split(
+            self.dataset,
+            source=self.source,
+            preset=self.preset,
+            protocol=self.protocol,
+            seed=self.seed,
+            cache=self.cache,
+            min_rating=self.min_rating,
+            user_core=self.user_core,
+            item_core=self.item_core,
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A model (name, variant, hyper-parameters) trained under a config on a data spec."""
+
+    data: DataSpec
+    model: str = "codigem"
+    variant: str | None = "paper"
+    params: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["train"]["ks"] = list(d["train"]["ks"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSpec:
+        train = dict(d["train"])
+        train["ks"] = tuple(train["ks"])
+        return cls(
+            DataSpec(**d["data"]), d["model"], d["variant"], dict(d["params"]), TrainConfig(**train)
+        )
+
+    def key(self) -> str:
+        """Short hash of everything that defines the run except progress display and device."""
+        d = self.to_dict()
+        d["train"].pop("progress")
+        d["train"].pop("device")
+        return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+    def default_dir(self, root: str | os.PathLike = "runs") -> Path:
+        variant = f"-{self.variant}" if self.variant else ""
+        name = f"{self.data.dataset}-{self.model}{variant}-{self.data.protocol}-s{self.train.seed}-{self.key()}"
+        return Path(root) / name
+
+
+@dataclass
+class RunOutcome:
+    """Summary of a finished run (what ``--json`` prints) and where its files are."""
+
+    run_dir: Path
+    summary: dict
+    valid: dict
+    test: dict
+    history: object = None
+    recommender: object = None
+    split: object = None
+
+
+def run_training(
+    spec: RunSpec, run_dir: str | os.PathLike | None = None, resume: bool = False
+) -> RunOutcome:
+    """Prepare data, fit the model (with early stopping), evaluate, and write the run folder."""
+    run_dir = Path(run_dir) if run_dir is not None else spec.default_dir()
+    config_path = run_dir / "config.json"
+    if resume and config_path.exists():
+        saved = json.loads(config_path.read_text())
+        mine = spec.to_dict()
+        for d in (saved, mine):
+            d["train"].pop("progress", None)
+            d["train"].pop("device", None)
+        if saved != mine:
+            raise ConfigError(
+                f"--resume: {run_dir} was started with different options; "
+                "use the same options, or another --run-dir"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, spec.to_dict())
+    split = spec.data.load()
+    rec = build_model(spec.model, spec.variant, spec.params, spec.train, run_dir)
+    evaluator = Evaluator(
+        split, spec.train.ks, spec.train.recall_definition, spec.train.eval_batch_size
+    )
+    if isinstance(rec, NeuralRecommender):
+        rec.fit(split, resume=resume)
+        res = rec.result
+        valid, test, history = res.valid, res.test, res.history
+        summary = res.summary()
+    else:
+        import time
+
+        t0 = time.perf_counter()
+        rec.fit(split, progress=spec.train.progress)
+        fit_s = time.perf_counter() - t0
+        valid = evaluator.evaluate(rec, "valid")
+        test = evaluator.evaluate(rec, "test")
+        history = None
+        summary = dict(
+            test.metrics,
+            epochs=1,
+            best_epoch=1,
+            train_s_per_epoch=round(fit_s, 4),
+            eval_s_per_epoch=round(valid.seconds, 4),
+        )
+    if history is not None:
+        history.to_csv(run_dir / "history.csv", index=False)
+    test.per_user.to_csv(run_dir / "test_per_user.csv")
+    write_json(
+        run_dir / "metrics.json",
+        {
+            "summary": summary,
+            "valid": valid.metrics,
+            "test": test.metrics,
+            "recall_definition": test.recall_definition,
+            "split_stats": split.stats,
+            "split_meta": split.meta,
+        },
+    )
+    return RunOutcome(run_dir, summary, valid.metrics, test.metrics, history, rec, split)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike, which: str = "test", recall_definition: str | None = None
+):
+    """Re-score a finished run's best checkpoint (or refit a non-neural model) on its split."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise ConfigError(
+            f"{run_dir} is not a run folder (no config.json); pass the folder `train` wrote"
+        )
+    spec = RunSpec.from_dict(json.loads(config_path.read_text()))
+    split = spec.data.load()
+    rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
+    evaluator = Evaluator(
+        split,
+        spec.train.ks,
+        recall_definition or spec.train.recall_definition,
+        spec.train.eval_batch_size,
+    )
+    if isinstance(rec, NeuralRecommender):
+        best = run_dir / "best.pt"
+        if not best.exists():
+            raise ConfigError(
+                f"{best} is missing: the run did not finish; continue it with --resume"
+            )
+        module = rec.build(split)
+        module.load_state_dict(load_checkpoint(best)["model"])
+        scorer = Trainer(module, split, dataclasses.replace(spec.train, progress=False))
+        return evaluator.evaluate(scorer, which)
+    rec.fit(split, progress=False)
+    return evaluator.evaluate(rec, which)

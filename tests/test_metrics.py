@@ -1,0 +1,154 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from codigem_lab.errors import ConfigError
+from codigem_lab.metrics import Evaluator, ranking_metrics
+
+
+def brute_force(scores, target, mask, k, definition):
+    """Reference: sort each row in numpy, count hits one by one."""
+    rec, ndcg = [], []
+    for s, t, m in zip(scores, target, mask):
+        s = np.where(m > 0, -np.inf, s)
+        order = np.argsort(-s, kind="stable")[:k]
+        n = int(t.sum())
+        if n == 0:
+            rec.append(np.nan)
+            ndcg.append(np.nan)
+            continue
+        hits = t[order]
+        rec.append(hits.sum() / (min(k, n) if definition == "minK" else n))
+        dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+        idcg = sum(1 / math.log2(r + 2) for r in range(min(k, n)))
+        ndcg.append(dcg / idcg)
+    return np.array(rec), np.array(ndcg)
+
+
+@pytest.mark.parametrize("definition", ["minK", "targets"])
+@pytest.mark.parametrize("seed", range(4))
+def test_matches_brute_force(seed, definition):
+    rng = np.random.default_rng(seed)
+    b, d = 40, 120
+    scores = rng.normal(size=(b, d)).astype(np.float32)  # continuous: no ties
+    target = (rng.random((b, d)) < rng.uniform(0.01, 0.4)).astype(np.float32)
+    mask = ((rng.random((b, d)) < 0.2) & (target == 0)).astype(np.float32)
+    target[0] = 0  # a user without targets is skipped (NaN)
+    out = ranking_metrics(
+        torch.from_numpy(scores),
+        torch.from_numpy(target),
+        torch.from_numpy(mask),
+        (5, 20, 50),
+        definition,
+    )
+    for k in (5, 20, 50):
+        rec, ndcg = brute_force(scores, target, mask, k, definition)
+        np.testing.assert_allclose(out[f"R@{k}"].numpy(), rec, rtol=1e-5, equal_nan=True)
+        np.testing.assert_allclose(out[f"N@{k}"].numpy(), ndcg, rtol=1e-5, equal_nan=True)
+
+
+def test_hand_worked_example():
+    # items ranked 2, 0, 3, 1; targets {0, 1}; K=2: one hit at rank 2.
+    scores = torch.tensor([[0.5, 0.1, 0.9, 0.3]])
+    target = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    out = ranking_metrics(scores, target, None, (2, 3))
+    assert out["R@2"].item() == pytest.approx(0.5)
+    assert out["N@2"].item() == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    # K=3: ranks 2, 0, 3 -> still one hit; minK denominator min(3, 2) = 2
+    assert out["R@3"].item() == pytest.approx(0.5)
+
+
+def test_recall_definitions_differ_when_many_targets():
+    scores = torch.arange(10, dtype=torch.float32).flip(0)[None]
+    target = torch.ones(1, 10)
+    out_min = ranking_metrics(scores, target, None, (2,), "minK")
+    out_t = ranking_metrics(scores, target, None, (2,), "targets")
+    assert out_min["R@2"].item() == 1.0
+    assert out_t["R@2"].item() == pytest.approx(0.2)
+
+
+def test_against_ranx():
+    ranx = pytest.importorskip("ranx")
+    rng = np.random.default_rng(7)
+    b, d, k = 15, 60, 10
+    scores = rng.normal(size=(b, d))
+    target = (rng.random((b, d)) < 0.15).astype(np.float32)
+    target[:, 0] = 1  # every user has a target
+    qrels = {f"u{u}": {f"i{i}": 1 for i in np.flatnonzero(target[u])} for u in range(b)}
+    run = {f"u{u}": {f"i{i}": float(scores[u, i]) for i in range(d)} for u in range(b)}
+    ref = ranx.evaluate(
+        ranx.Qrels(qrels), ranx.Run(run), [f"recall@{k}", f"ndcg@{k}"], make_comparable=True
+    )
+    out = ranking_metrics(torch.from_numpy(scores), torch.from_numpy(target), None, (k,), "targets")
+    assert out[f"R@{k}"].mean().item() == pytest.approx(ref[f"recall@{k}"], rel=1e-5)
+    assert out[f"N@{k}"].mean().item() == pytest.approx(ref[f"ndcg@{k}"], rel=1e-5)
+
+
+def test_unknown_definition():
+    with pytest.raises(ConfigError, match="recall definition"):
+        ranking_metrics(torch.zeros(1, 3), torch.ones(1, 3), None, (1,), "bogus")
+
+
+def _target_scorer(es):
+    """A scorer that returns the target rows in evaluation order."""
+    state = {"pos": 0}
+    has_target = np.flatnonzero(np.diff(es.target.indptr) > 0)
+
+    def score(fold_in, train_rows=None):
+        n = fold_in.shape[0]
+        rows = has_target[state["pos"] : state["pos"] + n]
+        state["pos"] += n
+        return es.target[rows].toarray()
+
+    return score
+
+
+@pytest.mark.parametrize("which", ["valid", "test"])
+def test_leakage_oracle_gets_one(small_split, which):
+    ev = Evaluator(small_split, ks=(20, 50), batch_size=64)
+    res = ev.evaluate(_target_scorer(small_split.eval_set(which)), which)
+    assert res.metrics["R@20"] == pytest.approx(1.0)
+    assert res.metrics["N@50"] == pytest.approx(1.0)
+    assert res.n_users == (np.diff(small_split.eval_set(which).target.indptr) > 0).sum()
+
+
+def test_fold_in_items_never_count(small_split):
+    es = small_split.valid
+    has_target = np.flatnonzero(np.diff(es.target.indptr) > 0)
+    state = {"pos": 0}
+
+    def fold_in_first(fold_in, train_rows=None):
+        n = fold_in.shape[0]
+        rows = has_target[state["pos"] : state["pos"] + n]
+        state["pos"] += n
+        # fold-in items get the highest scores; targets the lowest
+        return fold_in.toarray() * 10 - es.target[rows].toarray() * 10
+
+    res = Evaluator(small_split, ks=(20,), batch_size=50).evaluate(fold_in_first, "valid")
+    assert res.metrics["R@20"] < 0.2  # fold-in items are masked; targets ranked last
+
+
+def test_evaluator_ratio_masks_validation_at_test(small_ratio_split):
+    es = small_ratio_split.test
+    # validation items are in the test mask, so scoring them highest gives no hits
+    assert (
+        es.mask.multiply(small_ratio_split.valid.target)
+    ).nnz == small_ratio_split.valid.target.nnz
+    assert es.train_rows is not None
+
+
+def test_evaluator_rejects_wrong_shape(small_split):
+    with pytest.raises(ValueError, match="expected"):
+        Evaluator(small_split).evaluate(lambda f, r: np.zeros((f.shape[0], 3)), "valid")
+
+
+def test_per_user_table(small_split):
+    from codigem_lab.baselines import Pop
+
+    res = Evaluator(small_split).evaluate(Pop().fit(small_split), "test")
+    assert list(res.per_user.columns) == ["R@20", "R@50", "R@100", "N@20", "N@50", "N@100"]
+    assert len(res.per_user) == res.n_users
+    assert 0 < res.metrics["R@50"] < 1
+    assert isinstance(res.table().iloc[0]["N@20"], float)
