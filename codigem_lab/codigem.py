@@ -29,7 +29,7 @@ class CODIGEMModule(torch.nn.Module):
         self.score_mode = score_mode
         self.score_noise = score_noise
 
-    def loss(self, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, x: torch.Tensor, step: int, rows=None) -> tuple[torch.Tensor, dict[str, float]]:
         t = self.model(x, kl_weight=self.model.config.kl_weight(step))
         terms = {
             "elbo": float(t.elbo.detach()),
@@ -44,7 +44,7 @@ class CODIGEMModule(torch.nn.Module):
             terms[f"forward_entropy_{i}"] = float(f.detach())
         return t.loss, terms
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
+    def scores(self, x: torch.Tensor, train_rows=None) -> torch.Tensor:
         return self.model.score(x, mode=self.score_mode, noise=self.score_noise)
 
     def divergence_hint(self) -> str:
@@ -79,6 +79,10 @@ class CODIGEMRecommender(NeuralRecommender):
         self.score_noise = score_noise
         self.config: CODIGEMConfig | None = None
         CODIGEMConfig.preset(variant, n_items=1, **overrides)  # validate options early
+
+    @classmethod
+    def from_params(cls, params: dict, train_config=None, run_dir=None, variant=None):
+        return cls(variant or "paper", train_config, run_dir, **params)
 
     def build(self, split) -> CODIGEMModule:
         self.config = CODIGEMConfig.preset(self.variant, n_items=split.n_items, **self.overrides)

@@ -1,39 +1,43 @@
-"""Model registry: a name (as the CLI spells it) -> a factory building a ``Recommender``.
+"""Model registry: a name (as the CLI spells it) -> the recommender class that implements it.
 
-A factory takes ``(variant, params, train_config, run_dir)``; ``params`` are the model's own
-hyper-parameters (e.g. CODIGEM's ``beta`` and ``T``). Every model is scored by the one Evaluator.
+Classes are imported lazily (``module:Class``), so a missing optional model never breaks the rest.
+Every class builds itself from plain hyper-parameters with ``from_params`` and is scored by the one
+Evaluator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
 from codigem_lab.errors import ConfigError
 from codigem_lab.recommender import Recommender
 from codigem_lab.train import TrainConfig
 
-Factory = Callable[[str | None, dict, TrainConfig, object], Recommender]
+MODELS: dict[str, str] = {
+    "codigem": "codigem_lab.codigem:CODIGEMRecommender",
+    "pop": "codigem_lab.baselines.pop:Pop",
+    "itemknn": "codigem_lab.baselines.itemknn:ItemKNN",
+    "ease": "codigem_lab.baselines.ease:EASE",
+    "wmf": "codigem_lab.baselines.wmf:WMF",
+    "bpr": "codigem_lab.baselines.bpr:BPR",
+    "enmf": "codigem_lab.baselines.enmf:ENMF",
+    "neumf": "codigem_lab.baselines.neumf:NeuMF",
+    "multvae": "codigem_lab.baselines.vae:MultVAE",
+    "multdae": "codigem_lab.baselines.vae:MultDAE",
+    "macridvae": "codigem_lab.baselines.macridvae:MacridVAE",
+    "diffrec": "codigem_lab.baselines.diffrec:DiffRec",
+}
 
 
-def _codigem(variant, params, train_config, run_dir):
-    from codigem_lab.codigem import CODIGEMRecommender
-
-    return CODIGEMRecommender(variant or "paper", train_config, run_dir, **params)
-
-
-def _pop(variant, params, train_config, run_dir):
-    from codigem_lab.baselines import Pop
-
-    return Pop(**params)
-
-
-def _itemknn(variant, params, train_config, run_dir):
-    from codigem_lab.baselines import ItemKNN, ItemKNNConfig
-
-    return ItemKNN(ItemKNNConfig(**params))
-
-
-MODELS: dict[str, Factory] = {"codigem": _codigem, "pop": _pop, "itemknn": _itemknn}
+def model_class(name: str) -> type[Recommender]:
+    """The class registered under ``name``."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    module, cls = MODELS[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"model {name!r} is not available in this install ({exc})") from exc
 
 
 def build_model(
@@ -44,9 +48,8 @@ def build_model(
     run_dir=None,
 ) -> Recommender:
     """Build a registered model; unknown names and unknown parameters get a clear error."""
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    cls = model_class(name)
     try:
-        return MODELS[name](variant, dict(params or {}), train_config or TrainConfig(), run_dir)
+        return cls.from_params(dict(params or {}), train_config or TrainConfig(), run_dir, variant)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for model {name!r}: {exc}") from exc

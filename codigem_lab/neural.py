@@ -24,6 +24,11 @@ class NeuralRecommender(Recommender):
         self.trainer: Trainer | None = None
         self.result: TrainResult | None = None
 
+    @classmethod
+    def from_params(cls, params: dict, train_config=None, run_dir=None, variant=None):
+        config = cls.config_class(**params) if cls.config_class is not None else None
+        return cls(config, train_config=train_config, run_dir=run_dir)
+
     @abc.abstractmethod
     def build(self, split) -> torch.nn.Module:
         """A fresh module with ``loss(x, step)`` and ``scores(x)`` for this split's items."""

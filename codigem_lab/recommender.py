@@ -19,6 +19,17 @@ class Recommender(abc.ABC):
     """Base class: subclasses set ``name`` and implement ``fit`` and ``score``."""
 
     name: ClassVar[str] = "recommender"
+    #: dataclass of the model's hyper-parameters (None: the model has none)
+    config_class: ClassVar[type | None] = None
+
+    @classmethod
+    def from_params(cls, params: dict, train_config=None, run_dir=None, variant=None):
+        """Build from plain hyper-parameters (the CLI's and the result cache's form)."""
+        if cls.config_class is None:
+            if params:
+                raise TypeError(f"{cls.name} takes no parameters, got {sorted(params)}")
+            return cls()
+        return cls(cls.config_class(**params))
 
     @abc.abstractmethod
     def fit(self, split, progress: bool = True) -> Recommender:

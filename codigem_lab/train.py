@@ -33,9 +33,15 @@ OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": tor
 class TrainableModule(Protocol):
     """What the trainer needs from a model: a loss on a dense batch, and scores for fold-in rows."""
 
-    def loss(self, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def loss(
+        self, x: torch.Tensor, step: int, rows: np.ndarray
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss on a dense batch ``x`` of training users (``rows``: their rows in ``split.train``)."""
+        ...
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor: ...
+    def scores(self, x: torch.Tensor, train_rows: np.ndarray | None) -> torch.Tensor:
+        """Scores for fold-in rows ``x``; ``train_rows`` as in ``Recommender.score``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,7 @@ class Trainer:
         self.module.eval()
         with torch.no_grad():
             x = torch.from_numpy(fold_in.toarray()).to(self.device)
-            return self.module.scores(x)
+            return self.module.scores(x, train_rows)
 
     # -- training --------------------------------------------------------------------------
     def _train_epoch(self, epoch: int, np_rng: np.random.Generator, step: int) -> tuple[dict, int]:
@@ -188,8 +194,9 @@ class Trainer:
         batches = range(0, len(order), bs)
         bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not self.config.progress)
         for b in bar:
-            x = dense_batch(train, order[b : b + bs], self.device)
-            loss, terms = self.module.loss(x, step)
+            rows = order[b : b + bs]
+            x = dense_batch(train, rows, self.device)
+            loss, terms = self.module.loss(x, step, rows)
             if not torch.isfinite(loss):
                 hint = getattr(self.module, "divergence_hint", lambda: "")()
                 raise TrainingError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -49,6 +50,16 @@ def test_rearrangements_flags_released_model() -> None:
     assert not r.passed
     assert "differs from eq (9)" in r.message
     assert r.details["max_abs_diff_between_eqs"] < 1e-9  # the algebra itself still holds
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{"likelihood": "multinomial"}, {"skip_forward": True, "skip_reverse": True}, {"dropout": 0.3}],
+)
+def test_rearrangements_hold_for_variants(over: dict) -> None:
+    cfg = CODIGEMConfig.preset("paper", n_items=6, hidden=16, T=4, beta=0.1, **over)
+    assert check_rearrangements(cfg).passed
+    assert check_preset_faithfulness(dataclasses.replace(cfg, n_items=32)).passed
 
 
 def test_rearrangements_needs_T2() -> None:

@@ -29,6 +29,7 @@ class ItemKNN(Recommender):
     """score(u, j) = sum over the user's items i of sim(i, j), with sim kept for top-k i per j."""
 
     name = "itemknn"
+    config_class = ItemKNNConfig
 
     def __init__(self, config: ItemKNNConfig | None = None) -> None:
         self.config = config or ItemKNNConfig()

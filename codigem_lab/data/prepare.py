@@ -76,7 +76,9 @@ def split_key(
         "protocol": protocol,
         "seed": seed,
         "split": split_kwargs,
-        "synthetic": None if synthetic_config is None else synthetic_config.__dict__,
+        "synthetic": (synthetic_config or synthetic.SyntheticConfig()).__dict__
+        if dataset == "synthetic"
+        else None,
     }
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

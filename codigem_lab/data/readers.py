@@ -375,13 +375,27 @@ def _field_ok(value: str, kind: str) -> bool:
         return True
     if kind in (STR, ID):
         return value != ""
+    if kind == INT:
+        return _int64_ok(value)
     try:
-        number = float(value)
+        return math.isfinite(float(value))
     except ValueError:
         return False
-    if kind == FLOAT:
-        return math.isfinite(number)
-    return number.is_integer()
+
+
+def _int64_ok(value: str) -> bool:
+    """True for an integer (or integral number) that fits in int64."""
+    try:
+        number = int(value)
+    except ValueError:
+        try:
+            real = float(value)
+        except ValueError:
+            return False
+        if not real.is_integer():
+            return False
+        number = int(real)
+    return -(2**63) <= number < 2**63
 
 
 def _split_line(line: str, sep: str) -> list[str]:
@@ -490,7 +504,8 @@ def _generic_layout(
         sep=sep,
         names=names,
         kinds=tuple(kinds.get(n, SKIP) for n in names),
-        description=f"{len(fields)} {sep!r}-separated fields per line: {shown}",
+        description=f"{len(fields)} {sep!r}-separated fields per line: {shown}"
+        + ("" if has_header else " (no header line naming user/item/rating, so by position)"),
         has_header=has_header,
         encoding="utf-8-sig",
     )

@@ -38,10 +38,11 @@ class CheckReport:
 
 # ------------------------------------------------------------------------------------ helpers
 def _build(config: CODIGEMConfig, seed: int) -> CODIGEM:
-    """A float64 CODIGEM whose init depends only on ``seed`` (the global RNG is left as it was)."""
+    """A float64 CODIGEM in eval mode (dropout off, so densities are deterministic) whose init
+    depends only on ``seed``; the global RNG is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return CODIGEM(config).double()
+        return CODIGEM(config).double().eval()
 
 
 def _clicks(batch: int, n_items: int, gen: torch.Generator, p: float = 0.3) -> Tensor:
