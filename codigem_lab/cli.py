@@ -35,29 +35,6 @@ def _prep_kwargs(args) -> dict:
     return dict(min_rating=args.min_rating, user_core=args.user_core, item_core=args.item_core)
 
 
-def _split_from_args(args):
-    from codigem_lab.data import prepare_split
-
-    extra = {}
-    if getattr(args, "heldout", None) is not None:
-        if args.protocol != "strong":
-            raise CodigemError(
-                "--heldout applies to the strong protocol only; drop it or use --protocol strong"
-            )
-        h = args.heldout
-        extra["n_heldout"] = int(h) if h >= 1 else h
-    return prepare_split(
-        args.dataset,
-        source=args.source,
-        preset=args.preset,
-        protocol=args.protocol,
-        seed=args.seed,
-        cache=args.cache,
-        **_prep_kwargs(args),
-        **extra,
-    )
-
-
 def cmd_data_stats(args) -> int:
     from codigem_lab.data import load_interactions, table1_stats
 
@@ -107,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from codigem_lab import cli_train
 
-    cli_train.register(sub, _add_data_args, _split_from_args)
+    cli_train.register(sub, _add_data_args)
     return parser
 
 

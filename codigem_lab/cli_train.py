@@ -19,7 +19,8 @@ CODIGEM_FLAGS = {
 }
 
 
-def register(sub, add_data_args, split_from_args) -> None:
+def register(sub, add_data_args) -> None:
+    """Add the train, evaluate and check-elbo sub-commands."""
     train = sub.add_parser("train", help="train a model with early stopping and write a run folder")
     add_data_args(train)
     train.add_argument("--model", default="codigem", help="codigem, pop, itemknn, ...")

@@ -49,11 +49,15 @@ class CODIGEMModule(torch.nn.Module):
 
     def divergence_hint(self) -> str:
         c = self.model.config
-        return (
-            f"With beta={c.beta:g} and T={c.T}, alpha_bar_T={float(self.model.schedule.alpha_bar[-1]):.3g}. "
-            "A large beta (or learning rate) makes the reverse log-variances blow up; "
-            "try --beta 1e-4 (the paper's value) or a smaller --lr."
+        ab = float(self.model.schedule.alpha_bar[-1])
+        where = (
+            f"beta={c.beta:g} is large (alpha_bar_T={ab:.4g}: z_T keeps little of x), the likely "
+            "cause; try --beta 1e-4 (the paper's value)"
+            if c.beta > 1e-2
+            else f"beta={c.beta:g} is small, so the learning rate is the likely cause; "
+            "try a smaller --lr (the paper's is 1e-3)"
         )
+        return f"The reverse networks' log-variances ran away: {where}."
 
 
 class CODIGEMRecommender(NeuralRecommender):

@@ -16,6 +16,7 @@ and test, with id maps back to the original user and item ids.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -243,6 +244,13 @@ def make_split(df: pd.DataFrame, protocol: str = "strong", seed: int = 0, **kwar
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
     if len(df) == 0:
         raise DataError("no interactions to split")
-    if protocol == "strong":
-        return strong_split(df, seed=seed, **kwargs)
-    return ratio_split(df, seed=seed, **kwargs)
+    fn = strong_split if protocol == "strong" else ratio_split
+    allowed = set(inspect.signature(fn).parameters) - {"df", "seed"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        flags = ", ".join("--" + k.replace("n_", "").replace("_", "-") for k in unknown)
+        raise ConfigError(
+            f"option(s) {unknown} ({flags}) do not apply to the {protocol!r} protocol; "
+            f"it takes {sorted(allowed)}"
+        )
+    return fn(df, seed=seed, **kwargs)

@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codigem_lab.cli import main
+
+from .conftest import shared_file
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_data_stats_json_synthetic(capsys):
+    assert main(["data", "stats", "--json"]) == 0
+    stats = last_json(capsys.readouterr().out)
+    assert stats["users"] == 943 and stats["items"] > 1500
+    assert {"users", "items", "interactions", "sparsity"} <= set(stats)
+
+
+@pytest.mark.shared_data
+def test_data_stats_paper_ml1m_console_script():
+    src = shared_file("ml-1m", "ratings_no_timestamp.csv")
+    out = subprocess.run(
+        [sys.executable, "-m", "codigem_lab.cli", "data", "stats", "--dataset", "csv",
+         "--source", str(src), "--preset", "paper-ml1m", "--json"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    stats = last_json(out)
+    assert (stats["users"], stats["items"], stats["interactions"]) == (6033, 3123, 834_449)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["data", "stats", "--dataset", "ml-2m"], "unknown dataset"),
+        (["data", "stats", "--dataset", "csv"], "source"),
+        (["data", "stats", "--dataset", "csv", "--source", "/nonexistent/r.csv"], "/nonexistent/r.csv"),
+        (["data", "stats", "--preset", "paper"], "unknown preprocessing preset"),
+        (["data", "stats", "--min-rating", "9"], "left no interactions"),
+        (["train", "--model", "nope", "--no-progress"], "unknown model"),
+        (["train", "--beta", "1.5", "--no-progress"], "beta"),
+        (["train", "--protocol", "ratio", "--heldout", "10", "--no-progress"], "--heldout"),
+        (["evaluate", "/nonexistent-run"], "not a run folder"),
+    ],
+)
+def test_errors_are_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("codigem-lab: error:") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_debug_shows_traceback(capsys):
+    assert main(["--debug", "data", "stats", "--dataset", "ml-2m"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--max-epochs", "2", "--no-progress", "--json", "--run-dir", str(run), "--T", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    res = last_json(out)
+    assert set(res) == {"R@20", "R@50", "N@20", "N@50", "N@100", "epochs", "best_epoch",
+                        "train_s_per_epoch", "eval_s_per_epoch"}
+    assert res["epochs"] == 2 and "N@100" in out
+    for f in ("config.json", "metrics.json", "history.csv", "best.pt", "last.pt", "test_per_user.csv"):
+        assert (run / f).exists(), f
+    assert main(["evaluate", str(run), "--json"]) == 0
+    again = last_json(capsys.readouterr().out)
+    assert again["R@50"] == pytest.approx(res["R@50"])
+
+
+def test_resume_refuses_other_options(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--max-epochs", "1", "--no-progress", "--run-dir", str(run)]) == 0
+    assert main(["train", "--max-epochs", "1", "--no-progress", "--run-dir", str(run), "--beta", "0.01", "--resume"]) == 2
+    assert "different options" in capsys.readouterr().err
+
+
+def test_check_elbo(capsys):
+    assert main(["check-elbo", "--preset", "paper", "--json"]) == 0
+    verdicts = last_json(capsys.readouterr().out)
+    assert len(verdicts) == 5 and set(verdicts.values()) == {"pass"}
+    assert main(["check-elbo", "--preset", "released", "--json"]) == 1
+    out = capsys.readouterr().out
+    assert last_json(out)["preset_faithfulness"] == "fail" and "pairing_bug" in out
+
+
+def test_quickstart_offline(capsys):
+    assert main(["quickstart", "--epochs", "2", "--no-progress", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Table 1" in out and "Item-KNN" in out and "CODIGEM" in out
+    summary = last_json(out)
+    assert summary["Pop"]["R@50"] > 0

@@ -1,0 +1,41 @@
+"""environment.yml (conda users) must ask for what pyproject.toml asks for."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def _split(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+    return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+
+
+def test_environment_matches_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = dict(_split(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    have = {}
+    for dep in env["dependencies"]:
+        items = dep["pip"] if isinstance(dep, dict) else [dep]
+        for d in items:
+            if d.startswith("-e"):
+                continue
+            name, spec = _split(d)
+            have[name] = spec
+    for name, spec in wanted.items():
+        conda_name = CONDA_NAMES.get(name, name)
+        assert conda_name in have, f"{conda_name} is in pyproject.toml but not in environment.yml"
+        assert have[conda_name] == spec, f"{conda_name}: environment.yml {have[conda_name]!r} != pyproject {spec!r}"
+    assert "python" in have and "pip" in have
+    assert any(isinstance(d, dict) and "-e ." in d["pip"] for d in env["dependencies"])
+
+
+def test_python_requirement_agrees():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    assert f"python{project['requires-python']}" in env["dependencies"]
