@@ -36,6 +36,7 @@ class DataSpec:
     item_core: int | None = None
     n_heldout: float | None = None
     cache: str | None = None
+    max_users: int | None = None
 
     def load(self):
         """The prepared (cached) split."""
@@ -52,6 +53,7 @@ class DataSpec:
             min_rating=self.min_rating,
             user_core=self.user_core,
             item_core=self.item_core,
+            max_users=self.max_users,
             **extra,
         )
 

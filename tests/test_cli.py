@@ -24,9 +24,23 @@ def test_data_stats_json_synthetic(capsys):
 def test_data_stats_paper_ml1m_console_script():
     src = shared_file("ml-1m", "ratings_no_timestamp.csv")
     out = subprocess.run(
-        [sys.executable, "-m", "codigem_lab.cli", "data", "stats", "--dataset", "csv",
-         "--source", str(src), "--preset", "paper-ml1m", "--json"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "codigem_lab.cli",
+            "data",
+            "stats",
+            "--dataset",
+            "csv",
+            "--source",
+            str(src),
+            "--preset",
+            "paper-ml1m",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     stats = last_json(out)
     assert (stats["users"], stats["items"], stats["interactions"]) == (6033, 3123, 834_449)
@@ -37,7 +51,10 @@ def test_data_stats_paper_ml1m_console_script():
     [
         (["data", "stats", "--dataset", "ml-2m"], "unknown dataset"),
         (["data", "stats", "--dataset", "csv"], "source"),
-        (["data", "stats", "--dataset", "csv", "--source", "/nonexistent/r.csv"], "/nonexistent/r.csv"),
+        (
+            ["data", "stats", "--dataset", "csv", "--source", "/nonexistent/r.csv"],
+            "/nonexistent/r.csv",
+        ),
         (["data", "stats", "--preset", "paper"], "unknown preprocessing preset"),
         (["data", "stats", "--min-rating", "9"], "left no interactions"),
         (["train", "--model", "nope", "--no-progress"], "unknown model"),
@@ -60,14 +77,40 @@ def test_debug_shows_traceback(capsys):
 
 def test_train_then_evaluate(tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["train", "--max-epochs", "2", "--no-progress", "--json", "--run-dir", str(run), "--T", "2"]
+    argv = [
+        "train",
+        "--max-epochs",
+        "2",
+        "--no-progress",
+        "--json",
+        "--run-dir",
+        str(run),
+        "--T",
+        "2",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     res = last_json(out)
-    assert set(res) == {"R@20", "R@50", "N@20", "N@50", "N@100", "epochs", "best_epoch",
-                        "train_s_per_epoch", "eval_s_per_epoch"}
+    assert set(res) == {
+        "R@20",
+        "R@50",
+        "N@20",
+        "N@50",
+        "N@100",
+        "epochs",
+        "best_epoch",
+        "train_s_per_epoch",
+        "eval_s_per_epoch",
+    }
     assert res["epochs"] == 2 and "N@100" in out
-    for f in ("config.json", "metrics.json", "history.csv", "best.pt", "last.pt", "test_per_user.csv"):
+    for f in (
+        "config.json",
+        "metrics.json",
+        "history.csv",
+        "best.pt",
+        "last.pt",
+        "test_per_user.csv",
+    ):
         assert (run / f).exists(), f
     assert main(["evaluate", str(run), "--json"]) == 0
     again = last_json(capsys.readouterr().out)
@@ -77,7 +120,22 @@ def test_train_then_evaluate(tmp_path, capsys):
 def test_resume_refuses_other_options(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--max-epochs", "1", "--no-progress", "--run-dir", str(run)]) == 0
-    assert main(["train", "--max-epochs", "1", "--no-progress", "--run-dir", str(run), "--beta", "0.01", "--resume"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--max-epochs",
+                "1",
+                "--no-progress",
+                "--run-dir",
+                str(run),
+                "--beta",
+                "0.01",
+                "--resume",
+            ]
+        )
+        == 2
+    )
     assert "different options" in capsys.readouterr().err
 
 

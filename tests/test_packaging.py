@@ -17,7 +17,9 @@ def _split(req: str) -> tuple[str, str]:
 
 def test_environment_matches_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = dict(_split(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
+    wanted = dict(
+        _split(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]
+    )
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     have = {}
     for dep in env["dependencies"]:
@@ -30,7 +32,9 @@ def test_environment_matches_pyproject():
     for name, spec in wanted.items():
         conda_name = CONDA_NAMES.get(name, name)
         assert conda_name in have, f"{conda_name} is in pyproject.toml but not in environment.yml"
-        assert have[conda_name] == spec, f"{conda_name}: environment.yml {have[conda_name]!r} != pyproject {spec!r}"
+        assert have[conda_name] == spec, (
+            f"{conda_name}: environment.yml {have[conda_name]!r} != pyproject {spec!r}"
+        )
     assert "python" in have and "pip" in have
     assert any(isinstance(d, dict) and "-e ." in d["pip"] for d in env["dependencies"])
 

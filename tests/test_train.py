@@ -18,8 +18,19 @@ def test_learns_and_reports_history(small_split):
     rec = CODIGEMRecommender("paper", quick(max_epochs=6)).fit(small_split)
     h = rec.result.history
     assert list(h["epoch"]) == [1, 2, 3, 4, 5, 6]
-    for col in ["loss", "elbo", "reconstruction", "reverse_1", "reverse_2", "prior",
-                "forward_entropy_1", "R@50", "N@50", "train_s", "eval_s"]:
+    for col in [
+        "loss",
+        "elbo",
+        "reconstruction",
+        "reverse_1",
+        "reverse_2",
+        "prior",
+        "forward_entropy_1",
+        "R@50",
+        "N@50",
+        "train_s",
+        "eval_s",
+    ]:
         assert col in h
     assert h["loss"].iloc[-1] < h["loss"].iloc[0]
     assert rec.result.best_epoch == int(h.loc[h["R@50"].idxmax(), "epoch"])
@@ -44,7 +55,9 @@ def test_early_stopping_restores_best(small_split):
 
 
 def test_resume_matches_uninterrupted_run(small_split, tmp_path):
-    full = CODIGEMRecommender("paper", quick(max_epochs=5), run_dir=tmp_path / "full").fit(small_split)
+    full = CODIGEMRecommender("paper", quick(max_epochs=5), run_dir=tmp_path / "full").fit(
+        small_split
+    )
 
     class Interrupt(Exception):
         pass
@@ -56,7 +69,9 @@ def test_resume_matches_uninterrupted_run(small_split, tmp_path):
     rec2 = CODIGEMRecommender("paper", quick(max_epochs=5), run_dir=tmp_path / "cut")
     torch.manual_seed(3)
     module = rec2.build(small_split)
-    trainer = Trainer(module, small_split, quick(max_epochs=5), tmp_path / "cut", on_epoch=stop_after_3)
+    trainer = Trainer(
+        module, small_split, quick(max_epochs=5), tmp_path / "cut", on_epoch=stop_after_3
+    )
     with pytest.raises(Interrupt):
         trainer.fit()
     ck = load_checkpoint(tmp_path / "cut" / "last.pt")

@@ -1,0 +1,225 @@
+"""Pieces shared by the matrix-factorisation baselines (WMF, BPR, ENMF, NeuMF).
+
+- :func:`positive_pairs` / :func:`sample_negatives`: (user, item) pairs of a dense batch and
+  uniformly drawn unobserved items, for the sampled losses (BPR, NeuMF);
+- :func:`implicit_user_solve`: the batched weighted least-squares user solve of implicit ALS
+  (Hu, Koren & Volinsky 2008, eq. 4), also the exact fold-in of ENMF's quadratic loss;
+- :func:`gradient_fold_in`: fresh user parameters fitted by a few Adam steps on a model's own loss
+  with the item side frozen, for models without a closed-form user step (BPR, NeuMF);
+- :class:`UserFactorModule`: the ``scores`` rule every MF module follows: learned user factors
+  under the ``ratio`` protocol (``train_rows`` given), folded-in ones under ``strong``.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from codigem_lab.errors import ConfigError
+from codigem_lab.neural import NeuralRecommender
+from codigem_lab.train import TrainConfig
+
+
+def check_range(name: str, value: float, low: float, high: float | None = None, *, open_low=False):
+    """Raise ``ConfigError`` unless ``low <= value`` (``<`` when ``open_low``) and ``value <= high``."""
+    ok = value > low if open_low else value >= low
+    if high is not None:
+        ok = ok and value <= high
+    if not ok:
+        lo = f"({low}" if open_low else f"[{low}"
+        hi = f"{high}]" if high is not None else "inf)"
+        raise ConfigError(f"{name} must be in {lo}, {hi}, got {value!r}")
+
+
+def positive_pairs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column indices of the observed (non-zero) entries of a dense batch."""
+    rows, cols = torch.nonzero(x > 0, as_tuple=True)
+    return rows, cols
+
+
+def sample_negatives(
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    generator: torch.Generator | None = None,
+    rounds: int = 10,
+) -> torch.Tensor:
+    """One uniformly drawn unobserved item for each entry of ``rows`` (row indices into ``x``).
+
+    Draws that hit an observed item are redrawn (``rounds`` times; a user who has nearly every item
+    may keep a rare positive, which only adds noise). Uses ``generator`` when given, else torch's
+    global RNG (which the trainer seeds and checkpoints).
+    """
+    n_items = x.shape[1]
+    cols = torch.randint(n_items, (len(rows),), generator=generator, device=x.device)
+    for _ in range(rounds):
+        hit = torch.nonzero(x[rows, cols] > 0, as_tuple=True)[0]
+        if len(hit) == 0:
+            break
+        cols[hit] = torch.randint(n_items, (len(hit),), generator=generator, device=x.device)
+    return cols
+
+
+def _item_outer(q: torch.Tensor) -> torch.Tensor:
+    """Per-item outer products ``q_i q_i^T``, flattened: [n_items, k*k]."""
+    return (q[:, :, None] * q[:, None, :]).reshape(q.shape[0], -1)
+
+
+def _as_sparse_csr(x: sp.spmatrix | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A float32 torch CSR tensor of a scipy matrix or a dense tensor."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        if isinstance(x, torch.Tensor):
+            return x.to(device=device, dtype=torch.float32).to_sparse_csr()
+        m = sp.csr_matrix(x, dtype=np.float32)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(m.indptr.astype(np.int64)),
+            torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data),
+            size=m.shape,
+            device=device,
+            check_invariants=False,
+        )
+
+
+def implicit_user_solve(
+    x: sp.spmatrix | torch.Tensor,
+    q: torch.Tensor,
+    c_neg: float,
+    c_pos: float,
+    reg: float = 0.0,
+    rel_reg: float = 0.0,
+    block_elements: int = 2**24,
+) -> torch.Tensor:
+    """Rows ``p_u`` minimising ``sum_i c_ui (x_ui - p_u . q_i)^2 + reg |p_u|^2 (+ rel_reg term)``.
+
+    ``c_ui`` is ``c_pos`` where ``x_ui > 0`` and ``c_neg`` elsewhere (binary ``x``). Setting the
+    gradient to zero gives, for every row at once (Hu et al. 2008, eq. 4, with their ``Y^T Y``
+    trick so a row costs O(nnz_u k^2 + k^3) instead of O(n_items k^2)):
+
+        M_u = c_neg Q^T Q + (c_pos - c_neg) sum_{i in u} q_i q_i^T
+        (M_u + reg I + rel_reg diag(M_u)) p_u = c_pos sum_{i in u} q_i
+
+    ``rel_reg diag(M_u)`` is the expected penalty of inverted dropout with keep probability
+    ``1 / (1 + rel_reg)`` on ``p_u`` (used for ENMF). The sums over a row's items are one sparse
+    float32 product with the per-item outer products; the k x k systems are solved in float64, in
+    blocks of rows holding about ``block_elements`` numbers of ``M_u`` at a time.
+    """
+    device = q.device
+    q32 = q.detach().float()
+    k = q32.shape[1]
+    gram = c_neg * (q32.double().T @ q32.double())
+    outer = _item_outer(q32)
+    eye = torch.eye(k, dtype=torch.float64, device=device)
+    n = x.shape[0]
+    block = max(1, block_elements // (k * k))
+    out = []
+    for start in range(0, n, block):
+        xb = _as_sparse_csr(x[start : start + block], device)
+        s = (xb @ outer).double().reshape(-1, k, k)
+        m = gram + (c_pos - c_neg) * s
+        if rel_reg:
+            m = m + rel_reg * torch.diag_embed(torch.diagonal(m, dim1=1, dim2=2))
+        m = m + reg * eye
+        b = c_pos * (xb @ q32).double()
+        out.append(torch.linalg.solve(m, b.unsqueeze(-1)).squeeze(-1))
+    if not out:
+        return torch.zeros(0, k, dtype=q.dtype, device=device)
+    return torch.cat(out).to(q.dtype)
+
+
+def gradient_fold_in(
+    n_rows: int,
+    dims: dict[str, int],
+    loss_fn: Callable[[dict[str, torch.Tensor], torch.Generator], torch.Tensor],
+    steps: int,
+    lr: float,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> dict[str, torch.Tensor]:
+    """Fit fresh user parameters (zeros, shapes ``[n_rows, dims[name]]``) by Adam on ``loss_fn``.
+
+    ``loss_fn(params, generator)`` is the model's training loss summed over the fold-in rows with
+    the item side detached, so each row's gradient depends on that row only. A local generator
+    seeded with ``seed`` drives any sampling: the same batch always gets the same result, and the
+    global RNG the trainer relies on is left untouched. Runs with gradients on even inside the
+    evaluator's ``no_grad``.
+    """
+    gen = torch.Generator(device=device).manual_seed(seed)
+    params = {
+        name: torch.zeros(n_rows, d, device=device, requires_grad=True) for name, d in dims.items()
+    }
+    if n_rows == 0 or steps == 0:
+        return {k: v.detach() for k, v in params.items()}
+    with torch.enable_grad():
+        opt = torch.optim.Adam(list(params.values()), lr=lr)
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(params, gen)
+            loss.backward()
+            opt.step()
+    return {k: v.detach() for k, v in params.items()}
+
+
+class UserFactorModule(torch.nn.Module, abc.ABC):
+    """A module with one learned row of user parameters per training user.
+
+    ``scores(x, train_rows)`` uses the learned rows for ``train_rows`` (``ratio`` protocol) and
+    :meth:`fold_in` otherwise (``strong`` protocol: held-out users). Nothing is masked.
+    """
+
+    @abc.abstractmethod
+    def user_params(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Learned user parameters of the given training rows."""
+
+    @abc.abstractmethod
+    def fold_in(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """User parameters fitted to fold-in rows ``x`` with the item side frozen."""
+
+    @abc.abstractmethod
+    def predict(self, users: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Scores of every item for the given user parameters: [n, n_items]."""
+
+    def scores(self, x: torch.Tensor, train_rows: np.ndarray | None = None) -> torch.Tensor:
+        if train_rows is not None:
+            rows = torch.as_tensor(np.asarray(train_rows), dtype=torch.long, device=x.device)
+            users = self.user_params(rows)
+        else:
+            users = self.fold_in(x)
+        return self.predict(users)
+
+
+class MFRecommender(NeuralRecommender):
+    """A :class:`NeuralRecommender` whose module is built from a frozen config dataclass.
+
+    ``train_defaults`` are the optimiser settings the model needs, used when no
+    :class:`~codigem_lab.train.TrainConfig` is given (see :meth:`default_train_config`): the
+    trainer's own defaults (Adamax, lr 1e-3) are CODIGEM's, and with batches of users a user's
+    row gets one update per epoch, too few at that learning rate for a factor model.
+    """
+
+    train_defaults: ClassVar[dict] = {}
+
+    def __init__(
+        self,
+        config=None,
+        train_config: TrainConfig | None = None,
+        run_dir: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__(train_config or self.default_train_config(), run_dir)
+        self.config = config or self.config_class()
+
+    @classmethod
+    def default_train_config(cls, **overrides) -> TrainConfig:
+        """A ``TrainConfig`` with this model's ``train_defaults``, then ``overrides``, applied."""
+        return TrainConfig(**{**cls.train_defaults, **overrides})
+
+    def describe(self) -> dict:
+        return {"model": self.name, **asdict(self.config)}

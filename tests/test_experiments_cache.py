@@ -1,0 +1,101 @@
+import json
+
+import pytest
+
+from codigem_lab.data import SyntheticConfig
+from codigem_lab.experiments.cache import ResultCache
+from codigem_lab.runs import DataSpec, RunSpec
+from codigem_lab.train import TrainConfig
+
+
+def spec(model="codigem", seed=0, epochs=3, **params):
+    return RunSpec(
+        DataSpec(dataset="synthetic", seed=seed),
+        model,
+        "paper" if model == "codigem" else None,
+        params,
+        TrainConfig(max_epochs=epochs, progress=False, seed=seed),
+    )
+
+
+@pytest.fixture
+def small_synthetic(monkeypatch):
+    """Make 'synthetic' small so these runs take a fraction of a second."""
+    import codigem_lab.data.synthetic as syn
+
+    small = SyntheticConfig(n_users=200, n_items=120, n_interactions=5000, n_groups=3, seed=0)
+    monkeypatch.setattr(syn, "SyntheticConfig", lambda *a, **k: small)
+
+
+def test_second_run_comes_from_cache(tmp_path, small_synthetic, monkeypatch):
+    cache = ResultCache(tmp_path)
+    a = cache.run(spec())
+    assert not a.from_cache and (a.path / "record.json").exists()
+    import codigem_lab.experiments.cache as mod
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a cached run was trained again")
+
+    monkeypatch.setattr(mod, "run_training", boom)
+    b = cache.run(spec())
+    assert b.from_cache and b.test == a.test
+    assert len(cache.records()) == 1  # no duplicate entry
+    df = cache.to_frame()
+    assert len(df) == 1 and df.loc[0, "model"] == "codigem" and "R@50" in df
+
+
+def test_interrupted_run_resumes(tmp_path, small_synthetic, monkeypatch):
+    import codigem_lab.train as train_mod
+
+    cache = ResultCache(tmp_path)
+    s = spec(epochs=4)
+    real = train_mod.Trainer._train_epoch
+    calls = {"n": 0}
+
+    def interrupted(self, epoch, *a):
+        calls["n"] += 1
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return real(self, epoch, *a)
+
+    monkeypatch.setattr(train_mod.Trainer, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.run(s)
+    assert cache.get(s) is None and (cache.path(s) / "last.pt").exists()
+    monkeypatch.setattr(train_mod.Trainer, "_train_epoch", real)
+    epochs_seen = []
+    monkeypatch.setattr(
+        train_mod.Trainer,
+        "_train_epoch",
+        lambda self, epoch, *a: (epochs_seen.append(epoch), real(self, epoch, *a))[1],
+    )
+    rec = cache.run(s)
+    assert epochs_seen == [3, 4]  # resumed after the last finished epoch
+    assert rec.summary["epochs"] == 4
+    assert not (cache.path(s) / "last.pt").exists()  # checkpoints dropped once recorded
+    fresh = ResultCache(tmp_path / "other").run(s)
+    assert fresh.test == pytest.approx(rec.test)  # same result as an uninterrupted run
+
+
+def test_corrupt_entry_is_reported_and_rerun(tmp_path, small_synthetic, capsys):
+    cache = ResultCache(tmp_path)
+    s = spec(model="pop")
+    first = cache.run(s)
+    (first.path / "record.json").write_text("{ not json")
+    again = cache.run(s)
+    assert not again.from_cache and again.test == first.test
+    assert "corrupt" in capsys.readouterr().out
+    # a record with wrong contents (numbers replaced) is not trusted either
+    d = json.loads((first.path / "record.json").read_text())
+    d["test"]["R@50"] = "0.99"
+    (first.path / "record.json").write_text(json.dumps(d))
+    assert cache.get(s) is None
+
+
+def test_different_specs_are_different_entries(tmp_path, small_synthetic):
+    cache = ResultCache(tmp_path)
+    cache.run(spec(model="pop", seed=0))
+    cache.run(spec(model="pop", seed=1))
+    cache.run(spec(model="itemknn", k=10))
+    assert len(cache.records()) == 3
+    assert set(cache.to_frame()["seed"]) == {0, 1}

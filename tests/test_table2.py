@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from codigem_lab.cli import main
+from codigem_lab.experiments import paper
+from codigem_lab.experiments.table2 import parse_models
+
+
+def test_parse_models():
+    assert parse_models("pop,codigem") == [
+        ("pop", None),
+        ("codigem", "paper"),
+        ("codigem", "released"),
+    ]
+    assert parse_models("codigem:released") == [("codigem", "released")]
+
+
+def test_paper_table2_rows():
+    t = paper.table2("ml-1m")
+    assert t.loc["pop", "R@20"] == 0.1289 and t.loc["codigem", "N@50"] == 0.3026
+    assert paper.table2("synthetic") is None
+
+
+def test_reproduce_table2_quick_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CODIGEM_LAB_RUNS", str(tmp_path / "runs"))
+    argv = [
+        "reproduce",
+        "table2",
+        "--quick",
+        "--seeds",
+        "2",
+        "--models",
+        "pop,itemknn,codigem:paper",
+        "--no-progress",
+        "--json",
+        "--out",
+        str(tmp_path / "results"),
+        "--paper-dataset",
+        "ml-1m",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out.strip().splitlines()[-1])
+    assert [r["model"] for r in rows] == ["pop", "itemknn", "codigem"]
+    for r in rows:
+        assert {
+            "model",
+            "variant",
+            "protocol",
+            "recall_definition",
+            "R@20_mean",
+            "R@50_std",
+            "N@50_mean",
+            "p_value_vs_codigem",
+        } <= set(r)
+        assert r["paper_R@20"] == pytest.approx(paper.table2("ml-1m").loc[r["model"], "R@20"])
+    assert rows[2]["p_value_vs_codigem"] is None and 0 <= rows[0]["p_value_vs_codigem"] <= 1
+    assert rows[1]["params"]["k"] in (50, 100)  # tuned on a (quick) grid
+    assert "R@50 (paper)" in out and "Tuned on validation" in out
+    files = sorted(p.name for p in (tmp_path / "results" / "table2").iterdir())
+    assert files == [
+        "table2-synthetic-strong-minK-quick.csv",
+        "table2-synthetic-strong-minK-quick.json",
+        "table2-synthetic-strong-minK-quick.md",
+    ]
+    # a re-run is served from the cache and prints the same table
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again == rows
