@@ -1,9 +1,9 @@
 """environment.yml (conda users) must ask for what pyproject.toml asks for."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]

@@ -153,7 +153,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
     ]
     if tuning_log:
         notes.append(
-            "Tuned on validation R@50 (seed %d): " % cfg.seeds[0]
+            f"Tuned on validation R@50 (seed {cfg.seeds[0]}): "
             + "; ".join(f"{m} grid {TUNING[m]} -> {chosen[m]}" for m in tuning_log)
         )
     json_rows = []
