@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from codigem_lab.experiments.common import ExperimentConfig
 
-EXPERIMENTS = ("table2",)
+EXPERIMENTS = ("table2", "table3", "fig2", "fig3", "table4", "table5")
 
 
 def register(sub) -> None:
@@ -61,21 +62,71 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def cmd_reproduce(args) -> int:
-    from codigem_lab.experiments import table2
+    from codigem_lab.experiments import studies, table2
 
     cfg = config_from_args(args)
     command = (
         "codigem-lab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if sys.argv[1:2] == ["reproduce"]
-        else None
+        else ""
     )
+    name = cfg.dataset if cfg.dataset != "csv" else (table2.paper_dataset(cfg) or "csv")
+    stem = f"{args.what}-{name}-{cfg.protocol}" + ("-quick" if cfg.quick else "")
+    folder = Path(args.out) / args.what
+    figures = []
     if args.what == "table2":
         result = table2.reproduce_table2(cfg, args.models, command)
         stem = table2.default_stem(cfg)
-        folder = f"{args.out}/table2"
+    elif args.what == "table3":
+        result = studies.reproduce_table3(cfg, command=command)
+    elif args.what == "fig2":
+        from codigem_lab.viz.studies import plot_sweep
+
+        result, runs = studies.reproduce_fig2(cfg, command)
+        summary = studies.summarise_sweep(runs, "beta")
+        ab = studies.noise_readouts(summary.index).set_index("beta")["alpha_bar_T"]
+        figures.append(
+            (
+                plot_sweep(
+                    summary,
+                    "beta",
+                    logx=True,
+                    title=f"Fig. 2: beta ({name})",
+                    secondary=ab,
+                    secondary_label="alpha_bar_T",
+                ),
+                "beta",
+            )
+        )
+    elif args.what == "fig3":
+        from codigem_lab.viz.studies import plot_convergence, plot_sweep
+
+        result, runs = studies.reproduce_fig3(cfg, command)
+        figures.append(
+            (
+                plot_sweep(
+                    studies.summarise_sweep(runs, "T"), "T", title=f"Fig. 3 left: T ({name})"
+                ),
+                "T",
+            )
+        )
+        figures.append(
+            (
+                plot_convergence(runs, "T", title=f"Fig. 3 right: convergence ({name})"),
+                "convergence",
+            )
+        )
+    elif args.what == "table4":
+        result = studies.reproduce_table4(cfg, command)
+    else:
+        result = studies.reproduce_table5(cfg, command)
     print(result.text())
     if not args.no_save:
         paths = result.save(folder, stem)
+        for fig, suffix in figures:
+            from codigem_lab.viz.studies import save_figure
+
+            paths += save_figure(fig, folder / f"{stem}-{suffix}")
         print("saved: " + ", ".join(str(p) for p in paths))
     if args.json:
         print(result.json_line())

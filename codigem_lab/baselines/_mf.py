@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import ClassVar
 
@@ -168,6 +169,19 @@ def gradient_fold_in(
     return {k: v.detach() for k, v in params.items()}
 
 
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Turn off ``requires_grad`` on a module's parameters for the block (fold-in: items fixed)."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
 class UserFactorModule(torch.nn.Module, abc.ABC):
     """A module with one learned row of user parameters per training user.
 
@@ -181,7 +195,7 @@ class UserFactorModule(torch.nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def fold_in(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """User parameters fitted to fold-in rows ``x`` with the item side frozen."""
+        """User parameters fitted to fold-in rows ``x`` (called with the module :func:`frozen`)."""
 
     @abc.abstractmethod
     def predict(self, users: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -192,7 +206,8 @@ class UserFactorModule(torch.nn.Module, abc.ABC):
             rows = torch.as_tensor(np.asarray(train_rows), dtype=torch.long, device=x.device)
             users = self.user_params(rows)
         else:
-            users = self.fold_in(x)
+            with frozen(self):
+                users = self.fold_in(x)
         return self.predict(users)
 
 

@@ -92,11 +92,10 @@ class BPRModule(UserFactorModule):
         return {"p": self.user[rows]}
 
     def fold_in(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        q = self.item.detach()
         pairs = positive_pairs(x)
 
         def loss(params, gen):
-            return self._bpr_loss(params["p"], q, x, pairs, gen, item_reg=False)[0]
+            return self._bpr_loss(params["p"], self.item, x, pairs, gen, item_reg=False)[0]
 
         c = self.config
         return gradient_fold_in(

@@ -16,12 +16,12 @@ from codigem_lab.report import json_line
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (index as the first column)."""
-    cols = [df.index.name or ""] + [str(c) for c in df.columns]
+    names = [n for n in df.index.names if n] if df.index.nlevels > 1 else [df.index.name or ""]
+    cols = [" / ".join(names)] + [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for idx, row in df.iterrows():
-        cells = [str(idx)] + [
-            "" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in row
-        ]
+        label = " / ".join(map(str, idx)) if isinstance(idx, tuple) else str(idx)
+        cells = [label] + ["" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -1,0 +1,590 @@
+"""Matplotlib figures for the notebooks: each function takes plain data and returns a Figure.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly, never through ``pyplot``, so
+nothing is registered in pyplot's global figure list (no leaks, no double display in Jupyter:
+a notebook shows a returned Figure once). Sizes and dpi are modest so the PNGs embedded in
+committed notebooks stay small.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, SymLogNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+DEFAULT_DPI = 90
+
+# Roles of a cell in the user x item grid of an evaluation protocol (see protocol_role_grid).
+ROLE_NONE, ROLE_TRAIN, ROLE_FOLD_IN, ROLE_VALID, ROLE_TEST = range(5)
+ROLE_LABELS = {
+    ROLE_TRAIN: "training input",
+    ROLE_FOLD_IN: "fold-in (model input at evaluation)",
+    ROLE_VALID: "validation target",
+    ROLE_TEST: "test target",
+}
+ROLE_COLORS = ["#ffffff", "#4c72b0", "#9ecae1", "#dd8452", "#c44e52"]
+
+
+def new_figure(width: float, height: float, dpi: int = DEFAULT_DPI) -> Figure:
+    """A Figure with an Agg canvas attached (renderable to PNG without pyplot)."""
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int | None = None) -> bytes:
+    """The figure rendered to PNG bytes (what a widget displays)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    return buf.getvalue()
+
+
+# ================================================================================ 01: data
+def protocol_role_grid(split) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """The user x item grid of a ``Split`` with each interaction coloured by its role.
+
+    Returns ``(grid, groups)``: ``grid[u, i]`` is one of the ``ROLE_*`` codes, and ``groups``
+    lists ``(label, first_row, end_row)`` blocks of rows. Under ``strong`` the rows are the
+    training users, then the validation users, then the test users (held-out users' items are
+    fold-in or target). Under ``ratio`` every user is a row; each user's items are split into
+    training input, validation target and test target.
+    """
+    n_items = split.n_items
+    if split.protocol == "strong":
+        parts = [split.train.toarray() > 0]
+        codes = [np.where(parts[0], ROLE_TRAIN, ROLE_NONE)]
+        for es, role in ((split.valid, ROLE_VALID), (split.test, ROLE_TEST)):
+            g = np.full((es.n_users, n_items), ROLE_NONE)
+            g[es.fold_in.toarray() > 0] = ROLE_FOLD_IN
+            g[es.target.toarray() > 0] = role
+            codes.append(g)
+        sizes = [c.shape[0] for c in codes]
+        starts = np.cumsum([0, *sizes])
+        labels = ["training users", "validation users", "test users"]
+        groups = [(lab, int(starts[k]), int(starts[k + 1])) for k, lab in enumerate(labels)]
+        return np.vstack(codes), groups
+    grid = np.full(split.train.shape, ROLE_NONE)
+    grid[split.train.toarray() > 0] = ROLE_TRAIN
+    grid[split.valid.target.toarray() > 0] = ROLE_VALID
+    grid[split.test.target.toarray() > 0] = ROLE_TEST
+    return grid, [("all users", 0, grid.shape[0])]
+
+
+def plot_protocol_grids(
+    grids: Mapping[str, tuple[np.ndarray, list[tuple[str, int, int]]]], dpi: int = DEFAULT_DPI
+) -> Figure:
+    """Side-by-side user x item grids (from :func:`protocol_role_grid`), one per protocol."""
+    fig = new_figure(4.6 * len(grids), 4.4, dpi)
+    axes = fig.subplots(1, len(grids), squeeze=False)[0]
+    cmap = ListedColormap(ROLE_COLORS)
+    norm = BoundaryNorm(np.arange(-0.5, len(ROLE_COLORS)), cmap.N)
+    for ax, (title, (grid, groups)) in zip(axes, grids.items(), strict=True):
+        ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
+        ax.set_xticks(np.arange(-0.5, grid.shape[1]), minor=True)
+        ax.set_yticks(np.arange(-0.5, grid.shape[0]), minor=True)
+        ax.grid(which="minor", color="#dddddd", linewidth=0.5)
+        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        for label, start, stop in groups:
+            if start > 0:
+                ax.axhline(start - 0.5, color="black", linewidth=1.5)
+            ax.text(
+                -0.8,
+                (start + stop - 1) / 2,
+                label,
+                ha="right",
+                va="center",
+                fontsize=8,
+                rotation=90,
+            )
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("items")
+    handles = [
+        Patch(facecolor=ROLE_COLORS[r], edgecolor="#888888", label=lab)
+        for r, lab in ROLE_LABELS.items()
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    return fig
+
+
+def plot_long_tail(
+    item_counts: np.ndarray, head_share: float = 0.2, dpi: int = DEFAULT_DPI
+) -> Figure:
+    """Item popularity: sorted interaction counts (log scale) and the cumulative share curve."""
+    counts = np.sort(np.asarray(item_counts, dtype=float))[::-1]
+    counts = counts[counts > 0]
+    n = len(counts)
+    n_head = max(1, int(round(head_share * n)))
+    cum = np.cumsum(counts) / counts.sum()
+    fig = new_figure(9.0, 3.3, dpi)
+    ax1, ax2 = fig.subplots(1, 2)
+    rank = np.arange(1, n + 1)
+    ax1.fill_between(
+        rank[:n_head],
+        counts[:n_head],
+        color="#4c72b0",
+        alpha=0.6,
+        label=f"head: top {head_share:.0%} of items",
+    )
+    ax1.fill_between(
+        rank[n_head - 1 :], counts[n_head - 1 :], color="#dd8452", alpha=0.6, label="long tail"
+    )
+    ax1.set_yscale("log")
+    ax1.set_xlabel("item rank by popularity")
+    ax1.set_ylabel("interactions")
+    ax1.set_title("popularity of each item")
+    ax1.legend(fontsize=8)
+    ax2.plot(rank / n, cum, color="#4c72b0")
+    ax2.plot([0, 1], [0, 1], color="#999999", linestyle=":", label="equal popularity")
+    share = cum[n_head - 1]
+    ax2.plot([head_share], [share], "o", color="#c44e52")
+    ax2.annotate(
+        f"top {head_share:.0%} of items hold {share:.0%}\nof all interactions",
+        (head_share, share),
+        xytext=(0.35, 0.35),
+        fontsize=8,
+        arrowprops={"arrowstyle": "->", "color": "#555555"},
+    )
+    ax2.set_xlabel("share of items (most popular first)")
+    ax2.set_ylabel("share of interactions")
+    ax2.set_title("cumulative share")
+    ax2.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_sparsity(matrix: sp.spmatrix, blocks: int = 80, dpi: int = DEFAULT_DPI) -> Figure:
+    """How empty the user x item matrix is: per-user activity and a block-density picture.
+
+    The right panel sorts users by activity and items by popularity, cuts the matrix into
+    ``blocks`` x ``blocks`` tiles and colours each tile by the share of its cells that hold an
+    interaction (log scale): the dense corner is where popular items meet active users.
+    """
+    m = sp.csr_matrix(matrix)
+    n_users, n_items = m.shape
+    user_counts = np.diff(m.indptr)
+    item_counts = np.bincount(m.indices, minlength=n_items)
+    fig = new_figure(9.0, 3.4, dpi)
+    ax1, ax2 = fig.subplots(1, 2)
+    lo = max(1, user_counts[user_counts > 0].min()) if m.nnz else 1
+    bins = np.geomspace(lo, max(lo + 1, user_counts.max()), 30)
+    ax1.hist(user_counts, bins=bins, color="#4c72b0")
+    ax1.set_xscale("log")
+    ax1.axvline(
+        np.median(user_counts),
+        color="#c44e52",
+        linestyle="--",
+        label=f"median {np.median(user_counts):.0f} of {n_items:,} items",
+    )
+    ax1.set_xlabel("interactions per user")
+    ax1.set_ylabel("users")
+    density = 100.0 * m.nnz / (n_users * n_items)
+    ax1.set_title(f"{n_users:,} users x {n_items:,} items: {density:.2f}% filled")
+    ax1.legend(fontsize=8)
+
+    ur = np.empty(n_users, dtype=np.int64)
+    ur[np.argsort(-user_counts, kind="stable")] = np.arange(n_users)
+    ir = np.empty(n_items, dtype=np.int64)
+    ir[np.argsort(-item_counts, kind="stable")] = np.arange(n_items)
+    coo = m.tocoo()
+    by = np.minimum(ur[coo.row] * blocks // n_users, blocks - 1)
+    bx = np.minimum(ir[coo.col] * blocks // n_items, blocks - 1)
+    hits = np.zeros((blocks, blocks))
+    np.add.at(hits, (by, bx), 1.0)
+    cells = np.outer(
+        np.bincount(ur * blocks // n_users, minlength=blocks)[:blocks],
+        np.bincount(ir * blocks // n_items, minlength=blocks)[:blocks],
+    )
+    share = np.where(cells > 0, hits / np.maximum(cells, 1), np.nan)
+    floor = 1e-4
+    im = ax2.imshow(
+        np.clip(share, floor, 1.0),
+        cmap="viridis",
+        norm=LogNorm(floor, 1.0),
+        aspect="auto",
+        interpolation="nearest",
+    )
+    fig.colorbar(im, ax=ax2, label="share of cells filled")
+    ax2.set_xlabel("items, most popular first")
+    ax2.set_ylabel("users, most active first")
+    ax2.set_xticks([])
+    ax2.set_yticks([])
+    ax2.set_title("where the interactions are")
+    return fig
+
+
+# ========================================================================= 02: forward noising
+@dataclass
+class NoisingView:
+    """What the forward-noising figure draws; made by ``widgets.forward_noising_state``."""
+
+    beta: float
+    T: int
+    alpha_bar: np.ndarray  # [T]
+    snr: np.ndarray  # [T]
+    strip_chain: np.ndarray  # [T + 1, W]: x then z_1..z_T by iterating eq (5), window of items
+    strip_closed: np.ndarray  # [T + 1, W]: x then one-shot draws from q(z_t | x)
+    hist_edges: np.ndarray  # [B + 1]
+    hist_sampled: np.ndarray  # [B] density of z_T (all D items) from the chain
+    hist_closed: np.ndarray  # [B] density of q(z_T | x) averaged over items, per bin
+    signal_sampled: np.ndarray  # [T] sampled estimate of sqrt(alpha_bar_t)
+    noise_sampled: np.ndarray  # [T] sampled estimate of sqrt(1 - alpha_bar_t)
+    reference_alpha_bar: np.ndarray  # [T_ref] the paper's setting, for comparison
+    reference_snr: np.ndarray
+
+
+class ForwardNoisingFigure:
+    """One reusable figure for the forward process; :meth:`update` moves its artists.
+
+    Top: two heat-map strips of x, z_1..z_T over a window of items, one by iterating eq (5)
+    and one drawn in a single step from the closed form q(z_t | x). Bottom: alpha_bar_t, the
+    signal-to-noise ratio per step, and the distribution of z_T against N(0, I).
+
+    Why it is fast enough for a slider: every axis limit is fixed (steps on a log axis 1..50,
+    the strips stretched to their axes whatever T is), so axes, ticks, labels and legends never
+    change. With ``animated=True`` they are drawn once into a background; :meth:`png` restores
+    it and draws only the data artists (blitting), then encodes the pixels. Text layout, which
+    dominates a full matplotlib draw, happens once. ``animated=False`` gives an ordinary figure
+    for static display.
+    """
+
+    SNR_LIMITS = (1e-8, 1e8)
+    STEP_LIMITS = (0.8, 62.0)
+    STEP_TICKS = (1, 2, 3, 5, 10, 20, 50)
+
+    def __init__(self, view: NoisingView, dpi: int = 80, animated: bool = True) -> None:
+        self.fig = new_figure(10.0, 6.0, dpi)
+        self.animated = animated
+        gs = self.fig.add_gridspec(2, 3, height_ratios=[1.0, 1.0])
+        self.ax_chain = self.fig.add_subplot(gs[0, :2])
+        self.ax_closed = self.fig.add_subplot(gs[0, 2])
+        self.ax_ab = self.fig.add_subplot(gs[1, 0])
+        self.ax_snr = self.fig.add_subplot(gs[1, 1])
+        self.ax_hist = self.fig.add_subplot(gs[1, 2])
+        self._background = None
+        self._build(view)
+        for artist in self.dynamic_artists():
+            artist.set_animated(animated)
+        self.update(view)
+
+    # ------------------------------------------------------------------------------- build
+    def _build(self, v: NoisingView) -> None:
+        kw = {
+            "cmap": "RdBu_r",
+            "vmin": -2.5,
+            "vmax": 2.5,
+            "aspect": "auto",
+            "interpolation": "nearest",
+            "extent": (0.0, 1.0, 1.0, 0.0),
+        }
+        self.im_chain = self.ax_chain.imshow(v.strip_chain, **kw)
+        self.im_closed = self.ax_closed.imshow(v.strip_closed, **kw)
+        for ax in (self.ax_chain, self.ax_closed):
+            ax.set_xlim(0.0, 1.0)
+            ax.set_ylim(1.0, 0.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        self.ax_chain.set_title("iterating eq (5): rows x, z_1, ..., z_T (top to bottom)")
+        self.ax_chain.set_xlabel("items (a window: half clicked by the user, half not)")
+        self.ax_closed.set_title("closed form: one draw of q(z_t | x) per row")
+        self.ax_closed.set_xlabel("the same items")
+        self.fig.colorbar(self.im_closed, ax=self.ax_closed, fraction=0.08, pad=0.02)
+
+        t_ref = np.arange(1, len(v.reference_alpha_bar) + 1)
+        self.ax_ab.plot(
+            t_ref, v.reference_alpha_bar, "s--", color="#999999", markersize=4, label="paper"
+        )
+        (self.ln_ab,) = self.ax_ab.plot(
+            [], [], "o-", color="#4c72b0", markersize=3, label="closed form"
+        )
+        (self.ln_sig,) = self.ax_ab.plot(
+            [], [], "x", color="#c44e52", markersize=5, label="sampled (chain)"
+        )
+        self.ax_ab.set_ylim(-0.03, 1.05)
+        self.ax_ab.set_title("signal kept: alpha_bar_t")
+
+        self.ax_snr.plot(
+            t_ref,
+            np.clip(v.reference_snr, *self.SNR_LIMITS),
+            "s--",
+            color="#999999",
+            markersize=4,
+            label="paper",
+        )
+        (self.ln_snr,) = self.ax_snr.plot(
+            [], [], "o-", color="#4c72b0", markersize=3, label="closed form"
+        )
+        (self.ln_snr_s,) = self.ax_snr.plot(
+            [], [], "x", color="#c44e52", markersize=5, label="sampled"
+        )
+        self.ax_snr.axhline(1.0, color="#555555", linewidth=0.8, linestyle=":")
+        self.ax_snr.set_yscale("log")
+        self.ax_snr.set_ylim(*self.SNR_LIMITS)
+        self.ax_snr.set_title("SNR_t = alpha_bar_t / (1 - alpha_bar_t)")
+        _plain_log_ticks(self.ax_snr.yaxis, [1e-8, 1e-4, 1, 1e4, 1e8])
+        for ax in (self.ax_ab, self.ax_snr):
+            ax.set_xscale("log")
+            ax.set_xlim(*self.STEP_LIMITS)
+            _plain_log_ticks(ax.xaxis, self.STEP_TICKS, fmt="{:.0f}")
+            ax.set_xlabel("step t")
+            ax.legend(fontsize=7, loc="lower left")
+
+        edges = v.hist_edges
+        self.st_sampled = self.ax_hist.stairs(
+            v.hist_sampled, edges, fill=True, color="#9ecae1", label="z_T sampled (chain)"
+        )
+        self.st_closed = self.ax_hist.stairs(
+            v.hist_closed, edges, color="#4c72b0", linewidth=1.5, label="q(z_T | x) closed form"
+        )
+        grid = np.linspace(edges[0], edges[-1], 200)
+        self.ax_hist.plot(
+            grid,
+            np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi),
+            "--",
+            color="#c44e52",
+            label="N(0, 1)",
+        )
+        self.ax_hist.set_yscale("log")
+        self.ax_hist.set_ylim(1e-3, 50.0)
+        self.ax_hist.set_xlim(edges[0], edges[-1])
+        _plain_log_ticks(self.ax_hist.yaxis, [1e-3, 1e-2, 1e-1, 1, 10])
+        self.ax_hist.set_xlabel("value of one coordinate of z_T")
+        self.ax_hist.set_title("z_T over all items vs N(0, I)")
+        self.ax_hist.legend(fontsize=7, loc="upper left")
+        self.suptitle = self.fig.suptitle(" ", fontsize=11)
+
+    def dynamic_artists(self) -> list:
+        """The artists an update changes (everything else is static background)."""
+        return [
+            self.im_chain,
+            self.im_closed,
+            self.ln_ab,
+            self.ln_sig,
+            self.ln_snr,
+            self.ln_snr_s,
+            self.st_sampled,
+            self.st_closed,
+            self.suptitle,
+        ]
+
+    # ------------------------------------------------------------------------------ update
+    def update(self, v: NoisingView) -> None:
+        """Point every dynamic artist at the new data (the canvas is not drawn here)."""
+        self.im_chain.set_data(v.strip_chain)
+        self.im_closed.set_data(v.strip_closed)
+        t = np.arange(1, v.T + 1)
+        self.ln_ab.set_data(t, v.alpha_bar)
+        self.ln_sig.set_data(t, v.signal_sampled**2)
+        self.ln_snr.set_data(t, np.clip(v.snr, *self.SNR_LIMITS))
+        sig2, noi2 = v.signal_sampled**2, np.maximum(v.noise_sampled**2, 1e-300)
+        self.ln_snr_s.set_data(t, np.clip(sig2 / noi2, *self.SNR_LIMITS))
+        self.st_sampled.set_data(np.maximum(v.hist_sampled, 1e-12), v.hist_edges)
+        self.st_closed.set_data(np.maximum(v.hist_closed, 1e-12), v.hist_edges)
+        self.suptitle.set_text(
+            f"forward process: beta = {v.beta:.3g}, T = {v.T}, alpha_bar_T = {v.alpha_bar[-1]:.4g}"
+        )
+
+    def png(self) -> bytes:
+        """The current state as PNG bytes (blitted onto the cached background when animated)."""
+        if not self.animated:
+            return figure_png(self.fig)
+        from PIL import Image
+
+        canvas = self.fig.canvas
+        if self._background is None:
+            canvas.draw()  # lays out and draws the static parts (animated artists are skipped)
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        canvas.restore_region(self._background)
+        for artist in self.dynamic_artists():
+            self.fig.draw_artist(artist)
+        rgba = np.asarray(canvas.buffer_rgba())
+        buf = io.BytesIO()
+        Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
+
+
+def _plain_log_ticks(axis, ticks: Sequence[float], fmt: str | None = None) -> None:
+    """Fixed major ticks with short plain labels ("1e-4", "20"), no minor tick labels.
+
+    Mathtext tick labels are the slowest part of drawing a log axis.
+    """
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    def label(v: float) -> str:
+        if fmt is not None:
+            return fmt.format(v)
+        return f"{v:g}" if 1e-2 <= v <= 1e3 else f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-")
+
+    axis.set_major_locator(FixedLocator(list(ticks)))
+    axis.set_major_formatter(lambda v, _pos: label(v))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def plot_forward_noising(view: NoisingView, dpi: int = DEFAULT_DPI) -> Figure:
+    """A static forward-noising figure (see :class:`ForwardNoisingFigure`)."""
+    return ForwardNoisingFigure(view, dpi=dpi, animated=False).fig
+
+
+def plot_schedules(schedules: Mapping[str, object], dpi: int = DEFAULT_DPI) -> Figure:
+    """alpha_bar_t and SNR_t of several ``NoiseSchedule`` objects, one line each."""
+    fig = new_figure(9.0, 3.2, dpi)
+    ax1, ax2 = fig.subplots(1, 2)
+    for name, s in schedules.items():
+        t = np.arange(1, s.T + 1)
+        ax1.plot(t, s.alpha_bar, "o-", markersize=3, label=name)
+        ax2.plot(t, np.clip(s.snr, 1e-8, 1e8), "o-", markersize=3, label=name)
+    ax1.set_xlabel("step t")
+    ax1.set_title("alpha_bar_t")
+    ax1.set_ylim(-0.03, 1.05)
+    ax2.set_yscale("log")
+    ax2.axhline(1.0, color="#555555", linewidth=0.8, linestyle=":")
+    ax2.set_xlabel("step t")
+    ax2.set_title("SNR_t")
+    ax1.legend(fontsize=8)
+    return fig
+
+
+# ================================================================================= 03: ELBO
+def plot_elbo_terms(
+    terms: Mapping[str, float], title: str = "ELBO terms (nats per user)", dpi: int = DEFAULT_DPI
+) -> Figure:
+    """Horizontal bars, one per term of eq (9), on a symmetric log axis, values printed."""
+    names = list(terms)
+    values = np.array([terms[k] for k in names], dtype=float)
+    fig = new_figure(8.0, 0.35 * len(names) + 1.2, dpi)
+    ax = fig.subplots()
+    colors = ["#4c72b0" if v >= 0 else "#c44e52" for v in values]
+    y = np.arange(len(names))
+    ax.barh(y, values, color=colors)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.axvline(0, color="black", linewidth=0.8)
+    lim = max(10.0, float(np.abs(values).max()) * 30)
+    ax.set_xlim(-lim, lim)
+    for yi, v in zip(y, values, strict=True):
+        ax.text(v, yi, f" {v:,.1f} ", va="center", ha="left" if v >= 0 else "right", fontsize=8)
+    ax.set_xlabel("nats per user (symmetric log scale)")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_deviation_effects(
+    table: pd.DataFrame,
+    baseline: str,
+    columns: Sequence[str] | None = None,
+    title: str = "",
+    dpi: int = DEFAULT_DPI,
+) -> Figure:
+    """Heat map of each variant's change in each term relative to ``baseline`` (a row label).
+
+    Colour is the signed difference on a symmetric log scale; each cell prints the difference.
+    """
+    cols = list(columns) if columns is not None else list(table.columns)
+    diff = table[cols].astype(float) - table.loc[baseline, cols].astype(float)
+    diff = diff.drop(index=baseline)
+    vals = diff.to_numpy()
+    fig = new_figure(1.0 + 0.95 * len(cols), 0.45 * len(diff) + 1.6, dpi)
+    ax = fig.subplots()
+    vmax = max(1.0, float(np.nanmax(np.abs(vals))) if vals.size else 1.0)
+    im = ax.imshow(
+        vals, cmap="RdBu_r", norm=SymLogNorm(linthresh=0.01, vmin=-vmax, vmax=vmax), aspect="auto"
+    )
+    ax.set_xticks(np.arange(len(cols)), cols, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(len(diff)), diff.index, fontsize=8)
+    for (r, c), v in np.ndenumerate(vals):
+        txt = "0" if abs(v) < 5e-4 else (f"{v:+.3g}" if abs(v) < 1000 else f"{v:+.2e}")
+        ax.text(
+            c,
+            r,
+            txt,
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if abs(v) > vmax / 20 else "black",
+        )
+    fig.colorbar(im, ax=ax, label=f"difference from '{baseline}'")
+    ax.set_title(title or f"change relative to '{baseline}'", fontsize=10)
+    return fig
+
+
+# ============================================================================= 04: training
+def plot_learning_curves(
+    histories: Mapping[str, pd.DataFrame],
+    best_epochs: Mapping[str, int] | None = None,
+    metrics: Sequence[str] = ("R@20", "R@50", "N@20", "N@50"),
+    dpi: int = DEFAULT_DPI,
+) -> Figure:
+    """Per-epoch curves from ``TrainResult.history``: loss, ELBO terms, validation metrics.
+
+    One colour per run; the best epoch (model selection) is marked with a vertical line.
+    """
+    fig = new_figure(12.0, 3.4, dpi)
+    ax_loss, ax_terms, ax_val = fig.subplots(1, 3)
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]
+    for k, (name, h) in enumerate(histories.items()):
+        c = colors[k % len(colors)]
+        ep = h["epoch"].to_numpy()
+        ax_loss.plot(ep, h["loss"], "-", color=c, label=f"{name}: loss (as reported)")
+        if "elbo" in h:
+            ax_loss.plot(ep, -h["elbo"], ":", color=c, label=f"{name}: -ELBO")
+        if "reconstruction" in h:
+            ax_terms.plot(ep, -h["reconstruction"], "-", color=c, label=f"{name}: -ln p(x|z1)")
+        if "kl" in h:
+            ax_terms.plot(ep, h["kl"], "--", color=c, label=f"{name}: KL terms")
+        for j, m in enumerate(metrics):
+            if m in h:
+                ax_val.plot(ep, h[m], ["-", "--", "-.", ":"][j % 4], color=c, label=f"{name}: {m}")
+        if best_epochs and name in best_epochs:
+            for ax in (ax_loss, ax_terms, ax_val):
+                ax.axvline(best_epochs[name], color=c, linewidth=0.8, alpha=0.6)
+    ax_loss.set_title("training loss per epoch", fontsize=10)
+    ax_loss.set_yscale("symlog", linthresh=10.0)
+    ax_terms.set_title("reconstruction vs KL terms", fontsize=10)
+    ax_terms.set_yscale("symlog", linthresh=10.0)
+    ax_val.set_title("validation metrics (vertical line: best epoch)", fontsize=10)
+    for ax in (ax_loss, ax_terms, ax_val):
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=6)
+    return fig
+
+
+def plot_metric_bars(
+    table: pd.DataFrame,
+    reference: Mapping[str, float] | None = None,
+    reference_label: str = "paper",
+    dpi: int = DEFAULT_DPI,
+) -> Figure:
+    """Grouped bars of test metrics (rows: models, columns: metrics), with an optional reference."""
+    cols = list(table.columns)
+    fig = new_figure(7.5, 3.2, dpi)
+    ax = fig.subplots()
+    n = len(table) + (1 if reference else 0)
+    width = 0.8 / n
+    x = np.arange(len(cols))
+    rows = [(str(i), table.loc[i, cols].to_numpy(dtype=float)) for i in table.index]
+    if reference:
+        rows.append((reference_label, np.array([reference.get(c, np.nan) for c in cols])))
+    for k, (label, vals) in enumerate(rows):
+        hatch = "//" if reference and k == n - 1 else None
+        ax.bar(
+            x + (k - (n - 1) / 2) * width,
+            vals,
+            width,
+            label=label,
+            hatch=hatch,
+            color=None if not hatch else "#dddddd",
+            edgecolor="#555555" if hatch else None,
+        )
+    ax.set_xticks(x, cols)
+    ax.set_ylabel("test metric")
+    ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,88 @@
+"""Figures of the paper's studies (Figs. 2-3): metric against a hyper-parameter with a ± std band,
+and convergence curves. Each function takes data and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def plot_sweep(
+    summary: pd.DataFrame,
+    param: str,
+    metrics=("R@50", "N@50"),
+    logx: bool = False,
+    title: str = "",
+    secondary: pd.Series | None = None,
+    secondary_label: str = "",
+) -> Figure:
+    """Mean ± std (shaded) of each metric against ``param``; optional second axis (e.g. alpha_bar_T)."""
+    fig = Figure(figsize=(6, 3.6), dpi=100)
+    ax = fig.subplots()
+    x = np.asarray(summary.index, dtype=float)
+    for m in metrics:
+        mean, std = summary[f"{m}_mean"].to_numpy(), summary[f"{m}_std"].to_numpy()
+        ax.plot(x, mean, marker="o", label=m)
+        ax.fill_between(x, mean - std, mean + std, alpha=0.25)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(param)
+    ax.set_ylabel("test metric")
+    ax.grid(alpha=0.3)
+    if secondary is not None:
+        ax2 = ax.twinx()
+        ax2.plot(
+            x,
+            secondary.reindex(summary.index).to_numpy(),
+            color="grey",
+            ls="--",
+            label=secondary_label,
+        )
+        ax2.set_ylabel(secondary_label, color="grey")
+    ax.legend(loc="best")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_convergence(
+    runs: pd.DataFrame, param: str = "T", metric: str = "R@50", title: str = ""
+) -> Figure:
+    """Validation ``metric`` per epoch for each value of ``param`` (mean over seeds, ± std band)."""
+    fig = Figure(figsize=(6, 3.6), dpi=100)
+    ax = fig.subplots()
+    for value, group in runs.groupby(param):
+        curves = [h[metric].to_numpy() for h in group["history"] if h is not None]
+        if not curves:
+            continue
+        n = max(len(c) for c in curves)
+        padded = np.full((len(curves), n), np.nan)
+        for i, c in enumerate(curves):
+            padded[i, : len(c)] = c
+        mean, std = np.nanmean(padded, 0), np.nan_to_num(np.nanstd(padded, 0))
+        epochs = np.arange(1, n + 1)
+        ax.plot(epochs, mean, label=f"{param}={value:g}")
+        ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, stem) -> list:
+    """Save as PNG and SVG beside each other; returns the paths."""
+    from pathlib import Path
+
+    from codigem_lab._io import atomic_path
+
+    paths = []
+    for ext in ("png", "svg"):
+        path = Path(f"{stem}.{ext}")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext)
+        paths.append(path)
+    return paths
