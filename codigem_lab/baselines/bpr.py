@@ -1,8 +1,8 @@
 """BPR-MF (Rendle, Freudenthaler, Gantner & Schmidt-Thieme, UAI 2009).
 
 Matrix factorisation ``x_uij = p_u . q_i - p_u . q_j`` trained on sampled triples (user, observed
-item i, unobserved item j) with the BPR-Opt criterion (Rendle et al., eq. 8 and Sec. 4.3):
-``sum -ln sigma(x_uij) + reg (|p_u|^2 + |q_i|^2 + |q_j|^2)`` per triple.
+item i, unobserved item j) with the BPR-Opt criterion (Rendle et al., Sec. 4.1), per triple
+``-ln sigma(x_uij) + reg (|p_u|^2 + |q_i|^2 + |q_j|^2)``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ class BPRConfig:
     """BPR-MF hyper-parameters.
 
     ``factors`` 64 and ``reg`` 1e-4 (per triple, Rendle et al.'s lambda) are common BPR-MF
-    settings (Rendle et al. tune both per dataset; 64 factors is the brief's and most toolkits'
-    default); ``init_std`` 0.1 is LearnBPR's N(0, 0.1^2) initialisation. A held-out user's
+    settings (Rendle et al. tune both per data set and report 8-128 factors); ``init_std`` 0.1 is
+    the N(0, 0.1^2) initialisation of MyMediaLite, the authors' library. A held-out user's
     factors get ``fold_in_steps`` Adam steps at ``fold_in_lr`` (chosen on ML-1M validation);
     ``seed`` seeds the fold-in's negative sampling.
     """
@@ -111,7 +111,7 @@ class BPR(MFRecommender):
 
     Each batch pairs every observed (user, item) of the batch's users with one uniformly drawn
     unobserved item, so an epoch sees each training interaction once (LearnBPR's bootstrap
-    sampling, Rendle et al. Sec. 4.3, in user-batched form). Default optimiser: Adam, lr 1e-2
+    sampling, Rendle et al. Sec. 4.2, in user-batched form). Default optimiser: Adam, lr 1e-2
     (``train_defaults``; the usual Adam 1e-3 with batches of triples makes ~40x more updates per
     epoch than batches of 200 users, and 1e-3 here barely moves the user factors in 100 epochs).
 

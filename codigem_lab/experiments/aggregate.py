@@ -35,7 +35,8 @@ def paired_pvalue(a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str = 
             continue
         joined = (
             ra.per_user()[[metric]]
-            .join(rb.per_user()[[metric]], how="inner", lsuffix="_a", rsuffix="_b")
+            .add_suffix("_a")
+            .join(rb.per_user()[[metric]].add_suffix("_b"), how="inner")
             .dropna()
         )
         xs.append(joined[f"{metric}_a"].to_numpy())

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from codigem_lab.cli import main
+from codigem_lab.data import SyntheticConfig
+from codigem_lab.experiments import studies
+from codigem_lab.experiments.common import ExperimentConfig
+
+pytestmark = pytest.mark.slow  # trains ~25 tiny models; about a minute on 2 idle cores
+
+
+@pytest.fixture
+def tiny(monkeypatch, tmp_path):
+    import codigem_lab.data.synthetic as syn
+
+    small = SyntheticConfig(n_users=150, n_items=80, n_interactions=3000, n_groups=3, seed=0)
+    monkeypatch.setattr(syn, "SyntheticConfig", lambda *a, **k: small)
+    monkeypatch.setenv("CODIGEM_LAB_RUNS", str(tmp_path / "runs"))
+    return ExperimentConfig(quick=True, seeds=(0, 1), progress=False)
+
+
+def test_table3_annealing_is_a_no_op_when_released(tiny):
+    res = studies.reproduce_table3(tiny)
+    rows = {(r["preset"], r["variant"]): r for r in res.rows}
+    rel_base, rel_i = rows[("released", "base")], rows[("released", "I (annealing)")]
+    assert rel_i["R@50_mean"] == rel_base["R@50_mean"]  # KL weight overwritten with 1
+    assert rows[("paper", "I (annealing)")]["kl_weight_last"] < 0.2
+    assert rows[("released", "I (annealing)")]["kl_weight_last"] == 1
+    assert "R@50 (paper)" in res.table.columns and len(res.table) == 10
+
+
+def test_beta_readouts_follow_the_schedule():
+    r = studies.noise_readouts([1e-4, 0.9], T=3).set_index("beta")
+    assert r.loc[1e-4, "alpha_bar_T"] == pytest.approx((1 - 1e-4) ** 3)
+    assert r.loc[0.9, "snr_T"] < 1e-2 < r.loc[1e-4, "snr_T"]
+
+
+@pytest.mark.parametrize("what", ["fig2", "fig3", "table4", "table5"])
+def test_reproduce_commands_quick(tiny, tmp_path, capsys, what):
+    argv = ["reproduce", what, "--quick", "--seeds", "1", "--no-progress", "--json", "--out", str(tmp_path / "res")]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rows and isinstance(rows, list)
+    files = {p.suffix for p in (tmp_path / "res" / what).iterdir()}
+    assert {".csv", ".md", ".json"} <= files
+    if what in ("fig2", "fig3"):
+        assert {".png", ".svg"} <= files
+    assert main(argv) == 0  # second time: from the cache, same rows
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == rows
