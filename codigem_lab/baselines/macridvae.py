@@ -95,7 +95,17 @@ class MacridVAEModule(nn.Module):
         nn.init.xavier_uniform_(self.items)
         nn.init.xavier_uniform_(self.cores)
         self.encoder = TanhMLP([n_items, c.d, 2 * c.d])
-        self.drop = nn.Dropout(c.dropout)
+
+    def _dropout(self, h: Tensor) -> Tensor:
+        """Inverted dropout, an independent mask per concept (as the code's per-k ``q_graph_k``).
+
+        Same distribution as ``nn.Dropout``; a uniform draw and a compare is about twice as fast
+        as ``bernoulli_`` on the [B, K, M] tensor on CPU.
+        """
+        p = self.config.dropout
+        if not self.training or p == 0:
+            return h
+        return h * (torch.rand_like(h) >= p) * (1.0 / (1.0 - p))
 
     def concept_log_probs(self, sample: bool) -> Tensor:
         """[M, K] log c_ik: log-softmax of cos(h_i, m_k) / tau, plus Gumbel noise if ``sample``."""
@@ -111,7 +121,7 @@ class MacridVAEModule(nn.Module):
         c = self.config
         log_c = self.concept_log_probs(sample and c.gumbel).T  # [K, M]
         xk = x.unsqueeze(1) * log_c.exp().unsqueeze(0)  # [B, K, M]: concept-k clicks
-        h = self.encoder(self.drop(F.normalize(xk, dim=2)))  # [B, K, 2d]
+        h = self.encoder(self._dropout(F.normalize(xk, dim=2)))  # [B, K, 2d]
         mu = F.normalize(h[..., : c.d], dim=2)
         lnvar_ratio = -h[..., c.d :]  # ln sigma_k^2 - ln sigma_0^2
         kl = (0.5 * (-lnvar_ratio + lnvar_ratio.exp() - 1.0)).sum(2).mean(0).sum()

@@ -23,6 +23,7 @@ from codigem_lab.viz.widgets import (
     forward_noising_state,
     kl_to_standard_normal,
     noising_readouts,
+    noising_summary,
 )
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "kl_to_standard_normal",
     "new_figure",
     "noising_readouts",
+    "noising_summary",
     "plot_deviation_effects",
     "plot_elbo_terms",
     "plot_forward_noising",

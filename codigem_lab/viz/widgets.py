@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.viz.plots import ForwardNoisingFigure, NoisingView
@@ -164,6 +166,34 @@ def noising_readouts(state: NoisingState) -> dict[str, str]:
             f"SNR_T = {ref_ab / (1 - ref_ab):.4g}"
         ),
     }
+
+
+def noising_summary(
+    x: np.ndarray, settings: Sequence[tuple[float, int]], scaling: str = "minus1_1"
+) -> pd.DataFrame:
+    """How close q(z_T | x) is to N(0, I) for several (beta, T): closed-form numbers only.
+
+    Columns: ``alpha_bar_T``, ``signal sqrt(alpha_bar_T)``, ``noise std sqrt(1 - alpha_bar_T)``,
+    ``SNR_T``, ``KL per item`` and ``KL per user`` (nats; KL(q(z_T | x) || N(0, I))).
+    """
+    x0 = scale_clicks(x, scaling)
+    rows = []
+    for beta, T in settings:
+        ab = float(NoiseSchedule.constant(float(beta), int(T)).alpha_bar[-1])
+        kl = kl_to_standard_normal(x0, ab)
+        rows.append(
+            {
+                "beta": beta,
+                "T": int(T),
+                "alpha_bar_T": ab,
+                "signal sqrt(alpha_bar_T)": math.sqrt(ab),
+                "noise std sqrt(1 - alpha_bar_T)": math.sqrt(1.0 - ab),
+                "SNR_T": ab / (1.0 - ab),
+                "KL per item": float(kl.mean()),
+                "KL per user": float(kl.sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index(["beta", "T"])
 
 
 class ForwardNoisingPanel:
