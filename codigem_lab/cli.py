@@ -1,6 +1,8 @@
 """The ``codigem-lab`` command: a thin layer that parses options and calls the library.
 
 Errors a user can fix exit non-zero with one line on stderr (``--debug`` shows the traceback).
+Under ``torchrun`` (``WORLD_SIZE > 1``) the command runs inside a process group, one rank per
+process: ``torchrun --nproc-per-node 4 -m codigem_lab.cli train ...``.
 """
 
 from __future__ import annotations
@@ -97,10 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _distributed() -> bool:
+    """Whether torchrun started this process as one of several ranks."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the sub-command; inside a torch.distributed process group when started by torchrun."""
+    if not _distributed():
+        return int(args.func(args) or 0)
+    from codigem_lab.distributed import process_group
+
+    with process_group(getattr(args, "device", "auto")):
+        return int(args.func(args) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``codigem-lab`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for a re-launch under torchrun
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(message)s")
     threads = args.threads or int(os.environ.get("CODIGEM_LAB_THREADS", "0") or 0)
     if threads:
@@ -108,11 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(threads)
     try:
-        return int(args.func(args) or 0)
+        return _run(args)
     except CodigemError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"codigem-lab: error: {exc}", file=sys.stderr)
+        where = f" (rank {os.environ.get('RANK')})" if _distributed() else ""
+        print(f"codigem-lab: error{where}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("codigem-lab: interrupted", file=sys.stderr)

@@ -40,6 +40,31 @@ def register(sub, add_data_args) -> None:
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--optimizer", default="adamax")
     train.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    train.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "tf32", "bf16"],
+        help="fp32 (default, exact); tf32: TF32 matmuls on CUDA; bf16: bfloat16 autocast of the "
+        "training forward pass (scoring stays float32)",
+    )
+    train.add_argument(
+        "--eval-batch-size",
+        type=int,
+        default=1000,
+        help="users scored at once (a batch holds about 6 x users x items x 4 bytes on the device)",
+    )
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training: re-run this command under torchrun with --nproc processes "
+        "(one per GPU; gloo on CPU). Already under torchrun, this flag changes nothing",
+    )
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        help="processes for --distributed (default: one per visible GPU, else 2)",
+    )
     train.add_argument("--recall-definition", default="minK", choices=["minK", "targets"])
     train.add_argument("--run-dir", default=None, help="where to write (default: runs/<name>)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -101,7 +126,9 @@ def spec_from_args(args: argparse.Namespace):
         seed=args.seed,
         device=args.device,
         progress=not args.no_progress,
+        eval_batch_size=args.eval_batch_size,
         recall_definition=args.recall_definition,
+        precision=args.precision,
     )
     return RunSpec(data=data, model=args.model, variant=variant, params=params, train=train)
 
@@ -109,10 +136,15 @@ def spec_from_args(args: argparse.Namespace):
 def cmd_train(args) -> int:
     import pandas as pd
 
+    from codigem_lab.distributed import DistContext, default_nproc, relaunch, under_torchrun
     from codigem_lab.runs import run_training
 
+    if args.distributed and not under_torchrun():
+        return relaunch(args.argv, args.nproc or default_nproc())
     spec = spec_from_args(args)
     out = run_training(spec, args.run_dir, resume=args.resume)
+    if not DistContext.current().is_main:
+        return 0
     s = out.summary
     print(f"run folder: {out.run_dir}")
     print(

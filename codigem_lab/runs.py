@@ -2,7 +2,8 @@
 
 A run folder holds ``config.json`` (everything needed to rebuild it), ``history.csv``,
 ``metrics.json`` (validation and test metrics, timings), ``best.pt`` and ``last.pt`` (neural models;
-``last.pt`` lets ``--resume`` continue an interrupted run).
+``last.pt`` lets ``--resume`` continue an interrupted run). Under torchrun every rank trains and
+evaluates, and only rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codigem_lab._io import write_json
+from codigem_lab.distributed import DistContext
 from codigem_lab.errors import ConfigError
 from codigem_lab.metrics import Evaluator
 from codigem_lab.models import build_model
@@ -82,10 +84,16 @@ class RunSpec:
         )
 
     def key(self) -> str:
-        """Short hash of everything that defines the run except progress display and device."""
+        """Short hash of everything that defines the run except progress display and device.
+
+        The default precision (fp32) is left out too, so runs cached before the option existed
+        keep their keys.
+        """
         d = self.to_dict()
         d["train"].pop("progress")
         d["train"].pop("device")
+        if d["train"].get("precision") == "fp32":
+            d["train"].pop("precision")
         return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
     def default_dir(self, root: str | os.PathLike = "runs") -> Path:
@@ -114,19 +122,13 @@ def run_training(
     run_dir = Path(run_dir) if run_dir is not None else spec.default_dir()
     config_path = run_dir / "config.json"
     if resume and config_path.exists():
-        saved = json.loads(config_path.read_text())
-        mine = spec.to_dict()
-        for d in (saved, mine):
-            d["train"].pop("progress", None)
-            d["train"].pop("device", None)
-        if saved != mine:
-            raise ConfigError(
-                f"--resume: {run_dir} was started with different options; "
-                "use the same options, or another --run-dir"
-            )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(config_path, spec.to_dict())
-    split = spec.data.load()
+        _check_same_run(spec, config_path, run_dir)
+    ctx = DistContext.current()
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(config_path, spec.to_dict())
+    with ctx.first():  # one process per node prepares (and caches) the split
+        split = spec.data.load()
     rec = build_model(spec.model, spec.variant, spec.params, spec.train, run_dir)
     evaluator = Evaluator(
         split, spec.train.ks, spec.train.recall_definition, spec.train.eval_batch_size
@@ -152,21 +154,36 @@ def run_training(
             train_s_per_epoch=round(fit_s, 4),
             eval_s_per_epoch=round(valid.seconds, 4),
         )
-    if history is not None:
-        history.to_csv(run_dir / "history.csv", index=False)
-    test.per_user.to_csv(run_dir / "test_per_user.csv")
-    write_json(
-        run_dir / "metrics.json",
-        {
-            "summary": summary,
-            "valid": valid.metrics,
-            "test": test.metrics,
-            "recall_definition": test.recall_definition,
-            "split_stats": split.stats,
-            "split_meta": split.meta,
-        },
-    )
+    if ctx.is_main:
+        if history is not None:
+            history.to_csv(run_dir / "history.csv", index=False)
+        test.per_user.to_csv(run_dir / "test_per_user.csv")
+        write_json(
+            run_dir / "metrics.json",
+            {
+                "summary": summary,
+                "valid": valid.metrics,
+                "test": test.metrics,
+                "recall_definition": test.recall_definition,
+                "split_stats": split.stats,
+                "split_meta": split.meta,
+            },
+        )
     return RunOutcome(run_dir, summary, valid.metrics, test.metrics, history, rec, split)
+
+
+def _check_same_run(spec: RunSpec, config_path: Path, run_dir: Path) -> None:
+    """ConfigError unless the folder's saved spec equals ``spec`` (display and device aside)."""
+    saved = RunSpec.from_dict(json.loads(config_path.read_text())).to_dict()  # fills new defaults
+    mine = spec.to_dict()
+    for d in (saved, mine):
+        d["train"].pop("progress", None)
+        d["train"].pop("device", None)
+    if saved != mine:
+        raise ConfigError(
+            f"--resume: {run_dir} was started with different options; "
+            "use the same options, or another --run-dir"
+        )
 
 
 def evaluate_run(
@@ -196,7 +213,9 @@ def evaluate_run(
             )
         module = rec.build(split)
         module.load_state_dict(load_checkpoint(best)["model"])
-        scorer = Trainer(module, split, dataclasses.replace(spec.train, progress=False))
-        return evaluator.evaluate(scorer, which)
+        config = dataclasses.replace(
+            spec.train, progress=False, recall_definition=evaluator.recall_definition
+        )
+        return Trainer(module, split, config).evaluate(which)  # top-k on the model's device
     rec.fit(split, progress=False)
     return evaluator.evaluate(rec, which)

@@ -5,14 +5,25 @@ Adamax (lr 1e-3), batches of 200 users shuffled each epoch, at most 100 epochs, 
 released CODIGEM code's schedule. Only the current batch is densified. Checkpoints are written
 atomically each epoch and hold everything ``resume`` needs (weights, optimiser, RNG states,
 history), so an interrupted run resumes to the same result as an uninterrupted one.
+
+Under ``torchrun`` (see :mod:`codigem_lab.distributed`) the same trainer runs data-parallel: the
+module is wrapped in ``DistributedDataParallel``; each global batch of users is split across
+ranks and each rank's loss is weighted by its share, so the averaged gradient is the global batch
+mean's; every rank evaluates a share of the held-out users and gathers the rest, so validation
+metrics and early-stopping decisions are identical everywhere; only rank 0 writes checkpoints.
+
+``TrainConfig.precision``: ``fp32`` (default, exact), ``tf32`` (CUDA matmuls on TF32 tensor
+cores) or ``bf16`` (``torch.autocast`` to bfloat16 for the training forward pass; scoring stays
+float32 so rankings are not quantised to bfloat16's 8-bit mantissa).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,10 +35,12 @@ import torch
 from tqdm.auto import tqdm
 
 from codigem_lab._io import atomic_path
+from codigem_lab.distributed import DistContext, UserBatchSampler, ddp_loss, eval_shard, gather_eval
 from codigem_lab.errors import ConfigError, TrainingError
 from codigem_lab.metrics import DEFAULT_KS, EvalResult, Evaluator
 
 OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 class TrainableModule(Protocol):
@@ -61,11 +74,16 @@ class TrainConfig:
     eval_batch_size: int = 1000
     ks: tuple[int, ...] = DEFAULT_KS
     recall_definition: str = "minK"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"unknown precision {self.precision!r}; choose one of {list(PRECISIONS)}"
             )
         for name in ("batch_size", "max_epochs", "eval_batch_size"):
             if int(getattr(self, name)) < 1:
@@ -133,6 +151,42 @@ def _set_rng_state(state: dict, np_rng: np.random.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def rank_seed(seed: int, rank: int) -> int:
+    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere.
+
+    Ranks must draw independent noise (dropout, diffusion) for their different users; the
+    shuffle, drawn from numpy with the run's seed, stays the same on every rank.
+    """
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def matmul_precision(precision: str, device: torch.device) -> Iterator[None]:
+    """Inside the block, CUDA matmuls and convolutions may use TF32 when ``precision == 'tf32'``.
+
+    torch keeps these switches process-wide, so they are set for the block and restored after it.
+    A no-op on CPU and for the other precisions.
+    """
+    if precision != "tf32" or device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast when ``precision == 'bf16'`` (CPU or CUDA); otherwise nothing."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """``torch.save`` to a temp file, then rename: a crash never leaves a half checkpoint."""
     with atomic_path(path) as tmp:
@@ -144,8 +198,25 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+@dataclass
+class _FitState:
+    """What ``fit`` carries from epoch to epoch (and what ``last.pt`` stores)."""
+
+    history: list[dict] = field(default_factory=list)
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    bad_epochs: int = 0
+    step: int = 0
+    epoch: int = 0  # the last finished epoch
+
+
 class Trainer:
-    """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics."""
+    """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics.
+
+    ``dist`` defaults to the running process group (:meth:`DistContext.current`): a single
+    process unless started by torchrun.
+    """
 
     def __init__(
         self,
@@ -155,10 +226,13 @@ class Trainer:
         run_dir: str | os.PathLike | None = None,
         model_config: dict | None = None,
         on_epoch: Callable[[dict], None] | None = None,
+        dist: DistContext | None = None,
     ) -> None:
         self.config = config or TrainConfig()
-        self.device = resolve_device(self.config.device)
+        self.dist = dist or DistContext.current()
+        self.device = self.dist.device(resolve_device(self.config.device))
         self.module = module.to(self.device)
+        self._loss = ddp_loss(self.module, self.device) if self.dist.enabled else self.module.loss
         self.split = split
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.model_config = model_config or {}
@@ -175,81 +249,120 @@ class Trainer:
             self.module.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
 
+    @property
+    def _progress(self) -> bool:
+        return self.config.progress and self.dist.is_main
+
     # -- scoring ---------------------------------------------------------------------------
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
         """Dense scores for fold-in rows (eval mode, no gradients)."""
         self.module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), matmul_precision(self.config.precision, self.device):
             x = torch.from_numpy(fold_in.toarray()).to(self.device)
             return self.module.scores(x, train_rows)
 
+    def evaluate(self, which: str = "valid") -> EvalResult:
+        """Metrics of the current weights on ``which``; every rank gets the full result.
+
+        Under DDP each rank scores a strided share of the users and the per-user rows are
+        all-gathered (:func:`~codigem_lab.distributed.gather_eval`).
+        """
+        if not self.dist.enabled:
+            return self.evaluator.evaluate(self, which)
+        es = self.split.eval_set(which)
+        rows = eval_shard(np.diff(es.target.indptr), self.dist)
+        return gather_eval(self.evaluator.evaluate(self, which, users=rows), rows, self.dist)
+
     # -- training --------------------------------------------------------------------------
-    def _train_epoch(self, epoch: int, np_rng: np.random.Generator, step: int) -> tuple[dict, int]:
+    def _sampler(self, np_rng: np.random.Generator) -> UserBatchSampler:
+        return UserBatchSampler(
+            self.split.n_train_users,
+            self.config.batch_size,
+            np_rng,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+        )
+
+    def train_epoch(self, epoch: int = 1) -> dict:
+        """One pass over the training users from the config seed's shuffle (for benchmarks)."""
+        sampler = self._sampler(np.random.default_rng(self.config.seed))
+        terms, _ = self._train_epoch(epoch, sampler, 0)
+        return terms
+
+    def _train_epoch(self, epoch: int, sampler: UserBatchSampler, step: int) -> tuple[dict, int]:
+        """One pass over the training users: mean loss terms per global batch, and the new step."""
         self.module.train()
-        train = self.split.train
-        order = np_rng.permutation(train.shape[0])
-        bs = self.config.batch_size
+        sampler.set_epoch(epoch)
         sums: dict[str, float] = {}
-        n_batches = 0
-        batches = range(0, len(order), bs)
-        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not self.config.progress)
-        for b in bar:
-            rows = order[b : b + bs]
-            x = dense_batch(train, rows, self.device)
-            loss, terms = self.module.loss(x, step, rows)
-            if not torch.isfinite(loss):
-                hint = getattr(self.module, "divergence_hint", lambda: "")()
-                raise TrainingError(
-                    f"the loss became {loss.item()} at epoch {epoch}, batch {n_batches + 1}; "
-                    "training stopped instead of producing garbage metrics. "
-                    + (hint or "Lower the learning rate or check the inputs.")
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            step += 1
-            n_batches += 1
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-        return {k: v / max(n_batches, 1) for k, v in sums.items()}, step
+        bar = tqdm(
+            sampler.batches(),
+            total=sampler.n_batches,
+            desc=f"epoch {epoch}",
+            leave=False,
+            disable=not self._progress,
+        )
+        with matmul_precision(self.config.precision, self.device):
+            for batch, shard in enumerate(bar, start=1):
+                terms = self._train_step(shard.rows, shard.share, step, epoch, batch)
+                step += 1
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + shard.share * v
+        sums = self.dist.sum_values(sums)
+        return {k: v / max(sampler.n_batches, 1) for k, v in sums.items()}, step
+
+    def _train_step(
+        self, rows: np.ndarray, share: float, step: int, epoch: int, batch: int
+    ) -> dict[str, float]:
+        """Forward, check, backward and update on this rank's ``rows`` of one global batch.
+
+        The loss (a mean over ``rows``) is weighted by ``world * share``, so DDP's gradient
+        average equals the gradient of the global batch's mean loss.
+        """
+        x = dense_batch(self.split.train, rows, self.device)
+        with autocast(self.config.precision, self.device):
+            loss, terms = self._loss(x, step, rows)
+        if not self.dist.all_true(bool(torch.isfinite(loss))):
+            self._diverged(loss, epoch, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        weight = self.dist.world_size * share
+        (loss if weight == 1.0 else loss * weight).backward()
+        self.optimizer.step()
+        return {"loss": float(loss.detach()), **terms}
+
+    def _diverged(self, loss: torch.Tensor, epoch: int, batch: int) -> None:
+        hint = getattr(self.module, "divergence_hint", lambda: "")()
+        where = "" if torch.isfinite(loss) else f" {loss.item()}"
+        raise TrainingError(
+            f"the loss became{where or ' non-finite on another rank'} at epoch {epoch}, "
+            f"batch {batch}; training stopped instead of producing garbage metrics. "
+            + (hint or "Lower the learning rate or check the inputs.")
+        )
 
     def fit(self, resume: bool = False, evaluate_test: bool = True) -> TrainResult:
         """Train with early stopping; restore the best weights; score the test set once."""
         cfg = self.config
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(rank_seed(cfg.seed, self.dist.rank))
         np_rng = np.random.default_rng(cfg.seed)
-        history: list[dict] = []
-        best = {"metric": -math.inf, "epoch": 0, "state": None}
-        bad_epochs, step, start_epoch = 0, 0, 1
+        sampler = self._sampler(np_rng)
+        state = _FitState()
         last = self.run_dir / "last.pt" if self.run_dir else None
-        if resume and last is not None and last.exists():
-            ck = load_checkpoint(last)
-            self.module.load_state_dict(ck["model"])
-            self.optimizer.load_state_dict(ck["optimizer"])
-            _set_rng_state(ck["rng"], np_rng)
-            history = pd.DataFrame(ck["history"]).to_dict("records")
-            best = {
-                "metric": ck["best_metric"],
-                "epoch": ck["best_epoch"],
-                "state": ck["best_model"],
-            }
-            bad_epochs, step, start_epoch = ck["bad_epochs"], ck["step"], ck["epoch"] + 1
-        stopped_early = bad_epochs >= cfg.patience
+        if resume and last is not None:
+            self._resume(last, state, np_rng)
+        stopped_early = state.bad_epochs >= cfg.patience
         epochs_bar = tqdm(
-            range(start_epoch, cfg.max_epochs + 1),
+            range(state.epoch + 1, cfg.max_epochs + 1),
             desc="training",
-            disable=not cfg.progress or stopped_early,
-            initial=start_epoch - 1,
+            disable=not self._progress or stopped_early,
+            initial=state.epoch,
             total=cfg.max_epochs,
         )
         for epoch in epochs_bar:
             if stopped_early:
                 break
             t0 = time.perf_counter()
-            terms, step = self._train_epoch(epoch, np_rng, step)
+            terms, state.step = self._train_epoch(epoch, sampler, state.step)
             train_s = time.perf_counter() - t0
-            valid = self.evaluator.evaluate(self, "valid")
+            valid = self.evaluate("valid")
             row = {
                 "epoch": epoch,
                 **terms,
@@ -257,60 +370,41 @@ class Trainer:
                 "train_s": train_s,
                 "eval_s": valid.seconds,
             }
-            history.append(row)
+            state.history.append(row)
+            state.epoch = epoch
             metric = valid.metrics[cfg.select_metric]
-            if metric > best["metric"]:
-                best = {"metric": metric, "epoch": epoch, "state": _cpu_state(self.module)}
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
+            self._select(state, metric)
             epochs_bar.set_postfix(
                 loss=f"{terms['loss']:.4g}",
                 **{cfg.select_metric: f"{metric:.4f}"},
-                best=best["epoch"],
+                best=state.best_epoch,
             )
             if self.on_epoch:
                 self.on_epoch(row)
             if last is not None:
-                save_checkpoint(
-                    last,
-                    {
-                        "model": _cpu_state(self.module),
-                        "optimizer": self.optimizer.state_dict(),
-                        "rng": _rng_state(np_rng),
-                        "history": pd.DataFrame(history).to_dict("list"),
-                        "best_metric": best["metric"],
-                        "best_epoch": best["epoch"],
-                        "best_model": best["state"],
-                        "bad_epochs": bad_epochs,
-                        "step": step,
-                        "epoch": epoch,
-                        "train_config": _plain(asdict(cfg)),
-                        "model_config": self.model_config,
-                    },
-                )
-            if bad_epochs >= cfg.patience:
+                self._save_last(last, state, np_rng)
+            if state.bad_epochs >= cfg.patience:
                 stopped_early = True
                 break
-        if best["state"] is None:
+        if state.best_state is None:
             raise TrainingError("no epoch was trained; raise --max-epochs")
-        self.module.load_state_dict(best["state"])
-        if self.run_dir is not None:
+        self.module.load_state_dict(state.best_state)
+        if self.run_dir is not None and self.dist.is_main:
             save_checkpoint(
                 self.run_dir / "best.pt",
                 {
-                    "model": best["state"],
-                    "best_epoch": best["epoch"],
+                    "model": state.best_state,
+                    "best_epoch": state.best_epoch,
                     "train_config": _plain(asdict(cfg)),
                     "model_config": self.model_config,
                 },
             )
-        hist = pd.DataFrame(history)
-        valid = self.evaluator.evaluate(self, "valid")
-        test = self.evaluator.evaluate(self, "test") if evaluate_test else None
+        hist = pd.DataFrame(state.history)
+        valid = self.evaluate("valid")
+        test = self.evaluate("test") if evaluate_test else None
         return TrainResult(
             history=hist,
-            best_epoch=best["epoch"],
+            best_epoch=state.best_epoch,
             epochs=len(hist),
             valid=valid,
             test=test,
@@ -318,6 +412,73 @@ class Trainer:
             eval_s_per_epoch=float(hist["eval_s"].mean()),
             stopped_early=stopped_early,
         )
+
+    def _select(self, state: _FitState, metric: float) -> None:
+        """Early-stopping bookkeeping (``metric`` is the same on every rank)."""
+        if metric > state.best_metric:
+            state.best_metric, state.best_epoch = metric, state.epoch
+            state.best_state = _cpu_state(self.module)
+            state.bad_epochs = 0
+        else:
+            state.bad_epochs += 1
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def _save_last(self, path: Path, state: _FitState, np_rng: np.random.Generator) -> None:
+        """Rank 0 writes ``last.pt``; it holds every rank's RNG state (a collective)."""
+        rngs = self.dist.gather(_rng_state(np_rng))
+        if not self.dist.is_main:
+            return
+        payload = {
+            "model": _cpu_state(self.module),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rngs[0],
+            "history": pd.DataFrame(state.history).to_dict("list"),
+            "best_metric": state.best_metric,
+            "best_epoch": state.best_epoch,
+            "best_model": state.best_state,
+            "bad_epochs": state.bad_epochs,
+            "step": state.step,
+            "epoch": state.epoch,
+            "train_config": _plain(asdict(self.config)),
+            "model_config": self.model_config,
+        }
+        if self.dist.enabled:
+            payload["rng_ranks"] = rngs
+        save_checkpoint(path, payload)
+
+    def _resume(self, path: Path, state: _FitState, np_rng: np.random.Generator) -> None:
+        """Load ``last.pt`` on every rank (it must be on a filesystem all ranks see)."""
+        found = path.exists()
+        if not self.dist.agree(found):
+            raise ConfigError(
+                f"--resume: {path} exists for some ranks only; put the run folder on a "
+                "filesystem that every node shares"
+            )
+        if not found:
+            return
+        ck = load_checkpoint(path)
+        self.module.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        _set_rng_state(rank_rng_state(ck, self.dist, self.config.seed), np_rng)
+        state.history = pd.DataFrame(ck["history"]).to_dict("records")
+        state.best_metric, state.best_epoch = ck["best_metric"], ck["best_epoch"]
+        state.best_state = ck["best_model"]
+        state.bad_epochs, state.step, state.epoch = ck["bad_epochs"], ck["step"], ck["epoch"]
+
+
+def rank_rng_state(ck: dict, ctx: DistContext, seed: int) -> dict:
+    """This rank's RNG state from a checkpoint (``seed``: the run's).
+
+    Its own saved state when the world size is unchanged; otherwise the numpy state (the shared
+    shuffle) with a fresh torch state per rank, so ranks still draw independent noise.
+    """
+    per_rank = ck.get("rng_ranks")
+    if per_rank is not None and len(per_rank) == ctx.world_size:
+        return per_rank[ctx.rank]
+    if ctx.rank == 0:
+        return ck["rng"]
+    torch_state = torch.Generator().manual_seed(rank_seed(seed, ctx.rank) + int(ck["epoch"]))
+    return {"torch": torch_state.get_state(), "numpy": ck["rng"]["numpy"]}
 
 
 def _cpu_state(module: torch.nn.Module) -> dict:

@@ -148,22 +148,25 @@ def strong_split(
     valid_users = np.sort(perm[len(users) - 2 * n : len(users) - n])
     test_users = np.sort(perm[len(users) - n :])
 
-    train_df = df[df["user"].isin(train_users)]
-    items = np.sort(train_df["item"].unique())
+    # Work on the two id columns only: copying whole row subsets of ML-20M costs hundreds of MB.
+    user, item = df["user"].to_numpy(), df["item"].to_numpy()
+    train_rows = pd.Index(train_users).get_indexer(user)
+    in_train = train_rows >= 0
+    items = np.sort(df["item"][in_train].unique())
     item_index = pd.Index(items)
-    user_index = pd.Index(train_users)
     train = _csr(
-        user_index.get_indexer(train_df["user"]),
-        item_index.get_indexer(train_df["item"]),
+        train_rows[in_train],
+        item_index.get_indexer(item[in_train]),
         (len(train_users), len(items)),
     )
+    del train_rows, in_train
 
     def heldout(part_users: np.ndarray) -> EvalSet:
-        part = df[df["user"].isin(part_users)]
-        cols = item_index.get_indexer(part["item"])
-        part = part.loc[cols >= 0]  # items unseen in training are dropped
-        cols = cols[cols >= 0]
-        rows = pd.Index(part_users).get_indexer(part["user"])
+        rows = pd.Index(part_users).get_indexer(user)
+        in_part = np.flatnonzero(rows >= 0)
+        cols = item_index.get_indexer(item[in_part])
+        seen = cols >= 0  # items unseen in training are dropped
+        rows, cols = rows[in_part[seen]], cols[seen]
         rank, n_u = _rank_within_user(rows, rng)
         n_target = np.where(n_u >= min_items_for_target, (target_fraction * n_u).astype(int), 0)
         is_target = rank < n_target

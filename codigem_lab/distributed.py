@@ -1,0 +1,331 @@
+"""Data-parallel training with ``torch.distributed``: ranks, the process group, batches, gathering.
+
+``torchrun`` starts one process per GPU (or CPU worker) and tells each its place through the
+environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``);
+:func:`process_group` turns that into an initialised process group (NCCL on CUDA, gloo on CPU) for
+the duration of a command. The :class:`~codigem_lab.train.Trainer` then asks :meth:`DistContext.
+current` who it is, wraps its module in ``DistributedDataParallel`` and uses the helpers here:
+
+- :class:`UserBatchSampler`: every rank draws the same global shuffle of the training users (the
+  permutation a single process draws), cuts it into the same global batches, and takes a strided
+  share of each, so a global batch is made of exactly the users the one-process run puts in it;
+- :meth:`DistContext.all_true`, :meth:`~DistContext.sum_values`: agree on finiteness, sum epoch
+  statistics;
+- :func:`gather_eval`: each rank scores a strided share of the held-out users; the per-user metrics
+  are all-gathered and put back in the one-process order, so every rank holds the full result.
+
+A single process (no ``torchrun``, or ``WORLD_SIZE=1``) gets a context whose collectives are
+no-ops, so the one-process path does exactly what it did before distributed training existed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch.utils.data.distributed import DistributedSampler
+
+from codigem_lab.metrics import EvalResult
+
+
+def world_size_from_env(environ: dict | None = None) -> int:
+    """``WORLD_SIZE`` as torchrun sets it (1 when absent)."""
+    return int((os.environ if environ is None else environ).get("WORLD_SIZE", "1"))
+
+
+def under_torchrun(environ: dict | None = None) -> bool:
+    """Whether this process is a rank started by torchrun (which always sets ``LOCAL_RANK``)."""
+    return "LOCAL_RANK" in (os.environ if environ is None else environ)
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place among the ranks, and the collectives the trainer needs.
+
+    Every collective is a no-op when ``world_size == 1``.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def current(cls) -> DistContext:
+        """The initialised default process group's view, or a single process."""
+        if not (dist.is_available() and dist.is_initialized()):
+            return cls()
+        local = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
+        return cls(dist.get_rank(), dist.get_world_size(), local)
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one that writes files and prints."""
+        return self.rank == 0
+
+    def device(self, device: torch.device) -> torch.device:
+        """The device of this rank: ``cuda`` becomes ``cuda:LOCAL_RANK`` under DDP."""
+        if self.enabled and device.type == "cuda" and device.index is None:
+            return torch.device("cuda", self.local_rank)
+        return device
+
+    def _comm_device(self) -> torch.device:
+        """Where collective tensors must live: the rank's GPU for NCCL, else the CPU."""
+        if dist.get_backend() == "nccl":
+            return torch.device("cuda", self.local_rank)
+        return torch.device("cpu")
+
+    # -- collectives -----------------------------------------------------------------------
+    def all_true(self, flag: bool) -> bool:
+        """True on every rank iff ``flag`` is true on every rank."""
+        if not self.enabled:
+            return bool(flag)
+        t = torch.tensor([int(bool(flag))], device=self._comm_device())
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return bool(t.item())
+
+    def sum_values(self, values: dict[str, float]) -> dict[str, float]:
+        """Element-wise sum of a dict of floats over ranks (the same keys, in the same order)."""
+        if not self.enabled:
+            return values
+        keys = list(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=self._comm_device())
+        dist.all_reduce(t)
+        return dict(zip(keys, t.tolist()))
+
+    def gather(self, obj: object) -> list:
+        """Every rank's ``obj``, in rank order, on every rank (picklable objects)."""
+        if not self.enabled:
+            return [obj]
+        out: list = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast(self, obj: object, src: int = 0) -> object:
+        """Rank ``src``'s ``obj`` on every rank."""
+        if not self.enabled:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=src)
+        return box[0]
+
+    def agree(self, value: object) -> bool:
+        """Whether every rank holds the same (picklable, comparable) value."""
+        values = self.gather(value)
+        return all(v == values[0] for v in values)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    @contextlib.contextmanager
+    def first(self, per_node: bool = True) -> Iterator[None]:
+        """Run the block on rank 0 (``per_node``: on each node's local rank 0) before the others.
+
+        For work whose result the others can reuse from disk, e.g. preparing the cached split.
+        """
+        leader = (self.local_rank if per_node else self.rank) == 0
+        if not leader:
+            self.barrier()
+        yield
+        if leader:
+            self.barrier()
+
+
+@contextlib.contextmanager
+def process_group(device: str = "auto") -> Iterator[DistContext]:
+    """Initialise the default process group from torchrun's environment for the block.
+
+    NCCL when this rank will train on CUDA (``device`` is ``auto`` or ``cuda`` and a GPU is
+    visible), gloo otherwise. Without ``WORLD_SIZE > 1`` in the environment, or when a group already
+    exists, nothing is started and the current context is yielded.
+    """
+    if world_size_from_env() <= 1 or (dist.is_available() and dist.is_initialized()):
+        yield DistContext.current()
+        return
+    use_cuda = torch.cuda.is_available() and str(device).split(":")[0] in ("auto", "cuda")
+    options: dict = {"backend": "nccl" if use_cuda else "gloo"}
+    if use_cuda:
+        gpu = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(gpu)
+        if "device_id" in inspect.signature(dist.init_process_group).parameters:  # torch >= 2.3
+            options["device_id"] = gpu
+    dist.init_process_group(**options)
+    try:
+        yield DistContext.current()
+    finally:
+        dist.destroy_process_group()
+
+
+def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
+    """The command that runs ``codigem-lab ARGV`` as ``nproc`` ranks on this machine.
+
+    ``--distributed`` and ``--nproc`` are dropped from ARGV: the ranks need neither, and torchrun's
+    own parser would take ``--nproc`` for an abbreviation of its ``--nproc_per_node``.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={int(nproc)}",
+        "-m",
+        "codigem_lab.cli",
+        *_without_launch_flags(argv),
+    ]
+
+
+def _without_launch_flags(argv: Sequence[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif arg != "--distributed" and not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def relaunch(argv: Sequence[str], nproc: int) -> int:
+    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status."""
+    return subprocess.call(torchrun_command(argv, nproc))
+
+
+def default_nproc() -> int:
+    """Processes for ``--distributed`` without ``--nproc``: one per visible GPU, else 2 (CPU)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 2
+
+
+# -- batching ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's part of one global batch of training users.
+
+    ``rows`` holds ``n_real`` user rows, or one stand-in row (weight 0) when a tiny last batch
+    leaves this rank nothing: every rank must still run forward and backward for DDP's all-reduce.
+    """
+
+    rows: np.ndarray
+    n_real: int
+    n_global: int
+
+    @property
+    def share(self) -> float:
+        """This rank's fraction of the global batch: weight of its batch-mean statistics."""
+        return self.n_real / self.n_global
+
+
+class UserBatchSampler(DistributedSampler):
+    """This rank's share of each shuffled global batch of training users.
+
+    A :class:`~torch.utils.data.distributed.DistributedSampler` (``num_replicas``, ``rank``,
+    ``set_epoch``) whose shuffle is the one-process trainer's: :meth:`set_epoch` draws
+    ``rng.permutation(n_users)`` from the trainer's numpy generator (the same state on every rank,
+    saved in checkpoints), the permutation is cut into global batches of ``batch_size`` users, and
+    rank r takes ``batch[r::world]``. So the global batch composition, and with per-example-mean
+    losses the averaged gradient, equal the one-process run's. Iterating yields this rank's user
+    rows (the sampler contract); :meth:`batches` yields them grouped into :class:`Shard` objects.
+    """
+
+    def __init__(
+        self,
+        n_users: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        super().__init__(range(n_users), num_replicas=num_replicas, rank=rank, shuffle=True)
+        self.n_users = n_users
+        self.batch_size = batch_size
+        self.rng = rng
+        self.order: np.ndarray | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw this epoch's global permutation (call once per epoch, on every rank)."""
+        super().set_epoch(epoch)
+        self.order = self.rng.permutation(self.n_users)
+
+    @property
+    def n_batches(self) -> int:
+        """Global batches per epoch (the same on every rank)."""
+        return -(-self.n_users // self.batch_size)
+
+    def __len__(self) -> int:
+        """Users this rank gets per epoch."""
+        full, rest = divmod(self.n_users, self.batch_size)
+        sizes = [self.batch_size] * full + ([rest] if rest else [])
+        return sum(len(range(self.rank, size, self.num_replicas)) for size in sizes)
+
+    def batches(self) -> Iterator[Shard]:
+        if self.order is None:
+            raise RuntimeError("call set_epoch(epoch) before iterating")
+        world, rank = self.num_replicas, self.rank
+        for start in range(0, self.n_users, self.batch_size):
+            batch = self.order[start : start + self.batch_size]
+            mine = batch[rank::world] if world > 1 else batch
+            if len(mine) == 0:
+                yield Shard(batch[:1], 0, len(batch))
+            else:
+                yield Shard(np.ascontiguousarray(mine), len(mine), len(batch))
+
+    def __iter__(self) -> Iterator[int]:
+        for shard in self.batches():
+            yield from shard.rows[: shard.n_real].tolist()
+
+
+# -- evaluation --------------------------------------------------------------------------------
+
+
+def eval_shard(n_target: np.ndarray, ctx: DistContext) -> np.ndarray:
+    """This rank's strided share of the held-out rows that have targets."""
+    return np.flatnonzero(np.asarray(n_target) > 0)[ctx.rank :: ctx.world_size]
+
+
+def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:
+    """All ranks' per-user results for their ``rows``, in row order, with rank 0's means.
+
+    Every rank computes the same per-user table; the means are broadcast from rank 0 so that
+    early stopping compares bit-identical numbers everywhere.
+    """
+    pieces = ctx.gather((np.asarray(rows), part.per_user, part.seconds))
+    order = np.argsort(np.concatenate([p[0] for p in pieces]), kind="stable")
+    per_user = pd.concat([p[1] for p in pieces]).iloc[order]
+    metrics = {c: float(per_user[c].mean()) if len(per_user) else float("nan") for c in per_user}
+    metrics = ctx.broadcast(metrics)
+    seconds = max(p[2] for p in pieces)
+    return EvalResult(part.which, metrics, per_user, part.recall_definition, seconds, len(per_user))
+
+
+class LossForward(torch.nn.Module):
+    """Routes ``forward`` to ``module.loss``: DDP synchronises gradients of forward calls only."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor, step: int, rows: np.ndarray):
+        return self.module.loss(x, step, rows)
+
+
+def ddp_loss(module: torch.nn.Module, device: torch.device):
+    """``module.loss`` wrapped in DistributedDataParallel (parameters shared, not copied)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(LossForward(module), device_ids=ids, output_device=None)
