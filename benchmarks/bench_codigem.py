@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from codigem_lab.codigem import CODIGEMModule
-from codigem_lab.data import SyntheticConfig, make_split, ml20m_shape, prepare_split
+from codigem_lab.data import make_split, ml20m_shape, prepare_split
 from codigem_lab.data.synthetic import generate
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.metrics import Evaluator

@@ -542,9 +542,7 @@ def plot_learning_curves(
     for k, (name, h) in enumerate(histories.items()):
         c = colors[k % len(colors)]
         ep = h["epoch"].to_numpy()
-        ax_loss.plot(ep, h["loss"], "-", color=c, label=f"{name}: loss (as reported)")
-        if "elbo" in h:
-            ax_loss.plot(ep, -h["elbo"], ":", color=c, label=f"{name}: -ELBO")
+        ax_loss.plot(ep, h["loss"], "-", color=c, label=f"{name}: loss (as its code reports it)")
         if "reconstruction" in h:
             ax_terms.plot(ep, -h["reconstruction"], "-", color=c, label=f"{name}: -ln p(x|z1)")
         if "kl" in h:
@@ -555,10 +553,8 @@ def plot_learning_curves(
         if best_epochs and name in best_epochs:
             for ax in (ax_loss, ax_terms, ax_val):
                 ax.axvline(best_epochs[name], color=c, linewidth=0.8, alpha=0.6)
-    ax_loss.set_title("training loss per epoch", fontsize=10)
-    ax_loss.set_yscale("symlog", linthresh=10.0)
-    ax_terms.set_title("reconstruction vs KL terms", fontsize=10)
-    ax_terms.set_yscale("symlog", linthresh=10.0)
+    ax_loss.set_title("training loss per epoch (nats per user)", fontsize=10)
+    ax_terms.set_title("-reconstruction and KL terms (nats per user)", fontsize=10)
     ax_val.set_title("validation metrics (vertical line: best epoch)", fontsize=10)
     for ax in (ax_loss, ax_terms, ax_val):
         ax.set_xlabel("epoch")

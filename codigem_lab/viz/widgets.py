@@ -243,7 +243,7 @@ class ForwardNoisingPanel:
             options=[("x in {-1, 1} (paper)", "minus1_1"), ("x in {0, 1} (released)", "none")],
             value=scaling,
             description="input",
-            style={"button_width": "150px"},
+            style={"button_width": "175px"},
         )
         self.beta_slider.add_class("codigem-beta-slider")
         self.T_slider.add_class("codigem-T-slider")

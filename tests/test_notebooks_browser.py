@@ -1,0 +1,309 @@
+"""Notebook 02 in a real browser: JupyterLab + headless Chromium, sliders moved by keyboard and mouse.
+
+What it checks, end to end: the notebook runs in JupyterLab ("Run > Run All Cells"), the
+forward-noising panel appears, moving the beta slider with the keyboard and the T slider with
+the mouse changes the readouts and the plot, and the plot then settles. Screenshots and the
+measured latencies go to ``test-artifacts/`` (git-ignored).
+
+Skipped, with the reason, when Chromium (``shutil.which("chromium")``) or Playwright's Python
+package is missing. The JupyterLab server runs in its own process group with private config,
+data, runtime, workspace and settings folders under a temp dir, and is always killed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "02_forward_noising.ipynb"
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_S = 90
+RUN_ALL_S = 240
+
+
+def _require_browser() -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); browser test skipped")
+    pytest.importorskip("playwright.sync_api", reason="playwright (python package) is missing")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop the server and everything it started (kernels): SIGTERM, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A private JupyterLab server with a copy of notebook 02; yields (base_url, token, folder)."""
+    _require_browser()
+    root = tmp_path_factory.mktemp("jupyterlab")
+    work = root / "work"
+    work.mkdir()
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    settings = root / "settings" / "@jupyterlab"
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    # render every cell (JupyterLab 4 otherwise virtualises off-screen cells)
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(root / "config"),
+        JUPYTER_DATA_DIR=str(root / "data"),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        IPYTHONDIR=str(root / "ipython"),
+        CODIGEM_LAB_QUICK="1",
+        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+    )
+    port, token = _free_port(), os.urandom(16).hex()
+    log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finalizer below)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            f"--LabApp.workspaces_dir={root / 'workspaces'}",
+            f"--LabApp.user_settings_dir={root / 'settings'}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        cwd=work,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so the kernels die with it
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited ({proc.returncode}):\n{_tail(root / 'server.log')}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"JupyterLab did not start in {SERVER_START_S} s:\n{_tail(root / 'server.log')}"
+                )
+            time.sleep(0.5)
+        yield base, token, work
+    finally:
+        _kill_group(proc)
+        log.close()
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+
+
+@pytest.fixture()
+def page(lab):
+    """A fresh headless Chromium (new temporary profile) on the notebook."""
+    from playwright.sync_api import sync_playwright
+
+    base, token, _ = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1100})
+            pg = context.new_page()
+            pg.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=60_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _wait_idle(page, timeout_ms: int) -> None:
+    page.wait_for_selector(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]',
+        timeout=timeout_ms,
+    )
+
+
+def _text(page, cls: str) -> str:
+    return page.locator(f".{cls}").first.inner_text().strip()
+
+
+def _wait_change(page, cls: str, old: str, timeout_s: float = 30.0) -> tuple[str, float]:
+    """Wait until the text of ``.cls`` differs from ``old``; return it and the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        now = _text(page, cls)
+        if now != old:
+            return now, time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f".{cls} still reads {old!r} after {timeout_s} s")
+
+
+def _half_unit(number: str) -> float:
+    """Half a unit in the last printed digit of a number like "1.78e-4" (its rounding error)."""
+    mantissa, _, exp = number.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (-decimals) * 10.0 ** int(exp or 0)
+
+
+def _settled_shot(locator, interval_s: float = 0.5, timeout_s: float = 30.0) -> bytes:
+    """Screenshots of ``locator`` until two in a row are identical (the plot stopped changing)."""
+    last = locator.screenshot()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(interval_s)
+        shot = locator.screenshot()
+        if shot == last:
+            return shot
+        last = shot
+    raise AssertionError(f"the plot kept changing for {timeout_s} s")
+
+
+def test_sliders_update_readouts_and_plot(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        _drive_sliders(page)
+    except BaseException:
+        page.screenshot(path=str(ARTIFACTS / "02_sliders_failure.png"), full_page=True)
+        raise
+
+
+def _run_all_cells(page) -> None:
+    """Run > Run All Cells through the menu bar, once the kernel is connected and idle.
+
+    A click that lands while the kernel is still connecting runs nothing; then the first code
+    cell never gets an execution count, and the menu is used again.
+    """
+    page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=120_000)
+    for _attempt in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.locator(
+                ".jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[[0-9*]+\]")
+            ).first.wait_for(timeout=30_000)
+            return
+        except Exception:  # noqa: BLE001 (playwright's TimeoutError: try the menu again)
+            time.sleep(2)
+    raise AssertionError("Run > Run All Cells did not start the notebook")
+
+
+def _drive_sliders(page) -> None:
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    _run_all_cells(page)
+    panel = page.locator(".codigem-noising-panel")
+    panel.wait_for(state="attached", timeout=RUN_ALL_S * 1000)
+    _wait_idle(page, RUN_ALL_S * 1000)
+    panel.scroll_into_view_if_needed()
+    panel.wait_for(state="visible")
+
+    plot = page.locator("img.codigem-noising-plot")
+    plot.wait_for()
+    alpha0, snr0 = _text(page, "codigem-readout-alpha-bar"), _text(page, "codigem-readout-snr")
+    assert alpha0 == f"alpha_bar_T = {(1 - 1e-4) ** 3:.6g}"  # the paper's setting at start
+    shot0 = _settled_shot(plot)
+    page.screenshot(path=str(ARTIFACTS / "02_sliders_before.png"))
+
+    # beta: keyboard. Focus the handle, press ArrowRight a few times.
+    beta_handle = page.locator(".codigem-beta-slider .noUi-handle")
+    beta_handle.scroll_into_view_if_needed()
+    beta_handle.focus()
+    t_key = time.monotonic()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    alpha1, first_change_s = _wait_change(page, "codigem-readout-alpha-bar", alpha0)
+    beta_readout = page.locator(".codigem-beta-slider .widget-readout").first
+    assert float(beta_readout.inner_text()) > 1e-4
+    shot1 = _settled_shot(plot)
+    settle_beta_s = time.monotonic() - t_key
+    assert shot1 != shot0, "the plot did not change after moving beta"
+    assert _text(page, "codigem-readout-snr") != snr0
+
+    # T: mouse. Scroll into view, drag the handle to the right.
+    t_handle = page.locator(".codigem-T-slider .noUi-handle")
+    t_handle.scroll_into_view_if_needed()
+    box = t_handle.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    t_readout = page.locator(".codigem-T-slider .widget-readout").first
+    assert t_readout.inner_text().strip() == "3"
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 150, y, steps=12)
+    page.mouse.up()
+    t_drag = time.monotonic()
+    _wait_change(page, "codigem-readout-alpha-bar", alpha1)
+    assert int(t_readout.inner_text()) > 3
+    shot2 = _settled_shot(plot)
+    settle_T_s = time.monotonic() - t_drag
+    assert shot2 != shot1, "the plot did not change after moving T"
+
+    # once settled, the readouts agree with the slider values the browser shows
+    T_now = int(t_readout.inner_text())
+    beta_text = beta_readout.inner_text().strip()  # e.g. "1.78e-4": beta up to rounding
+    beta_now, half = float(beta_text), _half_unit(beta_text)
+    shown = float(_text(page, "codigem-readout-alpha-bar").split("=")[1])
+    lo, hi = (1 - beta_now - half) ** T_now, (1 - beta_now + half) ** T_now
+    assert lo * (1 - 1e-5) <= shown <= hi * (1 + 1e-5), (shown, beta_text, T_now)
+    assert f"T = {T_now}" in _text(page, "codigem-readout-verdict")
+
+    plot.screenshot(path=str(ARTIFACTS / "02_sliders_plot_after.png"))
+    page.screenshot(path=str(ARTIFACTS / "02_sliders_after.png"))
+    timings = {
+        "beta_keypress_to_first_readout_change_s": round(first_change_s, 3),
+        "beta_5_keypresses_to_settled_plot_s": round(settle_beta_s, 3),
+        "T_drag_to_settled_plot_s": round(settle_T_s, 3),
+        "final": {"beta": beta_now, "T": T_now, "alpha_bar_T": shown},
+    }
+    (ARTIFACTS / "02_sliders_timings.json").write_text(json.dumps(timings, indent=2))
+    print(json.dumps(timings, indent=2))

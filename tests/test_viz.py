@@ -1,0 +1,307 @@
+"""The notebooks' figures (codigem_lab.viz.plots) and helpers (codigem_lab.notebook).
+
+Each plot function must return a Figure holding the artists it promises, built from the data it
+was given, without touching pyplot's global figure list.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+matplotlib.use("Agg")
+
+from codigem_lab import notebook as nb  # noqa: E402
+from codigem_lab import viz  # noqa: E402
+from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
+from codigem_lab.viz import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_pyplot_leak():
+    """No plot function may register figures with pyplot (they would leak and display twice)."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    yield
+    assert set(plt.get_fignums()) == before
+
+
+def _images(fig: Figure) -> list:
+    return [im for ax in fig.axes for im in ax.images]
+
+
+def _png_ok(data: bytes) -> Image.Image:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+# ------------------------------------------------------------------------------ protocols
+def test_protocol_role_grid_strong_counts_every_interaction_once(small_split):
+    grid, groups = viz.protocol_role_grid(small_split)
+    s = small_split
+    assert grid.shape == (s.n_train_users + s.valid.n_users + s.test.n_users, s.n_items)
+    assert [g[0] for g in groups] == ["training users", "validation users", "test users"]
+    assert (grid == plots.ROLE_TRAIN).sum() == s.train.nnz
+    assert (grid == plots.ROLE_FOLD_IN).sum() == s.valid.fold_in.nnz + s.test.fold_in.nnz
+    assert (grid == plots.ROLE_VALID).sum() == s.valid.target.nnz
+    assert (grid == plots.ROLE_TEST).sum() == s.test.target.nnz
+    # the row blocks are the three user groups, in order
+    assert groups[1][1] == s.n_train_users and groups[2][2] == grid.shape[0]
+    train_rows = grid[: s.n_train_users]
+    assert not np.isin(train_rows, [plots.ROLE_FOLD_IN, plots.ROLE_VALID, plots.ROLE_TEST]).any()
+
+
+def test_protocol_role_grid_ratio_splits_each_users_items(small_ratio_split):
+    grid, groups = viz.protocol_role_grid(small_ratio_split)
+    s = small_ratio_split
+    assert grid.shape == s.train.shape and len(groups) == 1
+    assert (grid == plots.ROLE_TRAIN).sum() == s.train.nnz
+    assert (grid == plots.ROLE_VALID).sum() == s.valid.target.nnz
+    assert (grid == plots.ROLE_TEST).sum() == s.test.target.nnz
+    assert (grid == plots.ROLE_FOLD_IN).sum() == 0
+
+
+def test_plot_protocol_grids_draws_one_grid_per_protocol(small_split, small_ratio_split):
+    fig = viz.plot_protocol_grids(
+        {
+            "strong": viz.protocol_role_grid(small_split),
+            "ratio": viz.protocol_role_grid(small_ratio_split),
+        }
+    )
+    assert isinstance(fig, Figure)
+    assert [ax.get_title() for ax in fig.axes] == ["strong", "ratio"]
+    images = _images(fig)
+    assert len(images) == 2
+    np.testing.assert_array_equal(
+        images[1].get_array(), viz.protocol_role_grid(small_ratio_split)[0]
+    )
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == list(plots.ROLE_LABELS.values())
+
+
+# ----------------------------------------------------------------------- popularity, sparsity
+def test_plot_long_tail_reports_the_head_share():
+    counts = np.array([50, 30, 10, 5, 2, 1, 1, 1, 0, 0])
+    fig = viz.plot_long_tail(counts, head_share=0.25)
+    ax1, ax2 = fig.axes
+    assert ax1.get_yscale() == "log"
+    # 8 non-zero items, head = top 2 -> (50 + 30) / 100
+    texts = [t.get_text() for t in ax2.texts]
+    assert any("top 25% of items hold 80%" in t for t in texts)
+    curve = ax2.lines[0].get_ydata()
+    np.testing.assert_allclose(curve[-1], 1.0)
+    assert np.all(np.diff(curve) >= 0)
+
+
+def test_plot_sparsity_title_and_density_image(small_split):
+    m = small_split.train
+    fig = viz.plot_sparsity(m, blocks=10)
+    ax1, ax2 = fig.axes[:2]
+    density = 100 * m.nnz / (m.shape[0] * m.shape[1])
+    assert f"{density:.2f}% filled" in ax1.get_title()
+    (img,) = ax2.images
+    share = np.asarray(img.get_array())
+    assert share.shape == (10, 10)
+    assert np.nanmax(share) <= 1.0
+    # the most active users x most popular items corner is the densest tile row/column
+    assert np.nanmean(share[0]) >= np.nanmean(share[-1])
+
+
+# --------------------------------------------------------------------------- forward noising
+@pytest.fixture(scope="module")
+def clicks():
+    rng = np.random.default_rng(0)
+    x = np.zeros(400)
+    x[rng.choice(400, 40, replace=False)] = 1.0
+    return x
+
+
+def test_plot_forward_noising_has_strips_lines_and_histogram(clicks):
+    state = viz.forward_noising_state(clicks, beta=0.05, T=7, seed=0)
+    fig = viz.plot_forward_noising(state)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 6  # 2 strips, alpha_bar, SNR, histogram, colorbar
+    chain_im, closed_im = _images(fig)[:2]
+    assert chain_im.get_array().shape == (8, state.strip_chain.shape[1])
+    np.testing.assert_array_equal(chain_im.get_array(), state.strip_chain)
+    np.testing.assert_array_equal(closed_im.get_array(), state.strip_closed)
+    f = viz.ForwardNoisingFigure(state, animated=False)
+    np.testing.assert_allclose(f.ln_ab.get_ydata(), state.alpha_bar)
+    np.testing.assert_array_equal(f.ln_ab.get_xdata(), np.arange(1, 8))
+    np.testing.assert_allclose(f.st_closed.get_data().values, np.maximum(state.hist_closed, 1e-12))
+    assert "beta = 0.05, T = 7" in f.suptitle.get_text()
+
+
+def test_forward_noising_figure_update_and_png_follow_the_state(clicks):
+    a = viz.forward_noising_state(clicks, beta=1e-4, T=3, seed=0)
+    b = viz.forward_noising_state(clicks, beta=0.3, T=20, seed=0)
+    f = viz.ForwardNoisingFigure(a)
+    png_a = f.png()
+    f.update(b)
+    np.testing.assert_allclose(f.ln_ab.get_ydata(), b.alpha_bar)
+    np.testing.assert_array_equal(f.im_chain.get_array(), b.strip_chain)
+    png_b = f.png()
+    img_a, img_b = _png_ok(png_a), _png_ok(png_b)
+    assert img_a.size == img_b.size
+    assert png_a != png_b
+    f.update(a)  # back to the first state: the blitted image is the same pixels again
+    assert np.array_equal(
+        np.asarray(_png_ok(f.png()).convert("RGB")), np.asarray(img_a.convert("RGB"))
+    )
+
+
+def test_plot_schedules_one_line_per_schedule():
+    scheds = {"paper": NoiseSchedule.constant(1e-4, 3), "cos": NoiseSchedule.cosine(20)}
+    fig = viz.plot_schedules(scheds)
+    ax1, ax2 = fig.axes
+    assert len(ax1.lines) == 2
+    np.testing.assert_allclose(ax1.lines[1].get_ydata(), scheds["cos"].alpha_bar)
+    assert ax2.get_yscale() == "log"
+
+
+# ------------------------------------------------------------------------------------ ELBO
+def test_plot_elbo_terms_one_bar_per_term():
+    terms = {"ln p(x|z1)": -120.0, "ln p(zT)": -50.0, "KL": 300.0, "ELBO": -420.0}
+    fig = viz.plot_elbo_terms(terms)
+    (ax,) = fig.axes
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == list(terms.values())
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(terms)
+
+
+def test_plot_deviation_effects_shows_differences_to_the_baseline():
+    table = pd.DataFrame(
+        {"a": [1.0, 3.0, 1.0], "b": [10.0, 10.0, 4.0]}, index=["paper", "bug1", "bug2"]
+    )
+    fig = viz.plot_deviation_effects(table, "paper")
+    (img,) = _images(fig)
+    np.testing.assert_allclose(img.get_array(), [[2.0, 0.0], [0.0, -6.0]])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["bug1", "bug2"]
+    assert {t.get_text() for t in ax.texts} == {"+2", "0", "-6"}
+
+
+# -------------------------------------------------------------------------------- training
+def test_plot_learning_curves_lines_and_best_epoch():
+    h = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "loss": [5.0, 4.0, 3.5],
+            "reconstruction": [-2.0, -1.5, -1.2],
+            "kl": [3.0, 2.5, 2.3],
+            "R@20": [0.1, 0.2, 0.15],
+            "R@50": [0.2, 0.3, 0.25],
+        }
+    )
+    fig = viz.plot_learning_curves({"paper": h, "released": h}, {"paper": 2, "released": 3})
+    ax_loss, ax_terms, ax_val = fig.axes
+    assert len(ax_loss.lines) == 2 + 2  # one loss line per run + one best-epoch line each
+    np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), h["loss"])
+    np.testing.assert_allclose(ax_terms.lines[0].get_ydata(), -h["reconstruction"])
+    vlines = [ln for ln in ax_val.lines if len(set(ln.get_xdata())) == 1]
+    assert sorted(ln.get_xdata()[0] for ln in vlines) == [2, 3]
+
+
+def test_plot_metric_bars_with_reference():
+    table = pd.DataFrame({"R@20": [0.2, 0.25], "N@20": [0.1, 0.12]}, index=["paper", "released"])
+    fig = viz.plot_metric_bars(table, reference={"R@20": 0.28, "N@20": 0.24})
+    (ax,) = fig.axes
+    heights = sorted(p.get_height() for p in ax.patches)
+    assert heights == sorted([0.2, 0.25, 0.1, 0.12, 0.28, 0.24])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper", "released", "paper"]
+
+
+def test_figure_png_is_a_small_palette_png(clicks):
+    fig = viz.plot_forward_noising(viz.forward_noising_state(clicks, 0.05, 10))
+    img = _png_ok(viz.figure_png(fig))
+    assert img.mode == "P"
+    w, h = fig.get_size_inches() * fig.dpi  # "tight" crops or slightly grows the canvas
+    assert abs(img.size[0] - w) < 0.05 * w and abs(img.size[1] - h) < 0.05 * h
+
+
+# ======================================================================== notebook helpers
+def test_is_quick_reads_the_environment():
+    assert nb.is_quick({"CODIGEM_LAB_QUICK": "1"})
+    assert not nb.is_quick({"CODIGEM_LAB_QUICK": "0"})
+    assert not nb.is_quick({})
+
+
+def test_resolve_data_falls_back_to_synthetic_without_shared_data(tmp_path, monkeypatch):
+    monkeypatch.setenv(nb.SHARED_ENV, str(tmp_path / "nowhere"))
+    for quick in (True, False):
+        choice = nb.resolve_data("auto", quick=quick)
+        assert choice.dataset == "synthetic" and choice.titles() is None
+    assert nb.shared_data_dir() is None
+
+
+def test_resolve_data_finds_shared_copies(tmp_path, monkeypatch):
+    (tmp_path / "ml-1m").mkdir()
+    (tmp_path / "ml-1m" / "ratings_no_timestamp.csv").write_text("user_id,movie_id,rating\n")
+    (tmp_path / "ml-1m" / "movies.dat").write_text("1::Toy Story (1995)::Animation\n")
+    monkeypatch.setenv(nb.SHARED_ENV, str(tmp_path))
+    full = nb.resolve_data("auto", quick=False)
+    assert (full.dataset, full.preset) == ("csv", "paper-ml1m")
+    assert full.source.endswith("ratings_no_timestamp.csv")
+    assert full.titles().to_dict() == {1: "Toy Story (1995)"}
+    assert nb.resolve_data("auto", quick=True).dataset == "synthetic"  # no ml-100k there
+
+
+def test_table1_comparison_prints_ours_beside_the_paper():
+    text = nb.table1_comparison(
+        {"users": 6033, "items": 3123, "interactions": 834449, "sparsity": 95.5711}, "ML-1M"
+    )
+    assert "6,033" in text and "6,034" in text and "-1" in text and "+0" in text
+    assert text.count("95.57%") == 2
+
+
+def test_prune_widget_state_drops_closed_and_unreachable_widgets():
+    import nbformat
+
+    view = "application/vnd.jupyter.widget-view+json"
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", {view: {"model_id": "box"}, "text/plain": "0/3"}),
+        nbformat.v4.new_output("display_data", {view: {"model_id": "gone"}, "text/plain": "x"}),
+    ]
+    book = nbformat.v4.new_notebook(cells=[cell])
+    state = {
+        "box": {
+            "model_name": "HBoxModel",
+            "state": {"children": ["IPY_MODEL_a", "IPY_MODEL_p", "IPY_MODEL_b"]},
+        },
+        "a": {"model_name": "HTMLModel", "state": {"value": "training: 100%"}},
+        "p": {"model_name": "FloatProgressModel", "state": {"value": 3, "max": 3}},
+        "b": {"model_name": "HTMLModel", "state": {"value": "3/3"}},
+        "gone": {"model_name": "HBoxModel", "state": {}},
+        "orphan": {"model_name": "LayoutModel", "state": {}},
+    }
+    book.metadata["widgets"] = {nb.WIDGET_STATE_KEY: {"state": state}}
+    nb.prune_widget_state(book, closed={"gone"})
+    assert len(book.cells[0].outputs) == 1
+    assert set(book.metadata["widgets"][nb.WIDGET_STATE_KEY]["state"]) == {"box", "a", "p", "b"}
+    assert book.cells[0].outputs[0]["data"]["text/plain"] == "training: 100% |██████████| 3/3"
+
+
+def test_recommendations_frame_marks_hits(small_split):
+    class Oracle:
+        """Scores each user's held-out targets highest."""
+
+        def recommend(self, fold_in, n=10):
+            rows = nb.users_with_targets(small_split, k=2)
+            return np.stack([small_split.test.target[r].indices[:n] for r in rows])
+
+    rows = nb.users_with_targets(small_split, k=2)
+    n = min(len(small_split.test.target[r].indices) for r in rows)
+    frame = nb.recommendations_frame(Oracle(), small_split, rows, n=n)
+    assert frame["hit"].all() and len(frame) == 2 * n
+    wide = nb.recommendations_wide(frame)
+    assert wide.shape == (n, 2) and wide.iloc[0, 0].endswith("✓")
