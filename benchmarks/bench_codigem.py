@@ -38,10 +38,14 @@ def peak_rss_mb() -> float:
 
 
 def linear_shapes(module: torch.nn.Module) -> list[tuple[int, int]]:
-    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    return [
+        (m.in_features, m.out_features) for m in module.modules() if isinstance(m, torch.nn.Linear)
+    ]
 
 
-def gemm_bound_seconds(shapes, batch: int, n_batches: int, device: torch.device, repeats: int = 3) -> tuple[float, float]:
+def gemm_bound_seconds(
+    shapes, batch: int, n_batches: int, device: torch.device, repeats: int = 3
+) -> tuple[float, float]:
     """Seconds of pure matmuls (fwd X@W^T, bwd dY@W and dY^T@X) for one epoch, and the GFLOP/s."""
     mats = []
     for fin, fout in shapes:
@@ -74,7 +78,9 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def bench(name: str, split, variant: str, device: torch.device, max_batches: int | None, batch: int = 200) -> dict:
+def bench(
+    name: str, split, variant: str, device: torch.device, max_batches: int | None, batch: int = 200
+) -> dict:
     cfg = CODIGEMConfig.preset(variant, n_items=split.n_items)
     torch.manual_seed(0)
     module = CODIGEMModule(cfg).to(device)
@@ -127,14 +133,18 @@ def main(argv=None) -> int:
     p.add_argument("--only", choices=["ml1m", "ml20m"], default=None)
     p.add_argument("--variant", default="paper", choices=["paper", "released"])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--ml20m-batches", type=int, default=30, help="training batches timed on ML-20M shape")
+    p.add_argument(
+        "--ml20m-batches", type=int, default=30, help="training batches timed on ML-20M shape"
+    )
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     rows = []
     if args.only in (None, "ml1m"):
         if ML1M.exists():
-            split = prepare_split("csv", source=ML1M, preset="paper-ml1m", protocol="strong", seed=0)
+            split = prepare_split(
+                "csv", source=ML1M, preset="paper-ml1m", protocol="strong", seed=0
+            )
             rows.append(bench("ML-1M paper-ml1m strong", split, args.variant, device, None))
         else:
             print(f"skipping ML-1M: {ML1M} not found", file=sys.stderr)
@@ -142,10 +152,20 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         df = generate(ml20m_shape())
         split = make_split(df, "strong", seed=0, n_heldout=10_000)
-        print(f"synthetic ML-20M shape prepared in {time.perf_counter() - t:.1f} s: "
-              f"{split.n_train_users:,} train users x {split.n_items:,} items")
+        print(
+            f"synthetic ML-20M shape prepared in {time.perf_counter() - t:.1f} s: "
+            f"{split.n_train_users:,} train users x {split.n_items:,} items"
+        )
         del df
-        rows.append(bench(f"synthetic ML-20M ({args.ml20m_batches} batches)", split, args.variant, device, args.ml20m_batches))
+        rows.append(
+            bench(
+                f"synthetic ML-20M ({args.ml20m_batches} batches)",
+                split,
+                args.variant,
+                device,
+                args.ml20m_batches,
+            )
+        )
     for r in rows:
         print()
         for k, v in r.items():

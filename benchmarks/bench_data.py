@@ -1,6 +1,6 @@
 """Time preparing a split from the raw file and loading it again from the split cache.
 
-    python benchmarks/bench_data.py            # ML-1M from ../shared/data (paper-ml1m, strong)
+python benchmarks/bench_data.py            # ML-1M from ../shared/data (paper-ml1m, strong)
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ def main() -> int:
         second = prepare_split("csv", **kw)
         t_second = time.perf_counter() - t
     assert (first.train != second.train).nnz == 0
-    print(f"ML-1M paper-ml1m strong: first preparation {t_first:.2f} s, "
-          f"cached load {t_second:.3f} s ({t_first / t_second:.0f}x faster)")
+    print(
+        f"ML-1M paper-ml1m strong: first preparation {t_first:.2f} s, "
+        f"cached load {t_second:.3f} s ({t_first / t_second:.0f}x faster)"
+    )
     return 0
 
 

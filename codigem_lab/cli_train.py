@@ -36,9 +36,9 @@ def register(sub, add_data_args) -> None:
     train.add_argument("--score-mode", default="decoder", choices=["decoder", "reverse"])
     train.add_argument("--max-epochs", type=int, default=100)
     train.add_argument("--patience", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=200)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--optimizer", default="adamax")
+    train.add_argument("--batch-size", type=int, default=None, help="default: the model's (200)")
+    train.add_argument("--lr", type=float, default=None, help="default: the model's (1e-3)")
+    train.add_argument("--optimizer", default=None, help="default: the model's (adamax)")
     train.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     train.add_argument(
         "--precision",
@@ -88,6 +88,7 @@ def register(sub, add_data_args) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """The RunSpec a ``train`` command line describes."""
+    from codigem_lab.models import model_class
     from codigem_lab.runs import DataSpec, RunSpec
     from codigem_lab.train import TrainConfig
 
@@ -117,10 +118,13 @@ def spec_from_args(args: argparse.Namespace):
             params["skip_reverse"] = True
         if args.score_mode != "decoder":
             params["score_mode"] = args.score_mode
+    # the model's own optimiser settings (``paper_train``), then what the command line says
+    own = dict(getattr(model_class(args.model), "paper_train", {}) or {})
+    for key in ("lr", "optimizer", "batch_size"):
+        if getattr(args, key) is not None:
+            own[key] = getattr(args, key)
     train = TrainConfig(
-        lr=args.lr,
-        optimizer=args.optimizer,
-        batch_size=args.batch_size,
+        **own,
         max_epochs=args.max_epochs,
         patience=args.patience,
         seed=args.seed,

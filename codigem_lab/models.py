@@ -49,7 +49,9 @@ def build_model(
 ) -> Recommender:
     """Build a registered model; unknown names and unknown parameters get a clear error."""
     cls = model_class(name)
+    if train_config is None:  # the model's own optimiser settings where it has them
+        train_config = TrainConfig(**(getattr(cls, "paper_train", {}) or {}))
     try:
-        return cls.from_params(dict(params or {}), train_config or TrainConfig(), run_dir, variant)
+        return cls.from_params(dict(params or {}), train_config, run_dir, variant)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for model {name!r}: {exc}") from exc

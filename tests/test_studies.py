@@ -38,7 +38,17 @@ def test_beta_readouts_follow_the_schedule():
 
 @pytest.mark.parametrize("what", ["fig2", "fig3", "table4", "table5"])
 def test_reproduce_commands_quick(tiny, tmp_path, capsys, what):
-    argv = ["reproduce", what, "--quick", "--seeds", "1", "--no-progress", "--json", "--out", str(tmp_path / "res")]
+    argv = [
+        "reproduce",
+        what,
+        "--quick",
+        "--seeds",
+        "1",
+        "--no-progress",
+        "--json",
+        "--out",
+        str(tmp_path / "res"),
+    ]
     assert main(argv) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rows and isinstance(rows, list)

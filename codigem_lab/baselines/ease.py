@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from codigem_lab.baselines._mf import check_range
+from codigem_lab.baselines._mf import check_range, resolve_config
 from codigem_lab.recommender import Recommender
 
 
@@ -39,7 +39,7 @@ class EASE(Recommender):
     config_class = EASEConfig
 
     def __init__(self, config: EASEConfig | None = None) -> None:
-        self.config = config or EASEConfig()
+        self.config = resolve_config(self.name, EASEConfig, config)
         self.B: torch.Tensor | None = None
 
     def fit(self, split, progress: bool = True) -> EASE:

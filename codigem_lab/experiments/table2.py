@@ -40,7 +40,7 @@ DEFAULT_MODELS = (
 TUNING: dict[str, dict[str, list]] = {
     "itemknn": {"k": [50, 100, 200, 500]},
     "ease": {"lam": [100.0, 250.0, 500.0, 1000.0, 2500.0]},
-    "wmf": {"alpha": [1.0, 5.0, 10.0, 40.0]},
+    "wmf": {"alpha": [1.0, 3.0, 10.0, 40.0]},
 }
 SIGNIFICANCE_METRIC = "R@50"
 
