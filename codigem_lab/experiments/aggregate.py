@@ -55,6 +55,11 @@ def format_mean_std(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def mean_std_column(frame: pd.DataFrame, metric: str) -> list[str]:
+    """'mean ± std' strings from a frame's ``{metric}_mean`` and ``{metric}_std`` columns."""
+    return [format_mean_std(a, b) for a, b in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])]
+
+
 def side_by_side(
     rows: pd.DataFrame, paper: pd.DataFrame | None, metrics: Sequence[str]
 ) -> pd.DataFrame:
@@ -64,7 +69,7 @@ def side_by_side(
     """
     out = pd.DataFrame(index=rows["label"])
     for m in metrics:
-        out[m] = [format_mean_std(a, b) for a, b in zip(rows[f"{m}_mean"], rows[f"{m}_std"])]
+        out[m] = mean_std_column(rows, m)
         if paper is not None:
             out[f"{m} (paper)"] = [
                 f"{paper.loc[k, m]:.4f}" if isinstance(k, str) and k in paper.index else ""

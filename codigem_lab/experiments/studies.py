@@ -13,7 +13,7 @@ import pandas as pd
 
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import format_mean_std, mean_std, paired_pvalue
+from codigem_lab.experiments.aggregate import mean_std, mean_std_column, paired_pvalue
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.tables import TableResult
 
@@ -67,9 +67,9 @@ def reproduce_table3(
         {
             "preset": frame["preset"],
             "variant": frame["variant"],
-            "R@50": [format_mean_std(a, b) for a, b in zip(frame["R@50_mean"], frame["R@50_std"])],
+            "R@50": mean_std_column(frame, "R@50"),
             "R@50 (paper)": [paper.TABLE3.loc[v, "R@50"] for v in frame["variant"]],
-            "N@50": [format_mean_std(a, b) for a, b in zip(frame["N@50_mean"], frame["N@50_std"])],
+            "N@50": mean_std_column(frame, "N@50"),
             "N@50 (paper)": [paper.TABLE3.loc[v, "N@50"] for v in frame["variant"]],
             "p vs base": [_p_text(p) for p in frame["p_value_vs_base"]],
             "final KL weight": [f"{w:.3g}" if w == w else "" for w in frame["kl_weight_last"]],
@@ -163,12 +163,8 @@ def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
     summary = summarise_sweep(df, "beta").join(noise_readouts(values).set_index("beta"))
     table = pd.DataFrame(
         {
-            "R@50": [
-                format_mean_std(a, b) for a, b in zip(summary["R@50_mean"], summary["R@50_std"])
-            ],
-            "N@50": [
-                format_mean_std(a, b) for a, b in zip(summary["N@50_mean"], summary["N@50_std"])
-            ],
+            "R@50": mean_std_column(summary, "R@50"),
+            "N@50": mean_std_column(summary, "N@50"),
             "alpha_bar_T": [f"{v:.4g}" for v in summary["alpha_bar_T"]],
             "SNR(z_T)": [f"{v:.3g}" for v in summary["snr_T"]],
             "epochs": [f"{v:.1f}" for v in summary["epochs_mean"]],
@@ -193,12 +189,8 @@ def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
     summary = summarise_sweep(df, "T")
     table = pd.DataFrame(
         {
-            "R@50": [
-                format_mean_std(a, b) for a, b in zip(summary["R@50_mean"], summary["R@50_std"])
-            ],
-            "N@50": [
-                format_mean_std(a, b) for a, b in zip(summary["N@50_mean"], summary["N@50_std"])
-            ],
+            "R@50": mean_std_column(summary, "R@50"),
+            "N@50": mean_std_column(summary, "N@50"),
             "epochs": [f"{v:.1f}" for v in summary["epochs_mean"]],
             "best epoch": [f"{v:.1f}" for v in summary["best_epoch_mean"]],
             "train s/epoch": [f"{v:.2f}" for v in summary["train_s_per_epoch_mean"]],

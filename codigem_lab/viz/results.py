@@ -81,21 +81,12 @@ def experiment_config(
     from codigem_lab import notebook as nb
 
     if dataset == "auto":
-        if quick:
-            choice = nb.default_data(quick=True)
-            dataset, source, preset = choice.dataset, choice.source, choice.preset
-        else:
-            root = nb.repo_root()
-            found = nb.ml1m()
-            if root is not None and (root / CLI_ML1M_SOURCE).is_file():
-                dataset, source, preset = "csv", CLI_ML1M_SOURCE, ML1M_PRESET
-            elif found is not None:
-                dataset, source, preset = found.dataset, found.source, found.preset
-            else:
-                dataset, source, preset = "synthetic", None, None
+        choice = nb.default_data(quick=True) if quick else nb.ml1m() or nb.synthetic()
+        dataset, source, preset = choice.dataset, _from_repo_root(choice.source), choice.preset
     elif source is None and dataset in ("ml-1m", "ml-100k"):
         choice = nb.resolve_data(dataset, None, quick=quick)
-        dataset, source, preset = choice.dataset, choice.source, preset or choice.preset
+        dataset, source = choice.dataset, _from_repo_root(choice.source)
+        preset = preset or choice.preset
     default_seeds = (0,) if quick else FULL_SEEDS
     if paper_dataset is None and quick:
         paper_dataset = "ml-1m"  # quick mode stands in for the ML-1M run: show its paper block
@@ -111,6 +102,21 @@ def experiment_config(
         cache_root=cache_root,
         extra={"paper_dataset": paper_dataset} if paper_dataset else {},
     )
+
+
+def _from_repo_root(source: str | None) -> str | None:
+    """A data path as the README's commands write it: relative to the repository root when it
+    lies in the ``shared`` folder beside it (``../shared/data/...``), else unchanged."""
+    from codigem_lab import notebook as nb
+
+    root = nb.repo_root()
+    if source is None or root is None:
+        return source
+    try:
+        rel = Path(source).resolve().relative_to((root.parent / "shared").resolve())
+    except ValueError:
+        return source
+    return str(Path("..") / "shared" / rel)
 
 
 def describe_mode(cfg: ExperimentConfig) -> str:
@@ -139,8 +145,6 @@ def reproduce_command(what: str, cfg: ExperimentConfig, models: str | None = Non
     if cfg.preset:
         args += ["--preset", cfg.preset]
     args += ["--protocol", cfg.protocol]
-    if cfg.seeds != tuple(range(len(cfg.seeds))):
-        raise ValueError(f"the CLI runs seeds 0..n-1; {list(cfg.seeds)} has no CLI equivalent")
     args += ["--seeds", str(len(cfg.seeds))]
     if cfg.recall_definition != "minK":
         args += ["--recall-definition", cfg.recall_definition]
@@ -154,7 +158,10 @@ def reproduce_command(what: str, cfg: ExperimentConfig, models: str | None = Non
         args += ["--paper-dataset", cfg.extra["paper_dataset"]]
     if cfg.quick:
         args.append("--quick")
-    return " ".join(shlex.quote(a) for a in args)
+    command = " ".join(shlex.quote(a) for a in args)
+    if cfg.seeds != tuple(range(len(cfg.seeds))):
+        command += f"  # note: the CLI runs seeds 0..{len(cfg.seeds) - 1}, not {list(cfg.seeds)}"
+    return command
 
 
 def paper_label(cfg: ExperimentConfig) -> str:

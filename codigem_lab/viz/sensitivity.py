@@ -227,7 +227,7 @@ class SensitivityPanel:
 
     def __init__(
         self,
-        sweep_df: pd.DataFrame,
+        sweep_df: pd.DataFrame | None,
         quick: bool = True,
         beta: float = T_SWEEP_BETA,
         T: int = BETA_SWEEP_T,
@@ -235,6 +235,8 @@ class SensitivityPanel:
     ) -> None:
         import ipywidgets as w
 
+        if sweep_df is None:
+            sweep_df = pd.DataFrame(columns=["beta", "T", "seed", *METRICS, *TIMINGS])
         self.sweep_df = sweep_df
         self.quick = quick
         self.trainer = trainer
