@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick = sub.add_parser("quickstart", help="the README's demo (offline: synthetic data)")
     quick.add_argument("--dataset", default="synthetic")
     quick.add_argument("--source", default=None)
-    quick.add_argument("--epochs", type=int, default=10)
+    quick.add_argument("--epochs", type=int, default=20)
     quick.add_argument("--no-progress", action="store_true")
     quick.add_argument("--json", action="store_true")
     quick.set_defaults(func=cmd_quickstart)
