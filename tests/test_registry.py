@@ -381,3 +381,24 @@ def test_shared_ml100k_verified(tmp_path: Path) -> None:
 def test_shared_ml_latest_small_verified(tmp_path: Path) -> None:
     df = load_ratings("ml-latest-small", source=SHARED / "ml-latest-small", cache=tmp_path)
     assert len(df) == 100_836 and df["user"].nunique() == 610
+
+
+@needs_shared
+def test_shared_ml100k_from_the_cache_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The official folder placed in the cache (as .ci/run seeds it) is used without any download,
+    after its checksum is verified; a tampered copy is refused."""
+    import shutil
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download although the cache holds the dataset")
+
+    monkeypatch.setattr(pooch, "retrieve", no_network)
+    shutil.copytree(SHARED / "ml-100k", tmp_path / "ml-100k")
+    df = load_ratings("ml-100k", cache=tmp_path)
+    assert len(df) == 100_000
+    with open(tmp_path / "ml-100k" / "u.data", "a") as fh:
+        fh.write("1\t2\t3\t4\n")
+    with pytest.raises(ChecksumError):
+        load_ratings("ml-100k", cache=tmp_path)
