@@ -51,7 +51,9 @@ def run_quickstart(
         model = CODIGEMRecommender(
             variant, TrainConfig(max_epochs=epochs, patience=epochs, seed=seed, progress=progress)
         ).fit(split)
-        rows[f"CODIGEM ({variant} preset, {model.result.epochs} epochs)"] = model.result.test.metrics
+        rows[f"CODIGEM ({variant} preset, {model.result.epochs} epochs)"] = (
+            model.result.test.metrics
+        )
         if variant == "released":
             codigem = model
     table = pd.DataFrame(rows).T[["R@20", "R@50", "N@20", "N@50"]]

@@ -13,12 +13,12 @@ from codigem_lab.experiments.cache import RunRecord
 
 
 def mean_std(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, float]:
-    """``{metric}_mean`` and ``{metric}_std`` (sample std over seeds; 0 for one seed)."""
+    """``{metric}_mean`` and ``{metric}_std`` (sample std over seeds; NaN for a single seed)."""
     out: dict[str, float] = {}
     for m in metrics:
         vals = np.array([r.test[m] for r in records], dtype=float)
         out[f"{m}_mean"] = float(vals.mean())
-        out[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        out[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
     return out
 
 
@@ -52,6 +52,8 @@ def paired_pvalue(a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str = 
 def format_mean_std(mean: float, std: float, digits: int = 4) -> str:
     if math.isnan(mean):
         return "-"
+    if math.isnan(std):  # a single seed: no spread to show
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 

@@ -150,7 +150,7 @@ def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
         "eval_s_per_epoch",
     ]
     g = df.groupby(param)[metrics]
-    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_std"))  # NaN: one seed
     return out.sort_index()
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments import paper
+from codigem_lab.experiments.aggregate import mean_std_column
 from codigem_lab.experiments.cache import ResultCache, RunRecord
 from codigem_lab.experiments.common import QUICK_EPOCHS, QUICK_MAX_USERS, ExperimentConfig
 from codigem_lab.experiments.tables import TableResult
@@ -494,9 +495,7 @@ def style_table2(
     display = pd.DataFrame(index=f.index, columns=cols, dtype=object)
     css = pd.DataFrame("", index=f.index, columns=cols)
     for m in metrics:
-        display[(m, "ours")] = [
-            f"{a:.4f} ± {s:.4f}" for a, s in zip(f[f"{m}_mean"], f[f"{m}_std"], strict=True)
-        ]
+        display[(m, "ours")] = mean_std_column(f, m)
         display[(m, "paper")] = [_fmt(v) for v in f[f"paper_{m}"]]
         css[(m, "ours")] = _bold_max(f[f"{m}_mean"])
         css[(m, "paper")] = _bold_max(f[f"paper_{m}"])
@@ -539,9 +538,7 @@ def style_table3(rows: Sequence[Mapping], caption: str = ""):
     f = table3_frame(rows)
     display = pd.DataFrame(index=f.index)
     for m in ("R@50", "N@50"):
-        display[f"{m}"] = [
-            f"{a:.4f} ± {s:.4f}" for a, s in zip(f[f"{m}_mean"], f[f"{m}_std"], strict=True)
-        ]
+        display[f"{m}"] = mean_std_column(f, m)
         display[f"{m} vs base"] = [f"{c:+.2f}%" for c in f[f"{m}_change_%"]]
         display[f"{m} (paper)"] = [_fmt(v) for v in f[f"paper_{m}"]]
         display[f"{m} (paper) vs base"] = [f"{c:+.2f}%" for c in f[f"paper_{m}_change_%"]]

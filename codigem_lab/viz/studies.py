@@ -22,7 +22,7 @@ def plot_sweep(
     ax = fig.subplots()
     x = np.asarray(summary.index, dtype=float)
     for m in metrics:
-        mean, std = summary[f"{m}_mean"].to_numpy(), summary[f"{m}_std"].to_numpy()
+        mean, std = summary[f"{m}_mean"].to_numpy(), np.nan_to_num(summary[f"{m}_std"].to_numpy())
         ax.plot(x, mean, marker="o", label=m)
         ax.fill_between(x, mean - std, mean + std, alpha=0.25)
     if logx:
