@@ -400,3 +400,19 @@ def test_decoder_gradient_check_separates_variants_that_reach_the_decoder():
         assert check.loc[v, "decoder gradient"] > 0.0
         assert check.loc[v, "scores after one step"] > 0.0
     assert check.loc["I (annealing)", "KL weight"] == pytest.approx(0.2)
+
+
+def test_ml20m_benchmark_table(tmp_path):
+    import json
+
+    from codigem_lab.viz.results import ml20m_benchmark_table
+
+    bench = {
+        "prepare": {"prepare_s": 7.9},
+        "train": {"epoch_s": 368.7, "eval_s": 4.4, "train_users_per_s": 320.3, "peak_rss_mb": 1814.5},
+    }
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    t = ml20m_benchmark_table(tmp_path / "b.json")
+    assert t.loc["training s / epoch"].iloc[0] == 368.7
+    assert t.loc["training s / epoch"].iloc[1] == 48.22  # the paper's Table 5, beside ours
+    assert ml20m_benchmark_table(tmp_path / "missing.json") is None

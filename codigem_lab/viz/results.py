@@ -20,6 +20,7 @@ Three parts, each usable on its own:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shlex
@@ -784,3 +785,34 @@ def plot_model_convergence(
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or "convergence (dots: best epoch of each run)", fontsize=10)
     return fig
+
+
+def ml20m_benchmark_table(path: str | Path | None = None) -> pd.DataFrame | None:
+    """The committed ML-20M-shaped CPU benchmark (``results/ml20m/``) beside the paper's Table 5.
+
+    Returns None when the file is absent (e.g. outside a source checkout).
+    """
+    from codigem_lab.experiments import paper
+    from codigem_lab.notebook import repo_root
+
+    if path is None:
+        root = repo_root()
+        if root is None:
+            return None
+        path = root / "results" / "ml20m" / "bench-cpu-1thread.json"
+    path = Path(path)
+    if not path.exists():
+        return None
+    b = json.loads(path.read_text())
+    t5 = paper.TABLE5.loc["codigem"]
+    rows = {
+        "training s / epoch": (b["train"]["epoch_s"], t5["train_s_per_epoch"]),
+        "evaluation s / pass": (b["train"]["eval_s"], t5["eval_s_per_epoch"]),
+        "training users / s": (b["train"]["train_users_per_s"], None),
+        "peak RSS (GB)": (b["train"]["peak_rss_mb"] / 1024, None),
+        "prepare s (csv -> cached split)": (b["prepare"]["prepare_s"], None),
+    }
+    return pd.DataFrame(
+        [(k, round(v, 2), "" if p is None else p) for k, (v, p) in rows.items()],
+        columns=["", "ours: CPU, 1 thread, synthetic ML-20M shape", "paper: GPU, ML-20M"],
+    ).set_index("")
