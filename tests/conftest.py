@@ -43,3 +43,13 @@ def small_ratio_split():
     return prepare_split(
         "synthetic", synthetic_config=cfg, protocol="ratio", use_cache=False, seed=0
     )
+
+
+@pytest.fixture
+def no_pyplot_leak():
+    """No plot function may register figures with pyplot (they would leak and display twice)."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    yield
+    assert set(plt.get_fignums()) == before

@@ -22,15 +22,7 @@ from codigem_lab import viz  # noqa: E402
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
 from codigem_lab.viz import plots  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _no_pyplot_leak():
-    """No plot function may register figures with pyplot (they would leak and display twice)."""
-    import matplotlib.pyplot as plt
-
-    before = set(plt.get_fignums())
-    yield
-    assert set(plt.get_fignums()) == before
+pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
 
 def _images(fig: Figure) -> list:

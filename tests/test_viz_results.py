@@ -27,14 +27,7 @@ from codigem_lab.experiments.common import ExperimentConfig  # noqa: E402
 from codigem_lab.viz import results as R  # noqa: E402
 from codigem_lab.viz import sensitivity as S  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _no_pyplot_leak():
-    import matplotlib.pyplot as plt
-
-    before = set(plt.get_fignums())
-    yield
-    assert set(plt.get_fignums()) == before
+pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -409,7 +402,12 @@ def test_ml20m_benchmark_table(tmp_path):
 
     bench = {
         "prepare": {"prepare_s": 7.9},
-        "train": {"epoch_s": 368.7, "eval_s": 4.4, "train_users_per_s": 320.3, "peak_rss_mb": 1814.5},
+        "train": {
+            "epoch_s": 368.7,
+            "eval_s": 4.4,
+            "train_users_per_s": 320.3,
+            "peak_rss_mb": 1814.5,
+        },
     }
     (tmp_path / "b.json").write_text(json.dumps(bench))
     t = ml20m_benchmark_table(tmp_path / "b.json")

@@ -41,6 +41,7 @@ from codigem_lab.experiments.common import QUICK_EPOCHS, QUICK_MAX_USERS, Experi
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.runs import RunSpec
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
+from codigem_lab.viz.studies import curve_band
 
 #: ML-1M as the README's ``reproduce`` commands name it (relative to the repository root).
 CLI_ML1M_SOURCE = "../shared/data/ml-1m/ratings_no_timestamp.csv"
@@ -761,13 +762,8 @@ def plot_model_convergence(
         curves = [h[metric].to_numpy(dtype=float) for h in hists if h is not None and metric in h]
         if not curves:
             continue
-        n = max(len(c) for c in curves)
-        padded = np.full((len(curves), n), np.nan)
-        for i, c in enumerate(curves):
-            padded[i, : len(c)] = c
-        mean = np.nanmean(padded, axis=0)
-        std = np.nan_to_num(np.nanstd(padded, axis=0))
-        ep = np.arange(1, n + 1)
+        mean, std = curve_band(curves)
+        ep = np.arange(1, len(mean) + 1)
         c = colors[k % len(colors)]
         ax.plot(ep, mean, color=c, label=paper.DISPLAY.get(name, name))
         ax.fill_between(ep, mean - std, mean + std, color=c, alpha=0.2)

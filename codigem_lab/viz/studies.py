@@ -46,6 +46,15 @@ def plot_sweep(
     return fig
 
 
+def curve_band(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std per epoch over runs of different lengths (a run counts while it lasts)."""
+    n = max(len(c) for c in curves)
+    padded = np.full((len(curves), n), np.nan)
+    for i, c in enumerate(curves):
+        padded[i, : len(c)] = c
+    return np.nanmean(padded, axis=0), np.nan_to_num(np.nanstd(padded, axis=0))
+
+
 def plot_convergence(
     runs: pd.DataFrame, param: str = "T", metric: str = "R@50", title: str = ""
 ) -> Figure:
@@ -56,12 +65,8 @@ def plot_convergence(
         curves = [h[metric].to_numpy() for h in group["history"] if h is not None]
         if not curves:
             continue
-        n = max(len(c) for c in curves)
-        padded = np.full((len(curves), n), np.nan)
-        for i, c in enumerate(curves):
-            padded[i, : len(c)] = c
-        mean, std = np.nanmean(padded, 0), np.nan_to_num(np.nanstd(padded, 0))
-        epochs = np.arange(1, n + 1)
+        mean, std = curve_band(curves)
+        epochs = np.arange(1, len(mean) + 1)
         ax.plot(epochs, mean, label=f"{param}={value:g}")
         ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
     ax.set_xlabel("epoch")
