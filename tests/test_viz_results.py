@@ -414,3 +414,13 @@ def test_ml20m_benchmark_table(tmp_path):
     assert t.loc["training s / epoch"].iloc[0] == 368.7
     assert t.loc["training s / epoch"].iloc[1] == 48.22  # the paper's Table 5, beside ours
     assert ml20m_benchmark_table(tmp_path / "missing.json") is None
+
+
+def test_single_seed_rows_have_no_spread():
+    """One seed: std is None in the JSON rows; tables show the mean alone, charts draw no bar."""
+    from codigem_lab.experiments.aggregate import format_mean_std
+
+    rows = [{"model": "pop", "variant": None, "R@50_mean": 0.2, "R@50_std": None}]
+    f = R.table2_frame(rows, ("R@50",))
+    assert np.isnan(f["R@50_std"].iloc[0])
+    assert format_mean_std(0.2, None) == "0.2000" and format_mean_std(0.2, 0.01) == "0.2000 ± 0.0100"

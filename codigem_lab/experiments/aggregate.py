@@ -49,10 +49,10 @@ def paired_pvalue(a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str = 
     return float(stats.ttest_rel(x, y).pvalue)
 
 
-def format_mean_std(mean: float, std: float, digits: int = 4) -> str:
-    if math.isnan(mean):
+def format_mean_std(mean: float | None, std: float | None, digits: int = 4) -> str:
+    if mean is None or math.isnan(mean):
         return "-"
-    if math.isnan(std):  # a single seed: no spread to show
+    if std is None or math.isnan(std):  # a single seed: no spread to show
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 

@@ -475,9 +475,9 @@ def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRIC
     for r in rows:
         d = {"model": row_label(r)}
         for m in metrics:
-            d[f"{m}_mean"] = r.get(f"{m}_mean", math.nan)
-            d[f"{m}_std"] = r.get(f"{m}_std", math.nan)
-            d[f"paper_{m}"] = r.get(f"paper_{m}", math.nan)
+            for key in (f"{m}_mean", f"{m}_std", f"paper_{m}"):
+                v = r.get(key)
+                d[key] = math.nan if v is None else v  # None: a single seed's std, or no paper row
         p = r.get("p_value_vs_codigem")
         d["p_value_vs_codigem"] = math.nan if p is None else p
         out.append(d)
@@ -517,6 +517,7 @@ def table3_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
     and the paper's values and changes beside them. Index: (preset, variant)."""
     f = pd.DataFrame(list(rows)).set_index(["preset", "variant"])
     for m in ("R@50", "N@50"):
+        f[f"{m}_std"] = pd.to_numeric(f[f"{m}_std"], errors="coerce")  # None (one seed) -> NaN
         base_by_preset = f.xs("base", level="variant")[f"{m}_mean"]
         base = pd.Series(
             base_by_preset.reindex(f.index.get_level_values("preset")).to_numpy(), index=f.index
