@@ -25,6 +25,11 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
     p.add_argument("--models", default=None, help="comma list, e.g. pop,itemknn,codigem:paper")
     p.add_argument("--recall-definition", default="minK", choices=["minK", "targets"])
+    p.add_argument(
+        "--presets",
+        default="paper,released",
+        help="table3: CODIGEM presets to run, comma list (paper, released)",
+    )
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--device", default="auto")
@@ -44,6 +49,10 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     extra = {"paper_dataset": args.paper_dataset} if args.paper_dataset else {}
+    if args.what == "table3":
+        presets = parse_presets(args.presets)
+        if presets != ("paper", "released"):
+            extra["presets"] = presets
     return ExperimentConfig(
         dataset=args.dataset,
         source=args.source,
@@ -59,6 +68,18 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         cache_root=args.cache_root,
         extra=extra,
     )
+
+
+def parse_presets(text: str) -> tuple[str, ...]:
+    """'paper,released' -> ('paper', 'released'), refusing unknown names."""
+    from codigem_lab.diffusion.model import PRESETS
+    from codigem_lab.errors import ConfigError
+
+    presets = tuple(p.strip() for p in text.split(",") if p.strip())
+    bad = [p for p in presets if p not in PRESETS]
+    if not presets or bad:
+        raise ConfigError(f"--presets must be a comma list of {list(PRESETS)}; got {text!r}")
+    return presets
 
 
 def cmd_reproduce(args) -> int:
@@ -79,6 +100,8 @@ def cmd_reproduce(args) -> int:
         stem = table2.default_stem(cfg)
     elif args.what == "table3":
         result = studies.reproduce_table3(cfg, command=command)
+        if cfg.extra.get("presets"):
+            stem += "-" + "-".join(cfg.extra["presets"])
     elif args.what == "fig2":
         from codigem_lab.viz.studies import plot_sweep
 

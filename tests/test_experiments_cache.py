@@ -99,3 +99,62 @@ def test_different_specs_are_different_entries(tmp_path, small_synthetic):
     cache.run(spec(model="itemknn", k=10))
     assert len(cache.records()) == 3
     assert set(cache.to_frame()["seed"]) == {0, 1}
+
+
+def _hold_lock(cache, s, pid):
+    import socket
+
+    cache.root.mkdir(parents=True, exist_ok=True)
+    cache.lock_path(s).write_text(f"{socket.gethostname()} {pid}\n")
+
+
+def test_a_run_another_live_process_trains_is_not_touched(tmp_path, small_synthetic):
+    import subprocess
+    import sys
+
+    from codigem_lab.experiments.cache import RunInProgress
+
+    cache = ResultCache(tmp_path)
+    s = spec()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _hold_lock(cache, s, other.pid)
+        cache.path(s).mkdir(parents=True)
+        (cache.path(s) / "config.json").write_text("{}")  # the other process's run in progress
+        with pytest.raises(RunInProgress, match=str(other.pid)):
+            cache.run(s)
+        assert (cache.path(s) / "config.json").exists()  # not deleted as a leftover
+    finally:
+        other.kill()
+        other.wait()
+    rec = cache.run(s)  # its process died: the stale lock is taken over
+    assert not rec.from_cache and not cache.lock_path(s).exists()
+
+
+def test_run_specs_leaves_busy_runs_for_last_and_waits_for_them(
+    tmp_path, small_synthetic, monkeypatch
+):
+    import subprocess
+    import sys
+
+    import codigem_lab.experiments.cache as mod
+    import codigem_lab.experiments.common as common
+
+    monkeypatch.setattr(common, "WAIT_POLL_S", 0.2)
+    order = []
+    real = mod.run_training
+
+    def recording(sp, *a, **k):
+        order.append(sp.train.seed)
+        return real(sp, *a, **k)
+
+    monkeypatch.setattr(mod, "run_training", recording)
+    cache = ResultCache(tmp_path)
+    specs = [spec(seed=0), spec(seed=1), spec(seed=2)]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
+    _hold_lock(cache, specs[0], other.pid)
+    records, _ = common.run_specs(specs, cache, progress=False)
+    other.wait()
+    assert order == [1, 2, 0]  # seed 0 was busy: the others first, then taken over
+    assert [r.spec.train.seed for r in records] == [0, 1, 2]  # in the order asked
+    assert not any(cache.root.glob("*.lock"))

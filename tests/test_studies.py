@@ -58,3 +58,40 @@ def test_reproduce_commands_quick(tiny, tmp_path, capsys, what):
         assert {".png", ".svg"} <= files
     assert main(argv) == 0  # second time: from the cache, same rows
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == rows
+
+
+def test_sweep_point_at_the_paper_setting_is_the_cached_base_run():
+    cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False)
+    assert studies.sweep_params("paper", "T", 3) == {}
+    assert studies.sweep_params("paper", "beta", 1e-4) == {}
+    assert studies.sweep_params("paper", "beta", 3e-4) == {"beta": 3e-4}
+    base = cfg.spec("codigem", 0, "paper").key()
+    assert cfg.spec("codigem", 0, "paper", studies.sweep_params("paper", "T", 3)).key() == base
+    assert cfg.spec("codigem", 0, "paper", studies.sweep_params("paper", "T", 5)).key() != base
+
+
+def test_efficiency_seconds_come_from_back_to_back_timing_runs(tiny):
+    cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False)
+    res = studies.reproduce_table5(cfg)
+    cache = cfg.cache()
+    timing = [r for r in cache.records() if r.summary["epochs"] == min(studies.TIMING_EPOCHS, 3)]
+    for row in res.rows:
+        spec = cfg.spec(row["model"], 0, "paper" if row["model"] == "codigem" else None)
+        mine = [r for r in timing if r.spec.model == spec.model and r.spec.key() != spec.key()]
+        assert mine, f"no timing run for {row['model']}"
+        h = mine[0].history()
+        assert row["train_s_per_epoch"] == pytest.approx(float(h["train_s"].iloc[1:].median()))
+        assert row["total_s"] == pytest.approx(
+            row["epochs_run"] * (row["train_s_per_epoch"] + row["eval_s_per_epoch"])
+        )
+
+
+def test_table3_presets_option(tiny, tmp_path, capsys):
+    out = tmp_path / "res"
+    argv = ["reproduce", "table3", "--quick", "--seeds", "1", "--presets", "released"]
+    assert main(argv + ["--no-progress", "--json", "--out", str(out)]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {r["preset"] for r in rows} == {"released"} and len(rows) == 5
+    assert (out / "table3" / "table3-synthetic-strong-quick-released.md").exists()
+    assert main(["reproduce", "table3", "--presets", "paper,nope"]) != 0
+    assert "--presets must be a comma list" in capsys.readouterr().err

@@ -58,6 +58,8 @@ def test_reproduce_table2_quick_json(tmp_path, capsys, monkeypatch):
     assert rows[2]["p_value_vs_codigem"] is None and 0 <= rows[0]["p_value_vs_codigem"] <= 1
     assert rows[1]["params"]["k"] in (50, 100)  # tuned on a (quick) grid
     assert "R@50 (paper)" in out and "Tuned on validation" in out
+    compute = next(line for line in out.splitlines() if line.startswith("Compute recorded"))
+    assert "most of it: " in compute and "tuning runs add" in compute  # itemknn's other k
     files = sorted(p.name for p in (tmp_path / "results" / "table2").iterdir())
     assert files == [
         "table2-synthetic-strong-minK-quick.csv",

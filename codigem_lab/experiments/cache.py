@@ -8,7 +8,11 @@ protocol, hyper-parameters, seed); its hash names a folder under the cache root 
 - ``history.csv`` (per-epoch), ``test_per_user.csv`` (per-user metrics, for paired t-tests);
 - ``last.pt`` while a neural run is in progress: a re-run resumes from it instead of starting over.
 
-A corrupt or incomplete entry is reported and re-run, never trusted.
+A corrupt or incomplete entry is reported and re-run, never trusted. While a process trains a run
+it holds ``<key>.lock`` beside the folder, so that two commands sharing a cache (two sweeps on two
+cores, a notebook beside the CLI) never train, or delete, the same run: the second one moves on
+to other runs and comes back for this one when the first has stored it. A lock whose process has
+died is stale and is taken over.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +85,25 @@ class CorruptEntry(Exception):
     """A cache entry that exists but cannot be trusted."""
 
 
+class RunInProgress(RuntimeError):
+    """Another live process is training this run (it holds the run's lock)."""
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, finished but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
 class ResultCache:
     """Stores finished runs under ``root/<key>/``; ``run`` returns a cached record or makes one."""
 
@@ -120,11 +144,58 @@ class ResultCache:
             raise CorruptEntry("test metrics are not numbers")
         return RunRecord(stored, valid, test, summary, rdef, path, from_cache=True)
 
+    def lock_path(self, spec: RunSpec) -> Path:
+        return self.root / f"{spec.key()}.lock"
+
+    def holder(self, spec: RunSpec) -> int | None:
+        """The pid of the live process on this host that is training ``spec``, else None."""
+        try:
+            host, pid = self.lock_path(spec).read_text().split()
+            pid = int(pid)
+        except (OSError, ValueError):
+            return None
+        if host != socket.gethostname():
+            return pid  # another machine's process: cannot be checked, so trusted
+        return pid if _pid_alive(pid) else None
+
+    def _acquire(self, spec: RunSpec) -> None:
+        """Take the run's lock, or raise RunInProgress; a stale lock (dead process) is taken over."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = self.lock_path(spec)
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = self.holder(spec)
+                if pid is not None and pid != os.getpid():
+                    raise RunInProgress(
+                        f"run {spec.key()} is being trained by process {pid}"
+                    ) from None
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{socket.gethostname()} {os.getpid()}\n")
+            return
+        raise RunInProgress(f"could not take the lock {lock}")
+
     def run(self, spec: RunSpec, keep_checkpoints: bool = False) -> RunRecord:
-        """Return the cached record for ``spec``, or train it (resuming a partial run) and store it."""
+        """Return the cached record for ``spec``, or train it (resuming a partial run) and store it.
+
+        Raises :class:`RunInProgress` when another live process is training the same run.
+        """
         cached = self.get(spec)
         if cached is not None:
             return cached
+        self._acquire(spec)
+        try:
+            cached = self.get(spec)  # finished by another process since the first look
+            if cached is not None:
+                return cached
+            return self._train(spec, keep_checkpoints)
+        finally:
+            self.lock_path(spec).unlink(missing_ok=True)
+
+    def _train(self, spec: RunSpec, keep_checkpoints: bool) -> RunRecord:
         path = self.path(spec)
         resume = (path / "last.pt").exists()
         if path.exists() and not resume:

@@ -11,13 +11,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from codigem_lab.experiments.cache import ResultCache, RunRecord
+from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
 from codigem_lab.models import model_class
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 
 QUICK_MAX_USERS = 600
 QUICK_EPOCHS = 3
+#: Seconds between looks at a run that another process is training.
+WAIT_POLL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,39 @@ class ExperimentConfig:
 def run_specs(
     specs: list[RunSpec], cache: ResultCache, progress: bool = True, label: str = "runs"
 ) -> tuple[list[RunRecord], float]:
-    """Run (or load) each spec through the cache; return the records and the wall time."""
+    """Run (or load) each spec through the cache; return the records and the wall time.
+
+    A run that another process is training is left for last and then waited for (or taken over,
+    should that process die), so two commands sharing the cache split the work between them.
+    """
     t0 = time.perf_counter()
-    records = []
+    records: list[RunRecord | None] = [None] * len(specs)
     done = sum(cache.get(s) is not None for s in specs)
-    bar = tqdm(specs, desc=label, disable=not progress, unit="run")
+    bar = tqdm(total=len(specs), desc=label, disable=not progress, unit="run")
     if progress and done:
         bar.write(f"{done} of {len(specs)} runs already in the cache ({cache.root})")
-    for spec in bar:
-        name = f"{spec.model}{'/' + spec.variant if spec.variant else ''} seed {spec.train.seed}"
-        bar.set_postfix_str(name)
-        records.append(cache.run(spec))
-    return records, time.perf_counter() - t0
+    pending = list(range(len(specs)))
+    while pending:
+        busy = []
+        for i in pending:
+            spec = specs[i]
+            bar.set_postfix_str(_name(spec))
+            try:
+                records[i] = cache.run(spec)
+            except RunInProgress:
+                busy.append(i)
+                continue
+            bar.update()
+        if busy and len(busy) == len(pending):  # nothing else to do: wait for the other process
+            bar.set_postfix_str(f"waiting for {len(busy)} run(s) trained by another process")
+            time.sleep(WAIT_POLL_S)
+        pending = busy
+    bar.close()
+    return records, time.perf_counter() - t0  # type: ignore[return-value]
+
+
+def _name(spec: RunSpec) -> str:
+    return f"{spec.model}{'/' + spec.variant if spec.variant else ''} seed {spec.train.seed}"
 
 
 def results_dir(name: str, root: str | os.PathLike = "results") -> Path:

@@ -74,11 +74,23 @@ def paper_dataset(cfg: ExperimentConfig) -> str | None:
     return None
 
 
-def tune(cfg: ExperimentConfig, model: str, variant: str | None, cache) -> tuple[dict, list[dict]]:
-    """Grid-search ``TUNING[model]`` on seed 0's validation R@50; return the best params and the grid."""
+def _compute_s(record) -> float:
+    """Seconds of training and validation a run recorded (epochs x per-epoch seconds)."""
+    s = record.summary
+    return s.get("epochs", 0) * (s.get("train_s_per_epoch", 0) + s.get("eval_s_per_epoch", 0))
+
+
+def tune(
+    cfg: ExperimentConfig, model: str, variant: str | None, cache
+) -> tuple[dict, list[dict], list]:
+    """Grid-search ``TUNING[model]`` on seed 0's validation R@50.
+
+    Returns the best params, the grid with each point's score, and the grid's other runs' records
+    (the best one is seed 0 of the table itself).
+    """
     grid = TUNING.get(model)
     if not grid:
-        return {}, []
+        return {}, [], []
     keys = list(grid)
     values = [grid[k][:2] if cfg.quick else grid[k] for k in keys]
     combos = [dict(zip(keys, v)) for v in itertools.product(*values)]
@@ -86,7 +98,8 @@ def tune(cfg: ExperimentConfig, model: str, variant: str | None, cache) -> tuple
     records, _ = run_specs(specs, cache, cfg.progress, label=f"tuning {model}")
     tried = [dict(c, **{"valid R@50": r.valid["R@50"]}) for c, r in zip(combos, records)]
     best = max(tried, key=lambda t: t["valid R@50"])
-    return {k: best[k] for k in keys}, tried
+    others = [r for t, r in zip(tried, records) if t is not best]
+    return {k: best[k] for k in keys}, tried, others
 
 
 def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = None) -> TableResult:
@@ -95,9 +108,11 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
     chosen: dict[str, dict] = {}
     tuning_log: dict[str, list] = {}
     groups: dict[tuple[str, str | None], list] = {}
+    tuning_records: list = []
     wall = 0.0
     for model, variant in parse_models(models):
-        params, tried = tune(cfg, model, variant, cache)
+        params, tried, others = tune(cfg, model, variant, cache)
+        tuning_records += others
         if tried:
             chosen[model], tuning_log[model] = params, tried
         specs = [cfg.spec(model, s, variant, params) for s in cfg.seeds]
@@ -153,15 +168,23 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         else "No paper block for this dataset.",
         f"p vs CODIGEM: paired t-test over per-user test {SIGNIFICANCE_METRIC} against CODIGEM (paper preset), users pooled over seeds.",
     ]
-    compute_s = sum(
-        r.summary.get("epochs", 0)
-        * (r.summary.get("train_s_per_epoch", 0) + r.summary.get("eval_s_per_epoch", 0))
-        for records in groups.values()
-        for r in records
-    )
+    by_model = {
+        paper.DISPLAY.get(m, m) + (f" ({v})" if v else ""): sum(_compute_s(r) for r in records)
+        for (m, v), records in groups.items()
+    }
+    compute_s = sum(by_model.values())
+    top = sorted(by_model.items(), key=lambda kv: -kv[1])[:5]
     notes.append(
         f"Compute recorded by the runs themselves: {compute_s / 60:.1f} min of training and "
-        "validation in all (timings depend on what else shared the CPU when each run was made)."
+        "validation in all (timings depend on what else shared the CPU when each run was made); "
+        "most of it: "
+        + ", ".join(f"{name} {secs / 60:.1f} min ({secs / compute_s:.0%})" for name, secs in top)
+        + (
+            f"; tuning runs add {sum(_compute_s(r) for r in tuning_records) / 60:.1f} min"
+            if tuning_records
+            else ""
+        )
+        + "."
     )
     if tuning_log:
         notes.append(

@@ -68,6 +68,7 @@ def experiment_config(
     progress: bool | None = None,
     cache_root: str | None = None,
     paper_dataset: str | None = None,
+    presets: Sequence[str] | None = None,
 ) -> ExperimentConfig:
     """The notebooks' experiment settings, equal to the CLI's so the result cache is shared.
 
@@ -78,6 +79,7 @@ def experiment_config(
     to three. Relative paths in ``source`` are relative to the repository root, as for the CLI.
     ``paper_dataset`` names the paper's Table 2 block to show beside ours (found from the source
     path in full mode; ``"ml-1m"`` in quick mode, whose small run stands in for ML-1M's).
+    ``presets`` picks Table 3's CODIGEM presets (default both), as the CLI's ``--presets``.
     ``progress`` (default: full mode only) draws progress bars for runs that must be trained;
     quick runs take seconds, and their bars would only bloat the saved notebook.
     """
@@ -103,7 +105,8 @@ def experiment_config(
         quick=quick,
         progress=(not quick) if progress is None else progress,
         cache_root=cache_root,
-        extra={"paper_dataset": paper_dataset} if paper_dataset else {},
+        extra=({"paper_dataset": paper_dataset} if paper_dataset else {})
+        | ({"presets": tuple(presets)} if presets else {}),
     )
 
 
@@ -159,6 +162,8 @@ def reproduce_command(what: str, cfg: ExperimentConfig, models: str | None = Non
         args += ["--models", models]
     if cfg.extra.get("paper_dataset"):
         args += ["--paper-dataset", cfg.extra["paper_dataset"]]
+    if what == "table3" and cfg.extra.get("presets"):
+        args += ["--presets", ",".join(cfg.extra["presets"])]
     if cfg.quick:
         args.append("--quick")
     command = " ".join(shlex.quote(a) for a in args)

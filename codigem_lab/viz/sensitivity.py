@@ -274,6 +274,16 @@ class SensitivityPanel:
         self.widget = w.VBox(
             [self.beta_slider, self.T_slider, self.readout, self.button, self.output]
         )
+        # CSS classes: stable handles for the browser test (tests/test_notebooks_browser.py)
+        for widget, name in (
+            (self.widget, "panel"),
+            (self.beta_slider, "beta-slider"),
+            (self.T_slider, "T-slider"),
+            (self.readout, "readout"),
+            (self.button, "train"),
+            (self.output, "output"),
+        ):
+            widget.add_class(f"codigem-sensitivity-{name}")
 
     def select(self, beta: float, T: int) -> dict:
         """Show the cached result for (beta, T) in the readout; return it."""
