@@ -17,6 +17,7 @@ from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import mean_std, mean_std_column, paired_pvalue
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
+from codigem_lab.experiments.table2 import data_name
 from codigem_lab.experiments.tables import TableResult
 
 #: Table 3's variants as CODIGEM config overrides. Variant I anneals the KL weight linearly to
@@ -84,13 +85,17 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
         }
     ).set_index(["preset", "variant"])
     notes = [
-        f"Ours: {cfg.dataset}, {cfg.protocol} protocol, mean ± std over seeds {list(cfg.seeds)}; "
+        f"Ours: {data_name(cfg)}, {cfg.protocol} protocol, mean ± std over seeds {list(cfg.seeds)}; "
         "(paper): its Table 3, ML-20M, strong protocol." + (" [QUICK MODE]" if cfg.quick else ""),
         "p vs base: paired t-test over per-user test R@50 against the same preset's base model.",
-        "Under the released preset the annealed KL weight is overwritten with 1 (deviation 3), so "
-        "variant I is the base model again: its 'final KL weight' column shows 1.",
         f"Variant settings: {VARIANTS}",
     ]
+    if "released" in presets:
+        notes.insert(
+            2,
+            "Under the released preset the annealed KL weight is overwritten with 1 (deviation 3), "
+            "so variant I is the base model again: its 'final KL weight' column shows 1.",
+        )
     return TableResult("Table 3 — CODIGEM variants", table, _json_rows(frame), notes, wall, command)
 
 
@@ -224,7 +229,7 @@ def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
         index=pd.Index([f"{b:g}" for b in summary.index], name="beta"),
     )
     notes = [
-        f"{cfg.dataset}, {cfg.protocol}, T=3, seeds {list(cfg.seeds)}"
+        f"{data_name(cfg)}, {cfg.protocol}, T=3, seeds {list(cfg.seeds)}"
         + (" [QUICK MODE]" if cfg.quick else ""),
         "The paper's Fig. 2 (ML-20M) reports a sharp decline from 1e-4 to 0.1 and a slight one over 1e-4..9e-4.",
     ]
@@ -250,7 +255,7 @@ def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
         index=pd.Index(summary.index, name="T"),
     )
     notes = [
-        f"{cfg.dataset}, {cfg.protocol}, beta=1e-4, seeds {list(cfg.seeds)}"
+        f"{data_name(cfg)}, {cfg.protocol}, beta=1e-4, seeds {list(cfg.seeds)}"
         + (" [QUICK MODE]" if cfg.quick else ""),
         "The paper's Fig. 3 (left) finds T=3 best; its right panel shows convergence in 15-25 epochs.",
     ]
@@ -303,7 +308,7 @@ def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
         index=g.index,
     )
     notes = [
-        f"Ours: {cfg.dataset}, this machine ({_device_text(cfg)}); epochs: mean over seeds "
+        f"Ours: {data_name(cfg)}, this machine ({_device_text(cfg)}); epochs: mean over seeds "
         f"{list(cfg.seeds)} of the T sweep's runs; seconds per epoch (training + validation): "
         f"{TIMING_EPOCHS}-epoch timing runs made back to back; total = epochs x seconds per epoch"
         + (" [QUICK MODE]" if cfg.quick else ""),
@@ -368,7 +373,7 @@ def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
     )
     table.index = [paper.DISPLAY[m] for m in table.index]
     notes = [
-        f"Ours: {cfg.dataset}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
+        f"Ours: {data_name(cfg)}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
         "each model with its paper's training settings and our early stopping (patience "
         f"{cfg.patience}). Epochs: the convergence runs; seconds per epoch: {TIMING_EPOCHS}-epoch "
         "timing runs of the three models made back to back by this command (median after the "

@@ -201,7 +201,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
             j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in METRICS})
         json_rows.append(j)
     return TableResult(
-        name=f"Table 2 — {_data_name(cfg)}, {cfg.protocol} protocol",
+        name=f"Table 2 — {data_name(cfg)}, {cfg.protocol} protocol",
         table=table,
         rows=json_rows,
         notes=notes,
@@ -211,7 +211,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
     )
 
 
-def _data_name(cfg: ExperimentConfig) -> str:
+def data_name(cfg: ExperimentConfig) -> str:
     """The dataset's name for titles and files: a csv source is named after the paper's block."""
     if cfg.dataset != "csv":
         return cfg.dataset
@@ -219,5 +219,5 @@ def _data_name(cfg: ExperimentConfig) -> str:
 
 
 def default_stem(cfg: ExperimentConfig) -> str:
-    name = _data_name(cfg)
+    name = data_name(cfg)
     return f"table2-{name}-{cfg.protocol}-{cfg.recall_definition}" + ("-quick" if cfg.quick else "")
