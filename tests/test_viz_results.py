@@ -427,3 +427,11 @@ def test_single_seed_rows_have_no_spread():
     assert (
         format_mean_std(0.2, None) == "0.2000" and format_mean_std(0.2, 0.01) == "0.2000 ± 0.0100"
     )
+
+
+def test_p_values_that_underflow_are_shown_as_a_bound():
+    from codigem_lab.experiments.aggregate import p_text
+
+    assert p_text(0.0) == "< 1e-300"
+    assert p_text(3.8e-57) == "3.8e-57"
+    assert p_text(None) == "" and p_text(float("nan")) == ""

@@ -78,3 +78,11 @@ def side_by_side(
                 for k in rows["paper_key"]
             ]
     return out
+
+
+def p_text(p: float | None) -> str:
+    """A p-value for a table: 2 significant digits, '' when there is none, and '< 1e-300' where
+    the t-distribution's tail underflows to 0 in float64 (thousands of users, large effects)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    return "< 1e-300" if p == 0 else f"{p:.2g}"

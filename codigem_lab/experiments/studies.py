@@ -15,7 +15,7 @@ import pandas as pd
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import mean_std, mean_std_column, paired_pvalue
+from codigem_lab.experiments.aggregate import mean_std, mean_std_column, p_text, paired_pvalue
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.table2 import data_name
 from codigem_lab.experiments.tables import TableResult
@@ -38,10 +38,6 @@ TS = (1, 2, 3, 5, 8, 10, 15)
 EFFICIENCY_MODELS = ("macridvae", "multvae", "codigem")
 #: Epochs of the short timing runs behind Tables 4-5's seconds (the first one is a warm-up).
 TIMING_EPOCHS = 5
-
-
-def _p_text(p) -> str:
-    return "" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2g}"
 
 
 def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> TableResult:
@@ -80,7 +76,7 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
             "R@50 (paper)": [paper.TABLE3.loc[v, "R@50"] for v in frame["variant"]],
             "N@50": mean_std_column(frame, "N@50"),
             "N@50 (paper)": [paper.TABLE3.loc[v, "N@50"] for v in frame["variant"]],
-            "p vs base": [_p_text(p) for p in frame["p_value_vs_base"]],
+            "p vs base": [p_text(p) for p in frame["p_value_vs_base"]],
             "final KL weight": [f"{w:.3g}" if w == w else "" for w in frame["kl_weight_last"]],
         }
     ).set_index(["preset", "variant"])

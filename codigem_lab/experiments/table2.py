@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import mean_std, paired_pvalue, side_by_side
+from codigem_lab.experiments.aggregate import mean_std, p_text, paired_pvalue, side_by_side
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.tables import TableResult
 
@@ -148,9 +148,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
     pd_key = paper_dataset(cfg)
     paper_block = paper.table2(pd_key) if pd_key else None
     table = side_by_side(frame, paper_block, METRICS)
-    table["p vs CODIGEM"] = [
-        "" if p is None or pd.isna(p) else f"{p:.2g}" for p in frame["p_value_vs_codigem"]
-    ]
+    table["p vs CODIGEM"] = [p_text(p) for p in frame["p_value_vs_codigem"]]
     table.index.name = "model"
     rdef = "hits / min(K, #targets)" if cfg.recall_definition == "minK" else "hits / #targets"
     notes = [

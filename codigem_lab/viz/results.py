@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import mean_std_column
+from codigem_lab.experiments.aggregate import mean_std_column, p_text
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.decoder_check import decoder_gradient_check  # noqa: F401 (re-export)
 from codigem_lab.experiments.interactive import (  # noqa: F401 (re-exported for the notebooks)
@@ -178,7 +178,7 @@ def style_table2(
         display[(m, "paper")] = [_fmt(v) for v in f[f"paper_{m}"]]
         css[(m, "ours")] = _bold_max(f[f"{m}_mean"])
         css[(m, "paper")] = _bold_max(f[f"paper_{m}"])
-    display[("p vs CODIGEM", "")] = ["" if p != p else f"{p:.2g}" for p in f["p_value_vs_codigem"]]
+    display[("p vs CODIGEM", "")] = [p_text(p) for p in f["p_value_vs_codigem"]]
     css[("p vs CODIGEM", "")] = ""
     shade = [i.startswith("CODIGEM") for i in f.index]
     for c in css.columns:
@@ -222,7 +222,7 @@ def style_table3(rows: Sequence[Mapping], caption: str = ""):
         display[f"{m} vs base"] = [f"{c:+.2f}%" for c in f[f"{m}_change_%"]]
         display[f"{m} (paper)"] = [_fmt(v) for v in f[f"paper_{m}"]]
         display[f"{m} (paper) vs base"] = [f"{c:+.2f}%" for c in f[f"paper_{m}_change_%"]]
-    display["p vs base"] = ["" if p is None or p != p else f"{p:.2g}" for p in f["p_value_vs_base"]]
+    display["p vs base"] = [p_text(p) for p in f["p_value_vs_base"]]
     display["final KL weight"] = [
         "" if w is None or w != w else f"{w:.3g}" for w in f["kl_weight_last"]
     ]
