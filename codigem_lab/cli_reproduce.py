@@ -103,24 +103,10 @@ def cmd_reproduce(args) -> int:
         if cfg.extra.get("presets"):
             stem += "-" + "-".join(cfg.extra["presets"])
     elif args.what == "fig2":
-        from codigem_lab.viz.studies import plot_sweep
+        from codigem_lab.viz.sensitivity import plot_beta_sweep
 
         result, runs = studies.reproduce_fig2(cfg, command)
-        summary = studies.summarise_sweep(runs, "beta")
-        ab = studies.noise_readouts(summary.index).set_index("beta")["alpha_bar_T"]
-        figures.append(
-            (
-                plot_sweep(
-                    summary,
-                    "beta",
-                    logx=True,
-                    title=f"Fig. 2: beta ({name})",
-                    secondary=ab,
-                    secondary_label="alpha_bar_T",
-                ),
-                "beta",
-            )
-        )
+        figures.append((plot_beta_sweep(runs, title=f"Fig. 2: beta ({name})"), "beta"))
     elif args.what == "fig3":
         from codigem_lab.viz.studies import plot_convergence, plot_sweep
 

@@ -95,3 +95,10 @@ def test_table3_presets_option(tiny, tmp_path, capsys):
     assert (out / "table3" / "table3-synthetic-strong-quick-released.md").exists()
     assert main(["reproduce", "table3", "--presets", "paper,nope"]) != 0
     assert "--presets must be a comma list" in capsys.readouterr().err
+
+
+def test_beta_readouts_name_the_decoder_input_too():
+    r = studies.noise_readouts([0.3], T=3).set_index("beta")
+    assert r.loc[0.3, "alpha_bar_1"] == pytest.approx(0.7)  # z_1 keeps 1 - beta of x's variance
+    assert r.loc[0.3, "alpha_bar_T"] == pytest.approx(0.7**3)
+    assert r.loc[0.3, "snr_1"] == pytest.approx(0.7 / 0.3)

@@ -188,8 +188,9 @@ def train_setting(
 def plot_beta_sweep(
     runs: pd.DataFrame, values: Sequence[float] | None = None, title: str = ""
 ) -> Figure:
-    """Fig. 2: test R@50/N@50 against beta (mean ± std over seeds, log axis), alpha_bar_T on a
-    second axis. ``values`` keeps only those betas (e.g. the paper's coarse or fine range)."""
+    """Fig. 2: test R@50/N@50 against beta (mean ± std over seeds, log axis); on a second axis the
+    share of x's variance left in z_1 (the decoder's input) and in z_T. ``values`` keeps only
+    those betas (e.g. the paper's coarse or fine range)."""
     from codigem_lab.experiments.studies import noise_readouts, summarise_sweep
     from codigem_lab.viz.studies import plot_sweep
 
@@ -198,9 +199,15 @@ def plot_beta_sweep(
         b = runs["beta"].to_numpy(dtype=float)
         df = runs[np.isclose(b[:, None], np.asarray(values, dtype=float)[None, :]).any(axis=1)]
     summary = summarise_sweep(df, "beta")
-    ab = noise_readouts(summary.index, T=BETA_SWEEP_T).set_index("beta")["alpha_bar_T"]
+    noise = noise_readouts(summary.index, T=BETA_SWEEP_T).set_index("beta")
+    shares = noise[["alpha_bar_1", "alpha_bar_T"]].rename(
+        columns={
+            "alpha_bar_1": "alpha_bar_1 (z_1, decoder input)",
+            "alpha_bar_T": f"alpha_bar_T (z_{BETA_SWEEP_T})",
+        }
+    )
     return plot_sweep(
-        summary, "beta", logx=True, title=title, secondary=ab, secondary_label="alpha_bar_T"
+        summary, "beta", logx=True, title=title, secondary=shares, secondary_label="signal share"
     )
 
 

@@ -14,10 +14,11 @@ def plot_sweep(
     metrics=("R@50", "N@50"),
     logx: bool = False,
     title: str = "",
-    secondary: pd.Series | None = None,
+    secondary: pd.Series | pd.DataFrame | None = None,
     secondary_label: str = "",
 ) -> Figure:
-    """Mean ± std (shaded) of each metric against ``param``; optional second axis (e.g. alpha_bar_T)."""
+    """Mean ± std (shaded) of each metric against ``param``; optional second axis with one grey
+    line per column of ``secondary`` (e.g. alpha_bar_1 and alpha_bar_T)."""
     fig = Figure(figsize=(6, 3.6), dpi=100)
     ax = fig.subplots()
     x = np.asarray(summary.index, dtype=float)
@@ -30,17 +31,20 @@ def plot_sweep(
     ax.set_xlabel(param)
     ax.set_ylabel("test metric")
     ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
     if secondary is not None:
         ax2 = ax.twinx()
-        ax2.plot(
-            x,
-            secondary.reindex(summary.index).to_numpy(),
-            color="grey",
-            ls="--",
-            label=secondary_label,
+        frame = (
+            secondary.to_frame(secondary_label) if isinstance(secondary, pd.Series) else secondary
         )
+        for col, ls in zip(frame.columns, ("--", ":", "-.")):
+            (line,) = ax2.plot(
+                x, frame[col].reindex(summary.index).to_numpy(), color="grey", ls=ls, label=col
+            )
+            handles.append(line)
+            labels.append(str(col))
         ax2.set_ylabel(secondary_label, color="grey")
-    ax.legend(loc="best")
+    ax.legend(handles, labels, loc="best")
     ax.set_title(title)
     fig.tight_layout()
     return fig
