@@ -47,13 +47,19 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
     """
     presets = tuple(presets or cfg.extra.get("presets") or ("paper", "released"))
     cache = cfg.cache()
-    rows, wall = [], 0.0
+    rows = []
+    cells = [(preset, name) for preset in presets for name in VARIANTS]
+    specs = [
+        cfg.spec("codigem", s, preset, VARIANTS[name]) for preset, name in cells for s in cfg.seeds
+    ]
+    # one list, so that a run another command is training is left for last, not waited for
+    everything, wall = run_specs(specs, cache, cfg.progress, label="Table 3")
+    n = len(cfg.seeds)
+    by_cell = {cell: everything[i * n : (i + 1) * n] for i, cell in enumerate(cells)}
     for preset in presets:
         base_records = None
-        for name, overrides in VARIANTS.items():
-            specs = [cfg.spec("codigem", s, preset, overrides) for s in cfg.seeds]
-            records, secs = run_specs(specs, cache, cfg.progress, label=f"{preset}: {name}")
-            wall += secs
+        for name in VARIANTS:
+            records = by_cell[(preset, name)]
             if name == "base":
                 base_records = records
             p50 = None if name == "base" else paired_pvalue(records, base_records, "R@50")
