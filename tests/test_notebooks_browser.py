@@ -167,7 +167,9 @@ def _open(lab, notebook: Path):
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1100})
             pg = context.new_page()
-            pg.goto(f"{base}/lab/tree/{notebook.name}?token={token}", timeout=60_000)
+            # a workspace of its own, reset: only this notebook open (the server is shared)
+            url = f"{base}/lab/workspaces/{notebook.stem}/tree/{notebook.name}?reset&token={token}"
+            pg.goto(url, timeout=60_000)
             yield pg
         finally:
             browser.close()
