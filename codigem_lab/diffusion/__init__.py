@@ -17,12 +17,46 @@ from codigem_lab.diffusion.model import (
     ELBOTerms,
     n_flops_per_example,
 )
-from codigem_lab.diffusion.schedule import SCHEDULES, NoiseSchedule, q_step_sample
+from codigem_lab.diffusion.schedule import (
+    SCHEDULES,
+    NoiseSchedule,
+    check_beta,
+    q_marginal_moments,
+    q_marginal_sample,
+    q_step_mean,
+    q_step_sample,
+)
+from codigem_lab.diffusion.types import (
+    SCORE_MODES,
+    Activation,
+    Init,
+    InputScaling,
+    Likelihood,
+    Preset,
+    Reduction,
+    ScheduleName,
+    ScoreMode,
+    check_choice,
+)
 
 __all__ = [
     "CODIGEM",
     "PRESETS",
     "SCHEDULES",
+    "SCORE_MODES",
+    "Activation",
+    "Init",
+    "InputScaling",
+    "Likelihood",
+    "Preset",
+    "Reduction",
+    "ScheduleName",
+    "ScoreMode",
+    "check_beta",
+    "check_choice",
+    "q_marginal_moments",
+    "q_marginal_sample",
+    "q_step_mean",
     "CODIGEMConfig",
     "CheckReport",
     "ELBOTerms",

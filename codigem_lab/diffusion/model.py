@@ -30,20 +30,50 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from codigem_lab.diffusion.schedule import SCHEDULES, NoiseSchedule
+from codigem_lab.diffusion.schedule import (
+    NoiseSchedule,
+    check_beta,
+    q_marginal_sample,
+    q_step_mean,
+    q_step_sample,
+)
+from codigem_lab.diffusion.types import (
+    ACTIVATIONS,
+    INITS,
+    INPUT_SCALINGS,
+    LIKELIHOODS,
+    PRESETS,
+    SCHEDULES,
+    SCORE_MODES,
+    Activation,
+    Init,
+    InputScaling,
+    Likelihood,
+    Preset,
+    Reduction,
+    ScheduleName,
+    ScoreMode,
+    check_choice,
+)
 from codigem_lab.errors import ConfigError
 
-PRESETS = ("paper", "released")
-ACTIVATIONS = ("prelu", "relu", "tanh")
-LIKELIHOODS = ("gaussian", "multinomial")
-INITS = ("xavier", "released")
-INPUT_SCALINGS = ("minus1_1", "none")
-SCORE_MODES = ("decoder", "reverse")
+__all__ = [
+    "ACTIVATIONS",
+    "CODIGEM",
+    "INITS",
+    "INPUT_SCALINGS",
+    "LIKELIHOODS",
+    "PRESETS",
+    "SCHEDULES",
+    "SCORE_MODES",
+    "CODIGEMConfig",
+    "ELBOTerms",
+    "n_flops_per_example",
+]
 
 LOG_2PI = math.log(2.0 * math.pi)
 RELEASED_FIRST_LAYER_STD = 1e-4
@@ -62,18 +92,18 @@ class CODIGEMConfig:
     n_items: int
     hidden: int = 200
     n_layers: int = 6
-    activation: str = "prelu"
+    activation: Activation = "prelu"
     T: int = 3
     beta: float = 1e-4
-    schedule: str = "constant"
+    schedule: ScheduleName = "constant"
     beta_end: float = 0.02
-    likelihood: str = "gaussian"
+    likelihood: Likelihood = "gaussian"
     skip_forward: bool = False
     skip_reverse: bool = False
     anneal_steps: int = 0
     anneal_cap: float = 1.0
-    init: str = "xavier"
-    input_scaling: str = "minus1_1"
+    init: Init = "xavier"
+    input_scaling: InputScaling = "minus1_1"
     forward_term_bug: bool = False
     pairing_bug: bool = False
     anneal_overwritten: bool = False
@@ -85,11 +115,11 @@ class CODIGEMConfig:
         _check_int("n_layers", self.n_layers, 2, "Linear layers per network; the paper uses 6")
         _check_int("T", self.T, 1, "the paper uses 3")
         _check_int("anneal_steps", self.anneal_steps, 0, "0 switches annealing off")
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("likelihood", self.likelihood, LIKELIHOODS)
-        _check_choice("init", self.init, INITS)
-        _check_choice("input_scaling", self.input_scaling, INPUT_SCALINGS)
+        check_choice("activation", self.activation, Activation)
+        check_choice("schedule", self.schedule, ScheduleName)
+        check_choice("likelihood", self.likelihood, Likelihood)
+        check_choice("init", self.init, Init)
+        check_choice("input_scaling", self.input_scaling, InputScaling)
         for name in (
             "skip_forward",
             "skip_reverse",
@@ -99,8 +129,8 @@ class CODIGEMConfig:
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}")
-        _check_real("beta", self.beta, 0.0, 1.0, "0 < beta < 1 (the paper uses 1e-4)")
-        _check_real("beta_end", self.beta_end, 0.0, 1.0, "0 < beta_end < 1 (linear schedule)")
+        check_beta(self.beta, "beta")
+        check_beta(self.beta_end, "beta_end")  # used by the linear schedule only
         _check_real("dropout", self.dropout, 0.0, 1.0, "0 <= dropout < 1", closed_low=True)
         _check_real(
             "anneal_cap",
@@ -119,16 +149,17 @@ class CODIGEMConfig:
 
     # ---------------------------------------------------------------------------- presets
     @classmethod
-    def preset(cls, name: str, n_items: int, **overrides: object) -> CODIGEMConfig:
+    def preset(cls, name: Preset, n_items: int, **overrides: object) -> CODIGEMConfig:
         """'paper' follows the equations; 'released' switches on the released code's deviations.
 
         Both use T = 3, beta = 1e-4, M = 200. 'released' adds deviations 1-5 of the notes:
         forward_term_bug, pairing_bug, anneal_overwritten, init='released', input_scaling='none'.
         ``overrides`` replace any field, e.g. ``preset("paper", n_items=D, T=5)``.
         """
+        check_choice("preset", name, Preset)
         if name == "paper":
             base = cls(n_items=n_items)
-        elif name == "released":
+        else:
             base = cls(
                 n_items=n_items,
                 init="released",
@@ -137,8 +168,6 @@ class CODIGEMConfig:
                 pairing_bug=True,
                 anneal_overwritten=True,
             )
-        else:
-            raise ConfigError(f"preset must be one of {PRESETS}; got {name!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -182,11 +211,6 @@ class CODIGEMConfig:
 def _check_int(name: str, value: object, low: int, hint: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{name} must be an integer >= {low} ({hint}); got {value!r}")
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {choices}; got {value!r}")
 
 
 def _check_real(
@@ -317,7 +341,8 @@ class CODIGEM(nn.Module):
         """'xavier': Glorot-uniform weights, zero biases in every Linear (Sec 3.1).
 
         'released' (deviation 4): PyTorch's default init everywhere, except the first layer of
-        each transition net, drawn from N(0, 1e-4^2); the decoder is never re-initialised.
+        each transition net, whose weight AND bias are redrawn from N(0, 1e-4^2) (the released
+        code applies ``normal_(0, 1e-4)`` to both); the decoder is never re-initialised.
         """
         for net in [*self.reverse_nets, self.decoder]:
             for layer in net.linears():
@@ -330,6 +355,7 @@ class CODIGEM(nn.Module):
         else:
             for net in self.reverse_nets:
                 nn.init.normal_(net.first.weight, mean=0.0, std=RELEASED_FIRST_LAYER_STD)
+                nn.init.normal_(net.first.bias, mean=0.0, std=RELEASED_FIRST_LAYER_STD)
 
     # ------------------------------------------------------------------------- diffusion
     def scale_input(self, x: Tensor) -> Tensor:
@@ -340,11 +366,11 @@ class CODIGEM(nn.Module):
     def sample_latents(
         self, x_scaled: Tensor, generator: torch.Generator | None = None
     ) -> list[Tensor]:
-        """[z_1, ..., z_T] by iterating eq (5) from z_0 = x_scaled, one chain per row."""
+        """[z_1, ..., z_T] by iterating eq (5) (``schedule.q_step_sample``) from z_0 = x_scaled."""
         zs, z = [], x_scaled
         for beta_i in self._beta:
             eps = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-            z = math.sqrt(1.0 - beta_i) * z + math.sqrt(beta_i) * eps
+            z = q_step_sample(z, beta_i, eps)
             zs.append(z)
         return zs
 
@@ -355,7 +381,7 @@ class CODIGEM(nn.Module):
         generator: torch.Generator | None = None,
         kl_weight: float | None = None,
         latents: list[Tensor] | None = None,
-        reduction: Literal["mean", "none"] = "mean",
+        reduction: Reduction = "mean",
     ) -> ELBOTerms:
         """One-sample estimate of the ELBO (eq 9) and its terms for a batch x [B, D] of 0/1 rows.
 
@@ -366,8 +392,7 @@ class CODIGEM(nn.Module):
         x = _dense_float(x, self._dtype())
         if x.ndim != 2 or x.shape[1] != c.n_items:
             raise ConfigError(f"x must have shape [B, {c.n_items}]; got {tuple(x.shape)}")
-        if reduction not in ("mean", "none"):
-            raise ConfigError(f"reduction must be 'mean' or 'none'; got {reduction!r}")
+        check_choice("reduction", reduction, Reduction)
         x0 = self.scale_input(x)
         zs = self.sample_latents(x0, generator) if latents is None else list(latents)
         if len(zs) != c.T:
@@ -388,7 +413,7 @@ class CODIGEM(nn.Module):
             z_prev = x0 if i == 0 else zs[i - 1]
             if c.forward_term_bug:  # deviation 1: conditioning input is z_i itself
                 z_prev = zs[i]
-            forward_entropy.append(-log_normal_iso(zs[i], math.sqrt(1.0 - beta_i) * z_prev, beta_i))
+            forward_entropy.append(-log_normal_iso(zs[i], q_step_mean(z_prev, beta_i), beta_i))
 
         kl = -(sum(reverse, torch.zeros_like(rec)) + prior + sum(forward_entropy))
         weight = 1.0 if (kl_weight is None or c.anneal_overwritten) else float(kl_weight)
@@ -424,7 +449,7 @@ class CODIGEM(nn.Module):
     def score(
         self,
         x: Tensor,
-        mode: Literal["decoder", "reverse"] = "decoder",
+        mode: ScoreMode = "decoder",
         noise: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor:
@@ -442,8 +467,7 @@ class CODIGEM(nn.Module):
         monotone, so rankings equal those of the Gaussian mean, without float32 ties where tanh
         saturates at 1.
         """
-        if mode not in SCORE_MODES:
-            raise ConfigError(f"mode must be one of {SCORE_MODES}; got {mode!r}")
+        check_choice("mode", mode, ScoreMode)
         was_training = self.training
         self.eval()
         try:
@@ -466,12 +490,11 @@ class CODIGEM(nn.Module):
     def _diffuse_to(
         self, x0: Tensor, t: int, noise: bool, generator: torch.Generator | None
     ) -> Tensor:
-        ab = self._alpha_bar[t - 1]
-        z = math.sqrt(ab) * x0
+        """z_t from q(z_t | x) in closed form (``schedule.q_marginal_sample``); its mean unless noise."""
+        eps = None
         if noise:
             eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
-            z = z + math.sqrt(1.0 - ab) * eps
-        return z
+        return q_marginal_sample(x0, self._alpha_bar[t - 1], eps)
 
     # ---------------------------------------------------------------------------- costing
     def n_flops_per_example(self) -> int:

@@ -14,12 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from codigem_lab.diffusion.types import SCHEDULES, ScheduleName, check_choice
 from codigem_lab.errors import ConfigError
 
 Array = np.ndarray | torch.Tensor
 Generator = int | np.random.Generator | torch.Generator | None
 
-SCHEDULES = ("constant", "linear", "cosine")
+__all__ = [
+    "SCHEDULES",
+    "NoiseSchedule",
+    "check_beta",
+    "q_marginal_moments",
+    "q_marginal_sample",
+    "q_step_mean",
+    "q_step_sample",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,10 +51,7 @@ class NoiseSchedule:
         bad = np.flatnonzero(~((beta > 0.0) & (beta < 1.0)))
         if bad.size:
             i = int(bad[0])
-            raise ConfigError(
-                f"every beta_t must satisfy 0 < beta_t < 1; got beta_{i + 1} = {float(beta[i])!r} "
-                "(pick a value such as 1e-4, the paper's setting)"
-            )
+            check_beta(float(beta[i]), f"beta_{i + 1}")
         beta.setflags(write=False)
         object.__setattr__(self, "beta", beta)
 
@@ -54,15 +60,15 @@ class NoiseSchedule:
     def constant(cls, beta: float, T: int) -> NoiseSchedule:
         """The paper's schedule: beta_t = beta for t = 1..T (Sec 3.1: beta = 1e-4, T = 3)."""
         T = _check_T(T)
-        _check_beta_scalar("beta", beta)
+        check_beta(beta, "beta")
         return cls(beta=np.full(T, float(beta)))
 
     @classmethod
     def linear(cls, beta_start: float, beta_end: float, T: int) -> NoiseSchedule:
         """beta_t evenly spaced from beta_start (t = 1) to beta_end (t = T), as in Ho et al. 2020."""
         T = _check_T(T)
-        _check_beta_scalar("beta_start", beta_start)
-        _check_beta_scalar("beta_end", beta_end)
+        check_beta(beta_start, "beta_start")
+        check_beta(beta_end, "beta_end")
         return cls(beta=np.linspace(float(beta_start), float(beta_end), T))
 
     @classmethod
@@ -83,16 +89,15 @@ class NoiseSchedule:
 
     @classmethod
     def from_name(
-        cls, name: str, T: int, beta: float = 1e-4, beta_end: float = 0.02
+        cls, name: ScheduleName, T: int, beta: float = 1e-4, beta_end: float = 0.02
     ) -> NoiseSchedule:
         """Build a schedule by name: 'constant' (beta), 'linear' (beta -> beta_end) or 'cosine'."""
-        if name == "constant":
-            return cls.constant(beta, T)
+        check_choice("schedule", name, ScheduleName)
         if name == "linear":
             return cls.linear(beta, beta_end, T)
         if name == "cosine":
             return cls.cosine(T)
-        raise ConfigError(f"schedule must be one of {SCHEDULES}; got {name!r}")
+        return cls.constant(beta, T)
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -126,15 +131,15 @@ class NoiseSchedule:
         x = _as_float(x)
         if t == 0:
             return x, 0.0
-        ab = float(self.alpha_bar[t - 1])
-        return math.sqrt(ab) * x, 1.0 - ab
+        return q_marginal_moments(x, float(self.alpha_bar[t - 1]))
 
     def sample_marginal(self, x: Array, t: int, generator: Generator = None) -> Array:
         """One draw of z_t ~ q(z_t | x) in a single step (closed form, no chain)."""
-        mean, var = self.q_marginal(x, t)
+        t = self._check_t(t)
+        x = _as_float(x)
         if t == 0:
-            return mean
-        return mean + math.sqrt(var) * _randn_like(mean, generator)
+            return x
+        return q_marginal_sample(x, float(self.alpha_bar[t - 1]), _randn_like(x, generator))
 
     def sample_chain(self, x: Array, generator: Generator = None) -> list[Array]:
         """[z_1, ..., z_T] drawn by iterating eq (5) from z_0 = x (one Markov chain per row of x)."""
@@ -165,8 +170,54 @@ class NoiseSchedule:
 
 
 def q_step_sample(z_prev: Array, beta_i: float, eps: Array) -> Array:
-    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps."""
-    return math.sqrt(1.0 - beta_i) * z_prev + math.sqrt(beta_i) * eps
+    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps.
+
+    The one implementation of eq (5): ``NoiseSchedule.sample_chain`` and
+    ``CODIGEM.sample_latents`` (the training hot path) both call it. ``beta_i`` is a Python
+    float, so the two square roots cost nothing next to the tensor arithmetic.
+    """
+    return q_step_mean(z_prev, beta_i) + math.sqrt(beta_i) * eps
+
+
+def q_step_mean(z_prev: Array, beta_i: float) -> Array:
+    """Mean sqrt(1 - beta_i) z_{i-1} of q(z_i | z_{i-1}) = N(sqrt(1 - beta_i) z_{i-1}, beta_i I), eq (4).
+
+    The density's mean and the sampler of eq (5) share this one line.
+    """
+    return math.sqrt(1.0 - beta_i) * z_prev
+
+
+def q_marginal_moments(x: Array, alpha_bar_t: float) -> tuple[Array, float]:
+    """Mean and variance of q(z_t | x) = N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I).
+
+    Composing t Gaussian steps of eq (5) gives this closed form (alpha_bar_t = prod_s (1 -
+    beta_s)); ``NoiseSchedule.q_marginal`` and ``CODIGEM.score`` use it.
+    """
+    return math.sqrt(alpha_bar_t) * x, 1.0 - alpha_bar_t
+
+
+def q_marginal_sample(x: Array, alpha_bar_t: float, eps: Array | None = None) -> Array:
+    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps, one draw of q(z_t | x) in one step.
+
+    With ``eps=None`` the mean sqrt(alpha_bar_t) x (how ``CODIGEM.score`` diffuses without noise).
+    """
+    mean, var = q_marginal_moments(x, alpha_bar_t)
+    return mean if eps is None else mean + math.sqrt(var) * eps
+
+
+def check_beta(value: object, name: str = "beta") -> float:
+    """The one validation of a noise variance: a real number with 0 < beta < 1 (eq 4).
+
+    Used by every :class:`NoiseSchedule` constructor and by ``CODIGEMConfig`` for ``beta`` and
+    ``beta_end``; returns the value as a float.
+    """
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if not (ok and 0.0 < float(value) < 1.0):  # NaN fails both comparisons
+        raise ConfigError(
+            f"{name} = {value!r} is out of range: every beta must satisfy 0 < beta < 1 "
+            "(the paper uses beta = 1e-4)"
+        )
+    return float(value)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -174,14 +225,6 @@ def _check_T(T: int) -> int:
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
         raise ConfigError(f"T (the number of diffusion steps) must be an integer >= 1; got {T!r}")
     return int(T)
-
-
-def _check_beta_scalar(name: str, value: float) -> None:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if not (ok and 0.0 < float(value) < 1.0):
-        raise ConfigError(
-            f"{name} must satisfy 0 < {name} < 1; got {value!r} (the paper uses beta = 1e-4)"
-        )
 
 
 def _as_float(x: Array) -> Array:
