@@ -3,6 +3,7 @@
 from codigem_lab.diffusion.checks import (
     CheckReport,
     check_gaussian_kl,
+    check_iwae_bounds,
     check_marginal,
     check_preset_faithfulness,
     check_rearrangements,
@@ -62,6 +63,7 @@ __all__ = [
     "ELBOTerms",
     "NoiseSchedule",
     "check_gaussian_kl",
+    "check_iwae_bounds",
     "check_marginal",
     "check_preset_faithfulness",
     "check_rearrangements",

@@ -334,6 +334,11 @@ class CODIGEM(nn.Module):
         self.decoder = MLP(
             c.n_items, c.hidden, c.n_items, c.n_layers, c.activation, c.skip_reverse, c.dropout
         )
+        # Gaussian p(x | z_1) = N(x0 | link(NN(z_1)), exp(logvar) I): the paper's link is tanh and
+        # its variance 1 (Sec 2.3). Both are parameter-free and exist so the derivation checks can
+        # run a linear-Gaussian toy with exact ln p(x) through this class (diffusion/checks.py).
+        self.output_link: nn.Module = nn.Tanh()
+        self.output_logvar: float = 0.0
         self.reset_parameters()
 
     # ------------------------------------------------------------------------------- init
@@ -401,7 +406,8 @@ class CODIGEM(nn.Module):
         # ln p(x | z_1): Gaussian on the (scaled) x, or multinomial on the raw counts.
         nn_out = self.decoder(zs[0])
         if c.likelihood == "gaussian":
-            rec = log_normal(x0, torch.tanh(nn_out), torch.zeros_like(nn_out))
+            logvar = torch.full_like(nn_out, self.output_logvar)
+            rec = log_normal(x0, self.output_link(nn_out), logvar)
         else:
             rec = (x * torch.log_softmax(nn_out, dim=-1)).sum(-1)
 
