@@ -123,11 +123,23 @@ def test_fold_in_items_never_count(small_split):
         n = fold_in.shape[0]
         rows = has_target[state["pos"] : state["pos"] + n]
         state["pos"] += n
-        # fold-in items get the highest scores; targets the lowest
-        return fold_in.toarray() * 10 - es.target[rows].toarray() * 10
+        # fold-in items get the highest scores, targets the next highest, the rest zero: only
+        # the mask keeps the fold-in items out of the top K
+        return fold_in.toarray() * 10 + es.target[rows].toarray() * 5
 
     res = Evaluator(small_split, ks=(20,), batch_size=50).evaluate(fold_in_first, "valid")
-    assert res.metrics["R@20"] < 0.2  # fold-in items are masked; targets ranked last
+    assert res.metrics["R@20"] == pytest.approx(1.0)  # with masking every top-K slot is a target
+    # without the mask the fold-in items would fill the top of every list
+    n_fold = np.diff(es.fold_in.indptr)[has_target]
+    assert np.mean(n_fold >= 20) > 0.1  # so the test above has teeth on this split
+
+
+def test_ranking_metrics_mask_excludes_items():
+    scores = torch.tensor([[9.0, 8.0, 1.0, 0.5]])
+    target = torch.tensor([[0.0, 0.0, 1.0, 1.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    assert ranking_metrics(scores, target, mask, (2,))["R@2"].item() == 1.0
+    assert ranking_metrics(scores, target, None, (2,))["R@2"].item() == 0.0
 
 
 def test_evaluator_ratio_masks_validation_at_test(small_ratio_split):

@@ -314,3 +314,59 @@ def test_tiny_model_overfits(preset: str) -> None:
     # the decoder learned the data: clicked items score above unclicked ones on average
     s = m.score(x)
     assert s[x > 0].mean() > s[x == 0].mean()
+
+
+# ------------------------------------------------------------------- targets and released init
+@pytest.mark.parametrize("scaling", ["minus1_1", "none"])
+def test_gaussian_reconstruction_targets_the_scaled_input(scaling: str) -> None:
+    """ln p(x | z_1) = ln N(x0 | tanh NN(z_1), I) with x0 = 2x - 1 (paper) or x (deviation 5)."""
+    m = _model(input_scaling=scaling)
+    x = _x()
+    t = m(x, generator=_gen(), reduction="none")
+    x0 = 2 * x - 1 if scaling == "minus1_1" else x
+    mean = torch.tanh(m.decoder(t.latents[0]))
+    ref = torch.distributions.Normal(mean, 1.0).log_prob(x0).sum(-1)
+    torch.testing.assert_close(t.reconstruction, ref)
+
+
+def test_elbo_terms_match_textbook_densities_term_by_term() -> None:
+    """Every reported term against torch.distributions on the model's own chain (T = 4)."""
+    m = _model(T=4, beta=0.1)
+    x = _x()
+    t = m(x, generator=_gen(), reduction="none")
+    z = [2 * x - 1, *t.latents]  # z[0] = x0
+    N = torch.distributions.Normal
+    for i in range(1, 4):  # ln p(z_i | z_{i+1}) under net i
+        mu, lv = m.reverse_nets[i - 1](z[i + 1]).chunk(2, -1)
+        ref = N(mu, torch.exp(0.5 * lv)).log_prob(z[i]).sum(-1)
+        torch.testing.assert_close(t.reverse[i - 1], ref)
+    for i in range(1, 5):  # -ln q(z_i | z_{i-1}), eq (4)
+        ref = N(math.sqrt(0.9) * z[i - 1], math.sqrt(0.1)).log_prob(z[i]).sum(-1)
+        torch.testing.assert_close(-t.forward_entropy[i - 1], ref)
+    torch.testing.assert_close(t.prior, N(0.0, 1.0).log_prob(z[4]).sum(-1))
+    torch.testing.assert_close(t.kl, -(sum(t.reverse) + t.prior + sum(t.forward_entropy)))
+
+
+def test_released_init_matches_the_released_recipe() -> None:
+    """Released code: normal_(0, 1e-4) on the first Linear's weight AND bias of each transition
+    net; every other layer and the whole decoder keep PyTorch's default U(+-1/sqrt(fan_in))."""
+    torch.manual_seed(0)
+    m = CODIGEM(CODIGEMConfig.preset("released", n_items=300, hidden=200, T=4))
+    for net in m.reverse_nets:
+        w, b = net.first.weight.detach(), net.first.bias.detach()
+        assert w.std().item() == pytest.approx(1e-4, rel=0.05)
+        assert b.std().item() == pytest.approx(1e-4, rel=0.25)  # 200 values
+        assert abs(b.mean().item()) < 4 * 1e-4 / math.sqrt(200)
+        assert abs(w.mean().item()) < 4 * 1e-4 / math.sqrt(w.numel())
+        for layer in net.linears()[1:]:
+            default = 1 / math.sqrt(3 * layer.in_features)
+            assert layer.weight.std().item() == pytest.approx(default, rel=0.1)
+            assert layer.bias.abs().max().item() <= 1 / math.sqrt(layer.in_features)
+            assert layer.bias.std().item() == pytest.approx(default, rel=0.3)
+    for layer in m.decoder.linears():
+        default = 1 / math.sqrt(3 * layer.in_features)
+        assert layer.weight.std().item() == pytest.approx(default, rel=0.1)
+        assert layer.bias.std().item() == pytest.approx(default, rel=0.3)
+    # the paper preset keeps Xavier weights with zero biases in the same layer
+    paper = CODIGEM(CODIGEMConfig.preset("paper", n_items=300, hidden=200, T=4))
+    assert paper.reverse_nets[0].first.bias.abs().max() == 0
