@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from codigem_lab import notebook as nb
 from codigem_lab import viz
+from codigem_lab.data import inspect as nb
 from codigem_lab.viz.plots import ForwardNoisingFigure, figure_png
 
 TARGET_MS = 200.0
@@ -38,7 +38,9 @@ def click_vector(items: int | None, seed: int = 0) -> tuple[np.ndarray, str]:
         x = np.zeros(items)
         x[rng.choice(items, max(1, items // 40), replace=False)] = 1.0
         return x, f"random clicks, D = {items:,}"
-    data = nb.default_data(quick=False)
+    from codigem_lab.data import resolve_data
+
+    data = resolve_data(quick=False)
     split = data.prepare()
     x = nb.click_vector(split.train, nb.typical_user(split.train))
     return x, f"{data.label}, median user, D = {x.size:,}"

@@ -18,33 +18,22 @@ from codigem_lab.errors import CodigemError
 from codigem_lab.report import json_line
 
 
-def _add_data_args(p: argparse.ArgumentParser, protocol: bool = True) -> None:
-    p.add_argument("--dataset", default="synthetic", help="registry name, 'csv' or 'synthetic'")
-    p.add_argument("--source", default=None, help="local file, folder or archive to read")
-    p.add_argument("--preset", default=None, help="preprocessing: paper-ml1m, multvae or none")
-    p.add_argument("--min-rating", type=float, default=None, help="override the rating threshold")
-    p.add_argument("--user-core", type=int, default=None, help="override users' k-core size")
-    p.add_argument("--item-core", type=int, default=None, help="override items' k-core size")
-    p.add_argument("--cache", default=None, help="data cache folder (default: data_cache/)")
-    if protocol:
-        p.add_argument("--protocol", default="strong", choices=["strong", "ratio"])
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument(
-            "--heldout", type=float, default=None, help="held-out users (count or fraction)"
-        )
+def add_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
+    """The data flags every sub-command shares (from :attr:`DataSpec.OPTIONS`)."""
+    from codigem_lab.data.spec import DataSpec
+    from codigem_lab.options import add_options
 
-
-def _prep_kwargs(args) -> dict:
-    return dict(min_rating=args.min_rating, user_core=args.user_core, item_core=args.item_core)
+    add_options(p, DataSpec.OPTIONS + (DataSpec.SPLIT_OPTIONS if split else ()))
 
 
 def cmd_data_stats(args) -> int:
-    from codigem_lab.data import load_interactions, table1_stats
+    from codigem_lab.data import table1_stats
+    from codigem_lab.data.spec import DataSpec
 
-    df = load_interactions(args.dataset, args.source, args.preset, args.cache, **_prep_kwargs(args))
-    stats = table1_stats(df)
+    spec = DataSpec.from_args(args, split=False)
+    stats = table1_stats(spec.interactions())
     stats["dataset"] = args.dataset
-    print(f"Table 1 statistics for {args.dataset}:")
+    print(f"Table 1 statistics for {spec.label}:")
     for key in ("users", "items", "interactions"):
         print(f"  {key:<13} {stats[key]:>12,}")
     print(f"  {'sparsity':<13} {stats['sparsity']:>11.2f}%")
@@ -53,12 +42,23 @@ def cmd_data_stats(args) -> int:
     return 0
 
 
+def cmd_data_fetch(args) -> int:
+    from codigem_lab.data.registry import get_spec, locate_ratings
+
+    path = locate_ratings(get_spec(args.name), cache=args.cache, progress=not args.no_progress)
+    print(f"{args.name}: {path} (checksum verified)")
+    return 0
+
+
 def cmd_quickstart(args) -> int:
+    from codigem_lab.data.spec import DataSpec, resolve_data
     from codigem_lab.quickstart import run_quickstart
 
-    report = run_quickstart(
-        dataset=args.dataset, source=args.source, epochs=args.epochs, progress=not args.no_progress
-    )
+    if args.dataset == "auto":  # ML-100K from the cache or the registry, else synthetic (offline)
+        data = resolve_data("auto", quick=True, cache=args.cache, progress=not args.no_progress)
+    else:
+        data = DataSpec.from_args(args, split=False)
+    report = run_quickstart(data, epochs=args.epochs, progress=not args.no_progress)
     print(report.text)
     if args.json:
         print(json_line(report.summary))
@@ -80,13 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="datasets: statistics")
     dsub = data.add_subparsers(dest="data_command", required=True)
     stats = dsub.add_parser("stats", help="print Table 1 statistics of a preprocessed dataset")
-    _add_data_args(stats, protocol=False)
+    add_data_args(stats, split=False)
     stats.add_argument("--json", action="store_true", help="end with one JSON line")
     stats.set_defaults(func=cmd_data_stats)
+    fetch = dsub.add_parser(
+        "fetch", help="download a registry dataset into the data cache (pinned checksum)"
+    )
+    fetch.add_argument("name", help="registry name: ml-100k, ml-1m, ml-20m, ...")
+    fetch.add_argument("--cache", default=None, help="data cache folder (default: data_cache/)")
+    fetch.add_argument("--no-progress", action="store_true")
+    fetch.set_defaults(func=cmd_data_fetch)
 
     quick = sub.add_parser("quickstart", help="the README's demo (offline: synthetic data)")
-    quick.add_argument("--dataset", default="synthetic")
-    quick.add_argument("--source", default=None)
+    add_data_args(quick, split=False)
+    quick.set_defaults(dataset="auto")
     quick.add_argument("--epochs", type=int, default=20)
     quick.add_argument("--no-progress", action="store_true")
     quick.add_argument("--json", action="store_true")
@@ -94,8 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from codigem_lab import cli_reproduce, cli_train
 
-    cli_train.register(sub, _add_data_args)
+    cli_train.register(sub, add_data_args)
     cli_reproduce.register(sub)
+    from codigem_lab import cli_explore
+
+    cli_explore.register(sub)
     return parser
 
 
@@ -117,7 +127,10 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``codigem-lab`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has printed
+        return int(exc.code or 0)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for a re-launch under torchrun
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(message)s")
     threads = args.threads or int(os.environ.get("CODIGEM_LAB_THREADS", "0") or 0)

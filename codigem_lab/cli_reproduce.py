@@ -1,15 +1,28 @@
-"""``codigem-lab reproduce TABLE``: rerun one of the paper's tables or figures through the cache."""
+"""``codigem-lab reproduce STUDY``: rerun one of the paper's tables or figures through the cache.
+
+Its studies, their options, file names and figures all come from the study registry
+(:mod:`codigem_lab.experiments.registry`); this module only parses and prints.
+"""
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
+from codigem_lab.data.spec import DataSpec
+from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.common import ExperimentConfig
+from codigem_lab.experiments.registry import STUDIES
+from codigem_lab.options import add_options, values_from_args
 
-EXPERIMENTS = ("table2", "table3", "fig2", "fig3", "table4", "table5")
+
+def _study_options() -> list:
+    """Every study's own options, once each (several studies share --paper-dataset)."""
+    seen: dict[str, object] = {}
+    for study in STUDIES.values():
+        for opt in study.options:
+            seen.setdefault(opt.dest, opt)
+    return list(seen.values())
 
 
 def register(sub) -> None:
@@ -17,126 +30,51 @@ def register(sub) -> None:
     p = sub.add_parser(
         "reproduce", help="rerun one of the paper's tables/figures (results are cached)"
     )
-    p.add_argument("what", choices=EXPERIMENTS)
-    p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--source", default=None)
-    p.add_argument("--preset", default=None)
-    p.add_argument("--protocol", default="strong", choices=["strong", "ratio"])
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
-    p.add_argument("--models", default=None, help="comma list, e.g. pop,itemknn,codigem:paper")
-    p.add_argument("--recall-definition", default="minK", choices=["minK", "targets"])
-    p.add_argument(
-        "--presets",
-        default="paper,released",
-        help="table3: CODIGEM presets to run, comma list (paper, released)",
-    )
-    p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--patience", type=int, default=10)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quick", action="store_true", help="small data, few epochs (for tests)")
-    p.add_argument("--cache-root", default=None, help="result cache (default: runs/cache)")
+    p.add_argument("what", choices=list(STUDIES), help="; ".join(s.title for s in STUDIES.values()))
+    add_options(p, DataSpec.OPTIONS + DataSpec.SPLIT_OPTIONS)
+    add_options(p, ExperimentConfig.OPTIONS)
+    add_options(p, _study_options())
     p.add_argument("--out", default="results", help="folder for the table files")
     p.add_argument("--no-save", action="store_true", help="print only")
-    p.add_argument("--paper-dataset", default=None, help="paper block to compare with (ml-1m, ...)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="end with the table as one JSON line")
     p.set_defaults(func=cmd_reproduce)
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The ExperimentConfig (with the study's own options in ``extra``) a command line describes."""
     if args.seeds < 1:
-        from codigem_lab.errors import ConfigError
-
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
-    extra = {"paper_dataset": args.paper_dataset} if args.paper_dataset else {}
-    if args.what == "table3":
-        presets = parse_presets(args.presets)
-        if presets != ("paper", "released"):
-            extra["presets"] = presets
+    values = values_from_args(args, ExperimentConfig.OPTIONS)
+    values["seeds"] = tuple(range(args.seeds))
+    study = STUDIES[args.what]
+    extra = {
+        o.dest: getattr(args, o.dest)
+        for o in study.options
+        if getattr(args, o.dest) is not None and getattr(args, o.dest) != o.default
+    }
     return ExperimentConfig(
-        dataset=args.dataset,
-        source=args.source,
-        preset=args.preset,
-        protocol=args.protocol,
-        seeds=tuple(range(args.seeds)),
-        recall_definition=args.recall_definition,
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        device=args.device,
-        quick=args.quick,
+        data_spec=DataSpec.from_args(args),
         progress=not args.no_progress,
-        cache_root=args.cache_root,
         extra=extra,
+        **values,
     )
-
-
-def parse_presets(text: str) -> tuple[str, ...]:
-    """'paper,released' -> ('paper', 'released'), refusing unknown names."""
-    from codigem_lab.diffusion.model import PRESETS
-    from codigem_lab.errors import ConfigError
-
-    presets = tuple(p.strip() for p in text.split(",") if p.strip())
-    bad = [p for p in presets if p not in PRESETS]
-    if not presets or bad:
-        raise ConfigError(f"--presets must be a comma list of {list(PRESETS)}; got {text!r}")
-    return presets
 
 
 def cmd_reproduce(args) -> int:
-    from codigem_lab.experiments import studies, table2
-
+    study = STUDIES[args.what]
     cfg = config_from_args(args)
-    command = (
-        "codigem-lab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if sys.argv[1:2] == ["reproduce"]
-        else ""
-    )
-    name = cfg.dataset if cfg.dataset != "csv" else (table2.paper_dataset(cfg) or "csv")
-    stem = f"{args.what}-{name}-{cfg.protocol}" + ("-quick" if cfg.quick else "")
-    folder = Path(args.out) / args.what
-    figures = []
-    if args.what == "table2":
-        result = table2.reproduce_table2(cfg, args.models, command)
-        stem = table2.default_stem(cfg)
-    elif args.what == "table3":
-        result = studies.reproduce_table3(cfg, command=command)
-        if cfg.extra.get("presets"):
-            stem += "-" + "-".join(cfg.extra["presets"])
-    elif args.what == "fig2":
-        from codigem_lab.viz.sensitivity import plot_beta_sweep
-
-        result, runs = studies.reproduce_fig2(cfg, command)
-        figures.append((plot_beta_sweep(runs, title=f"Fig. 2: beta ({name})"), "beta"))
-    elif args.what == "fig3":
-        from codigem_lab.viz.studies import plot_convergence, plot_sweep
-
-        result, runs = studies.reproduce_fig3(cfg, command)
-        figures.append(
-            (
-                plot_sweep(
-                    studies.summarise_sweep(runs, "T"), "T", title=f"Fig. 3 left: T ({name})"
-                ),
-                "T",
-            )
-        )
-        figures.append(
-            (
-                plot_convergence(runs, "T", title=f"Fig. 3 right: convergence ({name})"),
-                "convergence",
-            )
-        )
-    elif args.what == "table4":
-        result = studies.reproduce_table4(cfg, command)
-    else:
-        result = studies.reproduce_table5(cfg, command)
-    print(result.text())
+    out = study.execute(cfg)
+    print(out.result.text())
     if not args.no_save:
-        paths = result.save(folder, stem)
-        for fig, suffix in figures:
-            from codigem_lab.viz.studies import save_figure
+        from codigem_lab.viz.studies import save_figure
+        from codigem_lab.viz.study_figures import study_figures
 
+        folder, stem = Path(args.out) / study.name, study.stem(cfg)
+        paths = out.result.save(folder, stem)
+        for fig, suffix in study_figures(study.name, out, cfg.data_spec.name):
             paths += save_figure(fig, folder / f"{stem}-{suffix}")
         print("saved: " + ", ".join(str(p) for p in paths))
     if args.json:
-        print(result.json_line())
+        print(out.result.json_line())
     return 0

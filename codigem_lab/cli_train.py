@@ -23,6 +23,13 @@ def register(sub, add_data_args) -> None:
     """Add the train, evaluate and check-elbo sub-commands."""
     train = sub.add_parser("train", help="train a model with early stopping and write a run folder")
     add_data_args(train)
+    train.add_argument("--seed", type=int, default=0, help="training seed (and split seed)")
+    train.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="split the data with this seed (default: --seed)",
+    )
     train.add_argument("--model", default="codigem", help="codigem, pop, itemknn, ...")
     train.add_argument("--variant", default="paper", help="CODIGEM preset: paper or released")
     for flag, typ in CODIGEM_FLAGS.items():
@@ -34,6 +41,12 @@ def register(sub, add_data_args) -> None:
         "--skip-reverse", action="store_true", help="variant III: skips in the decoder"
     )
     train.add_argument("--score-mode", default="decoder", choices=["decoder", "reverse"])
+    train.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="CODIGEM, decoder scoring: train only the decoder on z_1 (the ranking-equivalent "
+        "fast path: same decoder weights and test metrics, bit for bit, as the full model)",
+    )
     train.add_argument("--max-epochs", type=int, default=100)
     train.add_argument("--patience", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=None, help="default: the model's (200)")
@@ -88,25 +101,13 @@ def register(sub, add_data_args) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """The RunSpec a ``train`` command line describes."""
+    from codigem_lab.data.spec import DataSpec
     from codigem_lab.models import model_class
-    from codigem_lab.runs import DataSpec, RunSpec
+    from codigem_lab.runs import RunSpec
     from codigem_lab.train import TrainConfig
 
-    heldout = args.heldout
-    if heldout is not None and heldout >= 1:
-        heldout = int(heldout)
-    data = DataSpec(
-        dataset=args.dataset,
-        source=args.source,
-        preset=args.preset,
-        protocol=args.protocol,
-        seed=args.seed,
-        min_rating=args.min_rating,
-        user_core=args.user_core,
-        item_core=args.item_core,
-        n_heldout=heldout,
-        cache=args.cache,
-    )
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    data = DataSpec.from_args(args, seed=split_seed)
     params: dict = {}
     variant = None
     if args.model == "codigem":
@@ -118,6 +119,15 @@ def spec_from_args(args: argparse.Namespace):
             params["skip_reverse"] = True
         if args.score_mode != "decoder":
             params["score_mode"] = args.score_mode
+        if args.decoder_only:
+            from codigem_lab.codigem import check_decoder_only
+
+            check_decoder_only(True, args.score_mode)
+            params["decoder_only"] = True
+    elif getattr(args, "decoder_only", False):
+        from codigem_lab.errors import ConfigError
+
+        raise ConfigError(f"--decoder-only is for --model codigem only; got --model {args.model}")
     # the model's own optimiser settings (``paper_train``), then what the command line says
     own = dict(getattr(model_class(args.model), "paper_train", {}) or {})
     for key in ("lr", "optimizer", "batch_size"):

@@ -18,8 +18,8 @@ class ChecksumError(DataError):
     """A file's hash does not match the pinned one."""
 
 
-class ConfigError(CodigemError):
-    """Conflicting or out-of-range options."""
+class ConfigError(CodigemError, ValueError):
+    """Conflicting or out-of-range options (a ValueError, so argparse reports it as a usage error)."""
 
 
 class TrainingError(CodigemError):

@@ -3,6 +3,7 @@ and the top recommendations for a few held-out users. Offline it uses the synthe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 
 from codigem_lab.baselines import ItemKNN, Pop
 from codigem_lab.codigem import CODIGEMRecommender
-from codigem_lab.data import load_item_titles, prepare_split
+from codigem_lab.data.spec import DataSpec
 from codigem_lab.metrics import Evaluator
 from codigem_lab.report import format_table
 from codigem_lab.train import TrainConfig
@@ -24,16 +25,19 @@ class QuickstartReport:
 
 
 def run_quickstart(
-    dataset: str = "synthetic",
-    source: str | None = None,
+    data: DataSpec | None = None,
     epochs: int = 20,
     n_users_shown: int = 3,
     progress: bool = True,
     seed: int = 0,
 ) -> QuickstartReport:
     """Load the data, evaluate Pop, Item-KNN and a briefly trained CODIGEM; recommend for a few users."""
-    split = prepare_split(dataset, source=source, seed=seed)
-    lines = [f"Dataset {dataset}: {split.meta.get('preprocessing', '')}", "Table 1 statistics:"]
+    data = dataclasses.replace(data or DataSpec(), seed=seed)
+    split = data.load()
+    lines = [f"Dataset {data.label}: {split.meta.get('preprocessing', '')}"]
+    if data.banner:
+        lines.append(f"*** {data.banner} ***")
+    lines.append("Table 1 statistics:")
     st = split.stats
     lines += [
         f"  users {st['users']:,}   items {st['items']:,}   interactions {st['interactions']:,}"
@@ -59,7 +63,7 @@ def run_quickstart(
     table = pd.DataFrame(rows).T[["R@20", "R@50", "N@20", "N@50"]]
     lines += ["Test metrics (Recall@K = hits / min(K, #targets)):", format_table(table), ""]
 
-    titles = load_item_titles(dataset, source) if dataset != "synthetic" else None
+    titles = data.titles()
     es = split.test
     users = np.flatnonzero(np.diff(es.fold_in.indptr) >= 5)[:n_users_shown]
     top = codigem.recommend(es.fold_in[users], n=5)

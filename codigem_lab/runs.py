@@ -16,48 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codigem_lab._io import write_json
+from codigem_lab.data.spec import DataSpec
 from codigem_lab.distributed import DistContext
 from codigem_lab.errors import ConfigError
 from codigem_lab.metrics import Evaluator
 from codigem_lab.models import build_model
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.train import TrainConfig, Trainer, load_checkpoint
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Which data, preprocessed how, split by which protocol and seed."""
-
-    dataset: str = "synthetic"
-    source: str | None = None
-    preset: str | None = None
-    protocol: str = "strong"
-    seed: int = 0
-    min_rating: float | None = None
-    user_core: int | None = None
-    item_core: int | None = None
-    n_heldout: float | None = None
-    cache: str | None = None
-    max_users: int | None = None
-
-    def load(self):
-        """The prepared (cached) split."""
-        from codigem_lab.data import prepare_split
-
-        extra = {} if self.n_heldout is None else {"n_heldout": self.n_heldout}
-        return prepare_split(
-            self.dataset,
-            source=self.source,
-            preset=self.preset,
-            protocol=self.protocol,
-            seed=self.seed,
-            cache=self.cache,
-            min_rating=self.min_rating,
-            user_core=self.user_core,
-            item_core=self.item_core,
-            max_users=self.max_users,
-            **extra,
-        )
 
 
 @dataclass(frozen=True)
@@ -83,18 +48,24 @@ class RunSpec:
             DataSpec(**d["data"]), d["model"], d["variant"], dict(d["params"]), TrainConfig(**train)
         )
 
-    def key(self) -> str:
-        """Short hash of everything that defines the run except progress display and device.
+    def identity(self) -> dict:
+        """What defines the run's result: the data's content hash (not the path that reached
+        it), model, variant, parameters and every training setting but progress display, with
+        the device type and precision (results differ in the last digits across them)."""
+        from codigem_lab.train import resolve_device
 
-        The default precision (fp32) is left out too, so runs cached before the option existed
-        keep their keys.
-        """
         d = self.to_dict()
-        d["train"].pop("progress")
-        d["train"].pop("device")
-        if d["train"].get("precision") == "fp32":
-            d["train"].pop("precision")
-        return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        train = d["train"]
+        train.pop("progress")
+        train["device"] = resolve_device(train["device"]).type
+        data = d.pop("data")
+        d["data"] = {"content": self.data.fingerprint(), "protocol": data["protocol"]}
+        return d
+
+    def key(self) -> str:
+        """Short hash of :meth:`identity`: names the run's folder in the result cache."""
+        payload = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
     def default_dir(self, root: str | os.PathLike = "runs") -> Path:
         variant = f"-{self.variant}" if self.variant else ""

@@ -4,8 +4,9 @@
   few epochs) unless the variable is already set, so the whole set runs in a couple of minutes.
 * Cells marked ``# NBVAL_CHECK_OUTPUT`` are compared with their committed output. A cell whose
   output depends on data that a bare clone lacks says so with a line ``# nbval-needs: ml-1m``;
-  where ``../shared/data/ml-1m`` is absent that cell still runs, but its output is not compared
-  (it prints the statistics of the fallback dataset instead of the committed ML-1M ones).
+  where that dataset cannot be had without a download (not in the data cache, not seedable from
+  a development machine's shared folder) the cell still runs, but its output is not compared (it
+  prints the statistics of the fallback dataset instead of the committed ML-1M ones).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ _NEEDS = re.compile(r"^\s*#\s*nbval-needs:\s*([\w.-]+)", re.MULTILINE)
 
 
 def _available(name: str) -> bool:
-    from codigem_lab import notebook as nb
+    from codigem_lab.data import resolve_data
 
-    finders = {"ml-1m": nb.ml1m, "ml-100k": nb.ml100k}
-    if name not in finders:
-        raise ValueError(f"unknown '# nbval-needs: {name}' (known: {sorted(finders)})")
-    return finders[name]() is not None
+    known = ("ml-1m", "ml-100k")
+    if name not in known:
+        raise ValueError(f"unknown '# nbval-needs: {name}' (known: {sorted(known)})")
+    return not resolve_data(name, download=False).is_synthetic
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -23,6 +23,7 @@ def shared_file(*parts: str) -> Path:
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own data cache unless it sets one itself."""
     monkeypatch.setenv("CODIGEM_LAB_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODIGEM_LAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("CODIGEM_LAB_QUIET", "1")
 
 

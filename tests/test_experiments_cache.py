@@ -101,42 +101,53 @@ def test_different_specs_are_different_entries(tmp_path, small_synthetic):
     assert set(cache.to_frame()["seed"]) == {0, 1}
 
 
-def _hold_lock(cache, s, pid):
-    import socket
+def _hold_lock(cache, s, seconds: float = 60):
+    """Another process that takes the run's file lock and holds it for ``seconds``."""
+    import subprocess
+    import sys
+    import time
 
     cache.root.mkdir(parents=True, exist_ok=True)
-    cache.lock_path(s).write_text(f"{socket.gethostname()} {pid}\n")
+    ready = cache.root / f"{s.key()}.ready"
+    code = (
+        "import sys, time; from filelock import FileLock; "
+        "l = FileLock(sys.argv[1]); l.acquire(); open(sys.argv[2], 'w').close(); "
+        "time.sleep(float(sys.argv[3]))"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", code, str(cache.lock_path(s)), str(ready), str(seconds)]
+    )
+    deadline = time.time() + 30
+    while not ready.exists():
+        assert time.time() < deadline, "the lock holder did not start"
+        time.sleep(0.05)
+    return other
 
 
 def test_a_run_another_live_process_trains_is_not_touched(tmp_path, small_synthetic):
-    import subprocess
-    import sys
-
     from codigem_lab.experiments.cache import RunInProgress
 
     cache = ResultCache(tmp_path)
     s = spec()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = _hold_lock(cache, s)
     try:
-        _hold_lock(cache, s, other.pid)
         cache.path(s).mkdir(parents=True)
         (cache.path(s) / "config.json").write_text("{}")  # the other process's run in progress
-        with pytest.raises(RunInProgress, match=str(other.pid)):
+        assert cache.is_busy(s)
+        with pytest.raises(RunInProgress, match="being trained by another process"):
             cache.run(s)
         assert (cache.path(s) / "config.json").exists()  # not deleted as a leftover
     finally:
-        other.kill()
+        other.kill()  # dies without releasing: the kernel drops its lock
         other.wait()
-    rec = cache.run(s)  # its process died: the stale lock is taken over
-    assert not rec.from_cache and not cache.lock_path(s).exists()
+    assert not cache.is_busy(s)
+    rec = cache.run(s)
+    assert not rec.from_cache and not cache.is_busy(s)
 
 
 def test_run_specs_leaves_busy_runs_for_last_and_waits_for_them(
     tmp_path, small_synthetic, monkeypatch
 ):
-    import subprocess
-    import sys
-
     import codigem_lab.experiments.cache as mod
     import codigem_lab.experiments.common as common
 
@@ -151,10 +162,44 @@ def test_run_specs_leaves_busy_runs_for_last_and_waits_for_them(
     monkeypatch.setattr(mod, "run_training", recording)
     cache = ResultCache(tmp_path)
     specs = [spec(seed=0), spec(seed=1), spec(seed=2)]
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
-    _hold_lock(cache, specs[0], other.pid)
+    other = _hold_lock(cache, specs[0], seconds=2)
     records, _ = common.run_specs(specs, cache, progress=False)
     other.wait()
-    assert order == [1, 2, 0]  # seed 0 was busy: the others first, then taken over
+    assert order == [1, 2, 0]  # seed 0 was busy: the others first, then trained when released
     assert [r.spec.train.seed for r in records] == [0, 1, 2]  # in the order asked
-    assert not any(cache.root.glob("*.lock"))
+    assert not any(cache.is_busy(sp) for sp in specs)
+
+
+def test_a_run_made_by_other_code_is_reported_and_rerun_unless_kept(
+    tmp_path, small_synthetic, monkeypatch, capsys
+):
+    import codigem_lab.experiments.cache as mod
+
+    cache = ResultCache(tmp_path)
+    first = cache.run(spec(model="pop"))
+    assert first.code_version == mod.code_version()
+    monkeypatch.setattr(mod, "code_version", lambda: "0123456789ab")
+    assert cache.get(spec(model="pop")) is None  # stale: re-run
+    assert "made by code" in capsys.readouterr().out
+    kept = ResultCache(tmp_path, keep_stale=True).get(spec(model="pop"))
+    assert kept is not None and kept.test == first.test
+    assert "--keep-stale" in capsys.readouterr().out
+
+
+def test_the_code_version_follows_the_run_sources(tmp_path, monkeypatch):
+    import codigem_lab.experiments.cache as mod
+
+    before = mod.code_version()
+    assert len(before) == 12 and before == mod.code_version()
+    pkg = tmp_path / "pkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "runs.py").write_text("x = 1\n")
+    (pkg / "data" / "a.py").write_text("y = 1\n")
+    monkeypatch.setattr(mod, "RUN_SOURCES", ("runs.py", "data"))
+    monkeypatch.setattr(mod, "__file__", str(pkg / "experiments" / "cache.py"))
+    mod._code_version.cache_clear()
+    one = mod.code_version()
+    (pkg / "data" / "a.py").write_text("y = 2\n")
+    mod._code_version.cache_clear()
+    assert mod.code_version() != one
+    mod._code_version.cache_clear()

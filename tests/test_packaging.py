@@ -43,3 +43,15 @@ def test_python_requirement_agrees():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     assert f"python{project['requires-python']}" in env["dependencies"]
+
+
+def test_layer_contract_holds():
+    """docs/architecture.md's layers, as pyproject.toml's import-linter contract states them."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("lint-imports")
+    assert exe, "lint-imports (import-linter, a test extra) is not installed"
+    out = subprocess.run([exe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "1 kept, 0 broken" in out.stdout or "0 broken" in out.stdout

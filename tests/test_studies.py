@@ -92,7 +92,7 @@ def test_table3_presets_option(tiny, tmp_path, capsys):
     assert main(argv + ["--no-progress", "--json", "--out", str(out)]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {r["preset"] for r in rows} == {"released"} and len(rows) == 5
-    assert (out / "table3" / "table3-synthetic-strong-quick-released.md").exists()
+    assert (out / "table3" / "table3-synthetic-strong-released-quick.md").exists()
     assert main(["reproduce", "table3", "--presets", "paper,nope"]) != 0
     assert "--presets must be a comma list" in capsys.readouterr().err
 

@@ -1,4 +1,4 @@
-"""The notebooks' figures (codigem_lab.viz.plots) and helpers (codigem_lab.notebook).
+"""The notebooks' figures (codigem_lab.viz.plots) and helpers (session, viz.frames, data.inspect).
 
 Each plot function must return a Figure holding the artists it promises, built from the data it
 was given, without touching pyplot's global figure list.
@@ -17,10 +17,16 @@ from PIL import Image
 
 matplotlib.use("Agg")
 
-from codigem_lab import notebook as nb  # noqa: E402
-from codigem_lab import viz  # noqa: E402
+from codigem_lab import (
+    session,  # noqa: E402
+    viz,  # noqa: E402
+)
+from codigem_lab.data import inspect  # noqa: E402
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
-from codigem_lab.viz import plots  # noqa: E402
+from codigem_lab.viz import (
+    frames,  # noqa: E402
+    plots,  # noqa: E402
+)
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
@@ -222,33 +228,13 @@ def test_figure_png_is_a_small_palette_png(clicks):
 
 # ======================================================================== notebook helpers
 def test_is_quick_reads_the_environment():
-    assert nb.is_quick({"CODIGEM_LAB_QUICK": "1"})
-    assert not nb.is_quick({"CODIGEM_LAB_QUICK": "0"})
-    assert not nb.is_quick({})
-
-
-def test_resolve_data_falls_back_to_synthetic_without_shared_data(tmp_path, monkeypatch):
-    monkeypatch.setenv(nb.SHARED_ENV, str(tmp_path / "nowhere"))
-    for quick in (True, False):
-        choice = nb.resolve_data("auto", quick=quick)
-        assert choice.dataset == "synthetic" and choice.titles() is None
-    assert nb.shared_data_dir() is None
-
-
-def test_resolve_data_finds_shared_copies(tmp_path, monkeypatch):
-    (tmp_path / "ml-1m").mkdir()
-    (tmp_path / "ml-1m" / "ratings_no_timestamp.csv").write_text("user_id,movie_id,rating\n")
-    (tmp_path / "ml-1m" / "movies.dat").write_text("1::Toy Story (1995)::Animation\n")
-    monkeypatch.setenv(nb.SHARED_ENV, str(tmp_path))
-    full = nb.resolve_data("auto", quick=False)
-    assert (full.dataset, full.preset) == ("csv", "paper-ml1m")
-    assert full.source.endswith("ratings_no_timestamp.csv")
-    assert full.titles().to_dict() == {1: "Toy Story (1995)"}
-    assert nb.resolve_data("auto", quick=True).dataset == "synthetic"  # no ml-100k there
+    assert session.is_quick({"CODIGEM_LAB_QUICK": "1"})
+    assert not session.is_quick({"CODIGEM_LAB_QUICK": "0"})
+    assert not session.is_quick({})
 
 
 def test_table1_comparison_prints_ours_beside_the_paper():
-    text = nb.table1_comparison(
+    text = frames.table1_comparison(
         {"users": 6033, "items": 3123, "interactions": 834449, "sparsity": 95.5711}, "ML-1M"
     )
     assert "6,033" in text and "6,034" in text and "-1" in text and "+0" in text
@@ -257,6 +243,8 @@ def test_table1_comparison_prints_ours_beside_the_paper():
 
 def test_prune_widget_state_drops_closed_and_unreachable_widgets():
     import nbformat
+
+    nb = _execute_tool()
 
     view = "application/vnd.jupyter.widget-view+json"
     cell = nbformat.v4.new_code_cell("x")
@@ -288,12 +276,24 @@ def test_recommendations_frame_marks_hits(small_split):
         """Scores each user's held-out targets highest."""
 
         def recommend(self, fold_in, n=10):
-            rows = nb.users_with_targets(small_split, k=2)
+            rows = inspect.users_with_targets(small_split, k=2)
             return np.stack([small_split.test.target[r].indices[:n] for r in rows])
 
-    rows = nb.users_with_targets(small_split, k=2)
+    rows = inspect.users_with_targets(small_split, k=2)
     n = min(len(small_split.test.target[r].indices) for r in rows)
-    frame = nb.recommendations_frame(Oracle(), small_split, rows, n=n)
+    frame = frames.recommendations_frame(Oracle(), small_split, rows, n=n)
     assert frame["hit"].all() and len(frame) == 2 * n
-    wide = nb.recommendations_wide(frame)
+    wide = frames.recommendations_wide(frame)
     assert wide.shape == (n, 2) and wide.iloc[0, 0].endswith("✓")
+
+
+def _execute_tool():
+    """tools/execute_notebooks.py as a module (development tooling, not in the package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "execute_notebooks.py"
+    spec = importlib.util.spec_from_file_location("execute_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

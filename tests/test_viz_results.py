@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 
+from codigem_lab.experiments import interactive as X  # noqa: E402
 from codigem_lab.experiments import paper  # noqa: E402
 from codigem_lab.experiments.common import ExperimentConfig  # noqa: E402
 from codigem_lab.viz import results as R  # noqa: E402
@@ -308,8 +309,11 @@ def test_panel_reports_a_failed_training_instead_of_raising(sweep):
 
 
 def test_train_setting_quick_returns_metrics():
-    out = S.train_setting(1e-3, 2, quick=True, progress=False)
-    assert out["beta"] == 1e-3 and out["T"] == 2 and out["epochs"] == S.QUICK_TRAIN_EPOCHS
+    from codigem_lab.experiments import studies
+    from codigem_lab.experiments.common import QUICK_EPOCHS
+
+    out = studies.train_setting(1e-3, 2, quick=True, progress=False)
+    assert out["beta"] == 1e-3 and out["T"] == 2 and out["epochs"] == QUICK_EPOCHS
     for m in ("R@20", "R@50", "N@20", "N@50"):
         assert 0.0 <= out[m] <= 1.0
     assert out["R@50"] > 0
@@ -338,100 +342,10 @@ def _cli_config(command: str) -> ExperimentConfig:
 
 @pytest.mark.parametrize("quick", [False, True])
 def test_notebook_settings_give_the_cli_runs(quick):
-    cfg = R.experiment_config(quick=quick, protocol="ratio", recall_definition="targets")
-    cli = _cli_config(R.reproduce_command("table2", cfg, "pop,codigem"))
+    cfg = X.experiment_config(quick=quick, protocol="ratio", recall_definition="targets")
+    cli = _cli_config(X.reproduce_command("table2", cfg, "pop,codigem"))
     for model, variant in (("pop", None), ("codigem", "paper")):
         for seed in cfg.seeds:
             assert cfg.spec(model, seed, variant).key() == cli.spec(model, seed, variant).key()
-    assert cli.extra == cfg.extra
+    assert cli.extra == {**cfg.extra, "models": "pop,codigem"}
     assert cfg.seeds == ((0,) if quick else (0, 1, 2)) and cfg.quick == quick
-
-
-def test_full_mode_uses_the_readme_source_when_shared_data_is_there():
-    from codigem_lab import notebook as nb
-
-    root = nb.repo_root()
-    if root is None or not (root / R.CLI_ML1M_SOURCE).is_file():
-        pytest.skip("../shared/data/ml-1m is not beside the repository")
-    cfg = R.experiment_config()
-    assert (cfg.dataset, cfg.source, cfg.preset) == ("csv", R.CLI_ML1M_SOURCE, "paper-ml1m")
-    assert "FULL MODE" in R.describe_mode(cfg)
-
-
-@pytest.fixture
-def tiny(monkeypatch, tmp_path):
-    """A tiny synthetic dataset and a private result cache."""
-    import codigem_lab.data.synthetic as syn
-    from codigem_lab.data import SyntheticConfig
-
-    small = SyntheticConfig(n_users=150, n_items=80, n_interactions=3000, n_groups=3, seed=0)
-    monkeypatch.setattr(syn, "SyntheticConfig", lambda *a, **k: small)
-    monkeypatch.setenv("CODIGEM_LAB_RUNS", str(tmp_path / "runs"))
-    return R.experiment_config("synthetic", quick=True)
-
-
-def test_reproduce_reports_missing_runs_then_loads_them_from_the_cache(tiny):
-    missing = R.reproduce("fig3", tiny, cached_only=True)
-    assert not missing.available and "reproduce fig3" in missing.message
-    made = R.reproduce("fig3", tiny)
-    assert made.available and not made.from_cache and len(made.runs) == 3
-    again = R.reproduce("fig3", tiny, cached_only=True)
-    assert again.available and again.from_cache
-    assert again.result.rows == made.result.rows
-    hist = R.model_histories(tiny)
-    # the sweep's T = 3 point is the paper preset's own run, shared with Table 5; the VAEs' are not made
-    assert set(hist) == {"codigem"}
-
-
-def test_decoder_gradient_check_separates_variants_that_reach_the_decoder():
-    x = (np.random.default_rng(0).random((16, 30)) < 0.2).astype(np.float32)
-    check = R.decoder_gradient_check(x)
-    for v in ("I (annealing)", "II (skip, forward nets)"):
-        assert check.loc[v, "decoder gradient"] == 0.0
-        assert check.loc[v, "scores after one step"] == 0.0
-        assert check.loc[v, "transition-net gradient"] > 0.0
-    for v in ("III (skip, reverse nets)", "IV (multinomial)"):
-        assert check.loc[v, "decoder gradient"] > 0.0
-        assert check.loc[v, "scores after one step"] > 0.0
-    assert check.loc["I (annealing)", "KL weight"] == pytest.approx(0.2)
-
-
-def test_ml20m_benchmark_table(tmp_path):
-    import json
-
-    from codigem_lab.viz.results import ml20m_benchmark_table
-
-    bench = {
-        "prepare": {"prepare_s": 7.9},
-        "train": {
-            "epoch_s": 368.7,
-            "eval_s": 4.4,
-            "train_users_per_s": 320.3,
-            "peak_rss_mb": 1814.5,
-        },
-    }
-    (tmp_path / "b.json").write_text(json.dumps(bench))
-    t = ml20m_benchmark_table(tmp_path / "b.json")
-    assert t.loc["training s / epoch"].iloc[0] == 368.7
-    assert t.loc["training s / epoch"].iloc[1] == 48.22  # the paper's Table 5, beside ours
-    assert ml20m_benchmark_table(tmp_path / "missing.json") is None
-
-
-def test_single_seed_rows_have_no_spread():
-    """One seed: std is None in the JSON rows; tables show the mean alone, charts draw no bar."""
-    from codigem_lab.experiments.aggregate import format_mean_std
-
-    rows = [{"model": "pop", "variant": None, "R@50_mean": 0.2, "R@50_std": None}]
-    f = R.table2_frame(rows, ("R@50",))
-    assert np.isnan(f["R@50_std"].iloc[0])
-    assert (
-        format_mean_std(0.2, None) == "0.2000" and format_mean_std(0.2, 0.01) == "0.2000 ± 0.0100"
-    )
-
-
-def test_p_values_that_underflow_are_shown_as_a_bound():
-    from codigem_lab.experiments.aggregate import p_text
-
-    assert p_text(0.0) == "< 1e-300"
-    assert p_text(3.8e-57) == "3.8e-57"
-    assert p_text(None) == "" and p_text(float("nan")) == ""

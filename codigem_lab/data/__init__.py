@@ -9,6 +9,7 @@ from codigem_lab.data.prepare import (
 )
 from codigem_lab.data.preprocess import PRESETS, Preprocessing, get_preset, preprocess, table1_stats
 from codigem_lab.data.registry import DATASETS, cache_dir, load_item_titles, load_ratings
+from codigem_lab.data.spec import SYNTHETIC_BANNER, DataSpec, resolve_data
 from codigem_lab.data.splits import PROTOCOLS, EvalSet, Split, make_split
 from codigem_lab.data.synthetic import SyntheticConfig, ml20m_shape
 
@@ -17,6 +18,8 @@ DATASET_NAMES = (*DATASETS, "csv", "synthetic")
 __all__ = [
     "DATASETS",
     "DATASET_NAMES",
+    "DataSpec",
+    "SYNTHETIC_BANNER",
     "PRESETS",
     "PROTOCOLS",
     "EvalSet",
@@ -33,6 +36,7 @@ __all__ = [
     "make_split",
     "ml20m_shape",
     "prepare_split",
+    "resolve_data",
     "preprocess",
     "save_split",
     "table1_stats",

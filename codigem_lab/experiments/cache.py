@@ -9,36 +9,67 @@ protocol, hyper-parameters, seed); its hash names a folder under the cache root 
 - ``last.pt`` while a neural run is in progress: a re-run resumes from it instead of starting over.
 
 A corrupt or incomplete entry is reported and re-run, never trusted. While a process trains a run
-it holds ``<key>.lock`` beside the folder, so that two commands sharing a cache (two sweeps on two
-cores, a notebook beside the CLI) never train, or delete, the same run: the second one moves on
-to other runs and comes back for this one when the first has stored it. A lock whose process has
-died is stale and is taken over.
+it holds an OS file lock on ``<key>.lock`` beside the folder (``filelock``), so that two commands
+sharing a cache (two sweeps on two cores, a notebook beside the CLI) never train, or delete, the
+same run: the second one moves on to other runs and comes back for this one when the first has
+stored it. The kernel releases the lock when its holder dies, so there are no stale locks.
+
+Each record stores the version of the code that made it (:func:`code_version`, a hash of the
+source files a run depends on). A record made by other code is reported and re-run, unless the
+cache was opened with ``keep_stale=True`` (``--keep-stale``), which uses it and says so.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from codigem_lab._io import write_json
+from codigem_lab.paths import runs_root
 from codigem_lab.runs import RunSpec, run_training
 
 log = logging.getLogger(__name__)
 
 RECORD = "record.json"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+#: The modules whose source defines what a run computes (everything up to :mod:`codigem_lab.runs`).
+RUN_SOURCES = (
+    "_io.py", "errors.py", "options.py", "paths.py", "data", "diffusion", "metrics.py",
+    "distributed.py", "train.py", "recommender.py", "neural.py", "codigem.py", "baselines",
+    "models.py", "runs.py",
+)  # fmt: skip
+
+
+def code_version() -> str:
+    """sha1 (12 hex digits) of the source files that a run's result depends on."""
+    return _code_version()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_version() -> str:
+    pkg = Path(__file__).resolve().parents[1]
+    h = hashlib.sha1()
+    for name in RUN_SOURCES:
+        p = pkg / name
+        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+        for f in files:
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def default_root() -> Path:
-    """``$CODIGEM_LAB_RUNS``, else ``runs/cache`` in the current folder."""
-    return Path(os.environ.get("CODIGEM_LAB_RUNS", "runs/cache"))
+    """``$CODIGEM_LAB_RUNS``, else ``runs/cache`` in the repository (see :func:`paths.runs_root`)."""
+    return runs_root()
 
 
 @dataclass
@@ -52,6 +83,8 @@ class RunRecord:
     recall_definition: str
     path: Path
     from_cache: bool = False
+    code_version: str = ""
+    key: str = ""
 
     def per_user(self) -> pd.DataFrame:
         """Per-user test metrics (index: user id)."""
@@ -73,7 +106,7 @@ class RunRecord:
             "seed": s.train.seed,
             "recall_definition": self.recall_definition,
             "params": json.dumps(s.params, sort_keys=True),
-            "key": s.key(),
+            "key": self.key or s.key(),
         }
         out.update({f"valid_{k}": v for k, v in self.valid.items()})
         out.update(self.test)
@@ -89,44 +122,43 @@ class RunInProgress(RuntimeError):
     """Another live process is training this run (it holds the run's lock)."""
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (a zombie, finished but not reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
 class ResultCache:
-    """Stores finished runs under ``root/<key>/``; ``run`` returns a cached record or makes one."""
+    """Stores finished runs under ``root/<key>/``; ``run`` returns a cached record or makes one.
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    ``keep_stale``: use records made by another version of the code (reported) instead of
+    re-running them.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
         self.root = Path(root) if root is not None else default_root()
+        self.keep_stale = keep_stale
 
     def path(self, spec: RunSpec) -> Path:
         return self.root / spec.key()
 
     def get(self, spec: RunSpec) -> RunRecord | None:
-        """The finished record for ``spec``, or None (missing, unfinished, or corrupt: reported)."""
+        """The finished record for ``spec``, or None (missing, unfinished, stale or corrupt)."""
         path = self.path(spec)
         if not (path / RECORD).exists():
             return None
         try:
-            return self._read(path, spec)
+            record = self._read(path)
         except CorruptEntry as exc:
             log.warning("cache entry %s is corrupt (%s); it will be re-run", path, exc)
             print(f"warning: cache entry {path} is corrupt ({exc}); re-running it")
             (path / RECORD).unlink(missing_ok=True)
             return None
+        if record.code_version != code_version():
+            what = f"cache entry {path.name} ({run_label(spec)}) was made by code {record.code_version}"
+            if not self.keep_stale:
+                print(
+                    f"note: {what}, this is {code_version()}: re-running it (--keep-stale uses it)"
+                )
+                return None
+            print(f"note: {what}, this is {code_version()}: used as it is (--keep-stale)")
+        return record
 
-    def _read(self, path: Path, spec: RunSpec | None) -> RunRecord:
+    def _read(self, path: Path) -> RunRecord:
         try:
             d = json.loads((path / RECORD).read_text())
             stored = RunSpec.from_dict(d["spec"])
@@ -136,47 +168,28 @@ class ResultCache:
             raise CorruptEntry(f"unreadable {RECORD}: {exc}") from exc
         if d.get("version") != RECORD_VERSION:
             raise CorruptEntry(f"record version {d.get('version')} != {RECORD_VERSION}")
-        if spec is not None and stored.key() != spec.key():
-            raise CorruptEntry("stored spec does not match its folder")
+        if d.get("key") != path.name:
+            raise CorruptEntry("stored key does not match its folder")
         if not (path / "test_per_user.csv").exists():
             raise CorruptEntry("test_per_user.csv is missing")
         if not all(isinstance(v, (int, float)) or v is None for v in test.values()):
             raise CorruptEntry("test metrics are not numbers")
-        return RunRecord(stored, valid, test, summary, rdef, path, from_cache=True)
+        return RunRecord(
+            stored, valid, test, summary, rdef, path, True, d.get("code_version", ""), path.name
+        )
 
     def lock_path(self, spec: RunSpec) -> Path:
         return self.root / f"{spec.key()}.lock"
 
-    def holder(self, spec: RunSpec) -> int | None:
-        """The pid of the live process on this host that is training ``spec``, else None."""
+    def is_busy(self, spec: RunSpec) -> bool:
+        """Whether another process holds the run's lock right now."""
+        lock = FileLock(self.lock_path(spec), timeout=0)
         try:
-            host, pid = self.lock_path(spec).read_text().split()
-            pid = int(pid)
-        except (OSError, ValueError):
-            return None
-        if host != socket.gethostname():
-            return pid  # another machine's process: cannot be checked, so trusted
-        return pid if _pid_alive(pid) else None
-
-    def _acquire(self, spec: RunSpec) -> None:
-        """Take the run's lock, or raise RunInProgress; a stale lock (dead process) is taken over."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock = self.lock_path(spec)
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = self.holder(spec)
-                if pid is not None and pid != os.getpid():
-                    raise RunInProgress(
-                        f"run {spec.key()} is being trained by process {pid}"
-                    ) from None
-                lock.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{socket.gethostname()} {os.getpid()}\n")
-            return
-        raise RunInProgress(f"could not take the lock {lock}")
+            lock.acquire()
+        except Timeout:
+            return True
+        lock.release()
+        return False
 
     def run(self, spec: RunSpec, keep_checkpoints: bool = False) -> RunRecord:
         """Return the cached record for ``spec``, or train it (resuming a partial run) and store it.
@@ -186,14 +199,21 @@ class ResultCache:
         cached = self.get(spec)
         if cached is not None:
             return cached
-        self._acquire(spec)
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_path(spec), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RunInProgress(
+                f"run {spec.key()} ({run_label(spec)}) is being trained by another process"
+            ) from None
         try:
             cached = self.get(spec)  # finished by another process since the first look
             if cached is not None:
                 return cached
             return self._train(spec, keep_checkpoints)
         finally:
-            self.lock_path(spec).unlink(missing_ok=True)
+            lock.release()
 
     def _train(self, spec: RunSpec, keep_checkpoints: bool) -> RunRecord:
         path = self.path(spec)
@@ -203,7 +223,10 @@ class ResultCache:
         out = run_training(spec, path, resume=resume)
         record = {
             "version": RECORD_VERSION,
+            "key": path.name,
+            "code_version": code_version(),
             "spec": spec.to_dict(),
+            "identity": spec.identity(),
             "valid": out.valid,
             "test": out.test,
             "summary": out.summary,
@@ -213,7 +236,17 @@ class ResultCache:
             for f in ("last.pt", "best.pt"):
                 (path / f).unlink(missing_ok=True)
         write_json(path / RECORD, record)
-        return RunRecord(spec, out.valid, out.test, out.summary, spec.train.recall_definition, path)
+        return RunRecord(
+            spec,
+            out.valid,
+            out.test,
+            out.summary,
+            spec.train.recall_definition,
+            path,
+            False,
+            code_version(),
+            path.name,
+        )
 
     def records(self) -> list[RunRecord]:
         """Every finished, readable record under the root."""
@@ -223,7 +256,7 @@ class ResultCache:
         for p in sorted(self.root.iterdir()):
             if (p / RECORD).exists():
                 try:
-                    out.append(self._read(p, None))
+                    out.append(self._read(p))
                 except CorruptEntry as exc:
                     log.warning("skipping corrupt cache entry %s: %s", p, exc)
         return out
@@ -231,3 +264,8 @@ class ResultCache:
     def to_frame(self) -> pd.DataFrame:
         """All finished runs as one DataFrame (one row per run)."""
         return pd.DataFrame([r.row() for r in self.records()])
+
+
+def run_label(spec: RunSpec) -> str:
+    """'codigem/paper seed 0': how progress bars and messages name a run."""
+    return f"{spec.model}{'/' + spec.variant if spec.variant else ''} seed {spec.train.seed}"

@@ -4,15 +4,15 @@ of runs through the result cache with a progress bar."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import ClassVar
 
 from tqdm.auto import tqdm
 
-from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
+from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord, run_label
 from codigem_lab.models import model_class
+from codigem_lab.options import Option, argv_for
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 
@@ -24,30 +24,78 @@ WAIT_POLL_S = 10.0
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Data, seeds and training budget shared by the runs of one ``reproduce`` command."""
+    """Data, seeds and training budget shared by the runs of one ``reproduce`` command.
 
-    dataset: str = "synthetic"
-    source: str | None = None
-    preset: str | None = None
-    protocol: str = "strong"
+    ``data_spec`` says which data (its ``seed`` is ignored: see ``split_seed``); ``seeds`` are the
+    training seeds. ``split_seed=None`` splits the data anew for every training seed (both
+    sources of variance move together, as in the committed tables); a number fixes the split.
+    ``extra`` holds the study's own options (see :mod:`codigem_lab.experiments.registry`).
+    """
+
+    data_spec: DataSpec = field(default_factory=DataSpec)
     seeds: tuple[int, ...] = (0, 1, 2)
+    split_seed: int | None = None
     recall_definition: str = "minK"
     max_epochs: int = 100
     patience: int = 10
     device: str = "auto"
+    precision: str = "fp32"
     quick: bool = False
     progress: bool = True
     cache_root: str | None = None
+    keep_stale: bool = False
     extra: dict = field(default_factory=dict)
 
+    #: The flags of ``reproduce`` that fill these fields (the data flags come from DataSpec).
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("seeds", "--seeds", int, 3, "number of training seeds (0, 1, ...)"),
+        Option("split_seed", "--split-seed", int, None, "fix the data split (default: = seed)"),
+        Option(
+            "recall_definition", "--recall-definition", str, "minK", "Recall@K denominator",
+            ("minK", "targets"),
+        ),
+        Option("max_epochs", "--max-epochs", int, 100, "epoch cap"),
+        Option("patience", "--patience", int, 10, "early stopping patience (epochs)"),
+        Option("device", "--device", str, "auto", "auto (CUDA if available), cpu or cuda"),
+        Option(
+            "precision", "--precision", str, "fp32", "training precision", ("fp32", "tf32", "bf16")
+        ),
+        Option("quick", "--quick", None, False, "small data, few epochs (tests, notebooks)",
+               kind="switch"),
+        Option("cache_root", "--cache-root", str, None, "result cache (default: runs/cache)"),
+        Option("keep_stale", "--keep-stale", None, False,
+               "use cached runs made by other code instead of re-running them", kind="switch"),
+    )  # fmt: skip
+
+    @property
+    def dataset(self) -> str:
+        return self.data_spec.dataset
+
+    @property
+    def source(self) -> str | None:
+        return self.data_spec.source
+
+    @property
+    def preset(self) -> str | None:
+        return self.data_spec.preset
+
+    @property
+    def protocol(self) -> str:
+        return self.data_spec.protocol
+
+    def to_argv(self) -> list[str]:
+        """The ``reproduce`` flags (data flags first) that rebuild this config."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["seeds"] = len(self.seeds)
+        return self.data_spec.to_argv() + argv_for(values, self.OPTIONS)
+
     def data(self, seed: int) -> DataSpec:
-        return DataSpec(
-            dataset=self.dataset,
-            source=self.source,
-            preset=self.preset,
-            protocol=self.protocol,
-            seed=seed,
-            max_users=QUICK_MAX_USERS if self.quick and self.dataset != "synthetic" else None,
+        """The data of training seed ``seed``: split with ``split_seed``, else with ``seed``."""
+        quick_cap = self.quick and not self.data_spec.is_synthetic
+        return dataclasses.replace(
+            self.data_spec,
+            seed=seed if self.split_seed is None else self.split_seed,
+            max_users=QUICK_MAX_USERS if quick_cap else self.data_spec.max_users,
         )
 
     def train(self, seed: int, model: str, **overrides) -> TrainConfig:
@@ -59,6 +107,7 @@ class ExperimentConfig:
             device=self.device,
             progress=self.progress,
             recall_definition=self.recall_definition,
+            precision=self.precision,
         )
         base.update(getattr(model_class(model), "paper_train", {}) or {})
         base.update(overrides)
@@ -74,7 +123,7 @@ class ExperimentConfig:
         )
 
     def cache(self) -> ResultCache:
-        return ResultCache(self.cache_root)
+        return ResultCache(self.cache_root, keep_stale=self.keep_stale)
 
 
 def run_specs(
@@ -96,7 +145,7 @@ def run_specs(
         busy = []
         for i in pending:
             spec = specs[i]
-            bar.set_postfix_str(_name(spec))
+            bar.set_postfix_str(run_label(spec))
             try:
                 records[i] = cache.run(spec)
             except RunInProgress:
@@ -109,21 +158,3 @@ def run_specs(
         pending = busy
     bar.close()
     return records, time.perf_counter() - t0  # type: ignore[return-value]
-
-
-def _name(spec: RunSpec) -> str:
-    return f"{spec.model}{'/' + spec.variant if spec.variant else ''} seed {spec.train.seed}"
-
-
-def results_dir(name: str, root: str | os.PathLike = "results") -> Path:
-    path = Path(root) / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def with_seed(spec: RunSpec, seed: int) -> RunSpec:
-    return dataclasses.replace(
-        spec,
-        data=dataclasses.replace(spec.data, seed=seed),
-        train=dataclasses.replace(spec.train, seed=seed),
-    )

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 import pandas as pd
 
+from codigem_lab.data.spec import resolve_data
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import mean_std, mean_std_column, p_text, paired_pvalue
-from codigem_lab.experiments.common import ExperimentConfig, run_specs
-from codigem_lab.experiments.table2 import data_name
+from codigem_lab.experiments.common import (
+    QUICK_EPOCHS,
+    QUICK_MAX_USERS,
+    ExperimentConfig,
+    run_specs,
+)
+from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
+from codigem_lab.train import TrainConfig
 
 #: Table 3's variants as CODIGEM config overrides. Variant I anneals the KL weight linearly to
 #: Multi-VAE's cap of 0.2; the warm-up length is ours (the paper gives none): 2,000 steps, about
@@ -45,6 +53,7 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
 
     ``presets``: default ``cfg.extra["presets"]``, else both ('paper', 'released').
     """
+    command = command or get_study("table3").command(cfg)
     presets = tuple(presets or cfg.extra.get("presets") or ("paper", "released"))
     cache = cfg.cache()
     rows = []
@@ -87,7 +96,7 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
         }
     ).set_index(["preset", "variant"])
     notes = [
-        f"Ours: {data_name(cfg)}, {cfg.protocol} protocol, mean ± std over seeds {list(cfg.seeds)}; "
+        f"Ours: {cfg.data_spec.name}, {cfg.protocol} protocol, mean ± std over seeds {list(cfg.seeds)}; "
         "(paper): its Table 3, ML-20M, strong protocol." + (" [QUICK MODE]" if cfg.quick else ""),
         "p vs base: paired t-test over per-user test R@50 against the same preset's base model.",
         f"Variant settings: {VARIANTS}",
@@ -228,6 +237,7 @@ def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
 
 def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResult, pd.DataFrame]:
     """Fig. 2: R@50/N@50 against beta (coarse 1e-4..0.9 and fine 1e-4..9e-4), with alpha_bar_T."""
+    command = command or get_study("fig2").command(cfg)
     values = sorted(set(BETAS_COARSE) | set(BETAS_FINE))
     if cfg.quick:
         values = [1e-4, 1e-2, 0.9]
@@ -246,7 +256,7 @@ def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
         index=pd.Index([f"{b:g}" for b in summary.index], name="beta"),
     )
     notes = [
-        f"{data_name(cfg)}, {cfg.protocol}, T=3, seeds {list(cfg.seeds)}"
+        f"{cfg.data_spec.name}, {cfg.protocol}, T=3, seeds {list(cfg.seeds)}"
         + (" [QUICK MODE]" if cfg.quick else ""),
         "The paper's Fig. 2 (ML-20M) reports a sharp decline from 1e-4 to 0.1 and a slight one over 1e-4..9e-4.",
         "Scoring uses the decoder on z_1 (as the released code does), so the signal that matters "
@@ -261,6 +271,7 @@ def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
 
 def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResult, pd.DataFrame]:
     """Fig. 3: R@50/N@50 against T, and validation R@50 per epoch (convergence)."""
+    command = command or get_study("fig3").command(cfg)
     values = (1, 2, 3) if cfg.quick else TS
     df = sweep(cfg, "T", values, label="T sweep")
     summary = summarise_sweep(df, "T")
@@ -275,7 +286,7 @@ def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
         index=pd.Index(summary.index, name="T"),
     )
     notes = [
-        f"{data_name(cfg)}, {cfg.protocol}, beta=1e-4, seeds {list(cfg.seeds)}"
+        f"{cfg.data_spec.name}, {cfg.protocol}, beta=1e-4, seeds {list(cfg.seeds)}"
         + (" [QUICK MODE]" if cfg.quick else ""),
         "The paper's Fig. 3 (left) finds T=3 best; its right panel shows convergence in 15-25 epochs.",
     ]
@@ -292,6 +303,7 @@ def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
 def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
     """Table 4: total time and epochs for each T: epochs from the T sweep's runs, seconds per
     epoch from short timing runs made back to back (both cached)."""
+    command = command or get_study("table4").command(cfg)
     values = (1, 2, 3) if cfg.quick else tuple(t for t in TS if t >= 3)
     df = sweep(cfg, "T", values, label="T sweep")
     specs = [
@@ -328,7 +340,7 @@ def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
         index=g.index,
     )
     notes = [
-        f"Ours: {data_name(cfg)}, this machine ({_device_text(cfg)}); epochs: mean over seeds "
+        f"Ours: {cfg.data_spec.name}, this machine ({_device_text(cfg)}); epochs: mean over seeds "
         f"{list(cfg.seeds)} of the T sweep's runs; seconds per epoch (training + validation): "
         f"{TIMING_EPOCHS}-epoch timing runs made back to back; total = epochs x seconds per epoch"
         + (" [QUICK MODE]" if cfg.quick else ""),
@@ -346,6 +358,7 @@ def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
 
 def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
     """Table 5: per-epoch train/eval seconds, epochs to converge and total time per model."""
+    command = command or get_study("table5").command(cfg)
     cache = cfg.cache()
     rows, wall = [], 0.0
     timing_specs = []
@@ -393,7 +406,7 @@ def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
     )
     table.index = [paper.DISPLAY[m] for m in table.index]
     notes = [
-        f"Ours: {data_name(cfg)}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
+        f"Ours: {cfg.data_spec.name}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
         "each model with its paper's training settings and our early stopping (patience "
         f"{cfg.patience}). Epochs: the convergence runs; seconds per epoch: {TIMING_EPOCHS}-epoch "
         "timing runs of the three models made back to back by this command (median after the "
@@ -420,3 +433,56 @@ def _device_text(cfg: ExperimentConfig) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"CPU, {torch.get_num_threads()} threads"
+
+
+def train_setting(
+    beta: float,
+    T: int,
+    quick: bool = True,
+    progress: bool = True,
+    seed: int = 0,
+    data=None,
+    max_epochs: int | None = None,
+) -> dict:
+    """Train CODIGEM (paper preset) with this beta and T now, on small data; return its metrics.
+
+    Small data: the notebooks' quick dataset (ML-100K from the data cache or the registry, else
+    the synthetic one), at most 600 users in quick mode. ``quick`` trains 3 epochs, otherwise up
+    to 20 with early stopping after 5. ``progress`` shows the trainer's tqdm bars (inside the
+    widget's Output area when the button runs it). The result is not stored in the cache: it is
+    a different, smaller setting than the sweeps'.
+
+    Returns ``beta``, ``T``, ``data``, test ``R@20``... ``N@50``, ``epochs``, ``best_epoch``,
+    ``seconds``, ``alpha_bar_T``, ``snr_T`` and a one-line ``message``.
+    """
+    from codigem_lab.codigem import CODIGEMRecommender
+
+    data = data if data is not None else resolve_data(quick=True)
+    cap = QUICK_MAX_USERS if (quick and not data.is_synthetic) else None
+    split = dataclasses.replace(data, seed=seed, max_users=cap).load()
+    epochs = max_epochs or (QUICK_EPOCHS if quick else 20)
+    cfg = TrainConfig(max_epochs=epochs, patience=min(5, epochs), seed=seed, progress=progress)
+    start = time.perf_counter()
+    rec = CODIGEMRecommender("paper", cfg, beta=float(beta), T=int(T)).fit(split)
+    seconds = time.perf_counter() - start
+    res = rec.result
+    schedule = NoiseSchedule.constant(float(beta), int(T))
+    label = data.label + (f", {cap} users" if cap else "")
+    out = {
+        "found": True,
+        "beta": float(beta),
+        "T": int(T),
+        "data": label,
+        **{m: float(res.test.metrics[m]) for m in ("R@20", "R@50", "N@20", "N@50")},
+        "epochs": int(res.epochs),
+        "best_epoch": int(res.best_epoch),
+        "seconds": seconds,
+        "alpha_bar_T": float(schedule.alpha_bar[-1]),
+        "snr_T": float(schedule.snr[-1]),
+    }
+    out["message"] = (
+        f"trained now: beta = {beta:g}, T = {T} on {label}, {out['epochs']} epochs in "
+        f"{seconds:.1f} s: test R@50 = {out['R@50']:.4f}, N@50 = {out['N@50']:.4f} "
+        "(small data, not comparable with the cached full-data sweep)"
+    )
+    return out

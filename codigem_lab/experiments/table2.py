@@ -8,15 +8,13 @@ t-test over per-user test Recall@50 between each model and CODIGEM (paper preset
 from __future__ import annotations
 
 import itertools
-import shlex
-import sys
-from pathlib import Path
 
 import pandas as pd
 
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import mean_std, p_text, paired_pvalue, side_by_side
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
+from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
 
 METRICS = ("R@20", "R@50", "N@20", "N@50")
@@ -63,15 +61,10 @@ def parse_models(models: str | list[str] | tuple[str, ...] | None) -> list[tuple
 
 def paper_dataset(cfg: ExperimentConfig) -> str | None:
     """Which of the paper's Table 2 blocks fits this data (``extra['paper_dataset']`` overrides)."""
-    if "paper_dataset" in cfg.extra:
+    if cfg.extra.get("paper_dataset"):
         return cfg.extra["paper_dataset"]
-    if paper.table2(cfg.dataset) is not None:
-        return cfg.dataset
-    src = (cfg.source or "").lower()
-    for key in ("ml-20m", "ml-1m", "electronics"):
-        if key in src:
-            return "amazon-electronics" if key == "electronics" else key
-    return None
+    name = cfg.data_spec.name
+    return name if paper.table2(name) is not None else None
 
 
 def _compute_s(record) -> float:
@@ -199,23 +192,11 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
             j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in METRICS})
         json_rows.append(j)
     return TableResult(
-        name=f"Table 2 — {data_name(cfg)}, {cfg.protocol} protocol",
+        name=f"Table 2 — {cfg.data_spec.name}, {cfg.protocol} protocol",
         table=table,
         rows=json_rows,
         notes=notes,
         wall_s=wall,
-        command=command or "codigem-lab " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=command or get_study("table2").command(cfg),
         extra={"tuning": tuning_log, "chosen": chosen},
     )
-
-
-def data_name(cfg: ExperimentConfig) -> str:
-    """The dataset's name for titles and files: a csv source is named after the paper's block."""
-    if cfg.dataset != "csv":
-        return cfg.dataset
-    return paper_dataset(cfg) or Path(cfg.source or "csv").stem
-
-
-def default_stem(cfg: ExperimentConfig) -> str:
-    name = data_name(cfg)
-    return f"table2-{name}-{cfg.protocol}-{cfg.recall_definition}" + ("-quick" if cfg.quick else "")

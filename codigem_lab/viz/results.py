@@ -1,11 +1,9 @@
-"""The paper's tables and figures for notebooks 05-08: the runs they need, styled tables and charts.
+"""The paper's tables and figures for notebooks 05-08: styled tables and charts of the studies' runs.
 
 Three parts, each usable on its own:
 
-* **The runs** come from :mod:`codigem_lab.experiments.interactive` (settings equal to the CLI's,
-  cached-only loading, the command that makes the same runs) and the variants' decoder check from
-  :mod:`codigem_lab.experiments.decoder_check`; both are re-exported here, so a notebook needs
-  this one module.
+* The runs themselves come from :mod:`codigem_lab.experiments.interactive` (the layer below):
+  this module only draws and styles what they return.
 * **Tables of the protocols** (:func:`target_counts`, :func:`compare_tables`).
 * **Styled tables** (:func:`style_table2`, :func:`style_table3`, :func:`style_result`): a pandas
   ``Styler`` (plain ``DataFrame`` where jinja2 is missing) with the best value per column in bold.
@@ -29,25 +27,6 @@ from matplotlib.figure import Figure
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import mean_std_column, p_text
 from codigem_lab.experiments.common import ExperimentConfig
-from codigem_lab.experiments.decoder_check import decoder_gradient_check  # noqa: F401 (re-export)
-from codigem_lab.experiments.interactive import (  # noqa: F401 (re-exported for the notebooks)
-    CLI_ML1M_SOURCE,
-    FULL_SEEDS,
-    ML1M_PRESET,
-    STUDIES,
-    CachedOnlyCache,
-    NotInCache,
-    Reproduced,
-    describe_mode,
-    experiment_config,
-    machine_text,
-    model_histories,
-    paper_label,
-    read_only_config,
-    repo_cwd,
-    reproduce,
-    reproduce_command,
-)
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
 from codigem_lab.viz.studies import curve_band
@@ -62,11 +41,11 @@ PAPER_EDGE = "#555555"
 
 # ======================================================================= 05: the protocols
 def load_split(cfg: ExperimentConfig, seed: int = 0, protocol: str | None = None):
-    """The (cached) split the runs of ``cfg`` train on, for seed ``seed`` (from the repo root)."""
+    """The (cached) split the runs of ``cfg`` train on, for seed ``seed``."""
+    data = cfg.data(seed)
     if protocol is not None:
-        cfg = dataclasses.replace(cfg, protocol=protocol)
-    with repo_cwd():
-        return cfg.data(seed).load()
+        data = dataclasses.replace(data, protocol=protocol)
+    return data.load()
 
 
 def target_counts(

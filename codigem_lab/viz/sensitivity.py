@@ -3,15 +3,15 @@
 The sweeps of Figs. 2 and 3 vary one setting at a time: beta at T = 3 (Fig. 2) and T at
 beta = 1e-4 (Fig. 3). :func:`sweep_table` puts both into one table with a ``beta`` and a ``T``
 column; :func:`lookup_result` is what a slider move runs (a table look-up, no training), and
-:func:`train_setting` is what the button runs (one short CODIGEM training on small data). Both are
-plain functions so tests can call them; :class:`SensitivityPanel` only wires them to ipywidgets.
+:func:`~codigem_lab.experiments.studies.train_setting` is what the button runs (one short CODIGEM
+training on small data, passed in as ``trainer``: viz itself never trains). Both are plain
+functions so tests can call them; :class:`SensitivityPanel` only wires them to ipywidgets.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -25,9 +25,6 @@ BETA_SWEEP_T = 3
 T_SWEEP_BETA = 1e-4
 METRICS = ("R@20", "R@50", "N@20", "N@50")
 TIMINGS = ("epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch")
-QUICK_TRAIN_EPOCHS = 3
-FULL_TRAIN_EPOCHS = 20
-SMALL_MAX_USERS = 600
 
 
 def sweep_table(
@@ -132,59 +129,6 @@ def format_result(result: dict) -> str:
     return "<br>".join(lines)
 
 
-def train_setting(
-    beta: float,
-    T: int,
-    quick: bool = True,
-    progress: bool = True,
-    seed: int = 0,
-    data=None,
-    max_epochs: int | None = None,
-) -> dict:
-    """Train CODIGEM (paper preset) with this beta and T now, on small data; return its metrics.
-
-    Small data: the notebooks' quick dataset (ML-100K from ``../shared/data``, else the
-    synthetic one), at most 600 users in quick mode. ``quick`` trains 3 epochs, otherwise up
-    to 20 with early stopping after 5. ``progress`` shows the trainer's tqdm bars (inside the
-    widget's Output area when the button runs it). The result is not stored in the cache: it is
-    a different, smaller setting than the sweeps'.
-
-    Returns ``beta``, ``T``, ``data``, test ``R@20``... ``N@50``, ``epochs``, ``best_epoch``,
-    ``seconds``, ``alpha_bar_T``, ``snr_T`` and a one-line ``message``.
-    """
-    from codigem_lab import notebook as nb
-    from codigem_lab.codigem import CODIGEMRecommender
-    from codigem_lab.train import TrainConfig
-
-    data = data if data is not None else nb.default_data(quick=True)
-    cap = SMALL_MAX_USERS if (quick and data.is_real) else None
-    split = data.prepare(seed=seed, max_users=cap)
-    epochs = max_epochs or (QUICK_TRAIN_EPOCHS if quick else FULL_TRAIN_EPOCHS)
-    cfg = TrainConfig(max_epochs=epochs, patience=min(5, epochs), seed=seed, progress=progress)
-    start = time.perf_counter()
-    rec = CODIGEMRecommender("paper", cfg, beta=float(beta), T=int(T)).fit(split)
-    seconds = time.perf_counter() - start
-    res = rec.result
-    label = data.label + (f", {cap} users" if cap else "")
-    out = {
-        "found": True,
-        "beta": float(beta),
-        "T": int(T),
-        "data": label,
-        **{m: float(res.test.metrics[m]) for m in METRICS},
-        "epochs": int(res.epochs),
-        "best_epoch": int(res.best_epoch),
-        "seconds": seconds,
-        **noise_at(beta, T),
-    }
-    out["message"] = (
-        f"trained now: beta = {beta:g}, T = {T} on {label}, {out['epochs']} epochs in "
-        f"{seconds:.1f} s: test R@50 = {out['R@50']:.4f}, N@50 = {out['N@50']:.4f} "
-        "(small data, not comparable with the cached full-data sweep)"
-    )
-    return out
-
-
 def plot_beta_sweep(
     runs: pd.DataFrame, values: Sequence[float] | None = None, title: str = ""
 ) -> Figure:
@@ -228,8 +172,9 @@ class SensitivityPanel:
 
     ``panel.widget`` is the box to display. :meth:`select` is what a slider move runs (a
     :func:`lookup_result`, instant); :meth:`train_now` is what the button runs
-    (:func:`train_setting` with its progress bar in the panel's Output area). Both can be called
-    directly.
+    (the injected ``trainer``, e.g. :func:`codigem_lab.experiments.studies.train_setting`, with
+    its progress bar in the panel's Output area; without one the button is disabled). Both can
+    be called directly.
     """
 
     def __init__(
@@ -238,7 +183,7 @@ class SensitivityPanel:
         quick: bool = True,
         beta: float = T_SWEEP_BETA,
         T: int = BETA_SWEEP_T,
-        trainer: Callable[..., dict] = train_setting,
+        trainer: Callable[..., dict] | None = None,
     ) -> None:
         import ipywidgets as w
 
@@ -270,6 +215,7 @@ class SensitivityPanel:
             description="train this setting now (small data)",
             icon="play",
             layout=w.Layout(width="300px"),
+            disabled=trainer is None,
         )
         self.output = w.Output()
         self.last: dict = {}
@@ -301,6 +247,8 @@ class SensitivityPanel:
     def train_now(self) -> dict:
         """Train the selected setting on small data, progress bar and result in the Output area."""
         beta, T = self.beta_slider.value, self.T_slider.value
+        if self.trainer is None:
+            raise ValueError("this panel has no trainer: pass trainer=studies.train_setting")
         self.button.disabled = True
         try:
             with self.output:

@@ -1,0 +1,298 @@
+"""Which data a run uses: one dataclass, its command-line flags, and the notebooks' default.
+
+:class:`DataSpec` names a dataset (registry name, ``csv`` or ``synthetic``), an optional local
+source, the preprocessing preset and overrides, the protocol and the split seed. Every CLI
+sub-command builds its data flags from :attr:`DataSpec.OPTIONS`; notebooks build one from their
+parameters cell with :func:`resolve_data`. Runs are keyed by :meth:`DataSpec.fingerprint`, the
+hash of the prepared split's content, not by the path string that reached it.
+
+Where data comes from, in order (:func:`resolve_data`): the data cache (``data_cache/`` or
+``$CODIGEM_LAB_DATA``); on development machines the local copies in ``$CODIGEM_LAB_SHARED_DATA``
+or ``../shared/data``, which seed the cache; a download with its pinned checksum; and, offline with
+nothing cached, the embedded synthetic dataset, always with :data:`SYNTHETIC_BANNER` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pandas as pd
+
+from codigem_lab.errors import ConfigError, DataError
+from codigem_lab.options import Option, argv_for, values_from_args
+from codigem_lab.paths import shared_data_dir
+
+log = logging.getLogger(__name__)
+
+Protocol = Literal["strong", "ratio"]
+
+SYNTHETIC_BANNER = (
+    "synthetic data: numbers mean nothing for MovieLens. Get the real data with "
+    "`codigem-lab data fetch ml-100k` (or ml-1m) when online, or put the official archive in "
+    "the data cache (data_cache/ or $CODIGEM_LAB_DATA)"
+)
+
+#: What each MovieLens name is called in prose.
+LABELS = {
+    "ml-100k": "MovieLens-100K",
+    "ml-1m": "MovieLens-1M",
+    "ml-20m": "MovieLens-20M",
+    "ml-latest-small": "MovieLens latest-small",
+    "amazon-electronics": "Amazon Electronics",
+    "synthetic": "synthetic (ML-100K-shaped, generated)",
+}
+#: Local copies a development machine may hold in its shared folder, by registry name: the
+#: official files (which seed the cache) or, for ML-1M, the ratings as a csv in official order
+#: (used as a local ``csv`` source with the same content as the registry's ``ml-1m``).
+SHARED_OFFICIAL = {"ml-100k": "u.data", "ml-latest-small": "ratings.csv"}
+SHARED_CSV = {"ml-1m": "ml-1m/ratings_no_timestamp.csv"}
+TITLE_FILES = ("movies.dat", "u.item", "movies.csv")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data, preprocessed how, split by which protocol and seed (see the module doc)."""
+
+    dataset: str = "synthetic"
+    source: str | None = None
+    preset: str | None = None
+    protocol: Protocol = "strong"
+    seed: int = 0
+    min_rating: float | None = None
+    user_core: int | None = None
+    item_core: int | None = None
+    n_heldout: float | None = None
+    cache: str | None = None
+    max_users: int | None = None
+
+    #: The data flags every sub-command shares (``seed`` is the split seed).
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("dataset", "--dataset", str, "synthetic", "registry name, 'csv' or 'synthetic'"),
+        Option("source", "--source", str, None, "local file, folder or archive to read"),
+        Option("preset", "--preset", str, None, "preprocessing: paper-ml1m, multvae or none"),
+        Option("min_rating", "--min-rating", float, None, "override the rating threshold"),
+        Option("user_core", "--user-core", int, None, "override users' k-core size"),
+        Option("item_core", "--item-core", int, None, "override items' k-core size"),
+        Option("cache", "--cache", str, None, "data cache folder (default: data_cache/)"),
+    )
+    SPLIT_OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("protocol", "--protocol", str, "strong", "evaluation protocol", ("strong", "ratio")),
+        Option("n_heldout", "--heldout", float, None, "held-out users (count or fraction)"),
+    )
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("strong", "ratio"):
+            raise ConfigError(
+                f"protocol must be 'strong' or 'ratio'; got {self.protocol!r} "
+                "(strong: held-out users, as the released code; ratio: the paper's 8:1:1)"
+            )
+        if self.n_heldout is not None and self.n_heldout >= 1:
+            object.__setattr__(self, "n_heldout", int(self.n_heldout))
+
+    # ----------------------------------------------------------------------- command line
+    @classmethod
+    def from_args(cls, args, split: bool = True, **overrides) -> DataSpec:
+        """The spec the data flags of a parsed command line describe."""
+        opts = cls.OPTIONS + (cls.SPLIT_OPTIONS if split else ())
+        return cls(**{**values_from_args(args, opts), **overrides})
+
+    def to_argv(self, split: bool = True) -> list[str]:
+        """The data flags that describe this spec (defaults left out)."""
+        opts = self.OPTIONS + (self.SPLIT_OPTIONS if split else ())
+        return argv_for(dataclasses.asdict(self), opts)
+
+    # -------------------------------------------------------------------------- loading
+    def load(self):
+        """The prepared (cached on disk) split."""
+        from codigem_lab.data.prepare import prepare_split
+
+        extra = {} if self.n_heldout is None else {"n_heldout": self.n_heldout}
+        return prepare_split(
+            self.dataset,
+            source=self.source,
+            preset=self.preset,
+            protocol=self.protocol,
+            seed=self.seed,
+            cache=self.cache,
+            min_rating=self.min_rating,
+            user_core=self.user_core,
+            item_core=self.item_core,
+            max_users=self.max_users,
+            **extra,
+        )
+
+    def prepare(self, seed: int | None = None, protocol: str | None = None, **changes):
+        """The split of this data with another split seed / protocol / field (cached on disk)."""
+        if seed is not None:
+            changes["seed"] = seed
+        if protocol is not None:
+            changes["protocol"] = protocol
+        return dataclasses.replace(self, **changes).load()
+
+    def fingerprint(self) -> str:
+        """Hash of the prepared split's content (see :meth:`Split.fingerprint`); memoised."""
+        return _fingerprint(self)
+
+    def interactions(self) -> pd.DataFrame:
+        """The preprocessed interactions (columns ``user``, ``item``, ``rating``), before splitting."""
+        from codigem_lab.data.prepare import load_interactions
+
+        return load_interactions(
+            self.dataset,
+            source=self.source,
+            preset=self.preset,
+            cache=self.cache,
+            min_rating=self.min_rating,
+            user_core=self.user_core,
+            item_core=self.item_core,
+        )
+
+    def titles(self) -> pd.Series | None:
+        """Item id -> title where the dataset has a titles file on disk (never downloads)."""
+        from codigem_lab.data.readers import read_item_titles
+        from codigem_lab.data.registry import load_item_titles
+
+        if self.dataset == "synthetic":
+            return None
+        if self.dataset == "csv":
+            path = _titles_beside(Path(self.source)) if self.source else None
+            return read_item_titles(path) if path else None
+        return load_item_titles(self.dataset, source=self.source, cache=self.cache)
+
+    # ------------------------------------------------------------------------- describing
+    @property
+    def is_synthetic(self) -> bool:
+        return self.dataset == "synthetic"
+
+    @property
+    def name(self) -> str:
+        """Short name for file stems: the registry name, or what a csv holds (``ml-1m``)."""
+        if self.dataset == "csv" and self.source:
+            for name, rel in SHARED_CSV.items():
+                if Path(self.source).as_posix().endswith(rel):
+                    return name
+            return Path(self.source).stem
+        return self.dataset
+
+    @property
+    def label(self) -> str:
+        """A readable name with the preprocessing, for captions."""
+        base = LABELS.get(self.name, self.name)
+        if self.dataset == "csv":
+            base += f" (local csv {self.source})"
+        return base + (f", preset {self.preset}" if self.preset else "")
+
+    @property
+    def banner(self) -> str | None:
+        """The warning every output made from synthetic data carries; None for real data."""
+        return SYNTHETIC_BANNER if self.is_synthetic else None
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(spec: DataSpec) -> str:
+    return spec.load().fingerprint()
+
+
+def _titles_beside(path: Path) -> Path | None:
+    folder = path if path.is_dir() else path.parent
+    return next((folder / n for n in TITLE_FILES if (folder / n).is_file()), None)
+
+
+# ============================================================================ default data
+def seed_cache_from_shared(
+    dataset: str, cache: str | None = None, shared: Path | None = None
+) -> bool:
+    """Copy a development machine's local official files of ``dataset`` into the data cache.
+
+    Returns True when the cache now holds them (already there, or copied). The registry verifies
+    their checksum when they are read, as for a download.
+    """
+    from codigem_lab.data.registry import cache_dir, get_spec
+
+    shared = shared_data_dir() if shared is None else shared
+    if shared is None or dataset not in SHARED_OFFICIAL:
+        return False
+    spec = get_spec(dataset)
+    src = shared / spec.folder
+    if not (src / SHARED_OFFICIAL[dataset]).is_file():
+        return False
+    dest = cache_dir(cache) / spec.folder
+    if (dest / spec.ratings_file).is_file():
+        return True
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    tmp.rename(dest)  # whole folder or nothing
+    log.info("seeded the data cache with %s from %s", dataset, src)
+    return True
+
+
+def _available(dataset: str, cache: str | None, download: bool, progress: bool) -> bool:
+    """Whether the registry can deliver ``dataset`` (cached, or downloaded now)."""
+    from codigem_lab.data.registry import get_spec, locate_ratings
+
+    try:
+        locate_ratings(get_spec(dataset), cache=cache, download=download, progress=progress)
+    except DataError as exc:
+        log.info("%s is not available: %s", dataset, exc)
+        return False
+    return True
+
+
+def resolve_data(
+    dataset: str = "auto",
+    source: str | None = None,
+    preset: str | None = None,
+    quick: bool = False,
+    download: bool = True,
+    progress: bool = True,
+    cache: str | None = None,
+    shared: Path | None = None,
+    **fields,
+) -> DataSpec:
+    """A notebook's data parameters as a :class:`DataSpec`, real data wherever it can be had.
+
+    ``dataset="auto"``: ML-1M with the paper's preprocessing (``paper-ml1m``), or ML-100K in quick
+    mode (all ratings kept). A registry name without ``source`` is found in the data cache, seeded
+    from the shared folder on development machines, or downloaded (pinned checksum, progress bar);
+    when none of that works the synthetic dataset is returned, whose :attr:`DataSpec.banner` says
+    so. Anything else (``csv`` with a source, ``synthetic``) is taken as given.
+    """
+    if dataset == "auto":
+        dataset = "ml-100k" if quick else "ml-1m"
+    if preset is None and dataset == "ml-1m":
+        preset = "paper-ml1m"
+    if dataset in ("synthetic", "csv") or source is not None:
+        return DataSpec(dataset, source, preset, cache=cache, **fields)
+    if _available(dataset, cache, download=False, progress=False) or (
+        seed_cache_from_shared(dataset, cache, shared)
+    ):
+        return DataSpec(dataset, None, preset, cache=cache, **fields)
+    local = _shared_csv(dataset, shared)
+    if local is not None:
+        return DataSpec("csv", str(local), preset, cache=cache, **fields)
+    if download and _available(dataset, cache, download=True, progress=progress):
+        return DataSpec(dataset, None, preset, cache=cache, **fields)
+    log.warning("%s is not available offline: using the synthetic dataset", dataset)
+    return DataSpec("synthetic", cache=cache, **fields)
+
+
+def _shared_csv(dataset: str, shared: Path | None) -> Path | None:
+    shared = shared_data_dir() if shared is None else shared
+    if shared is None or dataset not in SHARED_CSV:
+        return None
+    path = shared / SHARED_CSV[dataset]
+    return path if path.is_file() else None
+
+
+def spec_fields(values: Mapping[str, object]) -> dict:
+    """The entries of ``values`` that are DataSpec fields."""
+    names = {f.name for f in dataclasses.fields(DataSpec)}
+    return {k: v for k, v in values.items() if k in names}

@@ -1,0 +1,1 @@
+"""Studies: the result cache, the study registry, the paper's tables and figures as runs."""

@@ -1,0 +1,85 @@
+"""Command-line options declared once, next to the dataclass they fill.
+
+A config dataclass (``DataSpec``, ``ExperimentConfig``, a study's options) lists its flags as
+:class:`Option` rows. From that one list the CLI builds its argparse flags (:func:`add_options`),
+reads them back (:func:`values_from_args`), and a notebook prints the command that makes the same
+runs (:func:`argv_for`), so a new flag is one edit, not three.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Option:
+    """One flag: ``--flag`` fills ``dest``; ``kind`` is 'value' (typed) or 'switch' (store_true)."""
+
+    dest: str
+    flag: str
+    type: Callable[[str], Any] | None = str
+    default: Any = None
+    help: str = ""
+    choices: tuple | None = None
+    kind: str = "value"
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.kind == "switch":
+            parser.add_argument(self.flag, dest=self.dest, action="store_true", help=self.help)
+            return
+        parser.add_argument(
+            self.flag,
+            dest=self.dest,
+            type=_reported(self.type),
+            default=self.default,
+            choices=self.choices,
+            help=self.help,
+        )
+
+    def argv(self, value: Any) -> list[str]:
+        """The words that set ``value`` (none when it is the default)."""
+        if self.kind == "switch":
+            return [self.flag] if value else []
+        if value is None or value == self.default:
+            return []
+        if isinstance(value, (tuple, list)):
+            value = ",".join(str(v) for v in value)
+        return [self.flag, f"{value:g}" if isinstance(value, float) else str(value)]
+
+
+def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
+    """Add every option's flag to ``parser``."""
+    for opt in options:
+        opt.add_to(parser)
+
+
+def values_from_args(args: argparse.Namespace, options: Iterable[Option]) -> dict[str, Any]:
+    """``{dest: value}`` for the options, read from parsed arguments."""
+    return {opt.dest: getattr(args, opt.dest) for opt in options}
+
+
+def argv_for(values: Mapping[str, Any], options: Iterable[Option]) -> list[str]:
+    """The command-line words that reproduce ``values`` (defaults left out)."""
+    words: list[str] = []
+    for opt in options:
+        if opt.dest in values:
+            words += opt.argv(values[opt.dest])
+    return words
+
+
+def _reported(parse: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
+    """A parser whose ValueError message argparse prints as it is (built-in types keep theirs)."""
+    if parse in (None, str, int, float):
+        return parse
+
+    def wrapped(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    wrapped.__name__ = getattr(parse, "__name__", "value")
+    return wrapped

@@ -1,0 +1,64 @@
+"""Where things are: the source checkout, the development copy of the data, the result cache.
+
+Only these functions look at the file system layout; everything else asks them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+#: A development convenience: a folder of local dataset copies that seeds the data cache.
+SHARED_ENV = "CODIGEM_LAB_SHARED_DATA"
+#: The result cache's root (default ``runs/cache`` under the repository root or working folder).
+RUNS_ENV = "CODIGEM_LAB_RUNS"
+
+
+def repo_root() -> Path | None:
+    """The source checkout this package was imported from (editable install), else None."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def shared_data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``$CODIGEM_LAB_SHARED_DATA``, else ``../shared/data`` beside the checkout; None if absent.
+
+    This folder exists on development and CI machines only. It may seed the data cache or be
+    passed as a local source; a user's clone does not have it and never needs it.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(SHARED_ENV):
+        p = Path(env[SHARED_ENV]).expanduser()
+        return p if p.is_dir() else None
+    root = repo_root()
+    if root is None:
+        return None
+    p = root.parent / "shared" / "data"
+    return p if p.is_dir() else None
+
+
+def runs_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The result cache root: ``$CODIGEM_LAB_RUNS``, else ``<repo>/runs/cache`` in a checkout,
+    else ``runs/cache`` in the working folder. Absolute, so notebooks (which run in
+    ``notebooks/``) and the CLI (run from the repository root) share one cache."""
+    env = os.environ if environ is None else environ
+    if env.get(RUNS_ENV):
+        return Path(env[RUNS_ENV]).expanduser().absolute()
+    root = repo_root()
+    base = root if root is not None else Path.cwd()
+    return (base / "runs" / "cache").absolute()
+
+
+def results_root() -> Path:
+    """``<repo>/results`` in a checkout, else ``results`` in the working folder."""
+    root = repo_root()
+    return (root if root is not None else Path.cwd()) / "results"
+
+
+def notebooks_dir() -> Path:
+    """``<repo>/notebooks``; FileNotFoundError outside a source checkout."""
+    root = repo_root()
+    if root is None or not (root / "notebooks").is_dir():
+        raise FileNotFoundError("codigem_lab is not imported from a source checkout")
+    return root / "notebooks"
