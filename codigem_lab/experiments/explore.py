@@ -1,0 +1,565 @@
+"""The live explorer's computation: one (beta, T, preset, ...) setting -> what the panel shows.
+
+:func:`explore` trains CODIGEM for a setting on a dataset (ML-100K by default) through the result
+cache, so a setting is trained once and shown at once ever after, and returns an
+:class:`ExploreResult`: for one test user the top 10 of CODIGEM, Pop and Item-KNN with the
+held-out hits marked, R@20/R@50 of the three models, the training curve (validation R@50 per
+epoch), alpha_bar_1 and alpha_bar_T of the forward process, and the seconds it took.
+:func:`fill_grid` trains a grid of settings ahead, with a progress bar. The panel
+(:mod:`codigem_lab.viz.explorer`) and ``codigem-lab explore`` both call :class:`Explorer`.
+
+Budget. A new setting must be on screen within about 10 s on a 2-core laptop CPU for ML-100K
+(943 users x 1682 items), so the explorer trains a short run, not the paper's (at most 100 epochs,
+patience 10, batches of 200): at most :data:`EPOCHS` epochs of batches of :data:`BATCH_SIZE` users,
+early stopping after :data:`PATIENCE` epochs without a better validation R@50, Adamax at the
+paper's learning rate. Smaller batches give more optimiser steps per epoch at about the same cost
+per epoch; at T = 3 that is about 5 s here (``benchmarks/bench_explore.py``), enough for CODIGEM
+(paper preset, beta = 1e-4) to beat Pop clearly on R@50 and for beta = 0.9 to fall back towards Pop.
+The cost of an epoch grows with T (T - 1 transition networks besides the decoder): T = 15 takes
+about six times as long as T = 3. :data:`FAST_PATH_PARAMS` is the one place to switch on a faster
+training path.
+
+Per-user lists. The cache stores metrics, per-user metrics and the history, not the model; the
+explorer asks the cache to keep the run's checkpoint, ranks every test user's items once with the
+best weights, stores each test user's top :data:`TOP_STORED` beside the run's record
+(``explore_top.json``) and then deletes the checkpoints (a checkpoint is 12-60 MB; the lists are a
+few KB). A run cached earlier without the file (say by a sweep) is re-trained outside the cache to
+rank, once; training is seeded, so the weights are the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from codigem_lab._io import write_json
+from codigem_lab.diffusion.schedule import NoiseSchedule
+from codigem_lab.errors import ConfigError
+from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
+from codigem_lab.runs import DataSpec, RunSpec
+from codigem_lab.train import TrainConfig
+
+#: The explorer's training budget (see the module docstring): epochs, patience, users per batch.
+EPOCHS = 10
+PATIENCE = 3
+BATCH_SIZE = 50
+#: Extra CODIGEM parameters for every explorer run: the one place to switch on a faster training
+#: path when the trainer has one, e.g. ``{"decoder_only": True}`` (the same decoder weights under
+#: decoder scoring, about 2.5x faster). They are part of the run's cache key.
+FAST_PATH_PARAMS: dict = {}
+#: Items kept per test user in ``explore_top.json`` (the panel shows 10; 50 lets tests check R@50).
+TOP_STORED = 50
+TOP_N = 10
+TOP_FILE = "explore_top.json"
+MIN_TARGETS = 3
+BASELINES = ("pop", "itemknn")
+MODELS = ("codigem", *BASELINES)
+PRESETS = ("paper", "released")
+INPUT_SCALINGS = ("minus1_1", "none")
+#: Input scaling each CODIGEM preset uses (paper: x in {-1, 1}; released code: x in {0, 1}).
+PRESET_SCALING = {"paper": "minus1_1", "released": "none"}
+#: Seconds between looks at a run another process is training, and how long to wait for it.
+WAIT_POLL_S = 1.0
+WAIT_MAX_S = 900.0
+
+
+def variant_overrides() -> dict[str, dict]:
+    """Table 3's variants by their short name: 'base', 'I', 'II', 'III', 'IV' -> config overrides."""
+    from codigem_lab.experiments.studies import VARIANTS
+
+    return {name.split()[0]: dict(v) for name, v in VARIANTS.items()}
+
+
+@dataclass(frozen=True)
+class ExploreSetting:
+    """One explorer setting: the model (preset, beta, T, input scaling, variant), the data, the
+    budget, and which test user to show (``user``: an original user id; None: a typical one)."""
+
+    beta: float = 1e-4
+    T: int = 3
+    preset: str = "paper"
+    input_scaling: str | None = None  # None: the preset's own (paper {-1, 1}, released {0, 1})
+    variant: str = "base"
+    dataset: str = "ml-100k"
+    source: str | None = None
+    data_preset: str | None = None  # preprocessing; None: the dataset's default
+    split_seed: int = 0
+    seed: int = 0
+    max_users: int | None = None
+    epochs: int = EPOCHS
+    patience: int = PATIENCE
+    batch_size: int = BATCH_SIZE
+    user: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(
+                f"preset must be one of {PRESETS} (the CODIGEM preset); got {self.preset!r}"
+            )
+        if self.input_scaling is not None and self.input_scaling not in INPUT_SCALINGS:
+            raise ConfigError(
+                f"input_scaling must be one of {INPUT_SCALINGS} or None (the preset's own); "
+                f"got {self.input_scaling!r}"
+            )
+        variants = variant_overrides()
+        if self.variant not in variants:
+            raise ConfigError(
+                f"variant must be one of {sorted(variants)} (Table 3's base and I-IV); "
+                f"got {self.variant!r}"
+            )
+        beta = self.beta
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < 1:
+            raise ConfigError(
+                f"beta must be a number with 0 < beta < 1 (the paper: 1e-4); got {beta!r}"
+            )
+        if isinstance(self.T, bool) or not isinstance(self.T, (int, np.integer)) or self.T < 1:
+            raise ConfigError(f"T must be an integer >= 1 (the paper: 3); got {self.T!r}")
+        for name in ("epochs", "patience", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+
+    @property
+    def scaling(self) -> str:
+        """The input scaling this setting trains with."""
+        return self.input_scaling or PRESET_SCALING[self.preset]
+
+    def data(self) -> DataSpec:
+        return DataSpec(
+            dataset=self.dataset,
+            source=self.source,
+            preset=self.data_preset,
+            seed=self.split_seed,
+            max_users=self.max_users,
+        )
+
+    def codigem_params(self) -> dict:
+        """CODIGEM config overrides: beta, T, the variant's, input scaling where not the preset's."""
+        params = {"beta": float(self.beta), "T": int(self.T)}
+        params.update(variant_overrides()[self.variant])
+        if self.scaling != PRESET_SCALING[self.preset]:
+            params["input_scaling"] = self.scaling
+        params.update(FAST_PATH_PARAMS)
+        return params
+
+    def spec(self, model: str = "codigem", progress: bool = False) -> RunSpec:
+        """The run behind this setting's ``model`` ('codigem', 'pop' or 'itemknn')."""
+        if model == "codigem":
+            train = TrainConfig(
+                max_epochs=int(self.epochs),
+                patience=int(self.patience),
+                batch_size=int(self.batch_size),
+                seed=self.seed,
+                progress=progress,
+            )
+            return RunSpec(self.data(), "codigem", self.preset, self.codigem_params(), train)
+        if model in BASELINES:
+            return RunSpec(
+                self.data(), model, None, {}, TrainConfig(seed=self.seed, progress=False)
+            )
+        raise ConfigError(f"model must be one of {MODELS}; got {model!r}")
+
+    def label(self) -> str:
+        extra = "" if self.input_scaling is None else f", input {self.scaling}"
+        var = "" if self.variant == "base" else f", variant {self.variant}"
+        return f"beta = {self.beta:.3g}, T = {self.T}, {self.preset} preset{extra}{var}"
+
+
+@dataclass
+class TopItem:
+    """One recommended item: original item id, title, whether it is one of the user's held-out items."""
+
+    rank: int
+    item: int
+    title: str
+    hit: bool
+
+    def to_dict(self) -> dict:
+        return {"rank": self.rank, "item": self.item, "title": self.title, "hit": self.hit}
+
+
+@dataclass
+class ExploreResult:
+    """Everything the explorer shows for one setting (plain data; see :func:`explore`)."""
+
+    setting: ExploreSetting
+    user: int
+    n_fold_in: int
+    targets: list[str]
+    top: dict[str, list[TopItem]]  # model -> top 10 for the user
+    metrics: dict[str, dict[str, float]]  # model -> test R@20, R@50 (means over test users)
+    user_metrics: dict[str, dict[str, float]]  # model -> the user's own R@20, R@50
+    history: pd.DataFrame  # epoch, R@50 (validation), loss
+    baseline_valid: dict[str, float]  # model -> validation R@50 (lines on the training curve)
+    alpha_bar_1: float
+    alpha_bar_T: float
+    epochs: int
+    best_epoch: int
+    trained: bool  # False when every run came from the cache
+    seconds: float
+    key: str
+    user_choices: list[tuple[str, int]] = field(default_factory=list)
+    synthetic: bool = False
+
+    @property
+    def top10(self) -> list[TopItem]:
+        return self.top["codigem"]
+
+    def to_json(self) -> dict:
+        """The ``--json`` line of ``codigem-lab explore``."""
+        s = self.setting
+        out = {
+            "dataset": s.dataset,
+            "beta": s.beta,
+            "T": s.T,
+            "preset": s.preset,
+            "input_scaling": s.scaling,
+            "variant": s.variant,
+            "user": self.user,
+        }
+        for model in MODELS:
+            prefix = "" if model == "codigem" else f"{model}_"
+            for k, v in self.metrics[model].items():
+                out[f"{prefix}{k}"] = v
+        out["top10"] = [t.to_dict() for t in self.top10]
+        for model in BASELINES:
+            out[f"{model}_top10"] = [t.to_dict() for t in self.top[model]]
+        out.update(
+            alpha_bar_1=self.alpha_bar_1,
+            alpha_bar_T=self.alpha_bar_T,
+            epochs=self.epochs,
+            best_epoch=self.best_epoch,
+            valid_R50_per_epoch=[round(float(v), 5) for v in self.history["R@50"]],
+            trained=self.trained,
+            seconds=round(self.seconds, 3),
+            key=self.key,
+        )
+        return out
+
+
+# ------------------------------------------------------------------------------------ users
+def test_users(split) -> pd.DataFrame:
+    """The split's test users: index original user id, columns ``row``, ``fold_in``, ``targets``."""
+    es = split.test
+    return pd.DataFrame(
+        {
+            "row": np.arange(es.n_users),
+            "fold_in": np.diff(es.fold_in.indptr),
+            "targets": np.diff(es.target.indptr),
+        },
+        index=pd.Index(es.users, name="user"),
+    )
+
+
+def typical_user(split, min_targets: int = MIN_TARGETS) -> int:
+    """A typical test user: of those with >= ``min_targets`` held-out items, the one whose number
+    of fold-in items is nearest the median (ties: the smallest id)."""
+    users = test_users(split)
+    ok = users[users["targets"] >= min_targets]
+    if not len(ok):
+        ok = users[users["targets"] > 0]
+    if not len(ok):
+        raise ConfigError("the split's test set has no user with held-out items; use more data")
+    dist = (ok["fold_in"] - ok["fold_in"].median()).abs()
+    return int(dist.sort_values(kind="stable").index[0])
+
+
+def user_choices(split, min_targets: int = MIN_TARGETS, limit: int = 60) -> list[tuple[str, int]]:
+    """(label, user id) for the user picker: test users with >= ``min_targets`` held-out items,
+    the typical one first, then by number of rated items."""
+    users = test_users(split)
+    ok = users[users["targets"] >= min_targets].sort_values("fold_in", kind="stable")
+    first = typical_user(split, min_targets)
+    ids = [first] + [int(u) for u in ok.index if int(u) != first][: limit - 1]
+    return [
+        (
+            f"user {u}: {users.at[u, 'fold_in']} seen, {users.at[u, 'targets']} held out"
+            + (" (typical)" if u == first else ""),
+            u,
+        )
+        for u in ids
+    ]
+
+
+def _user_row(split, user: int | None) -> tuple[int, int]:
+    users = test_users(split)
+    if user is None:
+        user = typical_user(split)
+    if int(user) not in users.index:
+        some = ", ".join(str(u) for u in users[users["targets"] >= MIN_TARGETS].index[:8])
+        raise ConfigError(
+            f"user {user} is not a test user of this split (only test users have held-out items "
+            f"to mark); pick one of the {len(users)} test users, e.g. {some}, or leave it unset "
+            "for a typical one"
+        )
+    return int(user), int(users.at[int(user), "row"])
+
+
+# ------------------------------------------------------------------------------ top lists
+def top_lists(scores: torch.Tensor | np.ndarray, mask, items: np.ndarray, n: int = TOP_STORED):
+    """Original ids of each row's top-``n`` items, masked (fold-in) items excluded."""
+    s = torch.as_tensor(scores).float().clone()
+    s[torch.from_numpy(mask.toarray() > 0)] = -math.inf
+    idx = torch.topk(s, min(n, s.shape[1]), dim=1).indices.numpy()
+    return items[idx]
+
+
+def _scorer(spec: RunSpec, record: RunRecord, split):
+    """A callable fold-in CSR -> scores for the run: from its kept checkpoint, or refitted."""
+    from codigem_lab.models import build_model
+    from codigem_lab.neural import NeuralRecommender
+    from codigem_lab.train import load_checkpoint
+
+    rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
+    if not isinstance(rec, NeuralRecommender):
+        rec.fit(split, progress=False)  # Pop / Item-KNN: a fraction of a second, deterministic
+        return rec.score
+    best = record.path / "best.pt"
+    if best.exists():
+        module = rec.build(split)
+        module.load_state_dict(load_checkpoint(best)["model"])
+        module.eval()
+
+        def score(fold_in):
+            with torch.no_grad():
+                return module.scores(torch.from_numpy(fold_in.toarray()).float(), None)
+
+        return score
+    # cached by someone else without a checkpoint: train the same seeded run again, off the cache
+    from codigem_lab.runs import run_training
+
+    with tempfile.TemporaryDirectory(prefix="codigem-explore-") as tmp:
+        out = run_training(spec, tmp)
+    return out.recommender.score
+
+
+def stored_top(spec: RunSpec, record: RunRecord, split) -> dict[int, list[int]]:
+    """Each test user's top :data:`TOP_STORED` items for the run (user id -> item ids), computed
+    once and kept in the run's cache folder; the run's checkpoints are deleted after."""
+    path = record.path / TOP_FILE
+    if path.exists():
+        try:
+            d = json.loads(path.read_text())
+            if d.get("key") == spec.key() and d.get("n") == TOP_STORED:
+                return {int(u): [int(i) for i in items] for u, items in d["top"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # unreadable: recompute below
+    es = split.test
+    top = top_lists(_scorer(spec, record, split)(es.fold_in), es.mask, split.items, TOP_STORED)
+    out = {int(u): [int(i) for i in row] for u, row in zip(es.users, top)}
+    write_json(
+        path, {"key": spec.key(), "n": TOP_STORED, "top": {str(u): v for u, v in out.items()}}
+    )
+    for f in ("best.pt", "last.pt"):
+        (record.path / f).unlink(missing_ok=True)
+    return out
+
+
+def _run(cache: ResultCache, spec: RunSpec) -> tuple[RunRecord, bool]:
+    """The run's record through the cache (trained now: True), waiting for another process."""
+    record = cache.get(spec)
+    if record is not None:
+        return record, False
+    deadline = time.monotonic() + WAIT_MAX_S
+    while True:
+        try:
+            record = cache.run(spec, keep_checkpoints=spec.model == "codigem")
+            return record, not record.from_cache
+        except RunInProgress as exc:
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"{exc}; waited {WAIT_MAX_S:.0f} s for it. Try again when it has finished."
+                ) from exc
+            time.sleep(WAIT_POLL_S)
+
+
+# ---------------------------------------------------------------------------------- explore
+_TITLES: dict[tuple, pd.Series | None] = {}
+_SPLITS: dict[DataSpec, object] = {}
+
+
+def _titles(setting: ExploreSetting) -> pd.Series | None:
+    from codigem_lab.data import load_item_titles
+
+    key = (setting.dataset, setting.source)
+    if key not in _TITLES:
+        _TITLES[key] = load_item_titles(setting.dataset, source=setting.source)
+    return _TITLES[key]
+
+
+def _split(data: DataSpec):
+    if data not in _SPLITS:
+        _SPLITS[data] = data.load()
+    return _SPLITS[data]
+
+
+def explore(
+    setting: ExploreSetting | None = None,
+    cache: ResultCache | str | None = None,
+    progress: bool = False,
+) -> ExploreResult:
+    """Train (or load) ``setting``'s CODIGEM run and the Pop / Item-KNN runs on its data; return
+    what the explorer shows for the setting's user (default: :func:`typical_user`).
+
+    ``cache``: a :class:`ResultCache`, its root folder, or None (``$CODIGEM_LAB_RUNS`` or
+    ``runs/cache``). ``progress`` shows the trainer's bars.
+    """
+    start = time.perf_counter()
+    setting = setting or ExploreSetting()
+    cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    split = _split(setting.data())
+    user, row = _user_row(split, setting.user)
+    es = split.test
+    targets = set(int(i) for i in split.items[es.target[row].indices])
+    titles = _titles(setting)
+
+    def title(item: int) -> str:
+        if titles is not None and item in titles.index:
+            return str(titles.at[item])
+        return f"item {item}"
+
+    top, metrics, user_metrics, valid, trained = {}, {}, {}, {}, False
+    record = None
+    for model in MODELS:
+        spec = setting.spec(model, progress=progress)
+        rec, now = _run(cache, spec)
+        trained |= now
+        items = stored_top(spec, rec, split)[user][:TOP_N]
+        top[model] = [TopItem(r, i, title(i), i in targets) for r, i in enumerate(items, start=1)]
+        metrics[model] = {k: float(rec.test[k]) for k in ("R@20", "R@50")}
+        per_user = rec.per_user()
+        user_metrics[model] = (
+            {k: float(per_user.at[user, k]) for k in ("R@20", "R@50")}
+            if user in per_user.index
+            else {}
+        )
+        valid[model] = float(rec.valid["R@50"])
+        if model == "codigem":
+            record = rec
+    history = record.history()
+    if history is None:
+        history = pd.DataFrame({"epoch": [], "R@50": []})
+    keep = [c for c in ("epoch", "R@50", "loss") if c in history.columns]
+    schedule = NoiseSchedule.constant(float(setting.beta), int(setting.T))
+    ab = schedule.alpha_bar
+    return ExploreResult(
+        setting=setting,
+        user=user,
+        n_fold_in=int(es.fold_in[row].nnz),
+        targets=[title(i) for i in sorted(targets)],
+        top=top,
+        metrics=metrics,
+        user_metrics=user_metrics,
+        history=history[keep],
+        baseline_valid={m: valid[m] for m in BASELINES},
+        alpha_bar_1=float(ab[0]),
+        alpha_bar_T=float(ab[-1]),
+        epochs=int(record.summary.get("epochs", len(history))),
+        best_epoch=int(record.summary.get("best_epoch", 0)),
+        trained=trained,
+        seconds=time.perf_counter() - start,
+        key=record.spec.key(),
+        user_choices=user_choices(split),
+        synthetic=setting.dataset == "synthetic",
+    )
+
+
+class Explorer:
+    """``explore`` with the data, budget and cache fixed: ``Explorer(...)(beta=..., T=...)``.
+
+    This is the callable the panel (:class:`~codigem_lab.viz.explorer.ExplorerPanel`) takes: it
+    is called with the widgets' values (``beta``, ``T``, ``preset``, ``input_scaling``, ``user``)
+    and returns an :class:`ExploreResult`.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "ml-100k",
+        cache: ResultCache | str | None = None,
+        progress: bool = False,
+        **fixed,
+    ) -> None:
+        self.base = ExploreSetting(dataset=dataset, **fixed)
+        self.cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+        self.progress = progress
+
+    def setting(self, **values) -> ExploreSetting:
+        return dataclasses.replace(self.base, **values)
+
+    def __call__(self, **values) -> ExploreResult:
+        return explore(self.setting(**values), self.cache, self.progress)
+
+    def fill_grid(
+        self, betas: Sequence[float] = (), Ts: Sequence[int] = (), progress: bool = True, **values
+    ) -> list[ExploreResult]:
+        """Every (beta, T) of ``betas`` x ``Ts`` (each defaulting to the base's) ahead of time."""
+        betas = tuple(betas) or (self.base.beta,)
+        Ts = tuple(Ts) or (self.base.T,)
+        settings = [self.setting(beta=b, T=t, **values) for b in betas for t in Ts]
+        return fill_grid(settings, progress=progress, cache=self.cache)
+
+
+def grid(betas: Iterable[float], Ts: Iterable[int], **fixed) -> list[ExploreSetting]:
+    """The settings of a beta x T grid (other fields from ``fixed``)."""
+    Ts = tuple(Ts)
+    return [ExploreSetting(beta=float(b), T=int(t), **fixed) for b in betas for t in Ts]
+
+
+def fill_grid(
+    settings: Sequence[ExploreSetting],
+    progress: bool = True,
+    cache: ResultCache | str | None = None,
+) -> list[ExploreResult]:
+    """Train every setting ahead (cached ones are loaded), with a progress bar; the results."""
+    cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    out = []
+    bar = tqdm(settings, desc="explorer grid", unit="setting", disable=not progress)
+    for s in bar:
+        bar.set_postfix_str(f"beta={s.beta:.3g} T={s.T} {s.preset}")
+        out.append(explore(s, cache))
+    bar.close()
+    return out
+
+
+def render_text(result: ExploreResult) -> str:
+    """A readable plain-text account of a result (what ``codigem-lab explore`` prints)."""
+    names = {"codigem": "CODIGEM", "pop": "Pop", "itemknn": "Item-KNN"}
+    width = 34
+
+    def cell(t: TopItem | None) -> str:
+        if t is None:
+            return ""
+        text = ("* " if t.hit else "  ") + t.title
+        return text if len(text) <= width else text[: width - 1] + "~"
+
+    s = result.setting
+    how = "trained now" if result.trained else "from the cache"
+    lines = [
+        f"{s.label()} on {s.dataset}: {result.epochs} epochs (best {result.best_epoch}), "
+        f"{how}, {result.seconds:.1f} s",
+        f"alpha_bar_1 = {result.alpha_bar_1:.6g}, alpha_bar_T = {result.alpha_bar_T:.6g}",
+        "",
+        f"{'':<8}{'R@20':>8}{'R@50':>8}",
+    ]
+    for model in MODELS:
+        m = result.metrics[model]
+        lines.append(f"{names[model]:<8}{m['R@20']:>8.4f}{m['R@50']:>8.4f}")
+    lines += [
+        "",
+        f"Top {TOP_N} for test user {result.user} ({result.n_fold_in} movies seen, "
+        f"{len(result.targets)} held out; * = a held-out one):",
+        "    " + "".join(f"{names[m]:<{width + 2}}" for m in MODELS),
+    ]
+    for i in range(TOP_N):
+        row = [result.top[m][i] if i < len(result.top[m]) else None for m in MODELS]
+        lines.append(f"{i + 1:>2}  " + "".join(f"{cell(t):<{width + 2}}" for t in row).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,443 @@
+"""The live explorer panel: beta, T, preset and input scaling change the recommender, on screen.
+
+The panel never trains: it is given an ``explore`` callable (in practice
+:class:`codigem_lab.experiments.explore.Explorer`), calls it with the widgets' values
+(``beta``, ``T``, ``preset``, ``input_scaling``, ``user``) and shows the result it returns: for one
+user the top 10 of CODIGEM beside Pop's and Item-KNN's with the held-out hits marked, R@20/R@50 of
+the three, the training curve, alpha_bar_1 and alpha_bar_T, and two small scatters in the manner of
+the paper's Fig. 2 (R@50 against beta) and Fig. 3 (R@50 against T) that fill in with every setting
+tried, the current one highlighted.
+
+Everything shown is computed by plain functions of the result (:func:`explorer_view`,
+:func:`top10_frame`, :func:`metrics_frame`, :func:`readouts`, :func:`explorer_figure`), testable
+without a browser; :class:`ExplorerPanel` wires them to widgets. A slider move returns at once; the
+(possibly slow) call to ``explore`` runs in a worker thread, and moves made meanwhile are coalesced,
+so five key presses train the last setting, not five.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from codigem_lab.viz.plots import figure_png, new_figure
+
+#: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).
+BETAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
+T_MIN, T_MAX = 1, 15
+PRESETS = ("paper", "released")
+#: Input scaling choices: the preset's own, or either scaling explicitly.
+SCALINGS = (("as the preset", "auto"), ("x in {-1, 1}", "minus1_1"), ("x in {0, 1}", "none"))
+MODEL_NAMES = {"codigem": "CODIGEM", "pop": "Pop", "itemknn": "Item-KNN"}
+HIT = "\u2713"  # check mark
+
+
+def beta_label(beta: float) -> str:
+    """How the slider prints a beta: 1e-04, 3e-03, 0.1, 0.9."""
+    return f"{beta:.0e}" if beta < 0.01 else f"{beta:g}"
+
+
+# ------------------------------------------------------------------------------ plain parts
+def top10_frame(result) -> pd.DataFrame:
+    """Rank x model (CODIGEM, Pop, Item-KNN): titles, held-out hits prefixed with a check mark."""
+    cols = {}
+    for model, name in MODEL_NAMES.items():
+        items = result.top.get(model, [])
+        cols[name] = [f"{HIT} {t.title}" if t.hit else t.title for t in items]
+    n = max((len(v) for v in cols.values()), default=0)
+    cols = {k: v + [""] * (n - len(v)) for k, v in cols.items()}
+    return pd.DataFrame(cols, index=pd.RangeIndex(1, n + 1, name="rank"))
+
+
+def metrics_frame(result) -> pd.DataFrame:
+    """Model x metric: test R@20, R@50 (all test users) and the chosen user's R@20, R@50."""
+    rows = {}
+    for model, name in MODEL_NAMES.items():
+        m = result.metrics.get(model, {})
+        u = result.user_metrics.get(model, {})
+        rows[name] = {
+            "R@20": m.get("R@20", math.nan),
+            "R@50": m.get("R@50", math.nan),
+            "user R@20": u.get("R@20", math.nan),
+            "user R@50": u.get("R@50", math.nan),
+        }
+    return pd.DataFrame(rows).T
+
+
+def readouts(result) -> dict[str, str]:
+    """The texts under the sliders: setting, noise kept, training, the user, a verdict."""
+    s = result.setting
+    m = result.metrics
+    r50, pop50, knn50 = m["codigem"]["R@50"], m["pop"]["R@50"], m["itemknn"]["R@50"]
+    if r50 > pop50:
+        verdict = f"CODIGEM beats Pop on R@50 by {r50 - pop50:+.3f}"
+    else:
+        verdict = f"CODIGEM does not beat Pop on R@50 ({r50 - pop50:+.3f}): a popularity list"
+    verdict += f"; Item-KNN is at {knn50:.3f}"
+    how = "trained now" if result.trained else "from the cache"
+    hits = sum(t.hit for t in result.top.get("codigem", []))
+    return {
+        "setting": f"beta = {beta_label(s.beta)}, T = {s.T}, {s.preset} preset, input {s.scaling}"
+        + ("" if s.variant == "base" else f", variant {s.variant}"),
+        "noise": (
+            f"alpha_bar_1 = {result.alpha_bar_1:.6g} (what the decoder's input z_1 keeps of x), "
+            f"alpha_bar_T = {result.alpha_bar_T:.6g}"
+        ),
+        "training": (
+            f"{result.epochs} epochs (best {result.best_epoch}), {how} in {result.seconds:.1f} s"
+        ),
+        "user": (
+            f"user {result.user}: {result.n_fold_in} movies seen, {len(result.targets)} held out; "
+            f"{hits} of them in CODIGEM's top 10"
+        ),
+        "verdict": verdict,
+    }
+
+
+def setting_point(result) -> dict:
+    """One tried setting as a point of the Fig. 2 / Fig. 3 scatters."""
+    s = result.setting
+    return {
+        "key": result.key,
+        "beta": float(s.beta),
+        "T": int(s.T),
+        "preset": s.preset,
+        "scaling": s.scaling,
+        "variant": s.variant,
+        "R@50": float(result.metrics["codigem"]["R@50"]),
+    }
+
+
+def add_point(tried: Sequence[dict], result) -> list[dict]:
+    """``tried`` with ``result``'s setting added (once: a setting seen again is not repeated)."""
+    point = setting_point(result)
+    return [p for p in tried if p["key"] != point["key"]] + [point]
+
+
+def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure:
+    """Training curve, R@50 vs beta (Fig. 2 style) and R@50 vs T (Fig. 3 style), one row.
+
+    The scatters show every tried point: in colour those that differ from the current setting
+    only in the swept quantity, in grey the rest; the current setting is the large red point.
+    Pop's and Item-KNN's test R@50 are the dashed lines.
+    """
+    s = result.setting
+    fig = new_figure(11.0, 2.9, dpi=dpi)
+    ax_curve, ax_beta, ax_T = fig.subplots(1, 3)
+    h = result.history
+    if len(h):
+        ax_curve.plot(h["epoch"], h["R@50"], "o-", color="#4c72b0", ms=3, label="CODIGEM")
+    for model, color in (("pop", "#888888"), ("itemknn", "#55a868")):
+        v = result.baseline_valid.get(model)
+        if v is not None:
+            ax_curve.axhline(v, ls="--", lw=1, color=color, label=MODEL_NAMES[model])
+    ax_curve.set(xlabel="epoch", ylabel="validation R@50", title="training curve")
+    ax_curve.legend(fontsize=7, loc="lower right")
+
+    cur = setting_point(result)
+    pts = pd.DataFrame(list(tried) or [cur])
+    same = (pts["preset"] == cur["preset"]) & (pts["scaling"] == cur["scaling"])
+    same &= pts["variant"] == cur["variant"]
+    for ax, x, fixed, title in (
+        (ax_beta, "beta", "T", f"R@50 vs beta (T = {s.T})"),
+        (ax_T, "T", "beta", f"R@50 vs T (beta = {beta_label(s.beta)})"),
+    ):
+        on = same & np.isclose(pts[fixed].astype(float), float(cur[fixed]))
+        off = pts[~on]
+        ax.scatter(off[x], off["R@50"], s=12, color="#cccccc", label="other settings")
+        line = pts[on].sort_values(x)
+        ax.plot(line[x], line["R@50"], "o-", color="#4c72b0", ms=4, lw=1)
+        ax.scatter([cur[x]], [cur["R@50"]], s=90, color="#c44e52", zorder=5, label="current")
+        for model, color in (("pop", "#888888"), ("itemknn", "#55a868")):
+            ax.axhline(
+                result.metrics[model]["R@50"], ls="--", lw=1, color=color, label=MODEL_NAMES[model]
+            )
+        ax.set(xlabel=x, ylabel="test R@50", title=title)
+    ax_beta.set_xscale("log")
+    ax_beta.set_xlim(BETAS[0] / 2, 1.0)
+    ax_T.set_xlim(T_MIN - 0.5, max(T_MAX, int(pts["T"].max())) + 0.5)
+    ax_beta.legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def _html_table(df: pd.DataFrame, css: str, fmt: str | None = None) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "-" if math.isnan(v) else format(v, fmt or ".4f")
+        text = html.escape(str(v))
+        if text.startswith(HIT):
+            return f'<b style="color:#2a7a2a">{text}</b>'
+        return text
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns])
+    body = "".join(
+        f"<tr><th>{html.escape(str(i))}</th>"
+        + "".join(f"<td>{cell(v)}</td>" for v in row)
+        + "</tr>"
+        for i, row in zip(df.index, df.itertuples(index=False))
+    )
+    style = "border-collapse:collapse;font-size:12px;text-align:left"
+    return f'<table class="{css}" style="{style}"><tr>{head}</tr>{body}</table>'
+
+
+@dataclass
+class ExplorerView:
+    """What the panel shows for one result: two HTML tables, the readouts, the figure's PNG."""
+
+    result: object
+    top10: pd.DataFrame
+    metrics: pd.DataFrame
+    readouts: dict[str, str]
+    tried: list[dict]
+    png: bytes = b""
+    top10_html: str = ""
+    metrics_html: str = ""
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def explorer_view(result, tried: Sequence[dict] = (), dpi: int = 80) -> ExplorerView:
+    """The panel's content for ``result`` (``tried``: the points so far; this one is added)."""
+    start = time.perf_counter()
+    tried = add_point(tried, result)
+    top = top10_frame(result)
+    met = metrics_frame(result)
+    fig = explorer_figure(result, tried, dpi=dpi)
+    return ExplorerView(
+        result=result,
+        top10=top,
+        metrics=met,
+        readouts=readouts(result),
+        tried=tried,
+        png=figure_png(fig),
+        top10_html=_html_table(top, "codigem-explorer-top10-table"),
+        metrics_html=_html_table(met, "codigem-explorer-metrics-table", ".4f"),
+        seconds=time.perf_counter() - start,
+    )
+
+
+# ------------------------------------------------------------------------------------ panel
+class ExplorerPanel:
+    """Widgets around an ``explore`` callable; ``panel.widget`` is the box to display.
+
+    ``explore(beta=..., T=..., preset=..., input_scaling=..., user=...)`` must return an
+    explore result (see :class:`codigem_lab.experiments.explore.ExploreResult`);
+    ``input_scaling`` is None for the preset's own and ``user`` None for a typical user.
+    :meth:`update` is what a widget change runs (callable directly: tests, notebooks); with
+    ``threaded`` (default) widget changes run it in a worker thread, coalescing changes made while
+    it works. ``tried`` (the scatters' points) can be seeded, e.g. from a grid filled ahead.
+    """
+
+    def __init__(
+        self,
+        explore: Callable[..., object],
+        beta: float = 1e-4,
+        T: int = 3,
+        preset: str = "paper",
+        input_scaling: str | None = None,
+        user: int | None = None,
+        tried: Sequence[object] = (),
+        threaded: bool = True,
+        dpi: int = 80,
+    ) -> None:
+        import ipywidgets as w
+
+        self.explore = explore
+        self.threaded = threaded
+        self.dpi = dpi
+        self.tried: list[dict] = []
+        for r in tried:  # results of a grid filled ahead
+            self.tried = add_point(self.tried, r)
+        self._lock = threading.Lock()
+        self._pending: dict | None = None
+        self._busy = False
+        self._worker: threading.Thread | None = None
+        self._quiet = False
+        self.view: ExplorerView | None = None
+        self.error: BaseException | None = None
+
+        stops = list(BETAS)
+        if not any(math.isclose(beta, b) for b in stops):
+            stops = sorted([*stops, float(beta)])  # a start value off the stops becomes one
+        beta = next(b for b in stops if math.isclose(b, beta))
+        options = [(beta_label(b), b) for b in stops]
+        self.beta_slider = w.SelectionSlider(
+            options=options,
+            value=beta,
+            description="beta",
+            continuous_update=False,
+            layout=w.Layout(width="420px"),
+        )
+        self.T_slider = w.IntSlider(
+            value=T,
+            min=T_MIN,
+            max=T_MAX,
+            description="T",
+            continuous_update=False,
+            layout=w.Layout(width="420px"),
+        )
+        self.preset = w.Dropdown(options=list(PRESETS), value=preset, description="preset")
+        self.scaling = w.ToggleButtons(
+            options=list(SCALINGS),
+            value=input_scaling or "auto",
+            description="input",
+            style={"button_width": "110px"},
+        )
+        self.user = w.Dropdown(options=[("typical test user", -1)], value=-1, description="user")
+        self.user.layout = w.Layout(width="420px")
+        self.status = w.HTML()
+        self.labels = {k: w.HTML() for k in ("setting", "noise", "training", "user", "verdict")}
+        self.top10 = w.HTML()
+        self.metrics = w.HTML()
+        self.image = w.Image(format="png")
+        for widget, css in (
+            (self.beta_slider, "beta-slider"),
+            (self.T_slider, "T-slider"),
+            (self.preset, "preset"),
+            (self.scaling, "scaling"),
+            (self.user, "user"),
+            (self.status, "status"),
+            (self.top10, "top10"),
+            (self.metrics, "metrics"),
+            (self.image, "plot"),
+        ):
+            widget.add_class(f"codigem-explorer-{css}")
+        for k, lab in self.labels.items():
+            lab.add_class(f"codigem-explorer-readout-{k}")
+        self.widget = w.VBox(
+            [
+                w.HBox(
+                    [
+                        w.VBox([self.beta_slider, self.T_slider, self.user]),
+                        w.VBox([self.preset, self.scaling]),
+                    ]
+                ),
+                self.status,
+                w.VBox([self.labels[k] for k in self.labels]),
+                w.HBox([self.top10, w.HTML("&nbsp;" * 4), self.metrics]),
+                self.image,
+            ]
+        )
+        self.widget.add_class("codigem-explorer-panel")
+        self.update(self.beta_slider.value, T, preset, input_scaling, user)
+        for widget in (self.beta_slider, self.T_slider, self.preset, self.scaling, self.user):
+            widget.observe(self._on_change, names="value")
+
+    # -- values ------------------------------------------------------------------------------
+    def values(self) -> dict:
+        """The widgets' current values as ``explore``'s keyword arguments."""
+        scaling = self.scaling.value
+        user = self.user.value
+        return {
+            "beta": float(self.beta_slider.value),
+            "T": int(self.T_slider.value),
+            "preset": self.preset.value,
+            "input_scaling": None if scaling == "auto" else scaling,
+            "user": None if user == -1 else int(user),
+        }
+
+    def update(
+        self,
+        beta: float,
+        T: int,
+        preset: str = "paper",
+        input_scaling: str | None = None,
+        user: int | None = None,
+    ) -> ExplorerView:
+        """Call ``explore`` for these values and show the result; returns the view shown."""
+        self.status.value = (
+            f"<i>working on beta = {beta_label(beta)}, T = {T}, {preset} preset "
+            "(a new setting trains for a few seconds)...</i>"
+        )
+        result = self.explore(
+            beta=float(beta), T=int(T), preset=preset, input_scaling=input_scaling, user=user
+        )
+        view = explorer_view(result, self.tried, dpi=self.dpi)
+        self.tried = view.tried
+        self._show(view)
+        return view
+
+    def _show(self, view: ExplorerView) -> None:
+        r = view.result
+        choices = list(getattr(r, "user_choices", []) or [])
+        if choices and [v for _, v in self.user.options] != [-1, *[v for _, v in choices]]:
+            self._quiet = True  # filling the picker must not start another update
+            try:
+                current = self.user.value
+                self.user.options = [("typical test user", -1), *choices]
+                self.user.value = current if current in [v for _, v in choices] else -1
+            finally:
+                self._quiet = False
+        for k, text in view.readouts.items():
+            self.labels[k].value = f"<code>{html.escape(text)}</code>"
+        self.top10.value = (
+            f"<b>Top 10 for user {r.user}</b> ({HIT} = a held-out movie)<br>{view.top10_html}"
+        )
+        self.metrics.value = f"<b>Test recall</b><br>{view.metrics_html}"
+        self.image.value = view.png
+        r50 = r.metrics["codigem"]["R@50"]
+        self.status.value = (
+            f"<span class='codigem-explorer-done'>ready: {html.escape(view.readouts['setting'])}"
+            f" | R@50 = {r50:.4f}</span>"
+        )
+        self.view = view
+
+    # -- widget events -----------------------------------------------------------------------
+    def _on_change(self, change) -> None:  # noqa: ANN001 (traitlets change dict)
+        if self._quiet:
+            return
+        values = self.values()
+        if not self.threaded:
+            self._safe_update(values)
+            return
+        with self._lock:
+            self._pending = values
+            if self._busy:
+                return
+            self._busy = True
+            self._worker = threading.Thread(target=self._drain, daemon=True)
+        self.status.value = f"<i>queued beta = {beta_label(values['beta'])}, T = {values['T']}</i>"
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                values, self._pending = self._pending, None
+                if values is None:
+                    self._busy = False
+                    return
+            self._safe_update(values)
+
+    def _safe_update(self, values: dict) -> None:
+        try:
+            self.update(**values)
+            self.error = None
+        except Exception as exc:  # noqa: BLE001 (shown in the panel: a widget callback must not die)
+            self.error = exc
+            self.status.value = (
+                f"<b class='codigem-explorer-error' style='color:#c44e52'>"
+                f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</b>"
+            )
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Block until the worker has shown the last change (tests, scripts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._busy:
+                    return
+            time.sleep(0.01)
+        raise TimeoutError(f"the explorer was still working after {timeout} s")
+
+
+def explorer_panel(explore: Callable[..., object], **kwargs):
+    """Build an :class:`ExplorerPanel` around ``explore`` and return its widget box."""
+    return ExplorerPanel(explore, **kwargs).widget
