@@ -12,37 +12,99 @@ import os
 
 import torch
 
-from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig
+from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, _dense_float
+from codigem_lab.diffusion.schedule import q_step_sample
 from codigem_lab.errors import ConfigError
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.train import TrainConfig
 
 
 class CODIGEMModule(torch.nn.Module):
-    """Adapts :class:`CODIGEM` to the trainer: ``loss`` = negative ELBO with KL annealing."""
+    """Adapts :class:`CODIGEM` to the trainer: ``loss`` = negative ELBO with KL annealing.
+
+    Noise comes from the module's own generator, which the trainer reseeds before every batch
+    (:meth:`seed_noise`, keyed by seed, rank, epoch and batch); eps_1 is always the first draw.
+    With :meth:`set_decoder_only` the loss is -ln p(x | z_1) alone: only eps_1 is drawn and only
+    the decoder runs, which gives the decoder the same gradient, bit for bit, as the full loss
+    (the KL terms do not depend on the decoder, and the forward process has no parameters).
+    """
 
     def __init__(
-        self, config: CODIGEMConfig, score_mode: str = "decoder", score_noise: bool = False
+        self,
+        config: CODIGEMConfig,
+        score_mode: str = "decoder",
+        score_noise: bool = False,
+        decoder_only: bool = False,
     ) -> None:
         super().__init__()
         self.model = CODIGEM(config)
         self.score_mode = score_mode
         self.score_noise = score_noise
+        self.decoder_only = False
+        self._noise: torch.Generator | None = None
+        self.set_decoder_only(decoder_only)
 
-    def loss(self, x: torch.Tensor, step: int, rows=None) -> tuple[torch.Tensor, dict[str, float]]:
-        t = self.model(x, kl_weight=self.model.config.kl_weight(step))
+    # -- noise -------------------------------------------------------------------------------
+    def seed_noise(self, key: int) -> None:
+        """Reseed this module's noise generator (the trainer calls it once per batch)."""
+        device = self.model.decoder.out.weight.device
+        if self._noise is None or self._noise.device != device:
+            self._noise = torch.Generator(device=device)
+        self._noise.manual_seed(int(key))
+
+    # -- decoder-only fast path --------------------------------------------------------------
+    def set_decoder_only(self, on: bool = True) -> None:
+        """Train the decoder alone (z_1 only), or the whole model again (``on=False``).
+
+        Equivalent to the full model exactly when scores come from the decoder on q(z_1 | x)
+        (``score_mode='decoder'``): then the decoder is all that reaches the ranking, and its
+        gradient is the reconstruction term's alone in every CODIGEMConfig (annealing, skips,
+        the released deviations and dropout only touch the KL side or the decoder's own input).
+        Under ``score_mode='reverse'`` the transition nets produce z_1 at scoring time, so
+        skipping them would change the ranking: refused.
+        """
+        check_decoder_only(on, self.score_mode, self.score_noise)
+        self.decoder_only = bool(on)
+
+    def loss(self, x: torch.Tensor, step: int, rows=None) -> tuple[torch.Tensor, dict]:
+        if self.decoder_only:
+            return self._decoder_loss(x)
+        t = self.model(x, generator=self._noise, kl_weight=self.model.config.kl_weight(step))
         terms = {
-            "elbo": float(t.elbo.detach()),
-            "reconstruction": float(t.reconstruction.detach()),
-            "prior": float(t.prior.detach()),
-            "kl": float(t.kl.detach()),
+            "elbo": t.elbo.detach(),
+            "reconstruction": t.reconstruction.detach(),
+            "prior": t.prior.detach(),
+            "kl": t.kl.detach(),
             "kl_weight": float(t.kl_weight),
         }
         for i, r in enumerate(t.reverse, start=1):
-            terms[f"reverse_{i}"] = float(r.detach())
+            terms[f"reverse_{i}"] = r.detach()
         for i, f in enumerate(t.forward_entropy, start=1):
-            terms[f"forward_entropy_{i}"] = float(f.detach())
+            terms[f"forward_entropy_{i}"] = f.detach()
         return t.loss, terms
+
+    def _decoder_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """-mean ln p(x | z_1), z_1 from eq (5) with the batch's first draw (as the full model)."""
+        m = self.model
+        x = _dense_float(x, m._dtype())
+        x0 = m.scale_input(x)
+        eps = torch.randn(x0.shape, generator=self._noise, dtype=x0.dtype, device=x0.device)
+        z1 = q_step_sample(x0, m._beta[0], eps)
+        rec = m.log_likelihood(x, x0, m.decoder(z1))
+        loss = (-rec).mean()  # the full loss -(rec - w kl).mean() sends rec the same -1/B
+        return loss, {"reconstruction": rec.detach().mean()}
+
+    def elbo_terms(self, x: torch.Tensor) -> dict[str, float]:
+        """The whole model's ELBO terms (batch means) on rows ``x``, for the history columns."""
+        t = self.model(x, generator=self._noise)
+        out = {
+            "elbo": float(t.elbo),
+            "prior": float(t.prior),
+            "kl": float(t.kl),
+        }
+        out.update({f"reverse_{i}": float(r) for i, r in enumerate(t.reverse, start=1)})
+        out.update({f"forward_entropy_{i}": float(f) for i, f in enumerate(t.forward_entropy, 1)})
+        return out
 
     def scores(self, x: torch.Tensor, train_rows=None) -> torch.Tensor:
         return self.model.score(x, mode=self.score_mode, noise=self.score_noise)
@@ -60,8 +122,31 @@ class CODIGEMModule(torch.nn.Module):
         return f"The reverse networks' log-variances ran away: {where}."
 
 
+def check_decoder_only(decoder_only: object, score_mode: str, score_noise: bool = False) -> None:
+    """Refuse ``decoder_only`` where it would not give the full model's ranking."""
+    if not isinstance(decoder_only, bool):
+        raise ConfigError(f"decoder_only must be True or False; got {decoder_only!r}")
+    if decoder_only and score_noise:
+        raise ConfigError(
+            "decoder_only with score_noise=True: scoring noise comes from torch's global "
+            "generator, whose state at test time depends on what training drew, so the fast "
+            "path could not reproduce the full model's scores. Use score_noise=False (default)."
+        )
+    if decoder_only and score_mode != "decoder":
+        raise ConfigError(
+            f"decoder_only needs score_mode='decoder'; with score_mode={score_mode!r} the "
+            "transition nets produce z_1 at scoring time, so training the decoder alone would "
+            "change the ranking. Drop --decoder-only, or score with --score-mode decoder."
+        )
+
+
 class CODIGEMRecommender(NeuralRecommender):
-    """CODIGEM with a preset (``paper`` or ``released``) and any config overrides."""
+    """CODIGEM with a preset (``paper`` or ``released``) and any config overrides.
+
+    ``decoder_only=True`` (decoder scoring only): the ranking-equivalent fast path. Only the
+    decoder is trained, on z_1 alone; its weights and every test metric equal, bit for bit,
+    those of the same call without it (same seed). See :class:`CODIGEMModule`.
+    """
 
     name = "codigem"
 
@@ -72,11 +157,14 @@ class CODIGEMRecommender(NeuralRecommender):
         run_dir: str | os.PathLike | None = None,
         score_mode: str = "decoder",
         score_noise: bool = False,
+        decoder_only: bool = False,
         **overrides,
     ) -> None:
-        super().__init__(train_config, run_dir)
+        super().__init__(train_config=train_config, run_dir=run_dir)
         if score_mode not in ("decoder", "reverse"):
             raise ConfigError(f"score_mode must be 'decoder' or 'reverse', got {score_mode!r}")
+        check_decoder_only(decoder_only, score_mode, score_noise)
+        self.decoder_only = decoder_only
         self.variant = variant
         self.overrides = overrides
         self.score_mode = score_mode
@@ -90,7 +178,7 @@ class CODIGEMRecommender(NeuralRecommender):
 
     def build(self, split) -> CODIGEMModule:
         self.config = CODIGEMConfig.preset(self.variant, n_items=split.n_items, **self.overrides)
-        return CODIGEMModule(self.config, self.score_mode, self.score_noise)
+        return CODIGEMModule(self.config, self.score_mode, self.score_noise, self.decoder_only)
 
     def describe(self) -> dict:
         return {
@@ -98,5 +186,6 @@ class CODIGEMRecommender(NeuralRecommender):
             "variant": self.variant,
             "score_mode": self.score_mode,
             "score_noise": self.score_noise,
+            **({"decoder_only": True} if self.decoder_only else {}),
             "codigem": dataclasses.asdict(self.config) if self.config else dict(self.overrides),
         }

@@ -1,14 +1,22 @@
-"""Neural recommenders share one shape: build a torch module for the split, train it with the
-one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it."""
+"""The one base class of trained recommenders: build a torch module for the split, train it with
+the one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it.
+
+A model with a frozen config dataclass names it in ``config_class`` (its instance is
+``self.config``); ``paper_train`` holds the optimiser settings the model's paper or released code
+uses, applied when no :class:`~codigem_lab.train.TrainConfig` is given.
+"""
 
 from __future__ import annotations
 
 import abc
 import os
+from dataclasses import asdict
+from typing import ClassVar
 
 import scipy.sparse as sp
 import torch
 
+from codigem_lab.errors import ConfigError
 from codigem_lab.recommender import Recommender
 from codigem_lab.train import TrainConfig, Trainer, TrainResult
 
@@ -16,13 +24,24 @@ from codigem_lab.train import TrainConfig, Trainer, TrainResult
 class NeuralRecommender(Recommender):
     """A recommender whose ``fit`` runs the shared trainer on a module from :meth:`build`."""
 
+    paper_train: ClassVar[dict] = {}
+
     def __init__(
-        self, train_config: TrainConfig | None = None, run_dir: str | os.PathLike | None = None
+        self,
+        config: object | None = None,
+        train_config: TrainConfig | None = None,
+        run_dir: str | os.PathLike | None = None,
     ) -> None:
-        self.train_config = train_config or TrainConfig()
+        self.config = resolve_config(self.name, self.config_class, config)
+        self.train_config = train_config or self.default_train_config()
         self.run_dir = run_dir
         self.trainer: Trainer | None = None
         self.result: TrainResult | None = None
+
+    @classmethod
+    def default_train_config(cls, **overrides) -> TrainConfig:
+        """A ``TrainConfig`` with this model's ``paper_train``, then ``overrides``, applied."""
+        return TrainConfig(**{**cls.paper_train, **overrides})
 
     @classmethod
     def from_params(cls, params: dict, train_config=None, run_dir=None, variant=None):
@@ -35,7 +54,9 @@ class NeuralRecommender(Recommender):
 
     def describe(self) -> dict:
         """Plain-data description of the model (stored in checkpoints)."""
-        return {"model": self.name}
+        if self.config is None:
+            return {"model": self.name}
+        return {"model": self.name, "config": asdict(self.config)}
 
     def fit(self, split, progress: bool | None = None, resume: bool = False) -> NeuralRecommender:
         """Train on ``split`` (``progress`` overrides the config's bar setting when given)."""
@@ -62,3 +83,17 @@ class NeuralRecommender(Recommender):
         if self.trainer is None:
             raise RuntimeError("call fit(split) before score()")
         return self.trainer.score(fold_in, train_rows)
+
+
+def resolve_config(model: str, config_class: type | None, config: object | None):
+    """``config``, or ``config_class()`` when None; a config of another class is a ConfigError."""
+    if config_class is None:
+        return config
+    if config is None:
+        return config_class()
+    if not isinstance(config, config_class):
+        raise ConfigError(
+            f"{model} needs a {config_class.__name__}, got {type(config).__name__}; "
+            f"build it with {config_class.__name__}(...) or pass the parameters to build_model"
+        )
+    return config

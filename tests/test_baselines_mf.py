@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from codigem_lab.baselines._mf import gradient_fold_in, implicit_user_solve, sample_negatives
+from codigem_lab.baselines.factors import gradient_fold_in, implicit_user_solve, sample_negatives
 from codigem_lab.errors import ConfigError
 from codigem_lab.metrics import Evaluator
 from codigem_lab.models import build_model, model_class

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from codigem_lab.baselines._mf import (
-    MFRecommender,
+from codigem_lab.baselines.factors import (
     UserFactorModule,
-    check_range,
     gather_entries,
     gather_rows,
     gradient_fold_in,
     positive_pairs,
     sample_negatives,
 )
+from codigem_lab.baselines.validate import check_range
+from codigem_lab.neural import NeuralRecommender
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class BPRModule(UserFactorModule):
         return users["p"] @ self.item.T
 
 
-class BPR(MFRecommender):
+class BPR(NeuralRecommender):
     """BPR-MF trained by the shared trainer on batches of training users.
 
     Each batch pairs every observed (user, item) of the batch's users with one uniformly drawn

@@ -44,7 +44,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codigem_lab.baselines.vae import ConfiguredNeuralRecommender, TanhMLP, check, int_tuple
+from codigem_lab.baselines.layers import TanhMLP
+from codigem_lab.baselines.validate import check, int_tuple
+from codigem_lab.neural import NeuralRecommender
 
 #: beta_1 of the released code's ``beta_fixed`` (Sohl-Dickstein et al. 2015, Sec. 2.4.1)
 FIRST_BETA = 1e-5
@@ -184,7 +186,7 @@ class DiffRecModule(nn.Module):
         return x_t
 
 
-class DiffRec(ConfiguredNeuralRecommender):
+class DiffRec(NeuralRecommender):
     """DiffRec (Wang et al., SIGIR 2023); defaults and their sources in the module docstring.
 
     User-free: scores come from the fold-in row only (``train_rows`` is ignored).

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from codigem_lab.baselines._mf import check_range, resolve_config
+from codigem_lab.baselines.validate import check_range
+from codigem_lab.neural import resolve_config
 from codigem_lab.recommender import Recommender
 
 

@@ -19,13 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
-from codigem_lab.baselines._mf import (
-    MFRecommender,
-    UserFactorModule,
-    check_range,
-    gather_rows,
-    implicit_user_solve,
-)
+from codigem_lab.baselines.factors import UserFactorModule, gather_rows, implicit_user_solve
+from codigem_lab.baselines.validate import check_range
+from codigem_lab.neural import NeuralRecommender
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ class ENMFModule(UserFactorModule):
         return users["ph"] @ self.item.T
 
 
-class ENMF(MFRecommender):
+class ENMF(NeuralRecommender):
     """User-based ENMF trained by the shared trainer on batches of training users (as the
     authors' code does, 256 users a batch there, 200 here).
 

@@ -42,14 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codigem_lab.baselines.vae import (
-    ConfiguredNeuralRecommender,
-    TanhMLP,
-    anneal_weight,
-    batches_per_epoch,
-    check,
-    multinomial_nll,
-)
+from codigem_lab.baselines.layers import TanhMLP, anneal_weight, batches_per_epoch, multinomial_nll
+from codigem_lab.baselines.validate import check
+from codigem_lab.neural import NeuralRecommender
 
 #: users per chunk when scoring, to bound the [users, K, items] intermediates
 SCORE_CHUNK = 256
@@ -155,7 +150,7 @@ class MacridVAEModule(nn.Module):
         )
 
 
-class MacridVAE(ConfiguredNeuralRecommender):
+class MacridVAE(NeuralRecommender):
     """MacridVAE (Ma et al., NeurIPS 2019); defaults and sources in the module docstring.
 
     User-free: scores come from the fold-in row only (``train_rows`` is ignored).

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from codigem_lab.baselines._mf import (
-    MFRecommender,
+from codigem_lab.baselines.factors import (
     UserFactorModule,
-    check_range,
     gather_rows,
     gradient_fold_in,
     positive_pairs,
     sample_negatives,
 )
+from codigem_lab.baselines.validate import check_range
 from codigem_lab.errors import ConfigError
+from codigem_lab.neural import NeuralRecommender
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class NeuMFModule(UserFactorModule):
         return gmf + torch.cat(mlp) + self.out.bias if mlp else gmf
 
 
-class NeuMF(MFRecommender):
+class NeuMF(NeuralRecommender):
     """NeuMF trained by the shared trainer on batches of training users: each batch scores all
     observed pairs of its users and ``n_negatives`` fresh negatives per pair.
 

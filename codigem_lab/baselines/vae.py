@@ -33,117 +33,23 @@ Scoring: decoder logits at the posterior mean (no dropout, no sampling). These a
 autoencoders: ``train_rows`` (ratio protocol) is ignored and every user is scored from the fold-in
 row alone, under both protocols.
 
-This module also holds the small helpers the other neural baselines share
-(:class:`ConfiguredNeuralRecommender`, :func:`init_linear_`, :func:`multinomial_nll`, ...).
+The building blocks it shares with MacridVAE and DiffRec are in :mod:`codigem_lab.baselines.layers`.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codigem_lab.errors import ConfigError
+from codigem_lab.baselines.layers import TanhMLP, anneal_weight, multinomial_nll
+from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
-from codigem_lab.train import TrainConfig
-
-#: std of the truncated-normal bias init of the released TF code (Liang et al.; Ma et al.)
-BIAS_STD = 0.001
-
 
 # ================================================================================ shared helpers
-def check(condition: bool, message: str) -> None:
-    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
-    if not condition:
-        raise ConfigError(message)
-
-
-def int_tuple(name: str, value: object) -> tuple[int, ...]:
-    """``value`` (an int sequence; a list from JSON or the CLI is fine) as a tuple of ints >= 1."""
-    try:
-        out = tuple(int(v) for v in value)  # type: ignore[union-attr]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a sequence of layer sizes, got {value!r}") from exc
-    check(all(v >= 1 for v in out), f"{name} must hold sizes >= 1, got {value!r}")
-    return out
-
-
-def init_linear_(layer: nn.Linear) -> None:
-    """Glorot-uniform weight, bias ~ N(0, 0.001^2) truncated at 2 std (the released TF code)."""
-    nn.init.xavier_uniform_(layer.weight)
-    if layer.bias is not None:
-        nn.init.trunc_normal_(layer.bias, std=BIAS_STD, a=-2 * BIAS_STD, b=2 * BIAS_STD)
-
-
-def multinomial_nll(log_probs: Tensor, x: Tensor) -> Tensor:
-    """-sum_i x_ui log pi_i(u), averaged over the users of the batch (Liang et al., Sec. 2)."""
-    return -(log_probs * x).sum(1).mean()
-
-
-def anneal_weight(step: int, total_steps: float, cap: float) -> float:
-    """beta = min(cap, step / total_steps): linear KL annealing (``total_steps <= 0``: the cap)."""
-    return float(cap) if total_steps <= 0 else min(float(cap), step / total_steps)
-
-
-def batches_per_epoch(split, train_config: TrainConfig) -> int:
-    """Gradient updates per epoch of the shared Trainer on this split."""
-    return max(1, math.ceil(split.n_train_users / train_config.batch_size))
-
-
-class TanhMLP(nn.Module):
-    """Linear layers ``dims[0] -> ... -> dims[-1]`` with tanh between them (none after the last)."""
-
-    def __init__(self, dims: list[int]) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        for layer in self.layers:
-            init_linear_(layer)
-
-    def forward(self, h: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1:
-                h = torch.tanh(h)
-        return h
-
-    def weight_sq_norm(self) -> Tensor:
-        """sum ||W||^2 over the weight matrices (biases excluded, as in the released code)."""
-        return sum(layer.weight.pow(2).sum() for layer in self.layers)  # type: ignore[return-value]
-
-
-class ConfiguredNeuralRecommender(NeuralRecommender):
-    """A :class:`NeuralRecommender` with one frozen config dataclass (``config_class``).
-
-    ``paper_train`` holds the optimiser settings of the model's paper or released code, for
-    ``TrainConfig(**cls.paper_train)``; the Trainer itself uses whatever TrainConfig it is given.
-    """
-
-    paper_train: ClassVar[dict] = {}
-
-    def __init__(
-        self,
-        config: object | None = None,
-        train_config: TrainConfig | None = None,
-        run_dir: str | os.PathLike | None = None,
-    ) -> None:
-        super().__init__(train_config, run_dir)
-        cls = type(self).config_class
-        assert cls is not None
-        if config is None:
-            config = cls()
-        check(
-            isinstance(config, cls),
-            f"{self.name} needs a {cls.__name__}, got {type(config).__name__}",
-        )
-        self.config = config
-
-    def describe(self) -> dict:
-        return {"model": self.name, "config": asdict(self.config)}
 
 
 # ======================================================================================= configs
@@ -261,7 +167,7 @@ class MultAutoencoder(nn.Module):
 
 
 # ================================================================================ recommenders
-class _MultAutoencoderRecommender(ConfiguredNeuralRecommender):
+class _MultAutoencoderRecommender(NeuralRecommender):
     """Builds a :class:`MultAutoencoder` for the split; ``train_rows`` is ignored when scoring."""
 
     variational: ClassVar[bool] = False
@@ -297,14 +203,9 @@ class MultDAE(_MultAutoencoderRecommender):
 
 __all__ = [
     "AutoencoderConfig",
-    "ConfiguredNeuralRecommender",
     "MultAutoencoder",
     "MultDAE",
     "MultDAEConfig",
     "MultVAE",
     "MultVAEConfig",
-    "TanhMLP",
-    "anneal_weight",
-    "init_linear_",
-    "multinomial_nll",
 ]

@@ -18,8 +18,10 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
-from codigem_lab.baselines._mf import check_range, implicit_user_solve, resolve_config
+from codigem_lab.baselines.factors import implicit_user_solve
+from codigem_lab.baselines.validate import check_range
 from codigem_lab.metrics import Evaluator
+from codigem_lab.neural import resolve_config
 from codigem_lab.recommender import Recommender
 
 

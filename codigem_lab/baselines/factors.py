@@ -1,4 +1,4 @@
-"""Pieces shared by the matrix-factorisation baselines (WMF, BPR, ENMF, NeuMF).
+"""User-factor models: what the matrix-factorisation baselines (WMF, BPR, ENMF, NeuMF) share.
 
 - :func:`positive_pairs` / :func:`sample_negatives`: (user, item) pairs of a dense batch and
   uniformly drawn unobserved items, for the sampled losses (BPR, NeuMF); :func:`gather_rows` and
@@ -8,52 +8,22 @@
 - :func:`gradient_fold_in`: fresh user parameters fitted by Adam steps on a model's own loss
   with the item side :func:`frozen`, for models without a closed-form user step (BPR, NeuMF);
 - :class:`UserFactorModule`: the ``scores`` rule every MF module follows: learned user factors
-  under the ``ratio`` protocol (``train_rows`` given), folded-in ones under ``strong``;
-- :class:`MFRecommender`: the recommender around such a module (config, optimiser defaults).
+  under the ``ratio`` protocol (``train_rows`` given), folded-in ones under ``strong``.
+
+Their recommenders are plain :class:`~codigem_lab.neural.NeuralRecommender` subclasses with a
+config dataclass and ``paper_train`` optimiser settings.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
-from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-
-from codigem_lab.errors import ConfigError
-from codigem_lab.neural import NeuralRecommender
-from codigem_lab.train import TrainConfig
-
-
-def check_range(
-    name: str, value: float, low: float, high: float | None = None, *, open_low: bool = False
-) -> None:
-    """Raise ``ConfigError`` unless ``low <= value`` (``<`` when ``open_low``) and ``value <= high``."""
-    ok = value > low if open_low else value >= low
-    if high is not None:
-        ok = ok and value <= high
-    if not ok:
-        lo = f"({low}" if open_low else f"[{low}"
-        hi = f"{high}]" if high is not None else "inf)"
-        raise ConfigError(f"{name} must be in {lo}, {hi}, got {value!r}")
-
-
-def resolve_config(model: str, config_class: type, config: object | None):
-    """``config``, or the defaults when None; a config of another class is a ``ConfigError``."""
-    if config is None:
-        return config_class()
-    if not isinstance(config, config_class):
-        raise ConfigError(
-            f"{model} needs a {config_class.__name__}, got {type(config).__name__}; "
-            f"build it with {config_class.__name__}(...) or pass the parameters to build_model"
-        )
-    return config
 
 
 def positive_pairs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,35 +215,3 @@ class UserFactorModule(torch.nn.Module, abc.ABC):
             with frozen(self):
                 users = self.fold_in(x)
         return self.predict(users)
-
-
-class MFRecommender(NeuralRecommender):
-    """A :class:`NeuralRecommender` whose module is built from a frozen config dataclass.
-
-    ``paper_train`` holds the optimiser settings the model needs (the name the experiments and
-    the other baselines use; for these models the values are ours, each class says why). They
-    apply when no :class:`~codigem_lab.train.TrainConfig` is given (:meth:`default_train_config`).
-    The trainer's own defaults (Adamax, lr 1e-3) are CODIGEM's: with batches of users a user's
-    row gets one update per epoch, and at that rate a factor model barely moves its user factors
-    in 100 epochs (BPR on ML-1M: validation R@50 0.08 after 15 epochs, against 0.38 with Adam at
-    1e-2).
-    """
-
-    paper_train: ClassVar[dict] = {}
-
-    def __init__(
-        self,
-        config=None,
-        train_config: TrainConfig | None = None,
-        run_dir: str | os.PathLike | None = None,
-    ) -> None:
-        super().__init__(train_config or self.default_train_config(), run_dir)
-        self.config = resolve_config(self.name, self.config_class, config)
-
-    @classmethod
-    def default_train_config(cls, **overrides) -> TrainConfig:
-        """A ``TrainConfig`` with this model's ``paper_train``, then ``overrides``, applied."""
-        return TrainConfig(**{**cls.paper_train, **overrides})
-
-    def describe(self) -> dict:
-        return {"model": self.name, "config": asdict(self.config)}
