@@ -1,0 +1,770 @@
+"""Gradient-flow audit: which parameters each loss term trains, which parameters reach the ranking,
+and so which parts of training can change a model's recommendations (issue 13, item 3).
+
+Three questions, each answered with autograd on one small random batch:
+
+(a) **Loss terms -> parameters.** Each term of the ELBO (eq 9) is back-propagated on its own;
+    a parameter group is *reached* by a term when its gradient is non-zero.
+(b) **Parameters -> ranking.** The score a ranking is sorted by is back-propagated, under the
+    chosen score mode; a group that gets a non-zero gradient can move the ranking directly.
+(c) **Training -> ranking.** A group's *training* can change the ranking when the group reaches
+    the ranking, or shares a loss term with a group that does (its values then enter that
+    group's gradient); a loss term can change the ranking when it reaches such a group.
+
+For CODIGEM with decoder scoring (how the released code ranks), only ``decoder`` reaches the
+ranking and only ``reconstruction`` reaches ``decoder``; the KL terms reach the transition nets
+alone, and the prior and forward terms have no trainable parameter at all. So KL annealing
+(Table 3 variant I) and skips in the transition nets (variant II) cannot change a decoder-scored
+ranking: the decoder they train is the very same. Under reverse-chain scoring the transition
+nets reach the ranking too, and both variants can. :func:`variant_effect` checks a variant
+empirically (same seed, same weights, same noise: which initial values, which gradients and which
+scores differ from the base model's), and :func:`ranking_unaffected` /
+:func:`warn_if_cannot_change_ranking` combine it with a report, for a study to call before it
+spends hours training a variant that is the base model again.
+
+Caveats (outside what gradients show): the audit assumes per-parameter optimisers (Adam, Adamax,
+SGD; no global gradient-norm clipping, which would couple every group) and that variants consume
+the same random numbers (true for dropout 0, the paper's setting). It gives the *possibility* of a
+change: a term that reaches a ranking group can still leave a particular ranking unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from codigem_lab.diffusion.model import CODIGEM, SCORE_MODES, CODIGEMConfig, ELBOTerms
+from codigem_lab.errors import ConfigError
+
+#: Size of the probe model the CODIGEM audit builds (the flow of gradients does not depend on it).
+PROBE_ITEMS = 24
+PROBE_HIDDEN = 16
+PROBE_BATCH = 8
+#: Training steps at which a variant's KL weight is compared with the base model's.
+PROBE_STEPS = (0, 1, 10, 100, 1_000, 10_000, 1_000_000)
+
+KL_WEIGHT = "KL weight"
+
+
+class RankingUnaffectedWarning(UserWarning):
+    """A study is about to train a variant that cannot change the ranking it is scored by."""
+
+
+# ================================================================================== report
+@dataclass(frozen=True)
+class GradientFlowReport:
+    """Where gradients flow in one model, for one score mode.
+
+    ``term_reach[t]``: parameter groups with a non-zero gradient of loss term ``t``;
+    ``ranking_reach``: groups with a non-zero gradient of the scores; ``*_norms``: the gradient
+    norms behind them; ``term_weights[t]``: the factor ``t`` carries in the training loss ("1"
+    or "KL weight"). ``config`` is the CODIGEM config audited (``None`` for other models).
+    """
+
+    model: str
+    score_mode: str
+    groups: tuple[str, ...]
+    term_reach: dict[str, frozenset[str]]
+    ranking_reach: frozenset[str]
+    term_norms: dict[str, dict[str, float]] = field(repr=False)
+    ranking_norms: dict[str, float] = field(repr=False)
+    term_weights: dict[str, str] = field(default_factory=dict)
+    config: CODIGEMConfig | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------------ derived sets
+    @property
+    def ranking_groups(self) -> frozenset[str]:
+        """Groups whose training can change the ranking: the groups that reach it, closed under
+        'shares a loss term with' (a group in a term's graph enters the others' gradients)."""
+        found = set(self.ranking_reach)
+        changed = True
+        while changed:
+            changed = False
+            for reached in self.term_reach.values():
+                if reached & found and not reached <= found:
+                    found |= reached
+                    changed = True
+        return frozenset(found)
+
+    @property
+    def ranking_terms(self) -> tuple[str, ...]:
+        """Loss terms whose gradient reaches a group in :attr:`ranking_groups`."""
+        rg = self.ranking_groups
+        return tuple(t for t, reached in self.term_reach.items() if reached & rg)
+
+    @property
+    def inert_terms(self) -> tuple[str, ...]:
+        """Loss terms with no trainable parameter in their graph: they change the loss value only."""
+        return tuple(t for t, reached in self.term_reach.items() if not reached)
+
+    def terms_reaching(self, group: str) -> tuple[str, ...]:
+        """The loss terms whose gradient reaches ``group``."""
+        return tuple(t for t, reached in self.term_reach.items() if group in reached)
+
+    def can_change_ranking(self, terms: Iterable[str] = (), groups: Iterable[str] = ()) -> bool:
+        """Whether changing these loss terms (their form or weight) or these groups (their
+        architecture, init or gradient) can change the ranking under this score mode."""
+        unknown = set(terms) - set(self.term_reach)
+        if unknown:
+            raise ConfigError(
+                f"unknown loss term(s) {sorted(unknown)}; known: {list(self.term_reach)}"
+            )
+        return bool(set(terms) & set(self.ranking_terms) or set(groups) & self.ranking_groups)
+
+    # ------------------------------------------------------------------------- rendering
+    def to_frame(self) -> pd.DataFrame:
+        """One row per loss term, then one for the ranking; one boolean column per parameter
+        group (reached or not), then the term's weight in the loss and whether it can change the
+        ranking."""
+        rows = []
+        for term, reached in self.term_reach.items():
+            row = {g: g in reached for g in self.groups}
+            row["weight in loss"] = self.term_weights.get(term, "1")
+            row["can change ranking"] = term in self.ranking_terms
+            rows.append(row)
+        rank = {g: g in self.ranking_reach for g in self.groups}
+        rank["weight in loss"] = ""
+        rank["can change ranking"] = True
+        rows.append(rank)
+        index = [*self.term_reach, f"ranking ({self.score_mode} scoring)"]
+        frame = pd.DataFrame(rows, index=pd.Index(index, name="gradient of"))
+        return frame
+
+    def norms_frame(self) -> pd.DataFrame:
+        """Like :meth:`to_frame`, with the gradient norms instead of booleans."""
+        rows = [{g: self.term_norms[t].get(g, 0.0) for g in self.groups} for t in self.term_reach]
+        rows.append({g: self.ranking_norms.get(g, 0.0) for g in self.groups})
+        index = [*self.term_reach, f"ranking ({self.score_mode} scoring)"]
+        return pd.DataFrame(rows, index=pd.Index(index, name="gradient norm of"))
+
+    def summary(self) -> str:
+        """A few plain sentences: what reaches the ranking, through which terms, what cannot."""
+        rg = self.ranking_groups
+        lines = [f"Gradient flow in {self.model}, {self.score_mode} scoring:"]
+        lines.append(f"- the ranking is reached by: {_names(self._ordered(self.ranking_reach))}")
+        if rg != self.ranking_reach:
+            coupled = self._ordered(rg - self.ranking_reach)
+            lines.append(f"- their training is coupled to: {_names(coupled)}")
+        for group in self.groups:
+            terms = self.terms_reaching(group)
+            lines.append(f"- {group} is trained by: {_names(terms) if terms else 'no loss term'}")
+        if self.inert_terms:
+            lines.append(
+                f"- no trainable parameter in: {_names(self.inert_terms)} "
+                "(they change the loss value, never a gradient)"
+            )
+        cannot = [
+            t for t in self.term_reach if t not in self.ranking_terms and t not in self.inert_terms
+        ]
+        if cannot:
+            lines.append(
+                f"- cannot change the ranking: {_names(cannot)} "
+                f"(they train only {_names(self._ordered(set().union(*(self.term_reach[t] for t in cannot))))})"
+            )
+        weighted = [t for t, w in self.term_weights.items() if w == KL_WEIGHT]
+        if weighted:
+            moves = [t for t in weighted if t in self.ranking_terms]
+            lines.append(
+                "- KL annealing (variant I) scales "
+                + _names(weighted)
+                + (
+                    f"; of these only {_names(moves)} can change the ranking"
+                    if moves
+                    else "; none of them can change the ranking"
+                )
+            )
+        lines.extend(f"- note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def _ordered(self, groups: Iterable[str]) -> list[str]:
+        groups = set(groups)
+        return [g for g in self.groups if g in groups]
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _names(items: Iterable[str]) -> str:
+    items = list(items)
+    return ", ".join(items) if items else "nothing"
+
+
+# ============================================================================ grouping, grads
+def default_groups(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
+    """Parameters grouped by sub-network: the first name part, with the index when it is a list
+    entry ('reverse_nets.0'), below the CODIGEM model when the module holds one (CODIGEM:
+    reverse_nets.0, ..., decoder, for any T); for other modules below a wrapper prefix that every
+    parameter shares ('net.' in DiffRec: emb_layer, mlp)."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    parts = [n.split(".") for n, _ in named]
+    inner = next((name for name, m in module.named_modules() if isinstance(m, CODIGEM)), None)
+    if inner is not None:
+        strip = len(inner.split(".")) if inner else 0
+    else:
+        strip = 0
+        while (
+            parts and all(len(p) > strip + 2 for p in parts) and len({p[strip] for p in parts}) == 1
+        ):
+            strip += 1
+    groups: dict[str, list[tuple[str, nn.Parameter]]] = {}
+    for (name, param), p in zip(named, parts, strict=True):
+        rest = p[strip:]
+        key = rest[0]
+        if len(rest) > 2 and rest[1].isdigit():
+            key = f"{rest[0]}.{rest[1]}"
+        groups.setdefault(key, []).append((name, param))
+    return groups
+
+
+def _reach(
+    output: Tensor, groups: Mapping[str, list[tuple[str, nn.Parameter]]]
+) -> tuple[frozenset[str], dict[str, float]]:
+    """Groups with a non-zero gradient of the scalar ``output``, and each group's gradient norm."""
+    if not output.requires_grad:
+        return frozenset(), {g: 0.0 for g in groups}
+    params = [p for members in groups.values() for _, p in members]
+    grads = torch.autograd.grad(output, params, retain_graph=True, allow_unused=True)
+    norms, i = {}, 0
+    for g, members in groups.items():
+        sq = 0.0
+        for _ in members:
+            if grads[i] is not None:
+                sq += float(grads[i].detach().double().pow(2).sum())
+            i += 1
+        norms[g] = sq**0.5
+    return frozenset(g for g, n in norms.items() if n > 0.0), norms
+
+
+def _projection(scores: Tensor, seed: int) -> Tensor:
+    """A scalar that depends on every score: a fixed random projection (a plain sum could cancel)."""
+    gen = torch.Generator().manual_seed(seed + 7919)
+    w = torch.randn(scores.shape, generator=gen, dtype=torch.float64).to(scores)
+    return (scores * w).sum()
+
+
+def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -> Tensor:
+    """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated.
+
+    ``CODIGEM.score`` is wrapped in ``torch.no_grad`` (and ``torch.enable_grad`` cannot override
+    a decorator), so this calls the function it wraps; there is no second copy of the scoring
+    to drift from the model's.
+    """
+    fn = inspect.unwrap(type(model).score)
+    with torch.enable_grad():
+        out = fn(model, x, mode=mode)
+    if not out.requires_grad:
+        raise RuntimeError(
+            "CODIGEM.score produced no autograd graph even when undecorated; the gradient-flow "
+            "audit needs its scoring to be differentiable (a torch.no_grad inside it?)"
+        )
+    return out
+
+
+def _random_clicks(batch: int, n_items: int, seed: int, dtype=torch.float64) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand(batch, n_items, generator=gen) < 0.3).to(dtype)
+    x[:, 0] = 1.0  # every row has at least one click
+    return x
+
+
+# ================================================================================= CODIGEM
+def codigem_terms(terms: ELBOTerms) -> dict[str, Tensor]:
+    """The ELBO's terms by name, in eq (9)'s order: reconstruction, reverse_1..T-1, prior,
+    forward_entropy_1..T (each a batch mean)."""
+    out = {"reconstruction": terms.reconstruction}
+    out.update({f"reverse_{i}": r for i, r in enumerate(terms.reverse, start=1)})
+    out["prior"] = terms.prior
+    out.update({f"forward_entropy_{i}": f for i, f in enumerate(terms.forward_entropy, start=1)})
+    return out
+
+
+def probe_config(config: CODIGEMConfig) -> CODIGEMConfig:
+    """``config`` at probe size (D = 24, M = 16, no dropout); every other field kept."""
+    return dataclasses.replace(config, n_items=PROBE_ITEMS, hidden=PROBE_HIDDEN, dropout=0.0)
+
+
+def _build(config: CODIGEMConfig, seed: int) -> CODIGEM:
+    torch.manual_seed(seed)
+    return CODIGEM(config).double()
+
+
+def audit_codigem(
+    config: CODIGEMConfig | CODIGEM | str,
+    score_mode: str = "decoder",
+    *,
+    seed: int = 0,
+    probe: bool = True,
+    x: Tensor | None = None,
+) -> GradientFlowReport:
+    """The gradient-flow report of a CODIGEM config (or a built model) under ``score_mode``.
+
+    ``config``: a :class:`CODIGEMConfig`, a preset name ('paper', 'released') or a
+    :class:`CODIGEM` (audited as it is, with its own weights). With ``probe`` a config is
+    audited at probe size (:func:`probe_config`; the flow does not depend on D or M), in float64.
+    ``x``: the batch (default: a seeded random 0/1 batch).
+    """
+    if score_mode not in SCORE_MODES:
+        raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
+    if isinstance(config, str):
+        config = CODIGEMConfig.preset(config, n_items=PROBE_ITEMS)
+    if isinstance(config, CODIGEM):
+        model = config
+        config = model.config
+    else:
+        if not isinstance(config, CODIGEMConfig):
+            raise ConfigError(
+                f"audit_codigem needs a CODIGEMConfig or CODIGEM; got {type(config).__name__}"
+            )
+        model = _build(probe_config(config) if probe else config, seed)
+    if x is None:
+        x = _random_clicks(PROBE_BATCH, model.config.n_items, seed, model._dtype())
+    groups = default_groups(model)
+
+    was_training = model.training
+    model.train()
+    try:
+        # each term is back-propagated on its own, unweighted: the KL weight cannot matter here
+        terms = model(x, generator=torch.Generator().manual_seed(seed))
+        named = codigem_terms(terms)
+        term_reach, term_norms = {}, {}
+        for name, value in named.items():
+            term_reach[name], term_norms[name] = _reach(value, groups)
+        scores = codigem_scores_with_grad(model, x[: min(len(x), PROBE_BATCH)], score_mode)
+        ranking_reach, ranking_norms = _reach(_projection(scores, seed), groups)
+    finally:
+        model.train(was_training)
+
+    kl = "1 (annealing overwritten)" if model.config.anneal_overwritten else KL_WEIGHT
+    weights = {t: ("1" if t == "reconstruction" else kl) for t in named}
+    notes = []
+    if model.config.anneal_overwritten:
+        notes.append(
+            "anneal_overwritten: the KL weight is forced to 1, so annealing changes nothing"
+        )
+    if model.config.forward_term_bug:
+        notes.append("forward_term_bug: the forward terms are still parameter-free (value only)")
+    return GradientFlowReport(
+        model=_describe_codigem(model.config),
+        score_mode=score_mode,
+        groups=tuple(groups),
+        term_reach=term_reach,
+        ranking_reach=ranking_reach,
+        term_norms=term_norms,
+        ranking_norms=ranking_norms,
+        term_weights=weights,
+        config=config,
+        notes=tuple(notes),
+    )
+
+
+def _describe_codigem(c: CODIGEMConfig) -> str:
+    bits = [f"T={c.T}", f"likelihood={c.likelihood}"]
+    for name in ("skip_forward", "skip_reverse"):
+        if getattr(c, name):
+            bits.append(name)
+    if c.anneal_steps:
+        bits.append(f"anneal {c.anneal_steps} steps, cap {c.anneal_cap:g}")
+    if c.deviations:
+        bits.append("released deviations: " + ", ".join(c.deviations))
+    return "CODIGEM (" + ", ".join(bits) + ")"
+
+
+# ============================================================================ variant effect
+@dataclass(frozen=True)
+class VariantEffect:
+    """What a config change does to one batch, with the same seed, weights and noise as the base.
+
+    ``changed_terms``: loss terms whose value, weight (at some training step) or gradient differ;
+    ``changed_init``: groups whose initial values differ; ``changed_gradients``: groups whose
+    gradient of the training loss differs (at some step of :data:`PROBE_STEPS`);
+    ``scores_changed``: the scores (under ``score_mode``) differ; ``architecture_changed``:
+    parameter names or shapes differ (then everything counts as changed).
+    """
+
+    overrides: dict
+    score_mode: str
+    changed_terms: tuple[str, ...]
+    changed_init: tuple[str, ...]
+    changed_gradients: tuple[str, ...]
+    scores_changed: bool
+    architecture_changed: bool
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not (
+            self.changed_terms
+            or self.changed_init
+            or self.changed_gradients
+            or self.scores_changed
+            or self.architecture_changed
+        )
+
+
+def _close(a: Tensor | None, b: Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _term_grads(model: CODIGEM, x: Tensor, seed: int, step: int) -> tuple[dict, dict, float]:
+    """Per-term values and gradients (by parameter name) and the KL weight used at ``step``."""
+    terms = model(
+        x, generator=torch.Generator().manual_seed(seed), kl_weight=model.config.kl_weight(step)
+    )
+    named = codigem_terms(terms)
+    params = [(n, p) for n, p in model.named_parameters()]
+    values, grads = {}, {}
+    for t, v in [*named.items(), ("loss", terms.loss)]:
+        values[t] = v.detach()
+        if v.requires_grad:
+            g = torch.autograd.grad(v, [p for _, p in params], retain_graph=True, allow_unused=True)
+        else:
+            g = [None] * len(params)
+        grads[t] = {
+            n: (gi.detach() if gi is not None else None)
+            for (n, _), gi in zip(params, g, strict=True)
+        }
+    return values, grads, terms.kl_weight
+
+
+def variant_effect(
+    config: CODIGEMConfig | str,
+    overrides: Mapping[str, object],
+    score_mode: str = "decoder",
+    *,
+    seed: int = 0,
+) -> VariantEffect:
+    """Compare the variant ``config + overrides`` with ``config`` on one probe batch.
+
+    Both are built from the same seed (so init differences show), then the variant gets the base
+    model's weights and both see the same batch and noise: every loss term's value, weight and
+    gradient is compared at each step of :data:`PROBE_STEPS` (annealing changes with the step),
+    and the scores under ``score_mode``. Subsumes ``experiments/decoder_check.py``, which shows
+    the same for the decoder only.
+    """
+    if score_mode not in SCORE_MODES:
+        raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
+    if isinstance(config, str):
+        config = CODIGEMConfig.preset(config, n_items=PROBE_ITEMS)
+    base_cfg = probe_config(config)
+    var_cfg = dataclasses.replace(base_cfg, **dict(overrides))
+    base, var = _build(base_cfg, seed), _build(var_cfg, seed)
+    groups = default_groups(base)
+    group_of = {n: g for g, members in groups.items() for n, _ in members}
+    shapes_b = {n: p.shape for n, p in base.named_parameters()}
+    shapes_v = {n: p.shape for n, p in var.named_parameters()}
+    if shapes_b != shapes_v:
+        return VariantEffect(
+            dict(overrides), score_mode, ("*",), tuple(groups), tuple(groups), True, True
+        )
+
+    pv = dict(var.named_parameters())
+    changed_init = sorted({group_of[n] for n, p in base.named_parameters() if not _close(p, pv[n])})
+    var.load_state_dict(base.state_dict())
+    x = _random_clicks(PROBE_BATCH, base_cfg.n_items, seed)
+
+    steps = sorted({*PROBE_STEPS, var_cfg.anneal_steps // 2, var_cfg.anneal_steps})
+    changed_terms: set[str] = set()
+    changed_grads: set[str] = set()
+    base.train()
+    var.train()
+    for step in steps:
+        vb, gb, wb = _term_grads(base, x, seed, step)
+        vv, gv, wv = _term_grads(var, x, seed, step)
+        if set(vb) != set(vv):  # T differs: different terms
+            changed_terms |= set(vb) ^ set(vv)
+        for t in set(vb) & set(vv):
+            weight_changed = t not in ("reconstruction", "loss") and wb != wv
+            if (
+                weight_changed
+                or not _close(vb[t], vv[t])
+                or any(not _close(gb[t][n], gv[t][n]) for n in gb[t])
+            ):
+                if t != "loss":
+                    changed_terms.add(t)
+        changed_grads |= {
+            group_of[n] for n in gb["loss"] if not _close(gb["loss"][n], gv["loss"][n])
+        }
+    sb = codigem_scores_with_grad(base, x, score_mode).detach()
+    sv = codigem_scores_with_grad(var, x, score_mode).detach()
+    order = list(codigem_terms(base(x, generator=torch.Generator().manual_seed(seed))))
+    return VariantEffect(
+        overrides=dict(overrides),
+        score_mode=score_mode,
+        changed_terms=tuple(
+            sorted(changed_terms, key=lambda t: order.index(t) if t in order else 99)
+        ),
+        changed_init=tuple(changed_init),
+        changed_gradients=tuple(g for g in groups if g in changed_grads),
+        scores_changed=not _close(sb, sv),
+        architecture_changed=False,
+    )
+
+
+def ranking_unaffected(
+    report: GradientFlowReport, variant: Mapping[str, object] | VariantEffect, *, seed: int = 0
+) -> bool:
+    """True when the variant cannot change the ranking under ``report.score_mode``.
+
+    ``variant``: the config overrides of a variant (e.g. ``studies.VARIANTS['I (annealing)']``),
+    applied to ``report.config``; or a :class:`VariantEffect`. The variant cannot change the
+    ranking when, at the same weights, the scores are unchanged and neither the init nor the
+    training gradient of any group in ``report.ranking_groups`` changes (nor any term that
+    reaches them).
+    """
+    effect = _effect(report, variant, seed)
+    if effect.architecture_changed or effect.scores_changed:
+        return False
+    rg = report.ranking_groups
+    if set(effect.changed_init) & rg or set(effect.changed_gradients) & rg:
+        return False
+    return not (set(effect.changed_terms) & set(report.ranking_terms))
+
+
+def _effect(report: GradientFlowReport, variant, seed: int) -> VariantEffect:
+    if isinstance(variant, VariantEffect):
+        if variant.score_mode != report.score_mode:
+            raise ConfigError(
+                f"the variant was probed under {variant.score_mode!r} scoring, the report is for "
+                f"{report.score_mode!r}"
+            )
+        return variant
+    if report.config is None:
+        raise ConfigError(
+            "this report has no CODIGEM config to apply overrides to; pass a VariantEffect"
+        )
+    return variant_effect(report.config, variant, report.score_mode, seed=seed)
+
+
+def explain_variant(
+    report: GradientFlowReport, variant: Mapping[str, object] | VariantEffect, name: str = ""
+) -> str:
+    """One sentence: whether the variant can change the ranking, and why."""
+    effect = _effect(report, variant, 0)
+    label = name or str(effect.overrides)
+    mode = f"{report.score_mode} scoring"
+    if ranking_unaffected(report, effect):
+        if effect.changes_nothing:
+            why = "it changes no loss term, gradient, initial value or score at all"
+        else:
+            what = []
+            if effect.changed_terms:
+                what.append(f"loss terms {_names(effect.changed_terms)}")
+            if effect.changed_init:
+                what.append(f"the init of {_names(effect.changed_init)}")
+            touched = report._ordered(
+                set(effect.changed_gradients)
+                | set(effect.changed_init)
+                | set().union(
+                    *(report.term_reach.get(t, frozenset()) for t in effect.changed_terms)
+                )
+            )
+            why = (
+                f"it changes {' and '.join(what)}, which reach only {_names(touched)}, while the "
+                f"ranking is reached only by {_names(report._ordered(report.ranking_groups))}"
+            )
+        return f"{label} cannot change the ranking under {mode}: {why}."
+    reasons = []
+    if effect.scores_changed:
+        reasons.append("the scores differ at the same weights")
+    hit = sorted(set(effect.changed_gradients) & report.ranking_groups)
+    if hit:
+        reasons.append(f"the training gradient of {_names(hit)} changes")
+    hit = sorted(set(effect.changed_init) & report.ranking_groups)
+    if hit:
+        reasons.append(f"the init of {_names(hit)} changes")
+    terms = [t for t in effect.changed_terms if t in report.ranking_terms]
+    if terms:
+        reasons.append(
+            f"it changes loss terms {_names(terms)}, which train the ranking's parameters"
+        )
+    if effect.architecture_changed:
+        reasons.append("the parameters themselves differ")
+    return f"{label} can change the ranking under {mode}: {'; '.join(reasons) or 'see the report'}."
+
+
+def audit_variants(
+    config: CODIGEMConfig | str,
+    variants: Mapping[str, Mapping[str, object]],
+    score_mode: str = "decoder",
+    *,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per variant: what it changes and whether it can change the ranking (notebook 06)."""
+    report = audit_codigem(config, score_mode, seed=seed)
+    rows = {}
+    for name, over in variants.items():
+        if not over:
+            continue  # the base model: the reference, not a variant
+        eff = variant_effect(report.config, over, score_mode, seed=seed)
+        rows[name] = {
+            "changed loss terms": ", ".join(eff.changed_terms),
+            "changed init": ", ".join(eff.changed_init),
+            "changed gradients": ", ".join(eff.changed_gradients),
+            "scores changed": eff.scores_changed,
+            "can change ranking": not ranking_unaffected(report, eff),
+        }
+    out = pd.DataFrame(rows).T
+    out.index.name = f"variant ({score_mode} scoring)"
+    return out
+
+
+def warn_if_cannot_change_ranking(
+    config: CODIGEMConfig | str,
+    variants: Mapping[str, Mapping[str, object]],
+    score_mode: str = "decoder",
+    *,
+    label: str = "",
+    warn: bool = True,
+    seed: int = 0,
+) -> list[str]:
+    """Before a study trains ``variants`` of ``config``: one message (and a
+    :class:`RankingUnaffectedWarning`) per variant that cannot change the ranking under
+    ``score_mode``. Variants without overrides (the base model) are skipped. Returns the messages,
+    for the study's notes."""
+    report = audit_codigem(config, score_mode, seed=seed)
+    out = []
+    for name, over in variants.items():
+        if not over:
+            continue
+        eff = variant_effect(report.config, over, score_mode, seed=seed)
+        if ranking_unaffected(report, eff):
+            msg = explain_variant(
+                report, eff, name=f"{label + ': ' if label else ''}variant {name}"
+            )
+            msg += " Its runs will reproduce the base model's ranking."
+            out.append(msg)
+            if warn:
+                warnings.warn(msg, RankingUnaffectedWarning, stacklevel=2)
+    return out
+
+
+# ========================================================================= any recommender
+def _batch_from(split_or_batch, batch: int, dtype=torch.float32) -> Tensor:
+    import scipy.sparse as sp
+
+    data = getattr(split_or_batch, "train", split_or_batch)
+    if sp.issparse(data):
+        data = data[:batch].toarray()
+    if isinstance(data, np.ndarray):
+        data = torch.from_numpy(np.asarray(data[:batch]))
+    if not isinstance(data, Tensor):
+        raise ConfigError(
+            f"need a Split, a sparse/dense user-item matrix or a tensor; got {type(split_or_batch).__name__}"
+        )
+    return data[:batch].to(dtype)
+
+
+def _module_scores(module: nn.Module, x: Tensor) -> Tensor:
+    fn = inspect.unwrap(type(module).scores)
+    with torch.enable_grad():
+        return fn(module, x, None)
+
+
+def audit_recommender(
+    recommender_or_module,
+    split_or_batch,
+    score_mode: str | None = None,
+    *,
+    seed: int = 0,
+    batch: int = PROBE_BATCH,
+    groups: Callable[[nn.Module], dict] | None = None,
+) -> GradientFlowReport:
+    """The gradient-flow report of any trainable recommender (its ``loss``/``scores`` module).
+
+    ``recommender_or_module``: a :class:`~codigem_lab.neural.NeuralRecommender` (its module is
+    built for ``split_or_batch``, which must then be a Split), a module with ``loss(x, step)`` and
+    ``scores(x)``, or a CODIGEM recommender / module / model (then :func:`audit_codigem` runs on
+    it, term by term, under its score mode unless ``score_mode`` is given). Other modules expose
+    one differentiable loss, so their report has one term, ``loss``.
+    """
+    from codigem_lab.codigem import CODIGEMModule, CODIGEMRecommender
+
+    obj = recommender_or_module
+    if isinstance(obj, CODIGEMRecommender):
+        n_items = getattr(split_or_batch, "n_items", None)
+        if n_items is None:
+            n_items = _batch_from(split_or_batch, 1).shape[1]
+        cfg = CODIGEMConfig.preset(obj.variant, n_items=n_items, **obj.overrides)
+        return audit_codigem(cfg, score_mode or obj.score_mode, seed=seed)
+    if isinstance(obj, CODIGEMModule):
+        return audit_codigem(
+            obj.model,
+            score_mode or obj.score_mode,
+            seed=seed,
+            x=_codigem_x(obj.model, split_or_batch, batch),
+        )
+    if isinstance(obj, CODIGEM):
+        return audit_codigem(
+            obj, score_mode or "decoder", seed=seed, x=_codigem_x(obj, split_or_batch, batch)
+        )
+
+    if hasattr(obj, "build") and not isinstance(obj, nn.Module):
+        if not hasattr(split_or_batch, "train"):
+            raise ConfigError("a recommender builds its module for a Split; pass the Split")
+        torch.manual_seed(seed)
+        module = obj.build(split_or_batch)
+        name = getattr(obj, "name", type(obj).__name__)
+    elif isinstance(obj, nn.Module) and hasattr(obj, "loss") and hasattr(obj, "scores"):
+        module, name = obj, type(obj).__name__
+    else:
+        raise ConfigError(
+            f"cannot audit {type(obj).__name__}: need a NeuralRecommender or a module with "
+            "loss(x, step) and scores(x) (models without gradients have nothing to audit)"
+        )
+    x = _batch_from(split_or_batch, batch)
+    grouped = (groups or default_groups)(module)
+    was_training = module.training
+    try:
+        torch.manual_seed(seed)
+        module.train()
+        loss, _ = module.loss(x, 0)
+        reach, norms = _reach(loss, grouped)
+        module.eval()
+        scores = _module_scores(module, x)
+        r_reach, r_norms = _reach(_projection(scores, seed), grouped)
+    finally:
+        module.train(was_training)
+    mode = score_mode or "model's own"
+    return GradientFlowReport(
+        model=str(name),
+        score_mode=mode,
+        groups=tuple(grouped),
+        term_reach={"loss": reach},
+        ranking_reach=r_reach,
+        term_norms={"loss": norms},
+        ranking_norms=r_norms,
+        notes=("the module exposes its loss as one term",),
+    )
+
+
+def _codigem_x(model: CODIGEM, split_or_batch, batch: int) -> Tensor | None:
+    if split_or_batch is None:
+        return None
+    return _batch_from(split_or_batch, batch, model._dtype())
+
+
+__all__ = [
+    "GradientFlowReport",
+    "RankingUnaffectedWarning",
+    "VariantEffect",
+    "audit_codigem",
+    "audit_recommender",
+    "audit_variants",
+    "codigem_scores_with_grad",
+    "default_groups",
+    "explain_variant",
+    "probe_config",
+    "ranking_unaffected",
+    "variant_effect",
+    "warn_if_cannot_change_ranking",
+]
