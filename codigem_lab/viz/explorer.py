@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from codigem_lab.viz.plots import figure_png, new_figure
 
@@ -140,7 +141,7 @@ def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure
         if v is not None:
             ax_curve.axhline(v, ls="--", lw=1, color=color, label=MODEL_NAMES[model])
     ax_curve.set(xlabel="epoch", ylabel="validation R@50", title="training curve")
-    ax_curve.legend(fontsize=7, loc="lower right")
+    ax_curve.legend(fontsize=6, loc="best", framealpha=0.6)
 
     cur = setting_point(result)
     pts = pd.DataFrame(list(tried) or [cur])
@@ -164,7 +165,8 @@ def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure
     ax_beta.set_xscale("log")
     ax_beta.set_xlim(BETAS[0] / 2, 1.0)
     ax_T.set_xlim(T_MIN - 0.5, max(T_MAX, int(pts["T"].max())) + 0.5)
-    ax_beta.legend(fontsize=7, loc="lower left")
+    ax_beta.legend(fontsize=6, loc="best", framealpha=0.6)
+    ax_T.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
@@ -177,10 +179,13 @@ def _html_table(df: pd.DataFrame, css: str, fmt: str | None = None) -> str:
             return f'<b style="color:#2a7a2a">{text}</b>'
         return text
 
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns])
+    pad = ' style="padding:1px 8px"'
+    head = "".join(
+        f"<th{pad}>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns]
+    )
     body = "".join(
-        f"<tr><th>{html.escape(str(i))}</th>"
-        + "".join(f"<td>{cell(v)}</td>" for v in row)
+        f"<tr><th{pad}>{html.escape(str(i))}</th>"
+        + "".join(f"<td{pad}>{cell(v)}</td>" for v in row)
         + "</tr>"
         for i, row in zip(df.index, df.itertuples(index=False))
     )
@@ -294,7 +299,7 @@ class ExplorerPanel:
         self.user = w.Dropdown(options=[("typical test user", -1)], value=-1, description="user")
         self.user.layout = w.Layout(width="420px")
         self.status = w.HTML()
-        self.labels = {k: w.HTML() for k in ("setting", "noise", "training", "user", "verdict")}
+        self.readout = w.HTML()
         self.top10 = w.HTML()
         self.metrics = w.HTML()
         self.image = w.Image(format="png")
@@ -310,8 +315,7 @@ class ExplorerPanel:
             (self.image, "plot"),
         ):
             widget.add_class(f"codigem-explorer-{css}")
-        for k, lab in self.labels.items():
-            lab.add_class(f"codigem-explorer-readout-{k}")
+        self.readout.add_class("codigem-explorer-readouts")
         self.widget = w.VBox(
             [
                 w.HBox(
@@ -321,7 +325,7 @@ class ExplorerPanel:
                     ]
                 ),
                 self.status,
-                w.VBox([self.labels[k] for k in self.labels]),
+                self.readout,
                 w.HBox([self.top10, w.HTML("&nbsp;" * 4), self.metrics]),
                 self.image,
             ]
@@ -376,8 +380,10 @@ class ExplorerPanel:
                 self.user.value = current if current in [v for _, v in choices] else -1
             finally:
                 self._quiet = False
-        for k, text in view.readouts.items():
-            self.labels[k].value = f"<code>{html.escape(text)}</code>"
+        self.readout.value = "".join(
+            f"<div class='codigem-explorer-readout-{k}'><code>{html.escape(text)}</code></div>"
+            for k, text in view.readouts.items()
+        )
         self.top10.value = (
             f"<b>Top 10 for user {r.user}</b> ({HIT} = a held-out movie)<br>{view.top10_html}"
         )
