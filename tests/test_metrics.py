@@ -164,3 +164,25 @@ def test_per_user_table(small_split):
     assert len(res.per_user) == res.n_users
     assert 0 < res.metrics["R@50"] < 1
     assert isinstance(res.table().iloc[0]["N@20"], float)
+
+
+def test_topk_hits_shape_and_k_larger_than_catalogue():
+    from codigem_lab.metrics import topk_hits
+
+    scores = torch.tensor([[0.1, 0.9, 0.5], [0.3, 0.2, 0.1]])
+    target = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert topk_hits(scores, target, 2).tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    assert topk_hits(scores, target, 5).shape == (2, 3)  # k is capped at the catalogue size
+    out = ranking_metrics(scores, target, None, (5,))  # K = 5 > 3 items: every item is ranked
+    assert out["R@5"].tolist() == [1.0, 1.0]
+    assert out["N@5"][0].item() == pytest.approx(1.0)
+    assert out["N@5"][1].item() == pytest.approx(1 / math.log2(4))
+
+
+def test_single_target_user_and_user_without_targets():
+    scores = torch.tensor([[0.9, 0.1, 0.5], [0.9, 0.1, 0.5]])
+    target = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    out = ranking_metrics(scores, target, None, (1, 2))
+    assert out["R@1"][0].item() == 0.0 and out["R@2"][0].item() == 1.0
+    assert out["N@2"][0].item() == pytest.approx(1 / math.log2(3))
+    assert math.isnan(out["R@2"][1].item()) and math.isnan(out["N@2"][1].item())
