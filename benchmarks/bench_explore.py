@@ -9,6 +9,7 @@ new setting on screen within 10 s on a 2-core CPU at the default T = 3.
 
     python benchmarks/bench_explore.py                 # ML-100K, T = 3 and a few other settings
     python benchmarks/bench_explore.py --Ts 1 3 5 10 15
+    python benchmarks/bench_explore.py --fast-path     # with the decoder-only training path
 
 Uses a fresh temporary result cache, so nothing is cached before it starts. Run it alone: other
 processes on the same cores distort the figures (the load averages are printed).
@@ -37,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="default: the session's (1 on <= 4 cores)"
     )
+    parser.add_argument(
+        "--fast-path",
+        action="store_true",
+        help="train with FAST_PATH_PARAMS = {'decoder_only': True} (same decoder, same lists)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -52,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"explorer benchmark: {args.dataset}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), {platform.processor() or platform.machine()}")  # fmt: skip
+    if args.fast_path:
+        ex.FAST_PATH_PARAMS["decoder_only"] = True
+    print(f"fast path: {ex.FAST_PATH_PARAMS or 'off'}")
     print(f"budget: at most {ex.EPOCHS} epochs, patience {ex.PATIENCE}, batches of {ex.BATCH_SIZE}")
     print(f"before: {load()}")
     settings = [(b, 3) for b in args.betas] + [(1e-4, t) for t in args.Ts if t != 3]

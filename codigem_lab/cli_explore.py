@@ -24,6 +24,11 @@ def register(sub) -> None:
     )
     p.add_argument("--dataset", default="ml-100k", help="registry name (ml-100k, ml-1m, ...)")
     p.add_argument("--source", default=None, help="local file, folder or archive to read")
+    p.add_argument(
+        "--data-preset",
+        default=None,
+        help="preprocessing: paper-ml1m, multvae or none (default: the dataset's)",
+    )
     p.add_argument("--beta", type=float, default=1e-4, help="noise per step, 0 < beta < 1")
     p.add_argument("--T", "-T", dest="T", type=int, default=3, help="diffusion steps, >= 1")
     p.add_argument("--preset", default="paper", choices=list(ex.PRESETS), help="CODIGEM preset")
@@ -59,6 +64,7 @@ def setting_from_args(args: argparse.Namespace):
         variant=args.variant,
         dataset=args.dataset,
         source=args.source,
+        data_preset=args.data_preset,
         seed=args.seed,
         max_users=args.max_users,
         epochs=args.epochs,

@@ -228,6 +228,10 @@ def test_view_tables_readouts_and_points():
     assert "does not beat Pop" in vx.readouts(fake_result(r50=0.25))["verdict"]
     assert "alpha_bar_1 = 0.9999" in texts["noise"] and "alpha_bar_T = 0.9997" in texts["noise"]
     assert "2 of them in CODIGEM's top 10" in texts["user"]
+    assert "data" not in texts
+    r.synthetic = True
+    assert "synthetic data: numbers mean nothing" in vx.readouts(r)["data"]
+    r.synthetic = False
     tried = vx.add_point([], r)
     tried = vx.add_point(tried, fake_result(beta=0.9, r50=0.32))
     tried = vx.add_point(tried, r)  # seen again: not repeated

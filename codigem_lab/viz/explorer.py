@@ -85,7 +85,13 @@ def readouts(result) -> dict[str, str]:
     verdict += f"; Item-KNN is at {knn50:.3f}"
     how = "trained now" if result.trained else "from the cache"
     hits = sum(t.hit for t in result.top.get("codigem", []))
+    banner = (
+        {"data": "synthetic data: numbers mean nothing for MovieLens (get ml-100k into the cache)"}
+        if getattr(result, "synthetic", False)
+        else {}
+    )
     return {
+        **banner,
         "setting": f"beta = {beta_label(s.beta)}, T = {s.T}, {s.preset} preset, input {s.scaling}"
         + ("" if s.variant == "base" else f", variant {s.variant}"),
         "noise": (
