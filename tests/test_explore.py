@@ -181,6 +181,18 @@ def test_fill_grid_trains_ahead_then_all_cached(cache, capsys):
     assert "explorer grid" in capsys.readouterr().err
     again = ex.fill_grid(settings, progress=False, cache=cache)
     assert not any(r.trained for r in again)
+    # a later session finds them in the cache: the points of the panel's scatters
+    explorer = ex.Explorer(cache=cache, **QUICK)
+    points = sorted(explorer.cached_points(), key=lambda p: p["beta"])
+    assert [(p["beta"], p["T"], p["preset"], p["variant"]) for p in points] == [
+        (1e-4, 1, "paper", "base"),
+        (0.3, 1, "paper", "base"),
+    ]
+    assert [p["R@50"] for p in points] == [r.metrics["codigem"]["R@50"] for r in results]
+    assert [p["key"] for p in points] == [r.key for r in results]
+    assert ex.Explorer(cache=cache, **{**QUICK, "epochs": 3}).cached_points() == []
+    panel = vx.ExplorerPanel(explorer, beta=0.3, T=1, threaded=False)
+    assert len(panel.tried) == 2, "the scatters start with the cached settings, once each"
 
 
 # ------------------------------------------------------------------- panel: plain functions
@@ -319,8 +331,7 @@ def test_panel_shows_errors_and_keeps_working():
 
 
 def test_panel_with_the_real_explorer(cache):
-    explorer = ex.Explorer(cache=cache, **{k: v for k, v in QUICK.items() if k != "dataset"},
-                           dataset="synthetic")  # fmt: skip
+    explorer = ex.Explorer(cache=cache, **QUICK)
     panel = vx.ExplorerPanel(explorer, threaded=False)
     before = panel.view
     panel.beta_slider.value = 0.9

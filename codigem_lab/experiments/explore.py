@@ -467,7 +467,7 @@ def explore(
         best_epoch=int(record.summary.get("best_epoch", 0)),
         trained=trained,
         seconds=time.perf_counter() - start,
-        key=record.spec.key(),
+        key=record.path.name,  # the cache folder is named by the run's key
         user_choices=user_choices(split),
         synthetic=setting.dataset == "synthetic",
     )
@@ -497,6 +497,45 @@ class Explorer:
 
     def __call__(self, **values) -> ExploreResult:
         return explore(self.setting(**values), self.cache, self.progress)
+
+    def cached_points(self) -> list[dict]:
+        """Every explorer setting of this data and budget already in the cache, as the points of
+        the panel's Fig. 2 / Fig. 3 scatters (keys: key, beta, T, preset, scaling, variant,
+        R@50). A run counts when the setting rebuilt from its parameters has its key."""
+        overrides = variant_overrides()
+        base = self.base
+        out = []
+        for rec in self.cache.records():
+            s, t = rec.spec, rec.spec.train
+            if s.model != "codigem" or s.variant not in PRESETS or s.data.dataset != base.dataset:
+                continue
+            if (t.max_epochs, t.patience, t.batch_size, t.seed) != (
+                base.epochs,
+                base.patience,
+                base.batch_size,
+                base.seed,
+            ):
+                continue
+            p = dict(s.params)
+            beta, T = p.pop("beta", None), p.pop("T", None)
+            scaling = p.pop("input_scaling", None)
+            for k in FAST_PATH_PARAMS:
+                p.pop(k, None)
+            variant = next((name for name, ov in overrides.items() if ov == p), None)
+            if beta is None or T is None or variant is None:
+                continue
+            try:
+                setting = dataclasses.replace(
+                    base, beta=beta, T=T, preset=s.variant, input_scaling=scaling, variant=variant
+                )
+                if setting.spec().key() != rec.path.name:
+                    continue
+            except ConfigError:
+                continue
+            point = {"key": rec.path.name, "beta": float(beta), "T": int(T)}
+            point.update(preset=s.variant, scaling=setting.scaling, variant=variant)
+            out.append({**point, "R@50": float(rec.test["R@50"])})
+        return out
 
     def fill_grid(
         self, betas: Sequence[float] = (), Ts: Sequence[int] = (), progress: bool = True, **values

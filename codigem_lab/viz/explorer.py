@@ -129,6 +129,13 @@ def add_point(tried: Sequence[dict], result) -> list[dict]:
     return [p for p in tried if p["key"] != point["key"]] + [point]
 
 
+def _add(tried: Sequence[dict], item) -> list[dict]:
+    """Add a result or a ready point (a dict as :func:`setting_point` makes)."""
+    if isinstance(item, dict):
+        return [p for p in tried if p["key"] != item["key"]] + [dict(item)]
+    return add_point(tried, item)
+
+
 def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure:
     """Training curve, R@50 vs beta (Fig. 2 style) and R@50 vs T (Fig. 3 style), one row.
 
@@ -244,7 +251,9 @@ class ExplorerPanel:
     ``input_scaling`` is None for the preset's own and ``user`` None for a typical user.
     :meth:`update` is what a widget change runs (callable directly: tests, notebooks); with
     ``threaded`` (default) widget changes run it in a worker thread, coalescing changes made while
-    it works. ``tried`` (the scatters' points) can be seeded, e.g. from a grid filled ahead.
+    it works. ``tried`` seeds the scatters' points (results of a grid filled ahead, or point
+    dicts); by default they come from ``explore.cached_points()`` where ``explore`` has it
+    (:class:`~codigem_lab.experiments.explore.Explorer` does: every setting in the cache).
     """
 
     def __init__(
@@ -265,8 +274,10 @@ class ExplorerPanel:
         self.threaded = threaded
         self.dpi = dpi
         self.tried: list[dict] = []
-        for r in tried:  # results of a grid filled ahead
-            self.tried = add_point(self.tried, r)
+        if not tried and callable(getattr(explore, "cached_points", None)):
+            tried = explore.cached_points()  # settings tried before, in any session
+        for r in tried:  # results, or points, of settings tried before
+            self.tried = _add(self.tried, r)
         self._lock = threading.Lock()
         self._pending: dict | None = None
         self._busy = False
