@@ -15,6 +15,24 @@ metrics and early-stopping decisions are identical everywhere; only rank 0 write
 ``TrainConfig.precision``: ``fp32`` (default, exact), ``tf32`` (CUDA matmuls on TF32 tensor
 cores) or ``bf16`` (``torch.autocast`` to bfloat16 for the training forward pass; scoring stays
 float32 so rankings are not quantised to bfloat16's 8-bit mantissa).
+
+Noise keyed by batch: a module with ``seed_noise`` (CODIGEM) gets, before each batch, a seed mixed
+from (seed, rank, epoch, batch) for its own noise generator, and torch's global generator (dropout)
+is reseeded from the same key on a second stream. A batch's noise therefore does not depend on what
+earlier batches drew, nor on the shuffle (numpy, its own generator), so a model that draws less
+(decoder-only: z_1 only) sees exactly the draws the full model sees for z_1.
+
+Decoder-only modules (``CODIGEMRecommender(decoder_only=True)``, CODIGEM under decoder scoring,
+``codigem-lab train --decoder-only``): only the decoder p(x | z_1) is
+trained, on z_1 alone; the T-1 transition nets and z_2..z_T are skipped. The decoder's weights, and
+so every score and metric, are bit for bit those of the full model with the same seed (the
+transition nets cannot reach a decoder score: they are not on the path from x to the ranking, and
+the forward process has no parameters). The module refuses it where this is not so (reverse
+scoring). History columns in that mode: ``loss`` (= -reconstruction, the decoder's objective) and
+``reconstruction`` are train-batch means, the latter equal to the full model's column bit for bit;
+``elbo``, ``kl``, ``prior``, ``reverse_i``, ``forward_entropy_i`` are the whole model's ELBO terms
+(its transition nets untrained), computed at validation time without gradients on the validation
+users' fold-in rows; ``TrainResult.extra['history_terms']`` says so.
 """
 
 from __future__ import annotations
@@ -107,8 +125,56 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def dense_batch(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Densify only the given rows of a sparse matrix, on the device."""
+    """Densify only the given rows of a sparse matrix, on the device (a new tensor per call)."""
     return torch.from_numpy(m[rows].toarray()).to(device, non_blocking=True)
+
+
+class DenseBatches:
+    """Dense float32 batches of rows of a CSR matrix, scattered into one preallocated buffer.
+
+    The matrix's index arrays live on the device; a batch is ``buffer.zero_()`` and one
+    ``index_put_`` of its nonzeros, so no per-batch allocation of a [B, D] array, no scipy row
+    slicing and no dtype conversion. The returned tensor is a view of the buffer: it is
+    overwritten by the next call (the trainer finishes a step before it asks for the next batch).
+    """
+
+    def __init__(self, m: sp.csr_matrix, batch_size: int, device: torch.device) -> None:
+        m = sp.csr_matrix(m)
+        self.indptr = m.indptr.astype(np.int64)
+        self.device = device
+        self.indices = torch.from_numpy(m.indices.astype(np.int64)).to(device)
+        self.data = torch.from_numpy(np.asarray(m.data, dtype=np.float32)).to(device)
+        self.n_cols = m.shape[1]
+        self.buffer = torch.zeros(batch_size, m.shape[1], dtype=torch.float32, device=device)
+
+    def __call__(self, rows: np.ndarray) -> torch.Tensor:
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(rows)
+        if n > self.buffer.shape[0]:
+            self.buffer = torch.zeros(n, self.n_cols, dtype=torch.float32, device=self.device)
+        out = self.buffer[:n]
+        out.zero_()
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lens = ends - starts
+        total = int(lens.sum())
+        if total:
+            first = np.cumsum(lens) - lens  # position of each row's first nonzero in the gather
+            pos = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lens)
+            r = torch.from_numpy(np.repeat(np.arange(n, dtype=np.int64), lens)).to(self.device)
+            p = torch.from_numpy(pos).to(self.device)
+            out.index_put_((r, self.indices[p]), self.data[p])
+        return out
+
+
+def batch_key(seed: int, rank: int, epoch: int, batch: int, stream: int = 0) -> int:
+    """A 63-bit seed for one batch's noise, mixed from the run's seed, rank, epoch and batch.
+
+    ``stream`` separates independent uses in the same batch (0: the model's noise generator,
+    1: torch's global generator, i.e. dropout; 2: validation-time ELBO terms). SeedSequence
+    mixing, so neighbouring keys give unrelated streams.
+    """
+    ss = np.random.SeedSequence([int(seed), int(rank), int(epoch), int(batch), int(stream)])
+    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 @dataclass
@@ -232,6 +298,8 @@ class Trainer:
         self.dist = dist or DistContext.current()
         self.device = self.dist.device(resolve_device(self.config.device))
         self.module = module.to(self.device)
+        self.decoder_only = bool(getattr(self.module, "decoder_only", False))
+        self._keyed_noise = callable(getattr(self.module, "seed_noise", None))
         self._loss = ddp_loss(self.module, self.device) if self.dist.enabled else self.module.loss
         self.split = split
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -248,6 +316,8 @@ class Trainer:
         self.optimizer = opt_cls(
             self.module.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
+        share = -(-self.config.batch_size // self.dist.world_size)
+        self._batches = DenseBatches(split.train, share, self.device)
 
     @property
     def _progress(self) -> bool:
@@ -293,7 +363,8 @@ class Trainer:
         """One pass over the training users: mean loss terms per global batch, and the new step."""
         self.module.train()
         sampler.set_epoch(epoch)
-        sums: dict[str, float] = {}
+        sums: dict = {}
+        losses: list[torch.Tensor] = []
         bar = tqdm(
             sampler.batches(),
             total=sampler.n_batches,
@@ -305,10 +376,28 @@ class Trainer:
             for batch, shard in enumerate(bar, start=1):
                 terms = self._train_step(shard.rows, shard.share, step, epoch, batch)
                 step += 1
-                for k, v in terms.items():
+                losses.append(terms["loss"])
+                for k, v in terms.items():  # tensors stay on the device: no sync per batch
                     sums[k] = sums.get(k, 0.0) + shard.share * v
-        sums = self.dist.sum_values(sums)
+        self._check_finite(losses, epoch)
+        sums = self.dist.sum_values({k: float(v) for k, v in sums.items()})
         return {k: v / max(sampler.n_batches, 1) for k, v in sums.items()}, step
+
+    def _seed_batch(self, epoch: int, batch: int, stream: int = 0) -> None:
+        """Key this batch's noise by (seed, rank, epoch, batch): the model's generator, dropout."""
+        seed, rank = self.config.seed, self.dist.rank
+        self.module.seed_noise(batch_key(seed, rank, epoch, batch, stream))
+        torch.manual_seed(batch_key(seed, rank, epoch, batch, stream + 1))
+
+    def _check_finite(self, losses: list[torch.Tensor], epoch: int) -> None:
+        """One check (one device sync) per epoch that every batch's loss was finite."""
+        if not losses:
+            return
+        finite = torch.isfinite(torch.stack([torch.as_tensor(v).float() for v in losses]))
+        ok = bool(finite.all())
+        if not self.dist.all_true(ok):
+            bad = int((~finite).nonzero()[0, 0]) if not ok else -1
+            self._diverged(losses[bad] if not ok else torch.tensor(0.0), epoch, bad + 1)
 
     def _train_step(
         self, rows: np.ndarray, share: float, step: int, epoch: int, batch: int
@@ -318,23 +407,24 @@ class Trainer:
         The loss (a mean over ``rows``) is weighted by ``world * share``, so DDP's gradient
         average equals the gradient of the global batch's mean loss.
         """
-        x = dense_batch(self.split.train, rows, self.device)
+        x = self._batches(rows)
+        if self._keyed_noise:
+            self._seed_batch(epoch, batch)
         with autocast(self.config.precision, self.device):
             loss, terms = self._loss(x, step, rows)
-        if not self.dist.all_true(bool(torch.isfinite(loss))):
-            self._diverged(loss, epoch, batch)
         self.optimizer.zero_grad(set_to_none=True)
         weight = self.dist.world_size * share
         (loss if weight == 1.0 else loss * weight).backward()
         self.optimizer.step()
-        return {"loss": float(loss.detach()), **terms}
+        return {"loss": loss.detach(), **terms}
 
     def _diverged(self, loss: torch.Tensor, epoch: int, batch: int) -> None:
         hint = getattr(self.module, "divergence_hint", lambda: "")()
         where = "" if torch.isfinite(loss) else f" {loss.item()}"
+        at = f"batch {batch}" if batch > 0 else "a batch"
         raise TrainingError(
             f"the loss became{where or ' non-finite on another rank'} at epoch {epoch}, "
-            f"batch {batch}; training stopped instead of producing garbage metrics. "
+            f"{at}; training stopped instead of producing garbage metrics. "
             + (hint or "Lower the learning rate or check the inputs.")
         )
 
@@ -363,6 +453,8 @@ class Trainer:
             terms, state.step = self._train_epoch(epoch, sampler, state.step)
             train_s = time.perf_counter() - t0
             valid = self.evaluate("valid")
+            if self.decoder_only:
+                terms = {**terms, **self._validation_elbo(epoch)}
             row = {
                 "epoch": epoch,
                 **terms,
@@ -411,7 +503,21 @@ class Trainer:
             train_s_per_epoch=float(hist["train_s"].mean()),
             eval_s_per_epoch=float(hist["eval_s"].mean()),
             stopped_early=stopped_early,
+            extra={"history_terms": HISTORY_TERMS_DECODER_ONLY} if self.decoder_only else {},
         )
+
+    def _validation_elbo(self, epoch: int) -> dict[str, float]:
+        """Decoder-only runs: the whole model's ELBO terms, no gradients, on validation fold-ins.
+
+        At most ``eval_batch_size`` validation users (the first ones), noise keyed by the epoch
+        on its own stream, so these columns never touch a training draw.
+        """
+        fold_in = self.split.eval_set("valid").fold_in[: self.config.eval_batch_size]
+        x = torch.from_numpy(fold_in.toarray()).to(self.device)
+        self._seed_batch(epoch, 0, stream=2)
+        self.module.eval()
+        with torch.no_grad():
+            return self.module.elbo_terms(x)
 
     def _select(self, state: _FitState, metric: float) -> None:
         """Early-stopping bookkeeping (``metric`` is the same on every rank)."""
@@ -464,6 +570,15 @@ class Trainer:
         state.best_metric, state.best_epoch = ck["best_metric"], ck["best_epoch"]
         state.best_state = ck["best_model"]
         state.bad_epochs, state.step, state.epoch = ck["bad_epochs"], ck["step"], ck["epoch"]
+
+
+HISTORY_TERMS_DECODER_ONLY = (
+    "decoder_only: 'loss' (= -reconstruction, the decoder's objective) and 'reconstruction' are "
+    "train-batch means ('reconstruction' equals the full model's bit for bit); 'elbo', 'kl', "
+    "'prior', 'reverse_i' and 'forward_entropy_i' are the whole model's ELBO terms (transition "
+    "nets untrained), computed at validation time without gradients on the first "
+    "eval_batch_size validation users' fold-in rows"
+)
 
 
 def rank_rng_state(ck: dict, ctx: DistContext, seed: int) -> dict:

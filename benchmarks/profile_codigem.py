@@ -1,0 +1,58 @@
+"""Profile CODIGEM training epochs on ML-1M with torch.profiler; print the top operators.
+
+    python benchmarks/profile_codigem.py --variant released --epochs 2 [--decoder-only] [--precision bf16]
+
+Prints the operator table (self CPU time) of the profiled epochs and the share of the epoch spent
+in matrix multiplications (aten::mm / addmm and their backward), the rest being what the
+benchmark's "ratio to bound" pays for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from codigem_lab.codigem import CODIGEMRecommender
+from codigem_lab.data import prepare_split
+from codigem_lab.train import TrainConfig, Trainer
+
+ML1M = "/work/shared/data/ml-1m/ratings_no_timestamp.csv"
+MATMUL = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--source", default=ML1M)
+    p.add_argument("--variant", default="released", choices=["paper", "released"])
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--decoder-only", action="store_true")
+    p.add_argument("--rows", type=int, default=25)
+    args = p.parse_args(argv)
+    split = prepare_split("csv", source=args.source, preset="paper-ml1m", protocol="strong", seed=0)
+    extra = {"decoder_only": True} if args.decoder_only else {}
+    cfg = TrainConfig(progress=False, precision=args.precision, **extra)
+    rec = CODIGEMRecommender(args.variant, cfg)
+    torch.manual_seed(0)
+    trainer = Trainer(rec.build(split), split, cfg)
+    trainer.train_epoch(1)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        for e in range(args.epochs):
+            trainer.train_epoch(e + 2)
+        wall = (time.perf_counter() - t) / args.epochs
+    avg = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in avg)
+    mm = sum(e.self_cpu_time_total for e in avg if e.key in MATMUL)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args}")
+    print(f"epoch wall {wall:.3f} s (under the profiler); matmul self-CPU share {mm / total:.1%}")
+    print(avg.table(sort_by="self_cpu_time_total", row_limit=args.rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
