@@ -1,0 +1,99 @@
+"""The notebooks' exercise checker: right answers pass, known mistakes fail with their reason."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from codigem_lab import exercises as E
+from codigem_lab.exercises import EXERCISES, check, right_answer
+
+
+@pytest.fixture(scope="module")
+def context(small_split, small_ratio_split):
+    return {"split": small_split, "ratio": small_ratio_split}
+
+
+def _ctx(ex, context):
+    return {k: context[k] for k in ex.context}
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_right_answer_is_right(name, context, capsys):
+    ex = EXERCISES[name]
+    assert check(name, right_answer(name, **_ctx(ex, context)), **_ctx(ex, context)) is True
+    assert f"[{name}] right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_each_known_mistake_is_wrong_and_says_why(name, context, capsys):
+    ex = EXERCISES[name]
+    c = _ctx(ex, context)
+    assert ex.mistakes, f"{name}: no known mistakes to explain"
+    for m in ex.mistakes:
+        wrong = m.value if ex.kind == "function" else m.value(**c)
+        if ex.context and wrong == right_answer(name, **c):
+            continue  # on this small split the mistake happens to give the right number
+        assert check(name, wrong, **c) is False, f"{name}: mistake accepted: {m.why}"
+        out = capsys.readouterr().out
+        assert "not yet" in out and m.why in out
+
+
+@pytest.mark.parametrize("placeholder", [None, ...])
+def test_placeholder_is_not_answered_yet(placeholder, capsys):
+    assert check("02.alpha_bar", placeholder) is None
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_placeholder_needs_no_work_even_with_context(small_split, capsys):
+    assert check("04.batches", None, split=small_split) is None
+
+
+def test_alpha_bar_mistake_names_the_formula(capsys):
+    assert check("02.alpha_bar", (1 - 0.02) * 10) is False
+    assert "(1 - beta)^T" in capsys.readouterr().out and "(1 - beta) * T" in "(1 - beta) * T"
+
+
+def test_the_right_value_comes_from_the_library():
+    from codigem_lab.diffusion import NoiseSchedule
+
+    assert right_answer("02.alpha_bar") == pytest.approx(
+        float(NoiseSchedule.constant(0.02, 10).alpha_bar[-1]), rel=1e-12
+    )
+    assert right_answer("02.alpha_bar") == pytest.approx((1 - 0.02) ** 10)
+    assert right_answer("06.softmax_ratio") == pytest.approx(math.e**2)
+
+
+def test_an_unknown_wrong_answer_gets_the_hint(capsys):
+    assert check("02.alpha_bar", 0.123) is False
+    assert EXERCISES["02.alpha_bar"].hint in capsys.readouterr().out
+
+
+def test_a_function_that_raises_is_reported_not_raised(capsys):
+    assert check("02.forward_step", lambda z, beta, eps: 1 / 0) is False
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_a_number_where_a_function_is_wanted(capsys):
+    assert check("02.forward_step", 3.0) is False
+    assert "wants a function" in capsys.readouterr().out
+
+
+def test_sets_and_choices_are_normalised():
+    assert check("03.recall_deviations", ["4", 5]) is True
+    assert check("06.rank_variants", {"iii", "IV"}) is True
+    assert check("05.baseline_protocol", " Ratio ") is True
+
+
+def test_unknown_exercise_and_missing_context():
+    with pytest.raises(KeyError):
+        check("99.nothing", 1)
+    with pytest.raises(TypeError, match="split="):
+        check("04.batches", 3)
+
+
+def test_every_notebook_has_three_to_five_exercises():
+    for nb in [f"{i:02d}" for i in range(9)]:
+        n = len(E.exercises(nb))
+        assert 3 <= n <= 5, f"notebook {nb} has {n} exercises"
