@@ -185,8 +185,16 @@ def test_each_criterion_alone_makes_a_variant_count(reports) -> None:
         ranking_unaffected(reports[("paper", "reverse")], effect())
 
 
-def test_the_audits_verdict_holds_in_training() -> None:
-    """Variant II trains the very same decoder as the base model; variant III does not."""
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: a second thread only adds contention
+    yield
+    torch.set_num_threads(before)
+
+
+def test_the_audits_verdict_holds_in_training(one_thread) -> None:
+    """Variants I and II train the very same decoder as the base model; variant III does not."""
     cfg = probe_config(CODIGEMConfig.preset("paper", n_items=1))
     gen = torch.Generator().manual_seed(3)
     x = (torch.rand(16, cfg.n_items, generator=gen) < 0.3).double()
@@ -269,6 +277,16 @@ def test_diffrec_report(small_split) -> None:
     assert r.ranking_reach == {"emb_layer", "mlp"}  # every reverse step sees the embedding
     assert r.ranking_terms == ("loss",) and r.inert_terms == ()
     assert "the ranking is reached by: emb_layer, mlp" in r.summary()
+
+
+def test_probes_restore_the_thread_count() -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        audit_codigem("paper")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_bad_inputs() -> None:
