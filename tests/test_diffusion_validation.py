@@ -136,7 +136,7 @@ def test_cosine_schedule_values() -> None:
     T, s = 4, 0.008
     f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * np.pi / 2) ** 2
     want = f[1:] / f[0]
-    got = NoiseSchedule.cosine(T, s).alpha_bar
+    got = NoiseSchedule.cosine(T).alpha_bar  # the default offset is s = 0.008
     np.testing.assert_allclose(got[:-1], want[:-1], rtol=1e-12)
     assert NoiseSchedule.cosine(T).beta[-1] == 0.999  # clipped
 
@@ -189,3 +189,26 @@ def test_mlp_residual_and_dropout() -> None:
     acts = {a: type(CODIGEM(CODIGEMConfig(n_items=3, activation=a)).decoder.acts[0]) for a in
             ("prelu", "relu", "tanh")}  # fmt: skip
     assert acts == {"prelu": torch.nn.PReLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+
+
+def test_schedule_errors_name_the_parameter_the_user_passed() -> None:
+    with pytest.raises(ConfigError, match=r"^beta = 1\.5 is out of range"):
+        NoiseSchedule.constant(1.5, 3)
+    with pytest.raises(ConfigError, match=r"^beta_start = 0\.0 "):
+        NoiseSchedule.linear(0.0, 0.1, 3)
+    with pytest.raises(ConfigError, match=r"^beta_end = 1\.5 "):
+        NoiseSchedule.linear(0.1, 1.5, 3)
+    with pytest.raises(ConfigError, match=r"^beta_2 = 1\.2 "):
+        NoiseSchedule(beta=[0.1, 1.2])
+    with pytest.raises(ConfigError, match=r"^beta_2 = 0\.0 "):
+        NoiseSchedule(beta=[0.1, 0.0])
+    with pytest.raises(ConfigError, match=r"^beta_1 = 1\.0 "):
+        NoiseSchedule(beta=[1.0])
+    for bad_T in (0, True, 2.0):
+        for build in (
+            lambda T: NoiseSchedule.constant(0.1, T),
+            lambda T: NoiseSchedule.linear(0.1, 0.2, T),
+            lambda T: NoiseSchedule.cosine(T),
+        ):
+            with pytest.raises(ConfigError, match="integer >= 1"):
+                build(bad_T)

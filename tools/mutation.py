@@ -78,7 +78,26 @@ DESELECT = ["tests/test_metrics.py::test_against_ranx"]  # numba JIT: 40 s, chec
 DEFAULT_MODULES = [m for m in TESTS if not m.endswith("checks.py")]
 
 # key -> why no test can tell the mutant from the original (excluded from the score)
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "schedule.py::NoiseSchedule.__post_init__::const 1->2::1": (
+        "reshape(-1) -> reshape(-2): numpy treats any negative size as 'infer this dimension'"
+    ),
+    "metrics.py::recall_from_hits::call where(c, a, b)->arg1::torch.where(n > 0, out, "
+    "torch.full_like(out, float('nan')))": (
+        "a user without targets has hits = 0 and denominator 0 (min(0, k) or 0), so out is "
+        "already 0/0 = NaN: the where() only makes the NaN explicit"
+    ),
+    "metrics.py::recall_from_hits::compare Gt->GtE::n > 0": (
+        "n >= 0 always holds; the n = 0 rows are 0/0 = NaN either way (see the where() above)"
+    ),
+    "metrics.py::ndcg_from_hits::const 1.0->2.0::1.0": (
+        "doubling every discount doubles DCG and ideal DCG alike: NDCG is a ratio"
+    ),
+    "metrics.py::ndcg_from_hits::const 2->3::2#1": (
+        "arange(2, k + 3) adds one discount past position k; only the first min(k, D) "
+        "discounts (DCG) and the first min(k, #targets) (ideal DCG) are ever read"
+    ),
+}
 
 # ------------------------------------------------------------------------------ mutation sites
 BINOP_SWAP: dict[type, type] = {
@@ -565,7 +584,18 @@ def render(results, planted, summary, seconds: float, command: str) -> str:  # n
     lines = [
         "# Mutation report",
         "",
-        "Written by `tools/mutation.py` (do not edit by hand; rerun the command below).",
+        "Written by `tools/mutation.py` (do not edit by hand; rerun the command below). The tool",
+        "is a small AST mutator of its own (no mutmut/cosmic-ray: they rewrite or copy the tree,",
+        "and this repository's working tree is shared). It copies `codigem_lab/` and `tests/` to",
+        "a private snapshot, runs each module's targeted tests once under coverage, then writes",
+        "one mutant at a time into the snapshot and runs the targeted tests with `-x` in a",
+        "process forked from a parent that has already imported torch. Mutation operators:",
+        "arithmetic and comparison swaps, and/or, number and bool constants, negated conditions,",
+        "dropped calls (`math.sqrt(e) -> e`, `torch.exp`, `tanh`, `clamp`, `min`/`max`,",
+        "`torch.where`) and deleted call statements. Strings, f-strings, `raise` arguments,",
+        "docstrings and annotations are not mutated. The derivation checks themselves",
+        "(`diffusion/checks.py`, ~840 mutants) run on request: `--modules",
+        "codigem_lab/diffusion/checks.py`.",
         "",
         f"- command: `{command}`",
         f"- wall time: {seconds / 60:.1f} min on 1 CPU thread (fork per mutant, `-x`)",

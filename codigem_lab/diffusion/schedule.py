@@ -50,7 +50,7 @@ class NoiseSchedule:
             raise ConfigError("T (the number of diffusion steps) must be >= 1; got an empty beta")
         bad = np.flatnonzero(~((beta > 0.0) & (beta < 1.0)))
         if bad.size:
-            i = int(bad[0])
+            i = bad[0]
             check_beta(float(beta[i]), f"beta_{i + 1}")
         beta.setflags(write=False)
         object.__setattr__(self, "beta", beta)
@@ -59,17 +59,13 @@ class NoiseSchedule:
     @classmethod
     def constant(cls, beta: float, T: int) -> NoiseSchedule:
         """The paper's schedule: beta_t = beta for t = 1..T (Sec 3.1: beta = 1e-4, T = 3)."""
-        T = _check_T(T)
-        check_beta(beta, "beta")
-        return cls(beta=np.full(T, float(beta)))
+        return cls(beta=np.full(_check_T(T), check_beta(beta, "beta")))
 
     @classmethod
     def linear(cls, beta_start: float, beta_end: float, T: int) -> NoiseSchedule:
         """beta_t evenly spaced from beta_start (t = 1) to beta_end (t = T), as in Ho et al. 2020."""
-        T = _check_T(T)
-        check_beta(beta_start, "beta_start")
-        check_beta(beta_end, "beta_end")
-        return cls(beta=np.linspace(float(beta_start), float(beta_end), T))
+        start, end = check_beta(beta_start, "beta_start"), check_beta(beta_end, "beta_end")
+        return cls(beta=np.linspace(start, end, _check_T(T)))
 
     @classmethod
     def cosine(cls, T: int, s: float = 0.008) -> NoiseSchedule:
