@@ -689,10 +689,16 @@ def _batch_from(split_or_batch, batch: int, dtype=torch.float32) -> Tensor:
     return data[:batch].to(dtype)
 
 
-def _module_scores(module: nn.Module, x: Tensor) -> Tensor:
+def _module_scores(module: nn.Module, x: Tensor, train_rows) -> Tensor:
     fn = inspect.unwrap(type(module).scores)
     with torch.enable_grad():
-        return fn(module, x, None)
+        return fn(module, x, train_rows)
+
+
+def _needs_rows(module: nn.Module) -> bool:
+    """Whether ``module.loss`` needs the batch's user rows (models with user embeddings)."""
+    param = inspect.signature(module.loss).parameters.get("rows")
+    return param is not None and param.default is inspect.Parameter.empty
 
 
 @_one_thread
@@ -753,10 +759,13 @@ def audit_recommender(
     try:
         torch.manual_seed(seed)
         module.train()
-        loss, _ = module.loss(x, 0)
+        # the batch is the first training users, so their rows in split.train are 0..B-1;
+        # user-embedding models are then scored as training users (the ratio protocol's case)
+        rows = np.arange(len(x), dtype=np.int64)
+        loss, _ = module.loss(x, 0, rows)
         reach, norms = _reach(loss, grouped)
         module.eval()
-        scores = _module_scores(module, x)
+        scores = _module_scores(module, x, rows if _needs_rows(module) else None)
         r_reach, r_norms = _reach(_projection(scores, seed), grouped)
     finally:
         module.train(was_training)

@@ -279,6 +279,17 @@ def test_diffrec_report(small_split) -> None:
     assert "the ranking is reached by: emb_layer, mlp" in r.summary()
 
 
+@pytest.mark.parametrize("name", ["bpr", "neumf", "multvae"])
+def test_other_trained_models_are_audited(small_split, name) -> None:
+    from codigem_lab.models import build_model
+
+    r = audit_recommender(build_model(name), small_split)
+    assert r.term_reach == {"loss": frozenset(r.groups)}  # one loss trains every group
+    assert r.ranking_reach == frozenset(r.groups)
+    if name != "multvae":  # user-embedding models: scored as the training users they are
+        assert {"user", "item"} <= set(r.groups) or {"user_gmf", "item_gmf"} <= set(r.groups)
+
+
 def test_probes_restore_the_thread_count() -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(2)
