@@ -170,9 +170,45 @@ def test_dense_input_forms() -> None:
         m(x, reduction="sum")
 
 
+def test_config_defaults_are_the_papers() -> None:
+    """Sec 3.1: M = 200, 6 layers, PReLU, T = 3, constant beta = 1e-4, Gaussian, Xavier, [-1, 1]."""
+    assert dataclasses.asdict(CODIGEMConfig(n_items=7)) == {
+        "n_items": 7,
+        "hidden": 200,
+        "n_layers": 6,
+        "activation": "prelu",
+        "T": 3,
+        "beta": 1e-4,
+        "schedule": "constant",
+        "beta_end": 0.02,
+        "likelihood": "gaussian",
+        "skip_forward": False,
+        "skip_reverse": False,
+        "anneal_steps": 0,
+        "anneal_cap": 1.0,
+        "init": "xavier",
+        "input_scaling": "minus1_1",
+        "forward_term_bug": False,
+        "pairing_bug": False,
+        "anneal_overwritten": False,
+        "dropout": 0.0,
+    }
+
+
+def test_elbo_terms_repr_leaves_out_the_latents() -> None:
+    torch.manual_seed(0)
+    m = CODIGEM(CODIGEMConfig(n_items=4, hidden=3))
+    t = m(torch.zeros(2, 4), generator=torch.Generator().manual_seed(0))
+    assert "latents" not in repr(t) and "elbo" in repr(t)
+    assert len(t.latents) == 3
+
+
 def test_mlp_residual_and_dropout() -> None:
     torch.manual_seed(0)
     plain = CODIGEM(CODIGEMConfig(n_items=5, hidden=6)).decoder
+    with torch.no_grad():  # distinct PReLU slopes, so each layer's own activation matters
+        for i, act in enumerate(plain.acts):
+            act.weight.fill_(0.1 * (i + 1))
     res = CODIGEM(CODIGEMConfig(n_items=5, hidden=6, skip_reverse=True)).decoder
     res.load_state_dict(plain.state_dict())
     z = torch.randn(4, 5)
