@@ -52,10 +52,24 @@ def test_reproduce_table2_quick_json(tmp_path, capsys, monkeypatch):
             "R@20_mean",
             "R@50_std",
             "N@50_mean",
-            "p_value_vs_codigem",
+            "R@50_ci_low",
+            "R@50_ci_high",
+            "effect_R@50",
+            "effect_ci",
+            "p",
+            "p_holm",
+            "p_method",
         } <= set(r)
         assert r["paper_R@20"] == pytest.approx(paper.table2("ml-1m").loc[r["model"], "R@20"])
-    assert rows[2]["p_value_vs_codigem"] is None and 0 <= rows[0]["p_value_vs_codigem"] <= 1
+    assert rows[2]["p"] is None and rows[2]["p_holm"] is None  # the reference itself
+    for r in rows[:2]:
+        assert (
+            0 <= r["p"] <= r["p_holm"] <= 1 and "t-test over the 2 seeds (df = 1)" in r["p_method"]
+        )
+        lo, hi = r["effect_ci"]
+        assert lo <= r["effect_R@50"] <= hi
+        assert r["effect_R@50"] == pytest.approx(r["R@50_mean"] - rows[2]["R@50_mean"], abs=1e-6)
+        assert r["R@50_ci_low"] <= r["R@50_mean"] <= r["R@50_ci_high"]
     assert rows[1]["params"]["k"] in (50, 100)  # tuned on a (quick) grid
     assert "R@50 (paper)" in out and "Tuned on validation" in out
     compute = next(line for line in out.splitlines() if line.startswith("Compute recorded"))

@@ -1,9 +1,37 @@
-"""Turning cached runs into tables: mean ± std over seeds, paired t-tests over users."""
+"""Turning cached runs into tables: means with 95% intervals over seeds, and comparisons that
+respect how the numbers were made (users nested in seeds).
+
+**Rows.** Each model's metric is first averaged over its test users within a seed (one number per
+seed); the row shows the mean of those seed means and a 95% t-interval over them
+(:func:`t_interval`, ``n - 1`` degrees of freedom). With one seed there is no interval
+("1 seed: no interval").
+
+**Comparisons** (:func:`compare`, the one method every table uses). Within each seed the two
+models are scored on the same test users, so the comparison is paired there: the per-seed effect
+is the mean over users of (model - reference) in per-user R@50. Across seeds the per-seed effects
+are the replicates: the effect is their mean, its 95% interval a t-interval over them, and the
+p-value a two-sided one-sample t-test of "mean effect = 0" with ``n_seeds - 1`` degrees of freedom
+(a two-stage, or summary-statistics, analysis of the nested design; with equal weights it is the
+random-effects meta-analysis of the per-seed paired differences). Each seed's paired difference
+already carries its users' sampling noise, and the spread between seeds adds what training (and,
+where the split seed follows the training seed, the split) changes; users are never pooled over
+seeds as if independent, which is what made earlier tables print p = 4e-250. The price: with 3
+seeds a p-value rests on 2 degrees of freedom, and it falls below 1e-3 only when every seed gives
+nearly the same effect. With **one seed** there are no replicates: the comparison falls back to a
+paired t-test over that seed's users, and says that it covers user sampling only.
+
+**Several comparisons in one table** are adjusted with Holm's step-down method (:func:`holm`),
+which controls the family-wise error rate without assuming independence.
+
+Every comparison carries a ``p_method`` string that says which of these it is, with the number
+of seeds and users behind it; tables print it in their notes.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,42 +39,66 @@ from scipy import stats
 
 from codigem_lab.experiments.cache import RunRecord
 
+LEVEL = 0.95
+SEEDS_METHOD = (
+    "two-stage paired test: per-seed mean paired difference over the same test users, then a "
+    "one-sample t-test over the {n} seeds (df = {df}); effect interval: t-interval over seeds"
+)
+ONE_SEED_METHOD = (
+    "1 seed: paired t-test over its {users} test users (user sampling only; says nothing about "
+    "training or split variance); effect interval: paired t-interval over users"
+)
+
+
+# ============================================================================ rows: intervals
+def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """Two-sided ``level`` t-interval for the mean of ``values`` (NaNs for fewer than 2)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return math.nan, math.nan
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
+def interval_from_std(mean: float, std: float | None, n: int, level: float = LEVEL):
+    """The t-interval of :func:`t_interval` from a stored mean, sample std and number of seeds
+    (how intervals are recomputed for results files that kept only mean and std)."""
+    if std is None or n < 2 or (isinstance(std, float) and math.isnan(std)):
+        return math.nan, math.nan
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n)
+    return float(mean - half), float(mean + half)
+
 
 def mean_std(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, float]:
-    """``{metric}_mean`` and ``{metric}_std`` (sample std over seeds; NaN for a single seed)."""
+    """``{m}_mean``, ``{m}_std`` (sample std over seeds) and ``{m}_ci_low``/``{m}_ci_high`` (95%
+    t-interval over seeds) for each metric; std and interval are NaN for a single seed."""
     out: dict[str, float] = {}
     for m in metrics:
         vals = np.array([r.test[m] for r in records], dtype=float)
         out[f"{m}_mean"] = float(vals.mean())
         out[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = t_interval(vals)
     return out
 
 
-def paired_pvalue(a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str = "R@50") -> float:
-    """Two-sided paired t-test of per-user ``metric`` between two models over the same test users.
+def _nan(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
-    Users are paired within each seed (same split), and pairs are pooled over seeds.
-    """
-    by_seed_b = {r.spec.train.seed: r for r in b}
-    xs, ys = [], []
-    for ra in a:
-        rb = by_seed_b.get(ra.spec.train.seed)
-        if rb is None:
-            continue
-        joined = (
-            ra.per_user()[[metric]]
-            .add_suffix("_a")
-            .join(rb.per_user()[[metric]].add_suffix("_b"), how="inner")
-            .dropna()
-        )
-        xs.append(joined[f"{metric}_a"].to_numpy())
-        ys.append(joined[f"{metric}_b"].to_numpy())
-    if not xs:
-        return math.nan
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if len(x) < 2 or np.allclose(x, y):
-        return 1.0 if len(x) >= 2 else math.nan
-    return float(stats.ttest_rel(x, y).pvalue)
+
+def format_interval(mean, low, high, digits: int = 4) -> str:
+    """'0.4187 [0.3825, 0.4549]'; '0.4187 (1 seed: no interval)' without one; '-' without a mean."""
+    if _nan(mean):
+        return "-"
+    if _nan(low) or _nan(high):
+        return f"{mean:.{digits}f} (1 seed: no interval)"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def interval_column(frame: pd.DataFrame, metric: str) -> list[str]:
+    """'mean [low, high]' strings from a frame's ``{m}_mean`` and ``{m}_ci_low/high`` columns."""
+    lo = frame.get(f"{metric}_ci_low", pd.Series(math.nan, index=frame.index))
+    hi = frame.get(f"{metric}_ci_high", pd.Series(math.nan, index=frame.index))
+    return [format_interval(a, b, c) for a, b, c in zip(frame[f"{metric}_mean"], lo, hi)]
 
 
 def format_mean_std(mean: float | None, std: float | None, digits: int = 4) -> str:
@@ -65,13 +117,13 @@ def mean_std_column(frame: pd.DataFrame, metric: str) -> list[str]:
 def side_by_side(
     rows: pd.DataFrame, paper: pd.DataFrame | None, metrics: Sequence[str]
 ) -> pd.DataFrame:
-    """A display table: for each metric, ours (mean ± std) then the paper's value beside it.
+    """A display table: for each metric, ours (mean [95% interval over seeds]) then the paper's.
 
-    ``rows`` has columns ``label``, ``paper_key`` and ``{m}_mean``/``{m}_std``.
+    ``rows`` has columns ``label``, ``paper_key`` and ``{m}_mean``/``{m}_ci_low``/``{m}_ci_high``.
     """
     out = pd.DataFrame(index=rows["label"])
     for m in metrics:
-        out[m] = mean_std_column(rows, m)
+        out[m] = interval_column(rows, m)
         if paper is not None:
             out[f"{m} (paper)"] = [
                 f"{paper.loc[k, m]:.4f}" if isinstance(k, str) and k in paper.index else ""
@@ -80,9 +132,128 @@ def side_by_side(
     return out
 
 
+# ======================================================================== comparisons
+@dataclass(frozen=True)
+class Comparison:
+    """One model against the reference: effect (model - reference), its interval, p-value."""
+
+    effect: float
+    ci_low: float
+    ci_high: float
+    p: float
+    seeds: int
+    users: tuple[int, ...]
+    effect_per_seed: tuple[float, ...]
+    method: str
+
+    def fields(self, metric: str = "R@50") -> dict:
+        """The JSON fields of a table row (``p_holm`` is added by :func:`add_holm`)."""
+        return {
+            f"effect_{metric}": self.effect,
+            "effect_ci": [self.ci_low, self.ci_high],
+            "p": self.p,
+            "p_method": self.method,
+            "effect_per_seed": list(self.effect_per_seed),
+            "users_per_seed": list(self.users),
+        }
+
+
+def compare_differences(per_seed: Sequence[np.ndarray], level: float = LEVEL) -> Comparison:
+    """The comparison of :mod:`this module's docstring <codigem_lab.experiments.aggregate>` from
+    per-user paired differences (model - reference), one array per seed."""
+    diffs = [np.asarray(d, dtype=float) for d in per_seed if len(d)]
+    if not diffs:
+        raise ValueError("no paired users to compare")
+    means = np.array([d.mean() for d in diffs])
+    users = tuple(len(d) for d in diffs)
+    if len(diffs) == 1:
+        d = diffs[0]
+        method = ONE_SEED_METHOD.format(users=len(d))
+        lo, hi = t_interval(d, level)
+        p = _t_test_p(d)
+    else:
+        n = len(diffs)
+        method = SEEDS_METHOD.format(n=n, df=n - 1)
+        lo, hi = t_interval(means, level)
+        p = _t_test_p(means)
+    if np.all([np.all(d == 0) for d in diffs]):  # bit-identical scores: no difference at all
+        lo = hi = 0.0
+    return Comparison(float(means.mean()), lo, hi, p, len(diffs), users, tuple(means), method)
+
+
+def _t_test_p(values: np.ndarray) -> float:
+    """Two-sided one-sample t-test of mean 0; 1 where every value is 0; NaN where undefined."""
+    if len(values) < 2:
+        return math.nan
+    if np.all(values == values[0]):
+        return 1.0 if values[0] == 0 else 0.0  # no spread: infinite t (reported as such)
+    return float(stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def paired_differences(
+    a: Sequence[RunRecord], ref: Sequence[RunRecord], metric: str = "R@50"
+) -> list[np.ndarray]:
+    """Per seed, per-user ``metric`` of ``a`` minus that of ``ref`` over their common test users.
+
+    Records are matched by training seed; a seed only one side has is left out.
+    """
+    by_seed = {r.spec.train.seed: r for r in ref}
+    out = []
+    for ra in a:
+        rb = by_seed.get(ra.spec.train.seed)
+        if rb is None:
+            continue
+        joined = (
+            ra.per_user()[[metric]]
+            .add_suffix("_a")
+            .join(rb.per_user()[[metric]].add_suffix("_b"), how="inner")
+            .dropna()
+        )
+        out.append((joined[f"{metric}_a"] - joined[f"{metric}_b"]).to_numpy())
+    return out
+
+
+def compare(
+    a: Sequence[RunRecord], ref: Sequence[RunRecord], metric: str = "R@50"
+) -> Comparison | None:
+    """``a`` against ``ref`` (same seeds, same splits): see the module docstring. None when they
+    share no seed."""
+    diffs = paired_differences(a, ref, metric)
+    return compare_differences(diffs) if diffs else None
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of the p-values of one table (None/NaN stay None and do not
+    count as comparisons)."""
+    idx = [i for i, p in enumerate(pvalues) if not _nan(p)]
+    m = len(idx)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+        out[i] = running
+    return out
+
+
+def add_holm(rows: list[dict], key: str = "p") -> None:
+    """Set ``p_holm`` in each row from the ``key`` p-values of all rows (one family: the table)."""
+    for row, ph in zip(rows, holm([r.get(key) for r in rows])):
+        row["p_holm"] = ph
+
+
+# ======================================================================== display text
 def p_text(p: float | None) -> str:
-    """A p-value for a table: 2 significant digits, '' when there is none, and '< 1e-300' where
-    the t-distribution's tail underflows to 0 in float64 (thousands of users, large effects)."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
+    """A p-value for a table: 2 significant digits; '' when there is none; '< 1e-300' where it
+    underflows in float64 (a t-test with no spread between seeds, or thousands of users)."""
+    if _nan(p):
         return ""
     return "< 1e-300" if p == 0 else f"{p:.2g}"
+
+
+def effect_text(effect: float | None, ci: Sequence[float] | None, digits: int = 4) -> str:
+    """'+0.0493 [+0.0410, +0.0576]'; the bare effect where there is no interval."""
+    if _nan(effect):
+        return ""
+    if ci is None or any(_nan(c) for c in ci):
+        return f"{effect:+.{digits}f}"
+    return f"{effect:+.{digits}f} [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"

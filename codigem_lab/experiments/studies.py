@@ -17,7 +17,15 @@ from codigem_lab.data.spec import resolve_data
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import mean_std, mean_std_column, p_text, paired_pvalue
+from codigem_lab.experiments.aggregate import (
+    add_holm,
+    compare,
+    effect_text,
+    interval_column,
+    mean_std,
+    mean_std_column,
+    p_text,
+)
 from codigem_lab.experiments.common import (
     QUICK_EPOCHS,
     QUICK_MAX_USERS,
@@ -71,34 +79,48 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
             records = by_cell[(preset, name)]
             if name == "base":
                 base_records = records
-            p50 = None if name == "base" else paired_pvalue(records, base_records, "R@50")
+            cmp = None if name == "base" else compare(records, base_records, "R@50")
             rows.append(
                 {
                     "preset": preset,
                     "variant": name,
+                    "seeds": len(records),
                     **mean_std(records, ("R@50", "N@50")),
-                    "p_value_vs_base": p50,
+                    "reference": None if cmp is None else f"{preset} / base",
+                    **(
+                        cmp.fields("R@50")
+                        if cmp is not None
+                        else {"effect_R@50": None, "effect_ci": None, "p": None, "p_method": None}
+                    ),
                     "kl_weight_last": _last(records, "kl_weight"),
                     "epochs": float(np.mean([r.summary["epochs"] for r in records])),
                 }
             )
+    add_holm(rows)
     frame = pd.DataFrame(rows)
     table = pd.DataFrame(
         {
             "preset": frame["preset"],
             "variant": frame["variant"],
-            "R@50": mean_std_column(frame, "R@50"),
+            "R@50": interval_column(frame, "R@50"),
             "R@50 (paper)": [paper.TABLE3.loc[v, "R@50"] for v in frame["variant"]],
-            "N@50": mean_std_column(frame, "N@50"),
+            "N@50": interval_column(frame, "N@50"),
             "N@50 (paper)": [paper.TABLE3.loc[v, "N@50"] for v in frame["variant"]],
-            "p vs base": [p_text(p) for p in frame["p_value_vs_base"]],
+            "effect on R@50 vs base": [effect_text(r["effect_R@50"], r["effect_ci"]) for r in rows],
+            "p": [p_text(r["p"]) for r in rows],
+            "p (Holm)": [p_text(r["p_holm"]) for r in rows],
             "final KL weight": [f"{w:.3g}" if w == w else "" for w in frame["kl_weight_last"]],
         }
     ).set_index(["preset", "variant"])
+    methods = sorted({r["p_method"] for r in rows if r["p_method"]})
     notes = [
-        f"Ours: {cfg.data_spec.name}, {cfg.protocol} protocol, mean ± std over seeds {list(cfg.seeds)}; "
-        "(paper): its Table 3, ML-20M, strong protocol." + (" [QUICK MODE]" if cfg.quick else ""),
-        "p vs base: paired t-test over per-user test R@50 against the same preset's base model.",
+        f"Ours: {cfg.data_spec.name}, {cfg.protocol} protocol, mean [95% t-interval over seeds] "
+        f"of seeds {list(cfg.seeds)}; (paper): its Table 3, which names no dataset (its base row "
+        "equals its Table 2 ML-20M CODIGEM row)." + (" [QUICK MODE]" if cfg.quick else ""),
+        "effect on R@50 vs base: variant minus the same preset's base model in mean test R@50, "
+        f"with its 95% interval; p: {'; '.join(methods) if methods else 'no comparison'}; "
+        f"p (Holm): Holm-adjusted over the table's {sum(r['p'] is not None for r in rows)} "
+        "comparisons.",
         f"Variant settings: {VARIANTS}",
     ]
     if "released" in presets:
@@ -107,7 +129,15 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
             "Under the released preset the annealed KL weight is overwritten with 1 (deviation 3), "
             "so variant I is the base model again: its 'final KL weight' column shows 1.",
         )
-    return TableResult("Table 3 — CODIGEM variants", table, _json_rows(frame), notes, wall, command)
+    return TableResult(
+        "Table 3 — CODIGEM variants",
+        table,
+        _json_rows(frame),
+        notes,
+        wall,
+        command,
+        extra={"seeds": list(cfg.seeds), "split_seed": cfg.split_seed},
+    )
 
 
 def _last(records, column: str) -> float:
@@ -121,9 +151,12 @@ def _last(records, column: str) -> float:
 
 def _json_rows(frame: pd.DataFrame) -> list[dict]:
     return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        for row in frame.to_dict("records")
+        {k: (None if _is_nan(v) else v) for k, v in row.items()} for row in frame.to_dict("records")
     ]
+
+
+def _is_nan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def sweep_params(preset: str, param: str, value) -> dict:
@@ -168,6 +201,9 @@ def timed_seconds(
     The convergence runs behind the tables were made over hours, beside whatever else shared the
     CPU; these ``TIMING_EPOCHS``-epoch runs (cached too) are made one after another by one
     command, so their seconds compare. Each is the median over epochs after the first (warm-up).
+    A timing run already in the cache is loaded, not re-timed (``made_now`` is False for it): a
+    spec that another study timed before (Table 4's T = 3 run is Table 5's CODIGEM run) keeps the
+    seconds of that earlier command.
     """
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
     timed = [
@@ -180,19 +216,17 @@ def timed_seconds(
         h = rec.history()
         later = h.iloc[1:] if h is not None and len(h) > 1 else h
         if later is None:
-            rows.append(
-                {
-                    "train_s": rec.summary["train_s_per_epoch"],
-                    "eval_s": rec.summary["eval_s_per_epoch"],
-                }
-            )
+            row = {
+                "train_s": rec.summary["train_s_per_epoch"],
+                "eval_s": rec.summary["eval_s_per_epoch"],
+            }
         else:
-            rows.append(
-                {
-                    "train_s": float(later["train_s"].median()),
-                    "eval_s": float(later["eval_s"].median()),
-                }
-            )
+            row = {
+                "train_s": float(later["train_s"].median()),
+                "eval_s": float(later["eval_s"].median()),
+            }
+        row["made_now"] = not rec.from_cache
+        rows.append(row)
     return pd.DataFrame(rows), wall
 
 
@@ -344,7 +378,8 @@ def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
         f"{list(cfg.seeds)} of the T sweep's runs; seconds per epoch (training + validation): "
         f"{TIMING_EPOCHS}-epoch timing runs made back to back; total = epochs x seconds per epoch"
         + (" [QUICK MODE]" if cfg.quick else ""),
-        "(paper): ML-20M on a GPU; compare the ratios to T=3, not the seconds.",
+        "(paper): its Table 4, which names neither the dataset nor the hardware it was timed "
+        "on; compare the ratios to T=3, not the seconds.",
     ]
     return TableResult(
         "Table 4 — time vs T",
@@ -380,6 +415,7 @@ def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
     timed, secs = timed_seconds(cfg, timing_specs, label="timing models")
     wall += secs
     for row, (_, t) in zip(rows, timed.iterrows()):
+        row["timing_run_made_now"] = bool(t["made_now"])
         row["train_s_per_epoch"] = t["train_s"]
         row["eval_s_per_epoch"] = t["eval_s"]
         row["total_s"] = row["epochs_run"] * (t["train_s"] + t["eval_s"])
@@ -405,14 +441,31 @@ def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
         }
     )
     table.index = [paper.DISPLAY[m] for m in table.index]
+    made = [paper.DISPLAY[m] for m in frame.index if frame.loc[m, "timing_run_made_now"]]
+    loaded = [paper.DISPLAY[m] for m in frame.index if not frame.loc[m, "timing_run_made_now"]]
+    frame = frame.drop(columns="timing_run_made_now")  # the rows stay the same on a cached re-run
     notes = [
         f"Ours: {cfg.data_spec.name}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
         "each model with its paper's training settings and our early stopping (patience "
         f"{cfg.patience}). Epochs: the convergence runs; seconds per epoch: {TIMING_EPOCHS}-epoch "
-        "timing runs of the three models made back to back by this command (median after the "
-        "first epoch); total = epochs run x (train + eval) seconds per epoch."
-        + (" [QUICK MODE]" if cfg.quick else ""),
-        "(paper): ML-20M on a GPU. Seconds are not comparable across machines; the ratios to CODIGEM are.",
+        "timing runs (median after the first epoch); total = epochs run x (train + eval) "
+        "seconds per epoch." + (" [QUICK MODE]" if cfg.quick else ""),
+        "Timing runs "
+        + (f"made back to back by this command: {', '.join(made)}" if made else "made now: none")
+        + (
+            f"; loaded from the result cache, timed by an earlier command: {', '.join(loaded)}"
+            + (
+                " (CODIGEM's timing run has the same spec as Table 4's T = 3 timing run, so "
+                "whichever table ran first timed it for both)"
+                if "CODIGEM" in loaded
+                else ""
+            )
+            if loaded
+            else ""
+        )
+        + ".",
+        "(paper): its Table 5, which names neither the dataset nor the hardware it was timed on. "
+        "Seconds are not comparable across machines; the ratios to CODIGEM are.",
     ]
     return TableResult(
         "Table 5 — efficiency of the generative models",

@@ -1,18 +1,28 @@
 """Table 2 reproduced: every baseline and CODIGEM (both presets) on one split, several seeds.
 
 Models with a ``TUNING`` grid get their key hyper-parameters tuned on validation Recall@50 (seed 0)
-before the seeds run; the grid and the choice are recorded in the output. Significance: a paired
-t-test over per-user test Recall@50 between each model and CODIGEM (paper preset).
+before the seeds run; the grid and the choice are recorded in the output. Each row: mean and 95%
+t-interval over seeds; against CODIGEM (paper preset): the effect on R@50 with its interval and a
+two-stage paired test (paired over users within a seed, a t-test over seeds), Holm-adjusted over
+the table's comparisons (:mod:`codigem_lab.experiments.aggregate`).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import pandas as pd
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import mean_std, p_text, paired_pvalue, side_by_side
+from codigem_lab.experiments.aggregate import (
+    add_holm,
+    compare,
+    effect_text,
+    mean_std,
+    p_text,
+    side_by_side,
+)
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
@@ -113,7 +123,9 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         records, secs = run_specs(specs, cache, cfg.progress, label=label)
         groups[(model, variant)] = records
         wall += secs
-    ref = groups.get(("codigem", "paper")) or groups.get(("codigem", "released"))
+    ref_key = ("codigem", "paper") if ("codigem", "paper") in groups else ("codigem", "released")
+    ref = groups.get(ref_key)
+    ref_label = f"CODIGEM ({ref_key[1]})"
     rows = []
     for (model, variant), records in groups.items():
         row = {
@@ -133,19 +145,34 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
             "epochs": sum(r.summary.get("epochs", 0) for r in records) / len(records),
         }
         is_ref = ref is not None and records is ref
-        row["p_value_vs_codigem"] = (
-            None if (ref is None or is_ref) else paired_pvalue(records, ref, SIGNIFICANCE_METRIC)
+        cmp = None if (ref is None or is_ref) else compare(records, ref, SIGNIFICANCE_METRIC)
+        row["reference"] = None if (ref is None or is_ref) else ref_label
+        row.update(
+            cmp.fields(SIGNIFICANCE_METRIC)
+            if cmp is not None
+            else {
+                f"effect_{SIGNIFICANCE_METRIC}": None,
+                "effect_ci": None,
+                "p": None,
+                "p_method": None,
+            }
         )
         rows.append(row)
+    add_holm(rows)
     frame = pd.DataFrame(rows)
     pd_key = paper_dataset(cfg)
     paper_block = paper.table2(pd_key) if pd_key else None
     table = side_by_side(frame, paper_block, METRICS)
-    table["p vs CODIGEM"] = [p_text(p) for p in frame["p_value_vs_codigem"]]
+    eff = f"effect on {SIGNIFICANCE_METRIC} vs {ref_label}"
+    table[eff] = [effect_text(r[f"effect_{SIGNIFICANCE_METRIC}"], r["effect_ci"]) for r in rows]
+    table["p"] = [p_text(r["p"]) for r in rows]
+    table["p (Holm)"] = [p_text(r["p_holm"]) for r in rows]
     table.index.name = "model"
     rdef = "hits / min(K, #targets)" if cfg.recall_definition == "minK" else "hits / #targets"
+    methods = sorted({r["p_method"] for r in rows if r["p_method"]})
     notes = [
-        f"Ours: mean ± std over {len(cfg.seeds)} seed(s) {list(cfg.seeds)}; {cfg.protocol} protocol; "
+        f"Ours: mean [95% t-interval over seeds] of {len(cfg.seeds)} seed(s) {list(cfg.seeds)}; "
+        f"{cfg.protocol} protocol; "
         f"Recall@K = {rdef}; dataset {cfg.dataset}"
         + (f" ({cfg.source})" if cfg.source else "")
         + (
@@ -153,11 +180,14 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
             if cfg.quick
             else ""
         ),
+        seed_variance_note(cfg),
         f"(paper) columns: the paper's Table 2, {pd_key} block, as printed there (its protocol: "
         "per-user 8:1:1 split in its baselines' toolkit; CODIGEM's released code: strong generalisation)."
         if paper_block is not None
         else "No paper block for this dataset.",
-        f"p vs CODIGEM: paired t-test over per-user test {SIGNIFICANCE_METRIC} against CODIGEM (paper preset), users pooled over seeds.",
+        f"{eff}: model minus {ref_label} in mean test {SIGNIFICANCE_METRIC}, with its 95% "
+        f"interval; p: {'; '.join(methods) if methods else 'no comparison'}; p (Holm): "
+        f"Holm-adjusted over the table's {sum(r['p'] is not None for r in rows)} comparisons.",
     ]
     by_model = {
         paper.DISPLAY.get(m, m) + (f" ({v})" if v else ""): sum(_compute_s(r) for r in records)
@@ -184,13 +214,23 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         )
     json_rows = []
     for r in rows:
-        j = {k: r[k] for k in ("model", "variant", "protocol", "recall_definition")}
-        j.update({k: r[k] for k in r if k.endswith("_mean") or k.endswith("_std")})
-        j["p_value_vs_codigem"] = r["p_value_vs_codigem"]
+        j = {k: r[k] for k in ("model", "variant", "protocol", "recall_definition", "seeds")}
+        j.update({k: r[k] for k in r if k.endswith(("_mean", "_std", "_ci_low", "_ci_high"))})
+        for k in (
+            "reference",
+            f"effect_{SIGNIFICANCE_METRIC}",
+            "effect_ci",
+            "p",
+            "p_holm",
+            "p_method",
+            "effect_per_seed",
+            "users_per_seed",
+        ):
+            j[k] = r.get(k)
         j["params"] = r["params"]
         if paper_block is not None and r["paper_key"] in paper_block.index:
             j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in METRICS})
-        json_rows.append(j)
+        json_rows.append(_nan_to_none(j))
     return TableResult(
         name=f"Table 2 — {cfg.data_spec.name}, {cfg.protocol} protocol",
         table=table,
@@ -198,5 +238,29 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         notes=notes,
         wall_s=wall,
         command=command or get_study("table2").command(cfg),
-        extra={"tuning": tuning_log, "chosen": chosen},
+        extra={
+            "tuning": tuning_log,
+            "chosen": chosen,
+            "seeds": list(cfg.seeds),
+            "split_seed": cfg.split_seed,
+            "compute_s": compute_s,
+            "tuning_compute_s": sum(_compute_s(r) for r in tuning_records),
+        },
     )
+
+
+def seed_variance_note(cfg: ExperimentConfig) -> str:
+    """Which sources of variance the seeds of ``cfg`` vary (the table notes say it)."""
+    if cfg.split_seed is None:
+        return (
+            "Seeds: seed s trains with seed s on the data split made with seed s, so the "
+            "intervals and tests cover training randomness and the choice of split together."
+        )
+    return (
+        f"Seeds: every seed trains on the one data split made with split seed {cfg.split_seed}, "
+        "so the intervals and tests cover training randomness only, not the choice of split."
+    )
+
+
+def _nan_to_none(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}

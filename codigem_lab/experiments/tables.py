@@ -1,11 +1,20 @@
-"""A results table as the ``reproduce`` commands produce it: display table, JSON rows, files."""
+"""A results table as the ``reproduce`` commands produce it: display table, JSON rows, files.
+
+The ``.json`` file is the record; the ``.md`` file is rendered from it by :func:`render_markdown`
+and nothing else, so the two cannot disagree (``tools/render_results.py --check`` and
+``tests/test_results_files.py`` re-render every committed file and fail on any difference). The
+JSON holds the display table as text cells, the rows as numbers, the notes, the command that made
+it, and its provenance: wall time, machine (platform, CPU, cores), torch threads, code version.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import platform
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -13,17 +22,119 @@ import pandas as pd
 from codigem_lab._io import atomic_open, write_json
 from codigem_lab.report import json_line
 
+#: Version of the results-file layout (1: before issue 13, no display table or provenance).
+FORMAT = 2
+
+
+def _cell(v) -> str:
+    return "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v)
+
+
+def table_json(df: pd.DataFrame) -> dict:
+    """A display table as JSON: index name, column names, row labels and text cells."""
+    names = [n for n in df.index.names if n] if df.index.nlevels > 1 else [df.index.name or ""]
+    index = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in df.index]
+    cells = [[_cell(v) for v in row] for row in df.itertuples(index=False, name=None)]
+    return {
+        "index_name": " / ".join(str(n) for n in names),
+        "columns": [str(c) for c in df.columns],
+        "index": index,
+        "cells": cells,
+    }
+
+
+def markdown_table(table: dict) -> str:
+    """A GitHub-flavoured Markdown table from :func:`table_json`'s dict."""
+    cols = [table["index_name"], *table["columns"]]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for label, cells in zip(table["index"], table["cells"], strict=True):
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return "\n".join(lines)
+
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (index as the first column)."""
-    names = [n for n in df.index.names if n] if df.index.nlevels > 1 else [df.index.name or ""]
-    cols = [" / ".join(names)] + [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for idx, row in df.iterrows():
-        label = " / ".join(map(str, idx)) if isinstance(idx, tuple) else str(idx)
-        cells = [label] + ["" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(table_json(df))
+
+
+def machine_info() -> dict:
+    """Where a result was made: platform, CPU model, cores, torch threads and device, Python."""
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu or platform.machine(),
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def provenance(wall_s: float) -> dict:
+    """The provenance block of a results file written now."""
+    from codigem_lab.experiments.cache import code_version
+
+    return {
+        "wall_s": wall_s,
+        "machine": machine_info(),
+        "code_version": code_version(),
+        "written_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def provenance_text(doc: dict) -> str:
+    """One paragraph: wall time, machine, threads, code version (or what was not recorded)."""
+    prov = doc.get("provenance") or {}
+    wall = prov.get("wall_s", doc.get("wall_s"))
+    parts = []
+    if wall is not None:
+        parts.append(
+            f"Wall time of the command that wrote this file: {wall:.0f} s"
+            + (" (under a second: its runs came from the result cache)" if wall < 1 else "")
+        )
+    m = prov.get("machine")
+    if m:
+        parts.append(
+            f"machine: {m.get('platform')}, {m.get('cpu')}, {m.get('cores')} cores"
+            + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+            + f"; torch threads: {m.get('threads')}"
+        )
+    else:
+        parts.append("machine: not recorded")
+        if prov.get("threads") is not None:
+            parts.append(f"torch threads: {prov['threads']} ({prov.get('threads_source', '')})")
+    if prov.get("code_version"):
+        parts.append(f"code version {prov['code_version']}")
+    if prov.get("written_utc"):
+        parts.append(f"written {prov['written_utc']}")
+    text = "; ".join(parts) + "."
+    if prov.get("note"):
+        text += f" {prov['note']}"
+    return text
+
+
+def render_markdown(doc: dict) -> str:
+    """The ``.md`` file of a results JSON ``doc``: title, table, notes, provenance, and last the
+    command that made it. The only way a results ``.md`` is written."""
+    out = [f"# {doc['name']}", "", markdown_table(doc["table"]), ""]
+    for n in doc.get("notes", []):
+        out += [n, ""]
+    out += [provenance_text(doc), ""]
+    command = doc.get("command") or "(not recorded)"
+    out += ["Made by:", "", "```", command, "```", ""]
+    return "\n".join(out)
 
 
 @dataclass
@@ -46,33 +157,32 @@ class TableResult:
     def json_line(self) -> str:
         return json_line(self.rows)
 
+    def to_json(self) -> dict:
+        """The results file's content (plain JSON types; NaN as null)."""
+        doc = {
+            "format": FORMAT,
+            "name": self.name,
+            "table": table_json(self.table),
+            "rows": json.loads(self.json_line()),
+            "notes": list(self.notes),
+            "command": self.command,
+            "wall_s": self.wall_s,
+            "provenance": provenance(self.wall_s),
+            **self.extra,
+        }
+        return json.loads(json_line(doc))
+
     def save(self, folder: str | os.PathLike, stem: str) -> list[Path]:
-        """Write ``stem``.csv (rows), .md (display table + notes + command) and .json."""
+        """Write ``stem``.json (the record), .md (rendered from it) and .csv (its rows)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        doc = self.to_json()
+        js = folder / f"{stem}.json"
+        write_json(js, doc)
+        md = folder / f"{stem}.md"
+        with atomic_open(md, "w", encoding="utf-8") as fh:
+            fh.write(render_markdown(json.loads(js.read_text(encoding="utf-8"))))
         csv = folder / f"{stem}.csv"
         with atomic_open(csv, "w", encoding="utf-8") as fh:
             pd.DataFrame(self.rows).to_csv(fh, index=False)
-        md = folder / f"{stem}.md"
-        with atomic_open(md, "w", encoding="utf-8") as fh:
-            fh.write(f"# {self.name}\n\n{to_markdown(self.table)}\n\n")
-            for n in self.notes:
-                fh.write(f"{n}\n\n")
-            fh.write(
-                f"Wall time on this machine: {self.wall_s:.0f} s (cached runs load in seconds).\n\n"
-            )
-            if self.command:
-                fh.write(f"Made by:\n\n```\n{self.command}\n```\n")
-        js = folder / f"{stem}.json"
-        write_json(
-            js,
-            {
-                "name": self.name,
-                "rows": json.loads(self.json_line()),
-                "notes": self.notes,
-                "command": self.command,
-                "wall_s": self.wall_s,
-                **self.extra,
-            },
-        )
         return [csv, md, js]

@@ -25,7 +25,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import mean_std_column, p_text
+from codigem_lab.experiments.aggregate import (
+    effect_text,
+    format_interval,
+    format_mean_std,
+    p_text,
+)
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
@@ -126,24 +131,51 @@ def row_label(row: Mapping) -> str:
 
 def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRICS) -> pd.DataFrame:
     """Table 2's JSON rows as numbers: index = model label; ``{m}_mean``, ``{m}_std``,
-    ``paper_{m}`` (NaN where the paper has no such row) and ``p_value_vs_codigem``."""
+    ``{m}_ci_low``/``{m}_ci_high`` (95% interval over seeds), ``paper_{m}`` (NaN where the paper
+    has no such row), ``effect_R@50``/``effect_ci``, ``p``, ``p_holm`` and ``p_value_vs_codigem``
+    (the p-value of files written before issue 13: users pooled over seeds, see their notes)."""
     out = []
     for r in rows:
         d = {"model": row_label(r)}
         for m in metrics:
-            for key in (f"{m}_mean", f"{m}_std", f"paper_{m}"):
+            for key in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high", f"paper_{m}"):
                 v = r.get(key)
                 d[key] = math.nan if v is None else v  # None: a single seed's std, or no paper row
-        p = r.get("p_value_vs_codigem")
-        d["p_value_vs_codigem"] = math.nan if p is None else p
+        for key in ("effect_R@50", "p", "p_holm", "p_value_vs_codigem"):
+            v = r.get(key)
+            d[key] = math.nan if v is None else v
+        d["effect_ci"] = r.get("effect_ci")
         out.append(d)
     return pd.DataFrame(out).set_index("model")
+
+
+def _ours_column(f: pd.DataFrame, m: str) -> list[str]:
+    """'mean [95% interval]' where the rows have intervals, else 'mean ± std' (older files)."""
+    if f[f"{m}_ci_low"].notna().any():
+        return [
+            format_interval(a, b, c)
+            for a, b, c in zip(f[f"{m}_mean"], f[f"{m}_ci_low"], f[f"{m}_ci_high"], strict=True)
+        ]
+    return [format_mean_std(a, b) for a, b in zip(f[f"{m}_mean"], f[f"{m}_std"], strict=True)]
+
+
+def _p_columns(f: pd.DataFrame, effect_name: str) -> dict[str, list[str]]:
+    """The comparison columns: effect with its interval, p and Holm's p; for files written
+    before issue 13 only their (pooled, overstated) p-value, labelled as such."""
+    if f["p"].notna().any() or "effect_R@50" in f and f["effect_R@50"].notna().any():
+        return {
+            effect_name: [effect_text(e, ci) for e, ci in zip(f["effect_R@50"], f["effect_ci"])],
+            "p": [p_text(p) for p in f["p"]],
+            "p (Holm)": [p_text(p) for p in f["p_holm"]],
+        }
+    return {"p (old pooled t-test)": [p_text(p) for p in f["p_value_vs_codigem"]]}
 
 
 def style_table2(
     rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRICS, caption: str = ""
 ):
-    """Table 2 with ours (mean ± std) beside the paper's value for each metric.
+    """Table 2 with ours (mean [95% interval over seeds]) beside the paper's value for each metric,
+    then the effect on R@50 against CODIGEM (paper preset) with its interval, p and Holm's p.
 
     The best of ours and the best of the paper's values in each metric are bold; CODIGEM rows
     are shaded. Returns a Styler (a DataFrame where jinja2 is missing).
@@ -153,12 +185,13 @@ def style_table2(
     display = pd.DataFrame(index=f.index, columns=cols, dtype=object)
     css = pd.DataFrame("", index=f.index, columns=cols)
     for m in metrics:
-        display[(m, "ours")] = mean_std_column(f, m)
+        display[(m, "ours")] = _ours_column(f, m)
         display[(m, "paper")] = [_fmt(v) for v in f[f"paper_{m}"]]
         css[(m, "ours")] = _bold_max(f[f"{m}_mean"])
         css[(m, "paper")] = _bold_max(f[f"paper_{m}"])
-    display[("p vs CODIGEM", "")] = [p_text(p) for p in f["p_value_vs_codigem"]]
-    css[("p vs CODIGEM", "")] = ""
+    for name, values in _p_columns(f, "effect on R@50 vs CODIGEM").items():
+        display[(name, "")] = values
+        css[(name, "")] = ""
     shade = [i.startswith("CODIGEM") for i in f.index]
     for c in css.columns:
         css[c] = [
@@ -172,8 +205,15 @@ def table3_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
     """Table 3's JSON rows as numbers, with each variant's change from its preset's base (%)
     and the paper's values and changes beside them. Index: (preset, variant)."""
     f = pd.DataFrame(list(rows)).set_index(["preset", "variant"])
+    for key in ("effect_R@50", "p", "p_holm", "p_value_vs_base"):
+        f[key] = pd.to_numeric(f[key], errors="coerce") if key in f else math.nan
+    if "effect_ci" not in f:
+        f["effect_ci"] = None
     for m in ("R@50", "N@50"):
         f[f"{m}_std"] = pd.to_numeric(f[f"{m}_std"], errors="coerce")  # None (one seed) -> NaN
+        for side in ("low", "high"):
+            key = f"{m}_ci_{side}"
+            f[key] = pd.to_numeric(f[key], errors="coerce") if key in f else math.nan
         base_by_preset = f.xs("base", level="variant")[f"{m}_mean"]
         base = pd.Series(
             base_by_preset.reindex(f.index.get_level_values("preset")).to_numpy(), index=f.index
@@ -197,11 +237,13 @@ def style_table3(rows: Sequence[Mapping], caption: str = ""):
     f = table3_frame(rows)
     display = pd.DataFrame(index=f.index)
     for m in ("R@50", "N@50"):
-        display[f"{m}"] = mean_std_column(f, m)
+        display[f"{m}"] = _ours_column(f, m)
         display[f"{m} vs base"] = [f"{c:+.2f}%" for c in f[f"{m}_change_%"]]
         display[f"{m} (paper)"] = [_fmt(v) for v in f[f"paper_{m}"]]
         display[f"{m} (paper) vs base"] = [f"{c:+.2f}%" for c in f[f"paper_{m}_change_%"]]
-    display["p vs base"] = [p_text(p) for p in f["p_value_vs_base"]]
+    old = {"p_value_vs_codigem": f["p_value_vs_base"]}
+    for name, values in _p_columns(f.assign(**old), "effect on R@50 vs base").items():
+        display[name] = values
     display["final KL weight"] = [
         "" if w is None or w != w else f"{w:.3g}" for w in f["kl_weight_last"]
     ]
@@ -446,7 +488,7 @@ def ml20m_benchmark_table(path: str | Path | None = None) -> pd.DataFrame | None
     Returns None when the file is absent (e.g. outside a source checkout).
     """
     from codigem_lab.experiments import paper
-    from codigem_lab.notebook import repo_root
+    from codigem_lab.paths import repo_root
 
     if path is None:
         root = repo_root()
@@ -462,10 +504,14 @@ def ml20m_benchmark_table(path: str | Path | None = None) -> pd.DataFrame | None
         "training s / epoch": (b["train"]["epoch_s"], t5["train_s_per_epoch"]),
         "evaluation s / pass": (b["train"]["eval_s"], t5["eval_s_per_epoch"]),
         "training users / s": (b["train"]["train_users_per_s"], None),
-        "peak RSS (GB)": (b["train"]["peak_rss_mb"] / 1024, None),
+        "peak RSS (GiB)": (b["train"]["peak_rss_mb"] / 1024, None),  # ru_maxrss, in MiB
         "prepare s (csv -> cached split)": (b["prepare"]["prepare_s"], None),
     }
     return pd.DataFrame(
         [(k, round(v, 2), "" if p is None else p) for k, (v, p) in rows.items()],
-        columns=["", "ours: CPU, 1 thread, synthetic ML-20M shape", "paper: GPU, ML-20M"],
+        columns=[
+            "",
+            "ours: CPU, 1 thread, synthetic ML-20M shape",
+            "paper's Table 5 (dataset and hardware not named)",
+        ],
     ).set_index("")

@@ -1,0 +1,134 @@
+"""Results that cannot drift (issue 13.6): every committed ``results/**/*.md`` is its ``.json``
+rendered by ``render_markdown``, names the command that made it, and the README tables between
+``<!-- results:... -->`` markers are generated from the files (``tools/render_results.py``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from codigem_lab.experiments.tables import FORMAT, TableResult, render_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+COMMAND = re.compile(r"^(codigem-lab |python benchmarks/)")
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        "render_results", ROOT / "tools/render_results.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+TOOL = _tool()
+TABLES = TOOL.table_files()
+
+
+def test_there_are_results_files():
+    assert len(TABLES) >= 9
+
+
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_md_is_its_json_rendered(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    md = path.with_suffix(".md")
+    assert md.exists(), f"{md} missing"
+    assert md.read_text(encoding="utf-8") == render_markdown(doc), (
+        f"{md.relative_to(ROOT)} differs from its .json: run python tools/render_results.py"
+    )
+
+
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_json_carries_command_and_provenance(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["format"] == FORMAT
+    assert COMMAND.match(doc["command"]), doc["command"]
+    prov = doc["provenance"]
+    assert prov["wall_s"] == doc["wall_s"] and prov["wall_s"] >= 0
+    assert prov.get("machine") or prov.get("threads"), "machine or thread count must be recorded"
+    if prov.get("machine"):
+        assert {"platform", "cpu", "threads"} <= set(prov["machine"])
+
+
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_display_cells_show_the_rows_numbers(path):
+    """The display table (text) and the rows (numbers) of one file agree on each row's means."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    cells = doc["table"]["cells"]
+    for row, line in zip(doc["rows"], cells):
+        for m in ("R@50", "N@50"):
+            if f"{m}_mean" in row:
+                assert any(c.startswith(f"{row[f'{m}_mean']:.4f}") for c in line), (row, line)
+    assert len(doc["rows"]) == len(cells)
+
+
+def test_every_md_in_results_ends_with_its_command():
+    mds = [p for p in RESULTS.rglob("*.md") if p.name != "README.md"]
+    assert mds
+    for md in mds:
+        lines = md.read_text(encoding="utf-8").rstrip("\n").splitlines()
+        assert lines[-1] == "```", f"{md}: does not end with its command block"
+        assert COMMAND.match(lines[-2]), f"{md}: last line {lines[-2]!r} is not a command"
+
+
+def test_non_table_json_files_are_listed():
+    every = {p.relative_to(RESULTS).as_posix() for p in RESULTS.rglob("*.json")}
+    tables = {p.relative_to(RESULTS).as_posix() for p in TABLES}
+    assert every - tables == TOOL.NOT_TABLES
+
+
+def test_readme_tables_are_generated_from_the_files():
+    seen = set()
+    for rel in TOOL.MARKED:
+        text = (ROOT / rel).read_text(encoding="utf-8")
+        seen |= {m.group("name") for m in TOOL.MARKER.finditer(text)}
+        assert TOOL.render_blocks(text) == text, (
+            f"{rel}: a marked table differs from the results files; run "
+            "python tools/render_results.py"
+        )
+    assert seen == set(TOOL.BLOCKS), f"markers missing for {set(TOOL.BLOCKS) - seen}"
+
+
+def test_check_mode_catches_an_edited_md(tmp_path, monkeypatch):
+    folder = tmp_path / "results" / "t"
+    folder.mkdir(parents=True)
+    res = TableResult(
+        "T", pd.DataFrame({"R@50": ["0.5000"]}, index=pd.Index(["m"], name="model")),
+        [{"model": "m", "R@50_mean": 0.5}], ["a note"], 1.5, "codigem-lab reproduce t",
+    )  # fmt: skip
+    res.save(folder, "t")
+    monkeypatch.setattr(TOOL, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(TOOL, "ROOT", tmp_path)
+    monkeypatch.setattr(TOOL, "NOT_TABLES", set())
+    assert TOOL.differences() == []
+    md = folder / "t.md"
+    md.write_text(md.read_text().replace("0.5000", "0.5001"))
+    assert TOOL.differences() == ["results/t/t.md"]
+    assert TOOL.main(["--check"]) == 1
+    assert TOOL.main([]) == 0 and TOOL.differences() == []
+
+
+def test_save_writes_md_from_json_with_provenance(tmp_path):
+    table = pd.DataFrame({"R@50": ["0.4187 [0.3825, 0.4549]"]}, index=pd.Index(["x"], name="m"))
+    res = TableResult(
+        "Name", table, [{"R@50_mean": 0.4187}], ["n1"], 12.0, "codigem-lab reproduce x"
+    )
+    paths = res.save(tmp_path, "stem")
+    assert sorted(p.suffix for p in paths) == [".csv", ".json", ".md"]
+    doc = json.loads((tmp_path / "stem.json").read_text())
+    assert (tmp_path / "stem.md").read_text() == render_markdown(doc)
+    m = doc["provenance"]["machine"]
+    assert m["threads"] >= 1 and m["cpu"] and m["platform"]
+    assert doc["provenance"]["wall_s"] == 12.0 and doc["provenance"]["code_version"]
+    text = (tmp_path / "stem.md").read_text()
+    assert text.rstrip().endswith("```\ncodigem-lab reproduce x\n```")
+    assert "torch threads:" in text and "Wall time" in text and "n1" in text
+    assert doc["table"]["cells"] == [["0.4187 [0.3825, 0.4549]"]]
