@@ -78,3 +78,17 @@ def test_split_seed_is_separate_from_the_training_seed():
 def test_unknown_study_is_refused_with_the_list():
     with pytest.raises(Exception, match="choose one of table2"):
         get_study("table9")
+
+
+def test_score_mode_and_fast_path_reach_the_codigem_runs():
+    cfg = _cli("codigem-lab reproduce fig3 --dataset ml-100k --score-mode reverse")
+    assert cfg.score_mode == "reverse" and "--score-mode reverse" in get_study("fig3").command(cfg)
+    assert get_study("fig3").stem(cfg) == "fig3-ml-100k-strong-reverse-scoring"
+    assert cfg.codigem_params({"T": 5}, fast=True) == {"T": 5, "score_mode": "reverse"}
+    assert cfg.spec("codigem", 0, "paper").params == {"score_mode": "reverse"}
+    assert cfg.spec("pop", 0).params == {}
+    dec = ExperimentConfig()
+    assert dec.codigem_params({"T": 5}, fast=True) == {"T": 5, "decoder_only": True}
+    assert dec.codigem_params({"T": 5}, fast=False) == {"T": 5}
+    full = _cli("codigem-lab reproduce fig2 --full-model")
+    assert full.full_model and full.codigem_params({}, fast=True) == {}

@@ -44,6 +44,8 @@ class ExperimentConfig:
     progress: bool = True
     cache_root: str | None = None
     keep_stale: bool = False
+    score_mode: str = "decoder"
+    full_model: bool = False
     extra: dict = field(default_factory=dict)
 
     #: The flags of ``reproduce`` that fill these fields (the data flags come from DataSpec).
@@ -65,6 +67,13 @@ class ExperimentConfig:
         Option("cache_root", "--cache-root", str, None, "result cache (default: runs/cache)"),
         Option("keep_stale", "--keep-stale", None, False,
                "use cached runs made by other code instead of re-running them", kind="switch"),
+        Option("score_mode", "--score-mode", str, "decoder",
+               "how CODIGEM scores: decoder (released code) or reverse (the paper's Sec. 2.4)",
+               ("decoder", "reverse")),
+        Option("full_model", "--full-model", None, False,
+               "train every CODIGEM network even where only the decoder reaches the ranking "
+               "(default: the ranking-equivalent decoder-only fast path where a study allows it)",
+               kind="switch"),
     )  # fmt: skip
 
     @property
@@ -115,12 +124,26 @@ class ExperimentConfig:
             base["max_epochs"] = min(base["max_epochs"], QUICK_EPOCHS)
         return TrainConfig(**base)
 
+    def codigem_params(self, params: dict | None = None, fast: bool = False) -> dict:
+        """CODIGEM parameters with this config's score mode, and the decoder-only fast path when
+        ``fast`` (the study's results depend only on the ranking), decoder scoring is used and
+        ``--full-model`` was not asked for. The fast path gives the same decoder weights and test
+        metrics, bit for bit, as the full model (``CODIGEMRecommender(decoder_only=True)``)."""
+        out = dict(params or {})
+        if self.score_mode != "decoder":
+            out["score_mode"] = self.score_mode
+        elif fast and not self.full_model:
+            out["decoder_only"] = True
+        return out
+
     def spec(
         self, model: str, seed: int, variant: str | None = None, params: dict | None = None, **train
     ) -> RunSpec:
-        return RunSpec(
-            self.data(seed), model, variant, dict(params or {}), self.train(seed, model, **train)
-        )
+        """The run of ``model`` for training seed ``seed``; CODIGEM gets this config's score mode."""
+        params = dict(params or {})
+        if model == "codigem" and self.score_mode != "decoder":
+            params.setdefault("score_mode", self.score_mode)
+        return RunSpec(self.data(seed), model, variant, params, self.train(seed, model, **train))
 
     def cache(self) -> ResultCache:
         return ResultCache(self.cache_root, keep_stale=self.keep_stale)

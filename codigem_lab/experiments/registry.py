@@ -51,8 +51,10 @@ class Study:
         return " ".join(shlex.quote(w) for w in words)
 
     def stem(self, cfg: ExperimentConfig) -> str:
-        """File stem of its results: ``<study>-<data>-<protocol>[-parts][-quick]``."""
+        """File stem: ``<study>-<data>-<protocol>[-parts][-reverse-scoring][-quick]``."""
         parts = [self.name, cfg.data_spec.name, cfg.protocol, *self.stem_parts(cfg)]
+        if cfg.score_mode != "decoder":
+            parts.append(f"{cfg.score_mode}-scoring")
         return "-".join(parts) + ("-quick" if cfg.quick else "")
 
     def execute(self, cfg: ExperimentConfig) -> StudyOutput:
