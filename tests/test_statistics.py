@@ -147,3 +147,24 @@ def test_records_are_paired_by_seed_and_user(tmp_path):
     c = compare(a, ref)
     assert c.seeds == 2 and c.effect == pytest.approx((0.1 / 3 + 0.2) / 2)
     assert compare(a[2:], ref) is None
+
+
+def test_notebook_tables_show_intervals_effects_and_holm():
+    from codigem_lab.viz.results import style_table2, table2_frame
+
+    def rows(p):
+        return [
+            {"model": "pop", "variant": None, "R@50_mean": 0.24, "R@50_std": 0.01,
+             "R@50_ci_low": 0.22, "R@50_ci_high": 0.26, "effect_R@50": -0.18,
+             "effect_ci": [-0.2, -0.16], "p": p, "p_holm": None if p is None else 2 * p},
+            {"model": "codigem", "variant": "paper", "R@50_mean": 0.42, "R@50_std": 0.01,
+             "R@50_ci_low": 0.40, "R@50_ci_high": 0.44, "effect_R@50": None, "effect_ci": None,
+             "p": None, "p_holm": None},
+        ]  # fmt: skip
+
+    shown = style_table2(rows(0.004), metrics=("R@50",))
+    frame = getattr(shown, "data", shown)
+    assert frame.iloc[0][("R@50", "ours")] == "0.2400 [0.2200, 0.2600]"
+    assert frame.iloc[0][("effect on R@50 vs CODIGEM", "")] == "-0.1800 [-0.2000, -0.1600]"
+    assert frame.iloc[0][("p (Holm)", "")] == "0.008" and frame.iloc[1][("p", "")] == ""
+    assert table2_frame(rows(0.004), ("R@50",))["p_holm"].iloc[0] == 0.008
