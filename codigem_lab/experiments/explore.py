@@ -16,8 +16,9 @@ paper's learning rate. Smaller batches give more optimiser steps per epoch at ab
 per epoch; at T = 3 that is about 5 s here (``benchmarks/bench_explore.py``), enough for CODIGEM
 (paper preset, beta = 1e-4) to beat Pop clearly on R@50 and for beta = 0.9 to fall back towards Pop.
 The cost of an epoch grows with T (T - 1 transition networks besides the decoder): T = 15 takes
-about six times as long as T = 3. :data:`FAST_PATH_PARAMS` is the one place to switch on a faster
-training path.
+about five times as long as T = 3. :data:`FAST_PATH_PARAMS` is the one place to switch on a faster
+training path: with ``{"decoder_only": True}`` the same settings give the same R@50 in about 3 s
+of CPU at T = 3 and 6 s at T = 15 (``results/bench/explore.md``).
 
 Per-user lists. The cache stores metrics, per-user metrics and the history, not the model; the
 explorer asks the cache to keep the run's checkpoint, ranks every test user's items once with the
