@@ -91,7 +91,7 @@ def _same(
             try:
                 answer = float(answer)  # a 0-d tensor or array
             except (TypeError, ValueError):
-                return False, f"expected a number, got {type(answer).__name__}"
+                return False, f"Expected a number, got {type(answer).__name__}"
         if ex.kind == "integer":
             return float(answer) == float(expected), ""
         return math.isclose(float(answer), float(expected), rel_tol=ex.rtol, abs_tol=ex.atol), ""
@@ -99,9 +99,9 @@ def _same(
         try:
             a, e = _to_numpy(answer), _to_numpy(expected)
         except (TypeError, ValueError):
-            return False, f"expected an array or tensor, got {type(answer).__name__}"
+            return False, f"Expected an array or tensor, got {type(answer).__name__}"
         if a.shape != e.shape:
-            return False, f"shape {a.shape}, expected {e.shape}"
+            return False, f"Shape {a.shape}, expected {e.shape}"
         return bool(np.allclose(a, e, rtol=ex.rtol, atol=ex.atol)), ""
     if ex.kind == "choice":
         return _norm_choice(answer) == _norm_choice(expected), ""
@@ -111,7 +111,7 @@ def _same(
         try:
             got = {_norm_choice(a) for a in answer}  # type: ignore[union-attr]
         except TypeError:
-            return False, f"expected a set such as {{'a', 'b'}}, got {type(answer).__name__}"
+            return False, f"Expected a set such as {{'a', 'b'}}, got {type(answer).__name__}"
         return got == {_norm_choice(e) for e in expected}, ""  # type: ignore[union-attr]
     raise AssertionError(ex.kind)
 
@@ -128,16 +128,16 @@ def _same_function(
         try:
             got = fn(*args)
         except Exception as exc:  # the learner's code: report, never raise
-            return False, f"your function raised {type(exc).__name__}: {exc}"
+            return False, f"It raised {type(exc).__name__}: {exc}"
         try:
             g, w = _to_numpy(got), _to_numpy(want)
         except (TypeError, ValueError):
-            return False, f"your function returned {type(got).__name__}, expected a tensor"
+            return False, f"It returned {type(got).__name__}, expected a tensor"
         if g.shape != w.shape:
-            return False, f"it returned shape {g.shape}, expected {w.shape}"
+            return False, f"It returned shape {g.shape}, expected {w.shape}"
         if not np.allclose(g, w, rtol=ex.rtol, atol=ex.atol):
             worst = float(np.max(np.abs(g - w)))
-            return False, f"its output differs from the library's by up to {worst:.3g}"
+            return False, f"Its output differs from the library's by up to {worst:.3g}"
     return True, ""
 
 
@@ -148,7 +148,7 @@ def _evaluate(ex: Exercise, answer: object, context: Mapping[str, Any]) -> tuple
         if not callable(answer):
             return (
                 False,
-                f"this exercise wants a function; you gave {type(answer).__name__}. {ex.hint}",
+                f"This exercise wants a function; you gave {type(answer).__name__}. {ex.hint}",
             )
         ok, note = _same_function(ex, answer, expected, context)
         if ok:

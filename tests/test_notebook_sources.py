@@ -119,6 +119,18 @@ def test_ends_with_three_to_five_checked_exercises(path):
         assert re.search(r"^answer = None\b|check\(\"[\w.]+\", None\)", _source(cell), re.M)
 
 
+@pytest.mark.parametrize("path", NUMBERED, ids=lambda p: p.name)
+def test_no_sentence_repeats_within_a_cell(path):
+    """A prose edit applied twice shows up as a sentence said twice in a row."""
+    for cell in _cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = " ".join(_source(cell).split())
+        sentences = [s for s in re.split(r"(?<=[.:;])\s+", text) if len(s) > 60 and "`" not in s]
+        repeated = sorted({s for s in sentences if sentences.count(s) > 1})
+        assert not repeated, f"cell {cell.get('id')}: {repeated[0]!r}"
+
+
 def test_section_numbers_do_not_repeat():
     for path in NUMBERED:
         numbers = [
