@@ -192,7 +192,7 @@ def _html_table(df: pd.DataFrame, css: str, fmt: str | None = None) -> str:
             return f'<b style="color:#2a7a2a">{text}</b>'
         return text
 
-    pad = ' style="padding:1px 8px"'
+    pad = ' style="padding:1px 8px;white-space:nowrap"'
     head = "".join(
         f"<th{pad}>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns]
     )
