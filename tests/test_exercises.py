@@ -97,3 +97,37 @@ def test_every_notebook_has_three_to_five_exercises():
     for nb in [f"{i:02d}" for i in range(9)]:
         n = len(E.exercises(nb))
         assert 3 <= n <= 5, f"notebook {nb} has {n} exercises"
+
+
+def _solutions():
+    """(exercise name, python code of its folded solution) for every exercise in the notebooks."""
+    import json
+    import re
+    from pathlib import Path
+
+    out = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for i, cell in enumerate(cells[:-1]):
+            src = "".join(cell["source"])
+            m = re.search(r'check\("([\w.]+)"', src) if cell["cell_type"] == "code" else None
+            if m and m.group(1) in EXERCISES:
+                solution = "".join(cells[i + 1]["source"])
+                blocks = re.findall(r"```python\n(.*?)```", solution, re.S)
+                out.append((m.group(1), "\n".join(blocks)))
+    return out
+
+
+@pytest.mark.parametrize(("name", "code"), _solutions(), ids=[n for n, _ in _solutions()])
+def test_the_folded_solutions_are_right(name, code, context, capsys):
+    """Each notebook's solution, run as a learner would paste it, passes its own check."""
+    import numpy as np
+    import torch
+
+    assert code.strip(), f"{name}: the solution shows no code"
+    ns = {"math": math, "torch": torch, "np": np, "check": check, **context}
+    exec(compile(code, name, "exec"), ns)  # noqa: S102 - the notebook's own solution text
+    if "check(" not in code:
+        assert check(name, ns["answer"], **_ctx(EXERCISES[name], context)) is True
+    out = capsys.readouterr().out
+    assert f"[{name}] right" in out and "not yet" not in out, out
