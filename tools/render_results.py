@@ -52,8 +52,6 @@ from codigem_lab.experiments.tables import (  # noqa: E402
 )
 
 RESULTS = ROOT / "results"
-#: JSON files under results/ that are not TableResult files (they have no .md of their own).
-NOT_TABLES = {"ml20m/bench-cpu-1thread.json"}
 MARKER = re.compile(
     r"(<!-- results:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.DOTALL
 )
@@ -61,12 +59,19 @@ ML1M = "--dataset csv --source ../shared/data/ml-1m/ratings_no_timestamp.csv --p
 
 
 # ================================================================ results files and their .md
+def is_table(path: Path) -> bool:
+    """Whether a JSON file is a results table (``name`` and ``rows``), not, e.g., a benchmark's
+    raw record (``results/ml20m/bench-cpu-1thread.json``), which has no .md of its own."""
+    try:
+        doc = load(path)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "name" in doc and "rows" in doc
+
+
 def table_files(root: Path | None = None) -> list[Path]:
-    """Every TableResult JSON under ``root`` (default: results/), sorted."""
-    root = root or RESULTS
-    return sorted(
-        p for p in root.rglob("*.json") if p.relative_to(root).as_posix() not in NOT_TABLES
-    )
+    """Every results-table JSON under ``root`` (default: results/), sorted."""
+    return sorted(p for p in (root or RESULTS).rglob("*.json") if is_table(p))
 
 
 def load(path: Path) -> dict:
