@@ -248,3 +248,22 @@ def test_schedule_errors_name_the_parameter_the_user_passed() -> None:
         ):
             with pytest.raises(ConfigError, match="integer >= 1"):
                 build(bad_T)
+
+
+def test_from_name_defaults() -> None:
+    assert NoiseSchedule.from_name("constant", 2) == NoiseSchedule.constant(1e-4, 2)
+    assert NoiseSchedule.from_name("linear", 3) == NoiseSchedule.linear(1e-4, 0.02, 3)
+    assert NoiseSchedule.from_name("linear", 3, 0.1, 0.3) == NoiseSchedule.linear(0.1, 0.3, 3)
+
+
+def test_sample_marginal_distribution_and_T1_repr() -> None:
+    """One-shot z_t ~ N(sqrt(alpha_bar_t) x, 1 - alpha_bar_t) at t = 1 and t = 2 (z tests, 5 SE)."""
+    s = NoiseSchedule.linear(0.1, 0.3, 3)
+    n = 20000
+    x = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64).expand(n, -1)
+    for t in (1, 2):
+        ab = float(s.alpha_bar[t - 1])
+        z = s.sample_marginal(x, t, generator=t)
+        assert ((z.mean(0) - ab**0.5 * x[0]) / ((1 - ab) / n) ** 0.5).abs().max() < 5
+        assert ((z.var(0) / (1 - ab) - 1) / (2 / n) ** 0.5).abs().max() < 5
+    assert repr(NoiseSchedule.constant(0.1, 1)) == "NoiseSchedule.constant(beta=0.1, T=1)"

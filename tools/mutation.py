@@ -83,6 +83,38 @@ EQUIVALENT: dict[str, str] = {
     "schedule.py::NoiseSchedule.__post_init__::const 1->2::1": (
         "reshape(-1) -> reshape(-2): numpy treats any negative size as 'infer this dimension'"
     ),
+    "schedule.py::NoiseSchedule.cosine::binop Div->Mult::f / f[0]": (
+        "alpha_bar = f * f[0] instead of f / f[0] rescales every alpha_bar_t by f[0]^2; the "
+        "schedule keeps only beta_t = 1 - alpha_bar_t / alpha_bar_(t-1), a ratio"
+    ),
+    "schedule.py::NoiseSchedule.cosine::const 0->1::0#1": (
+        "f / f[1] instead of f / f[0]: again only a common scale of alpha_bar, lost in the ratios"
+    ),
+    "schedule.py::NoiseSchedule.cosine::const 1e-12->2e-12::1e-12": (
+        "the lower clip only guards beta > 0; cosine betas are > 1e-9 for any T < 10^5"
+    ),
+    "schedule.py::NoiseSchedule.T::call int(e)->e::int(self.beta.shape[0])": (
+        "ndarray.shape holds Python ints already"
+    ),
+    "schedule.py::NoiseSchedule.q_marginal::call float(e)->e::float(self.alpha_bar[t - 1])": (
+        "numpy.float64 subclasses float: math.sqrt and tensor arithmetic treat it as a Python "
+        "float (no dtype promotion); float() only spells the type out"
+    ),
+    "schedule.py::NoiseSchedule.sample_marginal::call float(e)->e::float(self.alpha_bar[t - 1])": (
+        "as above: numpy.float64 is a float"
+    ),
+    "schedule.py::NoiseSchedule.sample_chain::call float(e)->e::float(beta_t)": (
+        "as above: numpy.float64 is a float"
+    ),
+    "schedule.py::NoiseSchedule._check_t::call int(e)->e::int(t)": (
+        "t has passed isinstance(t, (int, np.integer)); a numpy integer indexes and compares "
+        "like an int"
+    ),
+    "model.py::CODIGEM.__init__::call float(e)->e::float(b)": (
+        "numpy.float64 is a float: the precomputed list works the same in math.* and in tensor "
+        "arithmetic (float32 tensors stay float32)"
+    ),
+    "model.py::CODIGEM.__init__::call float(e)->e::float(a)": ("as above"),
     "metrics.py::recall_from_hits::call where(c, a, b)->arg1::torch.where(n > 0, out, "
     "torch.full_like(out, float('nan')))": (
         "a user without targets has hits = 0 and denominator 0 (min(0, k) or 0), so out is "
@@ -423,11 +455,21 @@ class _Recorder:
             self.failed.append(report.nodeid)
 
 
-def _child(snap: Path, tests: list[str], stop_first: bool, out: Path, cover: str | None) -> None:
-    """Runs in a forked process: pytest on the snapshot, results to ``out``; never returns."""
+def _child(
+    snap: Path, tests: list[str], stop_first: bool, out: Path, cover: str | None, target: str
+) -> None:
+    """Runs in a forked process: pytest on the snapshot, results to ``out``; never returns.
+
+    Bytecode of the unchanged files (the package, pytest's rewritten tests) is cached in the
+    snapshot between runs; the mutated module's is deleted first, so it is always compiled from
+    the mutant's source (a pyc is keyed by mtime in whole seconds and size, which two mutants
+    written in the same second can share).
+    """
     rc = 3
     try:
-        sys.dont_write_bytecode = True
+        import importlib.util
+
+        Path(importlib.util.cache_from_source(str(snap / target))).unlink(missing_ok=True)
         os.chdir(snap)
         sys.path.insert(0, str(snap))
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -465,13 +507,13 @@ class Outcome:
     killer: str = ""
 
 
-def _run(snap: Path, tests: list[str], timeout: float, stop_first: bool = True,
+def _run(snap: Path, tests: list[str], timeout: float, target: str, stop_first: bool = True,
          cover: str | None = None) -> tuple[dict, float]:  # fmt: skip
     out = Path(tempfile.mktemp(prefix="mut-result-", suffix=".json"))
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:
-        _child(snap, tests, stop_first, out, cover)
+        _child(snap, tests, stop_first, out, cover, target)
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -504,12 +546,19 @@ def _warm_imports(snap: Path) -> None:
             del sys.modules[name]
 
 
-def run_module(module: str, snap: Path, verbose: bool) -> tuple[list[Site], list[Outcome], dict]:
-    """Baseline (with coverage), then every mutant of ``module``; restores the snapshot after."""
+def run_module(
+    module: str, snap: Path, verbose: bool, previous: dict[str, dict] | None = None
+) -> tuple[list[Site], list[Outcome], dict]:
+    """Baseline (with coverage), then every mutant of ``module``; restores the snapshot after.
+
+    ``previous`` (key -> result of an earlier ``--json``) makes the run incremental: a mutant
+    killed before (same key: same function, operator and source text) is not run again. Tests
+    are only ever added or sharpened, so a killed mutant stays killed; everything else reruns.
+    """
     tests = TESTS[module]
     target = snap / module
     original = target.read_text()
-    base, base_s = _run(snap, tests, timeout=900, stop_first=False, cover=module)
+    base, base_s = _run(snap, tests, timeout=900, target=module, stop_first=False, cover=module)
     if base["rc"] != 0:
         raise SystemExit(f"{module}: the selected tests fail before any mutation: {base}")
     if not base.get("pkg", "").startswith(str(snap.resolve())):
@@ -526,8 +575,14 @@ def run_module(module: str, snap: Path, verbose: bool) -> tuple[list[Site], list
             if not covered & set(range(site.lineno, site.end_lineno + 1)):
                 outcomes.append(Outcome("no-coverage", 0.0))
                 continue
+            old = (previous or {}).get(site.key)
+            if old and old["status"] in KILLED:
+                outcomes.append(
+                    Outcome(old["status"], 0.0, old.get("killer", "") + " (earlier run)")
+                )
+                continue
             target.write_text(mutant_source(module, original, i))
-            res, sec = _run(snap, tests, timeout)
+            res, sec = _run(snap, tests, timeout, target=module)
             if res["rc"] == "timeout":
                 o = Outcome("timeout", sec)
             elif res["rc"] == 0:
@@ -559,7 +614,7 @@ def run_planted(snap: Path) -> list[tuple[Planted, list[str], float]]:
             tests = TESTS[p.module]
             if p.module == "codigem_lab/metrics.py":
                 tests = [*tests, "tests/test_train.py"]
-            res, sec = _run(snap, tests, timeout=900, stop_first=False)
+            res, sec = _run(snap, tests, timeout=900, target=p.module, stop_first=False)
         finally:
             target.write_text(original)
         rows.append((p, res["failed"] if res["rc"] != 0 else [], sec))
@@ -584,7 +639,7 @@ def summarize(results: dict[str, tuple[list[Site], list[Outcome], dict]]) -> dic
             "score": score}  # fmt: skip
 
 
-def render(results, planted, summary, seconds: float, command: str) -> str:  # noqa: ANN001
+def render(results, planted, summary, seconds, command, history=()) -> str:  # noqa: ANN001
     lines = [
         "# Mutation report",
         "",
@@ -602,7 +657,13 @@ def render(results, planted, summary, seconds: float, command: str) -> str:  # n
         "codigem_lab/diffusion/checks.py`.",
         "",
         f"- command: `{command}`",
-        f"- wall time: {seconds / 60:.1f} min on 1 CPU thread (fork per mutant, `-x`)",
+        f"- wall time: {seconds / 60:.1f} min on 1 CPU thread (fork per mutant, `-x`), on a "
+        "2-core machine shared with four other jobs",
+        *[
+            f"- incremental over an earlier run: `{h['command']}` ({h['wall_s'] / 60:.1f} min); "
+            "mutants it killed are not rerun"
+            for h in history
+        ],
         f"- mutants: {summary['mutants']}, killed {summary['killed']}, equivalent "
         f"{summary['equivalent']}, **score {100 * summary['score']:.1f} %** "
         "(killed / (mutants - equivalent))",
@@ -672,6 +733,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", metavar="KEY", help="print the diff of one mutant and exit")
     ap.add_argument("--report", type=Path, help="write the markdown report here")
     ap.add_argument("--json", type=Path, help="write per-mutant results as JSON here")
+    ap.add_argument(
+        "--incremental",
+        type=Path,
+        metavar="JSON",
+        help="reuse the kills recorded in an earlier --json file; run only the rest",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
 
@@ -704,6 +771,19 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    previous: dict[str, dict[str, dict]] = {}
+    if args.incremental:
+        old = json.loads(args.incremental.read_text())
+        previous = {
+            m: {r["key"]: r for r in rows}
+            for m, rows in old.items()
+            if m not in ("planted", "_meta")
+        }
+    history: list[dict] = []
+    if args.incremental:
+        meta = json.loads(args.incremental.read_text()).get("_meta")
+        if meta:
+            history = [*meta.get("earlier_runs", []), {k: meta[k] for k in ("command", "wall_s")}]
     start = time.perf_counter()
     snap = _make_snapshot(REPO)
     _warm_imports(snap)
@@ -713,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only_planted:
             for module in args.modules:
                 print(f"{module}: {len(TESTS[module])} test files", flush=True)
-                results[module] = run_module(module, snap, args.verbose)
+                results[module] = run_module(module, snap, args.verbose, previous.get(module))
                 s = summarize({module: results[module]})
                 print(f"  {s['killed']}/{s['mutants'] - s['equivalent']} killed "
                       f"({100 * s['score']:.1f} %)", flush=True)  # fmt: skip
@@ -757,9 +837,10 @@ def main(argv: list[str] | None = None) -> int:
             for m, (sites, outs, _) in results.items()
         }
         data["planted"] = [{"name": p.name, "killed_by": f} for p, f, _ in planted]
+        data["_meta"] = {"command": command, "wall_s": round(seconds, 1), "earlier_runs": history}
         args.json.write_text(json.dumps(data, indent=1))
     if args.report:
-        args.report.write_text(render(results, planted, summary, seconds, command))
+        args.report.write_text(render(results, planted, summary, seconds, command, history))
     survivors = summary["mutants"] - summary["killed"] - summary["equivalent"]
     return 1 if survivors or any(not f for _, f, _ in planted) else 0
 
