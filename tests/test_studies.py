@@ -5,7 +5,7 @@ import pytest
 from codigem_lab.cli import main
 from codigem_lab.data import SyntheticConfig
 from codigem_lab.experiments import studies
-from codigem_lab.experiments.common import ExperimentConfig
+from codigem_lab.experiments.common import QUICK_EPOCHS, ExperimentConfig
 
 pytestmark = pytest.mark.slow  # trains ~25 tiny models; about a minute on 2 idle cores
 
@@ -74,7 +74,10 @@ def test_efficiency_seconds_come_from_back_to_back_timing_runs(tiny):
     cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False)
     res = studies.reproduce_table5(cfg)
     cache = cfg.cache()
-    timing = [r for r in cache.records() if r.summary["epochs"] == min(studies.TIMING_EPOCHS, 3)]
+    n = min(studies.TIMING_EPOCHS, QUICK_EPOCHS)
+    timing = [
+        r for r in cache.records() if (r.spec.train.max_epochs, r.spec.train.patience) == (n, n)
+    ]
     for row in res.rows:
         spec = cfg.spec(row["model"], 0, "paper" if row["model"] == "codigem" else None)
         mine = [r for r in timing if r.spec.model == spec.model and r.spec.key() != spec.key()]

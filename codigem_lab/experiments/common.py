@@ -16,8 +16,13 @@ from codigem_lab.options import Option, argv_for
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 
+#: Quick mode (tests, the notebooks in CI): at most 600 users, 10 epochs of batches of 50 users,
+#: early stopping after 3. On ML-100K that is about 150 updates, enough for CODIGEM (either preset)
+#: to beat Pop (R@50 0.44-0.46 against 0.30), so quick runs show what full runs show, smaller.
 QUICK_MAX_USERS = 600
-QUICK_EPOCHS = 3
+QUICK_EPOCHS = 10
+QUICK_PATIENCE = 3
+QUICK_BATCH_SIZE = 50
 #: Seconds between looks at a run that another process is training.
 WAIT_POLL_S = 10.0
 
@@ -111,7 +116,7 @@ class ExperimentConfig:
         """The shared trainer settings, then the model's own defaults, then ``overrides``."""
         base = dict(
             max_epochs=QUICK_EPOCHS if self.quick else self.max_epochs,
-            patience=min(self.patience, 2) if self.quick else self.patience,
+            patience=min(self.patience, QUICK_PATIENCE) if self.quick else self.patience,
             seed=seed,
             device=self.device,
             progress=self.progress,
@@ -122,6 +127,7 @@ class ExperimentConfig:
         base.update(overrides)
         if self.quick:
             base["max_epochs"] = min(base["max_epochs"], QUICK_EPOCHS)
+            base["batch_size"] = min(base.get("batch_size", QUICK_BATCH_SIZE), QUICK_BATCH_SIZE)
         return TrainConfig(**base)
 
     def codigem_params(self, params: dict | None = None, fast: bool = False) -> dict:

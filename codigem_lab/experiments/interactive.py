@@ -20,7 +20,12 @@ import pandas as pd
 
 from codigem_lab.data.spec import resolve_data
 from codigem_lab.experiments.cache import ResultCache, RunRecord, run_label
-from codigem_lab.experiments.common import QUICK_EPOCHS, QUICK_MAX_USERS, ExperimentConfig
+from codigem_lab.experiments.common import (
+    QUICK_BATCH_SIZE,
+    QUICK_EPOCHS,
+    QUICK_MAX_USERS,
+    ExperimentConfig,
+)
 from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.runs import RunSpec
@@ -78,8 +83,9 @@ def describe_mode(cfg: ExperimentConfig) -> str:
     if cfg.quick:
         cap = f"at most {QUICK_MAX_USERS} users, " if not cfg.data_spec.is_synthetic else ""
         return (
-            f"QUICK MODE: {data}, {cap}{QUICK_EPOCHS} epochs, {seeds}; {cfg.protocol} protocol, "
-            f"Recall = {rdef}. A smoke test: its numbers are not the paper's setting.{banner}"
+            f"QUICK MODE: {data}, {cap}at most {QUICK_EPOCHS} epochs of batches of "
+            f"{QUICK_BATCH_SIZE} users, {seeds}; {cfg.protocol} protocol, Recall = {rdef}. Small "
+            f"and short: the same comparisons as the full runs, not their numbers.{banner}"
         )
     return (
         f"FULL MODE: {data}; {cfg.protocol} protocol, Recall = {rdef}; {seeds}; up to "
