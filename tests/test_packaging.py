@@ -55,3 +55,17 @@ def test_layer_contract_holds():
     out = subprocess.run([exe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "1 kept, 0 broken" in out.stdout or "0 broken" in out.stdout
+
+
+def test_every_module_has_a_layer():
+    """A module outside the contract would escape the layer check: each must be listed."""
+    layers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    listed = {
+        part.strip().strip("()")
+        for layer in layers["contracts"][0]["layers"]
+        for part in layer.replace(":", "|").split("|")
+    }
+    pkg = REPO / "codigem_lab"
+    modules = {f"codigem_lab.{p.stem}" for p in pkg.glob("*.py") if p.name != "__init__.py"}
+    modules |= {f"codigem_lab.{p.name}" for p in pkg.iterdir() if (p / "__init__.py").is_file()}
+    assert modules - listed == set(), f"add these to [tool.importlinter] layers: {modules - listed}"

@@ -62,8 +62,8 @@ TABLE3 = pd.DataFrame(
     {
         "base": (0.4698, 0.3414),
         "I (annealing)": (0.4696, 0.3411),
-        "II (skip, forward nets)": (0.4627, 0.3359),
-        "III (skip, reverse nets)": (0.4602, 0.3311),
+        "II (skip, transition nets)": (0.4627, 0.3359),
+        "III (skip, decoder)": (0.4602, 0.3311),
         "IV (multinomial)": (0.2563, 0.1353),
     },
     index=["R@50", "N@50"],

@@ -46,8 +46,8 @@ from codigem_lab.train import TrainConfig
 VARIANTS: dict[str, dict] = {
     "base": {},
     "I (annealing)": {"anneal_steps": 2000, "anneal_cap": 0.2},
-    "II (skip, forward nets)": {"skip_forward": True},
-    "III (skip, reverse nets)": {"skip_reverse": True},
+    "II (skip, transition nets)": {"skip_forward": True},
+    "III (skip, decoder)": {"skip_reverse": True},
     "IV (multinomial)": {"likelihood": "multinomial"},
 }
 BETAS_COARSE = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
