@@ -35,6 +35,10 @@ def test_smallest_legal_config_builds() -> None:
         ({"dropout": -0.1}, "dropout"),
         ({"dropout": True}, "dropout"),
         ({"anneal_cap": -0.1}, "anneal_cap"),
+        ({"anneal_cap": True}, "anneal_cap"),
+        ({"anneal_cap": 1.01}, "anneal_cap"),
+        ({"dropout": "0.1"}, "dropout"),
+        ({"dropout": float("nan")}, "dropout"),
         ({"beta": True}, "beta"),
         ({"beta_end": 1.0}, "beta_end"),
         ({"activation": "gelu"}, "activation"),
@@ -267,3 +271,23 @@ def test_sample_marginal_distribution_and_T1_repr() -> None:
         assert ((z.mean(0) - ab**0.5 * x[0]) / ((1 - ab) / n) ** 0.5).abs().max() < 5
         assert ((z.var(0) / (1 - ab) - 1) / (2 / n) ** 0.5).abs().max() < 5
     assert repr(NoiseSchedule.constant(0.1, 1)) == "NoiseSchedule.constant(beta=0.1, T=1)"
+
+
+def test_closed_form_draws_and_input_dtypes() -> None:
+    x, eps = torch.tensor([1.0, -1.0]), torch.tensor([0.5, 2.0])
+    torch.testing.assert_close(q_marginal_sample(x, 0.81, eps), 0.9 * x + 0.19**0.5 * eps)
+    assert type(check_beta(np.float32(0.5))) is float
+    s = NoiseSchedule.constant(0.1, 2)
+    assert s.sample_chain(np.zeros(3, dtype=np.float32), generator=0)[0].dtype == np.float32
+    assert s.q_marginal(np.array([0, 1]), 0)[0].dtype == np.float64  # 0/1 ints become float
+    assert s.q_marginal(torch.tensor([0, 1]), 0)[0].dtype == torch.float64
+    assert s.q_marginal(torch.zeros(2, dtype=torch.float32), 1)[0].dtype == torch.float32
+
+
+def test_kl_weight_is_normalised_to_a_float() -> None:
+    torch.manual_seed(0)
+    m = CODIGEM(CODIGEMConfig(n_items=4, hidden=3))
+    t = m(
+        torch.zeros(2, 4), generator=torch.Generator().manual_seed(0), kl_weight=torch.tensor(0.5)
+    )
+    assert type(t.kl_weight) is float and t.kl_weight == 0.5

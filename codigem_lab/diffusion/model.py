@@ -131,16 +131,8 @@ class CODIGEMConfig:
                 raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}")
         check_beta(self.beta, "beta")
         check_beta(self.beta_end, "beta_end")  # used by the linear schedule only
-        _check_real("dropout", self.dropout, 0.0, 1.0, "0 <= dropout < 1", closed_low=True)
-        _check_real(
-            "anneal_cap",
-            self.anneal_cap,
-            0.0,
-            1.0,
-            "0 <= anneal_cap <= 1",
-            closed_low=True,
-            closed_high=True,
-        )
+        _check_real("dropout", self.dropout, 1.0, "0 <= dropout < 1")
+        _check_real("anneal_cap", self.anneal_cap, 1.0, "0 <= anneal_cap <= 1", closed_high=True)
         if self.skip_forward and self.T < 2:
             raise ConfigError(
                 "skip_forward (variant II) adds skips to the T-1 transition networks, and T = 1 "
@@ -214,18 +206,12 @@ def _check_int(name: str, value: object, low: int, hint: str) -> None:
 
 
 def _check_real(
-    name: str,
-    value: object,
-    low: float,
-    high: float,
-    hint: str,
-    closed_low: bool = False,
-    closed_high: bool = False,
+    name: str, value: object, high: float, hint: str, closed_high: bool = False
 ) -> None:
+    """A real number (not a bool) with 0 <= value < high, or <= high when ``closed_high``."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if ok:
-        v = float(value)
-        ok = (v >= low if closed_low else v > low) and (v <= high if closed_high else v < high)
+        ok = value >= 0.0 and (value <= high if closed_high else value < high)
     if not ok:
         raise ConfigError(f"{name} out of range: need {hint}; got {value!r}")
 
@@ -245,8 +231,8 @@ class MLP(nn.Module):
         d_out: int,
         n_layers: int,
         activation: str,
-        residual: bool = False,
-        dropout: float = 0.0,
+        residual: bool,
+        dropout: float,
     ) -> None:
         super().__init__()
         self.residual = residual
