@@ -297,3 +297,20 @@ def _execute_tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_strips_label_their_rows_and_follow_T(clicks):
+    f = viz.ForwardNoisingFigure(viz.forward_noising_state(clicks, beta=1e-2, T=3, seed=0))
+    shown = [t.get_text() for t in f.row_labels[: f.MAX_ROW_LABELS] if t.get_text()]
+    assert shown == ["x", "z_1", "z_2", "z_3"]
+    f.update(viz.forward_noising_state(clicks, beta=1e-2, T=20, seed=0))
+    shown = [t.get_text() for t in f.row_labels[: f.MAX_ROW_LABELS] if t.get_text()]
+    assert shown[0] == "x" and shown[-1] == "z_20" and len(shown) <= f.MAX_ROW_LABELS
+
+
+def test_T_slider_stops_include_the_papers_T(clicks):
+    from codigem_lab.viz.widgets import T_CHOICES
+
+    panel = viz.ForwardNoisingPanel(clicks)
+    assert panel.T_slider.value == 3 and 3 in panel.T_slider.options
+    assert tuple(panel.T_slider.options) == T_CHOICES

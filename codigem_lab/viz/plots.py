@@ -268,6 +268,7 @@ class ForwardNoisingFigure:
 
     SNR_LIMITS = (1e-8, 1e8)
     STEP_LIMITS = (0.8, 62.0)
+    MAX_ROW_LABELS = 7
     STEP_TICKS = (1, 2, 3, 5, 10, 20, 50)
 
     def __init__(self, view: NoisingView, dpi: int = 80, animated: bool = True) -> None:
@@ -297,11 +298,17 @@ class ForwardNoisingFigure:
         }
         self.im_chain = self.ax_chain.imshow(v.strip_chain, **kw)
         self.im_closed = self.ax_closed.imshow(v.strip_closed, **kw)
+        self.row_labels = []  # x, z_1, ..., z_T beside the strips: dynamic, outside the layout
         for ax in (self.ax_chain, self.ax_closed):
             ax.set_xlim(0.0, 1.0)
             ax.set_ylim(1.0, 0.0)
             ax.set_xticks([])
             ax.set_yticks([])
+            for _ in range(self.MAX_ROW_LABELS):
+                text = ax.text(-0.01, 0.5, "", transform=ax.transAxes, ha="right", va="center")
+                text.set_fontsize(7)
+                text.set_in_layout(False)
+                self.row_labels.append(text)
         self.ax_chain.set_title("iterating eq (5): rows x, z_1, ..., z_T (top to bottom)")
         self.ax_chain.set_xlabel("items (a window: half clicked by the user, half not)")
         self.ax_closed.set_title("closed form: one draw of q(z_t | x) per row")
@@ -371,6 +378,19 @@ class ForwardNoisingFigure:
         self.ax_hist.legend(fontsize=7, loc="upper left")
         self.suptitle = self.fig.suptitle(" ", fontsize=11)
 
+    def _label_rows(self, T: int) -> None:
+        """Row labels x, z_1, ..., z_T on both strips (every row up to T = 6, then a few)."""
+        rows = list(range(T + 1)) if T <= 6 else [0, 1, 2, T // 2, T - 1, T]
+        per_axis = self.MAX_ROW_LABELS
+        for k, ax_labels in enumerate((self.row_labels[:per_axis], self.row_labels[per_axis:])):
+            for i, text in enumerate(ax_labels):
+                if i < len(rows):
+                    r = rows[i]
+                    text.set_text("x" if r == 0 else f"z_{r}")
+                    text.set_y(1.0 - (r + 0.5) / (T + 1))
+                else:
+                    text.set_text("")
+
     def dynamic_artists(self) -> list:
         """The artists an update changes (everything else is static background)."""
         return [
@@ -383,6 +403,7 @@ class ForwardNoisingFigure:
             self.st_sampled,
             self.st_closed,
             self.suptitle,
+            *self.row_labels,
         ]
 
     # ------------------------------------------------------------------------------ update
@@ -390,6 +411,7 @@ class ForwardNoisingFigure:
         """Point every dynamic artist at the new data (the canvas is not drawn here)."""
         self.im_chain.set_data(v.strip_chain)
         self.im_closed.set_data(v.strip_closed)
+        self._label_rows(v.T)
         t = np.arange(1, v.T + 1)
         self.ln_ab.set_data(t, v.alpha_bar)
         self.ln_sig.set_data(t, v.signal_sampled**2)

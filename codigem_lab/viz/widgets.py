@@ -21,6 +21,8 @@ from codigem_lab.viz.plots import ForwardNoisingFigure, NoisingView
 PAPER_BETA, PAPER_T = 1e-4, 3
 BETA_MIN, BETA_MAX = 1e-5, 0.9
 T_MIN, T_MAX = 1, 50
+#: The T slider's stops: every step to 10, then coarser (a mouse lands on each, 3 included).
+T_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 30, 50)
 HIST_EDGES = np.linspace(-4.5, 4.5, 61)
 
 
@@ -230,11 +232,10 @@ class ForwardNoisingPanel:
             continuous_update=continuous_update,
             layout=w.Layout(width="420px"),
         )
-        self.T_slider = w.IntSlider(
+        # T from a short list (the paper's 3 among them) so a mouse lands on each value easily
+        self.T_slider = w.SelectionSlider(
+            options=[t for t in T_CHOICES if T_MIN <= t <= T_MAX] if T in T_CHOICES else [T],
             value=T,
-            min=T_MIN,
-            max=T_MAX,
-            step=1,
             description="T",
             continuous_update=continuous_update,
             layout=w.Layout(width="420px"),
