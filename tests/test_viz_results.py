@@ -349,3 +349,17 @@ def test_notebook_settings_give_the_cli_runs(quick):
             assert cfg.spec(model, seed, variant).key() == cli.spec(model, seed, variant).key()
     assert cli.extra == {**cfg.extra, "models": "pop,codigem"}
     assert cfg.seeds == ((0,) if quick else (0, 1, 2)) and cfg.quick == quick
+
+
+def test_single_seed_readout_has_no_spread_and_the_selection_is_marked():
+    one = _sweep_runs("beta", [1e-4, 1e-2, 0.9]).query("seed == 0")
+    out = S.lookup_result(S.sweep_table(one, None), 1e-2, 3)
+    assert out["found"] and out["seeds"] == 1 and "±" not in out["message"]
+    assert "±" not in S.format_result(out)
+    fig = S.plot_selection(S.sweep_table(one, None), 1e-2, 3)
+    marked = [
+        ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o" and ln.get_markersize() >= 10
+    ]
+    assert len(marked) == 1 and marked[0].get_xdata()[0] == pytest.approx(1e-2)
+    assert "selected" in fig.axes[0].get_title()
+    assert "not in this sweep" in fig.axes[1].get_title()  # T sweep is at beta = 1e-4

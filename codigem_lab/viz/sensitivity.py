@@ -99,11 +99,54 @@ def lookup_result(sweep_df: pd.DataFrame | None, beta: float, T: int) -> dict:
             out[f"{name}_mean"] = float(vals.mean())
             out[f"{name}_std"] = float(vals.std(ddof=1)) if n > 1 else 0.0
     out["message"] = (
-        f"beta = {beta:g}, T = {T}: test R@50 = {out['R@50_mean']:.4f} ± {out['R@50_std']:.4f}, "
-        f"N@50 = {out['N@50_mean']:.4f} ± {out['N@50_std']:.4f} over {n} seed(s) "
+        f"beta = {beta:g}, T = {T}: test R@50 = {_value(out, 'R@50')}, "
+        f"N@50 = {_value(out, 'N@50')} over {n} seed(s) "
         "(cached runs, loaded instantly)."
     )
     return out
+
+
+def _value(result: dict, metric: str) -> str:
+    """'0.4187 ± 0.0146' over several seeds; '0.4187' for one (a single run has no spread)."""
+    mean = f"{result[f'{metric}_mean']:.4f}"
+    return mean if result.get("seeds", 1) < 2 else f"{mean} ± {result[f'{metric}_std']:.4f}"
+
+
+def plot_selection(
+    sweep_df: pd.DataFrame, beta: float, T: int, metric: str = "R@50", dpi: int = 72
+) -> Figure:
+    """Figs. 2 and 3 in small (``metric`` against beta at T = 3, and against T at beta = 1e-4),
+    with the selected setting marked where a sweep holds it."""
+    from codigem_lab.viz.plots import new_figure
+
+    fig = new_figure(7.0, 2.4, dpi)
+    ax_b, ax_t = fig.subplots(1, 2)
+    df = sweep_df if sweep_df is not None else pd.DataFrame(columns=["beta", "T", metric])
+    by_beta = df[df["T"] == BETA_SWEEP_T].groupby("beta")[metric].mean() if len(df) else None
+    by_T = (
+        df[np.isclose(df["beta"].astype(float), T_SWEEP_BETA)].groupby("T")[metric].mean()
+        if len(df)
+        else None
+    )
+    for ax, series, x_sel, name in (
+        (ax_b, by_beta, float(beta) if int(T) == BETA_SWEEP_T else None, "beta"),
+        (ax_t, by_T, int(T) if np.isclose(float(beta), T_SWEEP_BETA) else None, "T"),
+    ):
+        if series is not None and len(series):
+            ax.plot(series.index.astype(float), series.to_numpy(), "o-", color="#4c72b0", ms=3)
+            if x_sel is not None and any(np.isclose(series.index.astype(float), x_sel)):
+                y = float(series[np.isclose(series.index.astype(float), x_sel)].iloc[0])
+                ax.plot([x_sel], [y], "o", ms=10, mfc="none", mec="#c44e52", mew=2)
+                ax.set_title(f"{metric} against {name}: selected {x_sel:g}", fontsize=8)
+            else:
+                ax.set_title(f"{metric} against {name} (selection not in this sweep)", fontsize=8)
+        ax.set_xlabel(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    ax_b.set_xscale("log")
+    ax_b.set_ylabel(f"test {metric}", fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def format_result(result: dict) -> str:
@@ -115,9 +158,7 @@ def format_result(result: dict) -> str:
     lines = [f"<b>{html.escape(result.get('message', ''))}</b>", html.escape(noise)]
     if result.get("found"):
         cells = "".join(
-            f"<td>{m}</td><td>{result[f'{m}_mean']:.4f} ± {result[f'{m}_std']:.4f}</td>"
-            for m in METRICS
-            if f"{m}_mean" in result
+            f"<td>{m}</td><td>{_value(result, m)}</td>" for m in METRICS if f"{m}_mean" in result
         )
         lines.append(f"<table><tr>{cells}</tr></table>")
         if "epochs_mean" in result:
@@ -211,6 +252,7 @@ class SensitivityPanel:
             layout=w.Layout(width="520px"),
         )
         self.readout = w.HTML()
+        self.picture = w.Image(format="png")
         self.button = w.Button(
             description="train this setting now (small data)",
             icon="play",
@@ -225,7 +267,7 @@ class SensitivityPanel:
         self.button.on_click(self._on_click)
         self.select(self.beta_slider.value, self.T_slider.value)
         self.widget = w.VBox(
-            [self.beta_slider, self.T_slider, self.readout, self.button, self.output]
+            [self.beta_slider, self.T_slider, self.readout, self.picture, self.button, self.output]
         )
         # CSS classes: stable handles for the browser test (tests/test_notebooks_browser.py)
         for widget, name in (
@@ -242,6 +284,9 @@ class SensitivityPanel:
         """Show the cached result for (beta, T) in the readout; return it."""
         self.last = lookup_result(self.sweep_df, beta, T)
         self.readout.value = format_result(self.last)
+        from codigem_lab.viz.plots import figure_png
+
+        self.picture.value = figure_png(plot_selection(self.sweep_df, beta, T))
         return self.last
 
     def train_now(self) -> dict:
