@@ -363,3 +363,13 @@ def test_single_seed_readout_has_no_spread_and_the_selection_is_marked():
     assert len(marked) == 1 and marked[0].get_xdata()[0] == pytest.approx(1e-2)
     assert "selected" in fig.axes[0].get_title()
     assert "not in this sweep" in fig.axes[1].get_title()  # T sweep is at beta = 1e-4
+
+
+def test_table2_dot_plot_has_one_line_per_model_with_intervals(table2_rows):
+    fig = R.plot_table2_intervals(table2_rows, "R@50")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == len(table2_rows) and len(set(labels)) == len(labels)
+    means = ax.get_lines()[0].get_xdata()
+    assert list(means) == sorted(means)  # sorted by our mean
+    assert len(ax.collections) == 1  # the interval lines

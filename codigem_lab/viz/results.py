@@ -312,6 +312,40 @@ def plot_table2(
     return fig
 
 
+def plot_table2_intervals(
+    rows: Sequence[Mapping],
+    metric: str = "R@50",
+    dpi: int = DEFAULT_DPI,
+    title: str = "",
+    paper_label: str = "paper",  # noqa: F811 (the legend text)
+) -> Figure:
+    """Table 2 as a dot plot: one line per model, ours as a dot with its 95% interval over seeds
+    (a dot alone for one seed), the paper's value as a grey diamond; sorted by our mean."""
+    f = table2_frame(rows, (metric,)).sort_values(f"{metric}_mean")
+    n = len(f)
+    fig = new_figure(6.0, 0.9 + 0.3 * n, dpi)
+    ax = fig.subplots()
+    y = np.arange(n)
+    mean = f[f"{metric}_mean"].to_numpy(dtype=float)
+    lo = f[f"{metric}_ci_low"].to_numpy(dtype=float)
+    hi = f[f"{metric}_ci_high"].to_numpy(dtype=float)
+    has_ci = ~np.isnan(lo) & ~np.isnan(hi)
+    ax.hlines(
+        y[has_ci], lo[has_ci], hi[has_ci], color=OURS_COLOR, linewidth=2, label="ours: 95% interval"
+    )
+    ax.plot(mean, y, "o", color=OURS_COLOR, label="ours: mean over seeds")
+    paper_vals = f[f"paper_{metric}"].to_numpy(dtype=float)
+    has = ~np.isnan(paper_vals)
+    if has.any():
+        ax.plot(paper_vals[has], y[has], "D", mfc=PAPER_COLOR, mec=PAPER_EDGE, label=paper_label)
+    ax.set_yticks(y, list(f.index))
+    ax.set_xlabel(f"test {metric}")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title or f"Table 2, {metric}: one line per model", fontsize=10)
+    return fig
+
+
 def plot_table3(rows: Sequence[Mapping], metric: str = "R@50", dpi: int = DEFAULT_DPI) -> Figure:
     """Table 3: each variant's ``metric`` per preset (left, ± std) and its change from base (right).
 
