@@ -110,6 +110,46 @@ EQUIVALENT: dict[str, str] = {
         "t has passed isinstance(t, (int, np.integer)); a numpy integer indexes and compares "
         "like an int"
     ),
+    "schedule.py::check_beta::call float(e)->e::float(value)": (
+        "the comparison 0 < value < 1 gives the same answer for any real number type"
+    ),
+    "schedule.py::_check_T::call int(e)->e::int(T)": (
+        "T has passed isinstance(T, (int, np.integer)); np.full/linspace accept either"
+    ),
+    "schedule.py::_make_generator::call int(e)->e::int(generator)": (
+        "torch.Generator.manual_seed accepts a numpy integer as it accepts an int"
+    ),
+    "schedule.py::_randn_like::const False->True::False": (
+        "astype(copy=True) instead of copy=False: a copy of the same values (memory only)"
+    ),
+    "model.py::MLP.forward::const True->False::True": (
+        "zip(strict=False): blocks and acts[1:] both hold n_layers - 2 modules by construction"
+    ),
+    "model.py::CODIGEM.log_likelihood::negate if c -> if not c::isinstance(lv, (int, float))": (
+        "the two branches compute the same Gaussian density, one with a scalar variance "
+        "(log_normal_iso, the fast path), one with a [B, D] log-variance (log_normal); they "
+        "agree to rounding (tests/test_speed_kernels.py checks both)"
+    ),
+    "model.py::CODIGEM.log_likelihood::unary drop USub::-1": (
+        "every tensor here is [B, D] (forward checks x.ndim == 2; score's rows come from the same [B, D] fold-in matrix), so axis 1 is axis -1"
+    ),
+    "model.py::CODIGEM.log_likelihood::unary drop USub::-1#1": (
+        "every tensor here is [B, D] (forward checks x.ndim == 2; score's rows come from the same [B, D] fold-in matrix), so axis 1 is axis -1"
+    ),
+    "model.py::CODIGEM._reverse_pairs::unary drop USub::-1": (
+        "every tensor here is [B, D] (forward checks x.ndim == 2; score's rows come from the same [B, D] fold-in matrix), so axis 1 is axis -1"
+    ),
+    "model.py::CODIGEM.score::unary drop USub::-1#1": (
+        "every tensor here is [B, D] (forward checks x.ndim == 2; score's rows come from the same [B, D] fold-in matrix), so axis 1 is axis -1"
+    ),
+    "model.py::log_normal_iso::unary drop USub::-1": (
+        "x.shape[1] for x.shape[-1]: the densities are only called on [B, D] tensors"
+    ),
+    "model.py::log_normal_std::unary drop USub::-1": ("as above: [B, D] tensors only"),
+    "model.py::CODIGEM.score::binop Add->Sub::mu + torch.exp(0.5 * logvar) * eps": (
+        "eps ~ N(0, I) is symmetric: mu - s eps has the law of mu + s eps, and score(noise=True) "
+        "promises a draw, not a particular one"
+    ),
     "model.py::CODIGEM.__init__::call float(e)->e::float(b)": (
         "numpy.float64 is a float: the precomputed list works the same in math.* and in tensor "
         "arithmetic (float32 tensors stay float32)"
