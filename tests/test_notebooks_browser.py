@@ -378,6 +378,11 @@ def _drive_sensitivity(page) -> None:
     page.mouse.up()
     readout2, t_s = _wait_change(page, "codigem-sensitivity-readout", readout1)
     T_now = int(t_readout.inner_text())
+    # a drag passes through intermediate values: wait for the readout to reach the last one
+    deadline = time.monotonic() + 30
+    while f"T = {T_now}" not in readout2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        readout2, T_now = _text(page, "codigem-sensitivity-readout"), int(t_readout.inner_text())
     assert T_now < 3 and f"T = {T_now}" in readout2, (T_now, readout2)
 
     # the button trains the selected setting now and prints its result in the panel
@@ -386,11 +391,11 @@ def _drive_sensitivity(page) -> None:
     deadline = time.monotonic() + RUN_ALL_S
     while time.monotonic() < deadline:
         text = out.inner_text()
-        if "R@50" in text or "failed" in text:
+        if "trained now" in text or "failed" in text:  # the result line, not the progress bar
             break
         time.sleep(0.5)
     text = out.inner_text()
-    assert "failed" not in text and "R@50" in text, text
+    assert "failed" not in text and "trained now" in text and "R@50" in text, text
     assert f"T = {T_now}" in text, text
     page.screenshot(path=str(ARTIFACTS / "07_sensitivity_after.png"))
     timings = {"beta_key_to_readout_s": round(beta_s, 3), "T_drag_to_readout_s": round(t_s, 3)}

@@ -173,3 +173,19 @@ def test_slider_updates_are_fast(clicks):
         panel.update(beta, 50)
         times.append(time.perf_counter() - start)
     assert np.median(times) < 0.5
+
+
+def test_panels_carry_a_picture_for_front_ends_without_widgets():
+    import base64
+
+    import numpy as np
+
+    from codigem_lab import viz
+
+    panel = viz.ForwardNoisingPanel(np.r_[np.ones(30), np.zeros(270)])
+    data, _meta = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data  # the live widget
+    png = base64.b64decode(data["image/png"])  # and a picture of its state
+    assert png.startswith(b"\x89PNG") and png == bytes(panel.image.value)
+    panel.update(0.3, 10)
+    assert base64.b64decode(panel._repr_mimebundle_()[0]["image/png"]) != png

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from codigem_lab.viz.plots import figure_png, new_figure
+from codigem_lab.viz.snapshot import SnapshotDisplay
 
 #: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).
 BETAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
@@ -243,7 +244,7 @@ def explorer_view(result, tried: Sequence[dict] = (), dpi: int = 80) -> Explorer
 
 
 # ------------------------------------------------------------------------------------ panel
-class ExplorerPanel:
+class ExplorerPanel(SnapshotDisplay):
     """Widgets around an ``explore`` callable; ``panel.widget`` is the box to display.
 
     ``explore(beta=..., T=..., preset=..., input_scaling=..., user=...)`` must return an
@@ -449,6 +450,9 @@ class ExplorerPanel:
                 f"<b class='codigem-explorer-error' style='color:#c44e52'>"
                 f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</b>"
             )
+
+    def snapshot_png(self) -> bytes:
+        return bytes(self.image.value or b"")
 
     def wait(self, timeout: float = 120.0) -> None:
         """Block until the worker has shown the last change (tests, scripts)."""

@@ -382,7 +382,7 @@ class ForwardNoisingFigure:
         """Row labels x, z_1, ..., z_T on both strips (every row up to T = 6, then a few)."""
         rows = list(range(T + 1)) if T <= 6 else [0, 1, 2, T // 2, T - 1, T]
         per_axis = self.MAX_ROW_LABELS
-        for k, ax_labels in enumerate((self.row_labels[:per_axis], self.row_labels[per_axis:])):
+        for ax_labels in (self.row_labels[:per_axis], self.row_labels[per_axis:]):
             for i, text in enumerate(ax_labels):
                 if i < len(rows):
                     r = rows[i]

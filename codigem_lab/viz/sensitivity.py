@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.diffusion.schedule import NoiseSchedule
+from codigem_lab.viz.snapshot import SnapshotDisplay
 
 #: The settings held fixed by each sweep (the paper's: Fig. 2 at T = 3, Fig. 3 at beta = 1e-4).
 BETA_SWEEP_T = 3
@@ -208,7 +209,7 @@ def _beta_options(values: Sequence[float]) -> list[tuple[str, float]]:
     return [(f"{v:g}", float(v)) for v in sorted({float(v) for v in values})]
 
 
-class SensitivityPanel:
+class SensitivityPanel(SnapshotDisplay):
     """Two selection sliders (beta, T) over the swept values, a readout, and a train button.
 
     ``panel.widget`` is the box to display. :meth:`select` is what a slider move runs (a
@@ -317,6 +318,9 @@ class SensitivityPanel:
 
     def _on_click(self, button) -> None:  # noqa: ANN001 (ipywidgets button)
         self.train_now()
+
+    def snapshot_png(self) -> bytes:
+        return bytes(self.picture.value)
 
 
 def sensitivity_panel(sweep_df: pd.DataFrame, **kwargs):

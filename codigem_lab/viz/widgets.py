@@ -17,6 +17,7 @@ import pandas as pd
 
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.viz.plots import ForwardNoisingFigure, NoisingView
+from codigem_lab.viz.snapshot import SnapshotDisplay
 
 PAPER_BETA, PAPER_T = 1e-4, 3
 BETA_MIN, BETA_MAX = 1e-5, 0.9
@@ -198,7 +199,7 @@ def noising_summary(
     return pd.DataFrame(rows).set_index(["beta", "T"])
 
 
-class ForwardNoisingPanel:
+class ForwardNoisingPanel(SnapshotDisplay):
     """Sliders for beta (log scale) and T, live readouts, and one reused figure as an image.
 
     ``panel.widget`` is the box to display. :meth:`update` is what a slider move runs; it can be
@@ -287,6 +288,9 @@ class ForwardNoisingPanel:
 
     def _on_change(self, change) -> None:  # noqa: ANN001 (traitlets change dict)
         self.update(self.beta_slider.value, self.T_slider.value, self.scaling.value)
+
+    def snapshot_png(self) -> bytes:
+        return bytes(self.image.value)
 
 
 def forward_noising_panel(x: np.ndarray, **kwargs):
