@@ -45,7 +45,7 @@ from torch import nn
 from codigem_lab.codigem import CODIGEMRecommender
 from codigem_lab.data import make_split, ml20m_shape, prepare_split
 from codigem_lab.data.synthetic import generate
-from codigem_lab.diffusion.model import CODIGEMConfig, n_flops_per_example
+from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, n_flops_per_example
 from codigem_lab.train import TrainConfig, Trainer, matmul_precision, resolve_device
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,6 +55,7 @@ ML1M = (
     / "ratings_no_timestamp.csv"
 )
 LOG_2PI = math.log(2.0 * math.pi)
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (this process's CPU seconds)
 
 
 def peak_rss_mb() -> float:
@@ -178,7 +179,48 @@ def contenders(split, variant: str, device: torch.device, which: list[str]) -> l
     dec_flops = n_flops_per_example(dataclasses.replace(cfg, T=1))
     out = []
     for name in which:
-        if name == "released-loop":
+        if name.startswith("gemm-"):
+            model = CODIGEM(cfg)
+            shapes = linear_shapes(model if name == "gemm-full" else model.decoder)
+            mats = [
+                (
+                    torch.randn(200, i, device=device),
+                    torch.randn(o, i, device=device),
+                    torch.randn(200, o, device=device),
+                )
+                for i, o in shapes
+            ]
+
+            def step(rows, epoch, b, mats=mats):  # the batch's matmuls alone: fwd, dX, dW
+                for x, w, dy in mats:
+                    x[: len(rows)] @ w.T
+                    dy[: len(rows)] @ w
+                    dy[: len(rows)].T @ x[: len(rows)]
+                return torch.zeros(())
+
+            out.append(Contender(name, step, 0.0))
+        elif name == "adamax-only":  # the full model's optimiser step alone, fixed gradients
+            torch.manual_seed(0)
+            params = list(CODIGEM(cfg).to(device).parameters())
+            for q in params:
+                q.grad = 1e-3 * torch.randn_like(q)
+            opt = torch.optim.Adamax(params, lr=1e-3)
+
+            def step(rows, epoch, b, opt=opt):
+                opt.step()
+                return torch.zeros(())
+
+            out.append(Contender(name, step, 0.0))
+        elif name == "noise-only":  # drawing eps_1..eps_T for one batch alone
+            gen = torch.Generator(device=device).manual_seed(0)
+
+            def step(rows, epoch, b, gen=gen):
+                for _ in range(cfg.T):
+                    torch.randn(len(rows), D, generator=gen, device=device)
+                return torch.zeros(())
+
+            out.append(Contender(name, step, 0.0))
+        elif name == "released-loop":
             torch.manual_seed(0)
             nets = [
                 ReleasedMLP(D, 2 * D).to(device),
@@ -231,16 +273,16 @@ def time_epochs(
             rot = (k + r) % len(cons)
             for c in cons[rot:] + cons[:rot]:
                 _sync(device)
-                t = time.perf_counter()
+                t = CLOCK()
                 for b in range(c0, min(c0 + chunk, len(starts))):
                     rows = order[starts[b] : starts[b] + batch]
                     losses[c.name].append(c.step(rows, r + 1, b + 1))
                 _sync(device)
-                acc[c.name] += time.perf_counter() - t
+                acc[c.name] += CLOCK() - t
         for c in cons:
-            t = time.perf_counter()
+            t = CLOCK()
             bool(torch.isfinite(torch.stack(losses[c.name])).all())
-            times[c.name].append(acc[c.name] + time.perf_counter() - t)
+            times[c.name].append(acc[c.name] + CLOCK() - t)
         print(
             f"  round {r + 1} (load {load()}): "
             + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in times.items()),
@@ -253,12 +295,13 @@ def time_to_quality(split, variant: str, device, precision: str, decoder_only: b
     """Seconds from start to early stop (fit incl. validation and the final test pass)."""
     tc = TrainConfig(progress=False, device=str(device), precision=precision, seed=seed)
     rec = CODIGEMRecommender(variant, tc, decoder_only=decoder_only)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     rec.fit(split)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     r = rec.result
     return {
         "seconds": wall,
+        "cpu seconds": cpu,
         "epochs": r.epochs,
         "best_epoch": r.best_epoch,
         "train_s_per_epoch": r.train_s_per_epoch,
@@ -277,16 +320,20 @@ def bench_ml1m(args, device) -> dict:
     n_users, batch = split.n_train_users, 200
     n_batches = -(-n_users // batch)
     cfg = CODIGEMConfig.preset(args.variant, n_items=split.n_items)
-    from codigem_lab.diffusion.model import CODIGEM
-
     shapes_full = linear_shapes(CODIGEM(cfg))
     shapes_dec = linear_shapes(CODIGEM(cfg).decoder)
-    which = args.contenders.split(",")
+    which = ["gemm-full", "gemm-decoder", *args.contenders.split(",")]
+    if args.components:
+        which += ["adamax-only", "noise-only"]
     cons = contenders(split, args.variant, device, which)
     print(f"ML-1M: {n_users:,} train users x {split.n_items:,} items, {n_batches} batches/epoch")
     times = time_epochs(cons, n_users, args.rounds, device)
-    bound_full, gflops = gemm_bound_seconds(shapes_full, batch, n_batches, device)
-    bound_dec, gflops_dec = gemm_bound_seconds(shapes_dec, batch, n_batches, device)
+    gemm_full, gemm_dec = times.pop("gemm-full"), times.pop("gemm-decoder")
+    components = {k: times.pop(k) for k in ("adamax-only", "noise-only") if k in times}
+    flops_full = sum(3 * 2 * n_users * i * o for i, o in shapes_full)
+    flops_dec = sum(3 * 2 * n_users * i * o for i, o in shapes_dec)
+    bound_full, bound_dec = statistics.median(gemm_full), statistics.median(gemm_dec)
+    gflops, gflops_dec = flops_full / bound_full / 1e9, flops_dec / bound_dec / 1e9
     med = {k: statistics.median(v) for k, v in times.items()}
 
     def ratio(a: str, b: str) -> float:  # median over rounds of (a / b) in the same round
@@ -300,12 +347,15 @@ def bench_ml1m(args, device) -> dict:
             "epoch s (rounds)": times[name],
             "to fp32 full-model bound": med[name] / bound_full,
         }
+
+    def to_bound(name: str, gemm: list[float]) -> float:  # same round, median over rounds
+        return statistics.median(x / y for x, y in zip(times[name], gemm, strict=True))
+
     ratios = {}
-    if "full-fp32" in times:
-        ratios["full-fp32 / matmul bound"] = med["full-fp32"] / bound_full
-        ratios["full-fp32 (min) / matmul bound"] = min(times["full-fp32"]) / bound_full
-    if "fast-fp32" in times:
-        ratios["fast-fp32 / decoder matmul bound"] = med["fast-fp32"] / bound_dec
+    for name in times:
+        if name.startswith("fast"):
+            ratios[f"{name} / decoder matmul bound"] = to_bound(name, gemm_dec)
+        ratios[f"{name} / full-model matmul bound"] = to_bound(name, gemm_full)
     pairs = [
         ("released-loop", "full-fp32", "full-fp32 speed-up over released loop"),
         ("released-loop", "full-bf16", "full-bf16 speed-up over released loop"),
@@ -327,14 +377,22 @@ def bench_ml1m(args, device) -> dict:
         "GEMM GFLOP/s (fp32, decoder shapes)": gflops_dec,
         "matmul bound s (full model)": bound_full,
         "matmul bound s (decoder only)": bound_dec,
+        "matmul bound s (full model, rounds)": gemm_full,
+        "matmul bound s (decoder only, rounds)": gemm_dec,
+        "clock": args.clock,
         "epochs": rows,
         "ratios": ratios,
+        "components (s per epoch, median; x full-model bound)": {
+            k: [statistics.median(v), statistics.median(x / y for x, y in zip(v, gemm_full))]
+            for k, v in components.items()
+        },
     }
     if args.time_to_quality:
         ttq = {}
-        plan = [("full-fp32", "fp32", False), ("fast-fp32", "fp32", True)]
-        if args.ttq_bf16:
-            plan.append(("fast-bf16", "bf16", True))
+        plan = []
+        for name in args.ttq.split(","):
+            kind, precision = name.rsplit("-", 1)
+            plan.append((name, precision, kind == "fast"))
         for name, precision, dec in plan:
             print(f"  time to quality: {name} ...", flush=True)
             ttq[name] = time_to_quality(split, args.variant, device, precision, dec)
@@ -351,7 +409,49 @@ def bench_ml1m(args, device) -> dict:
             if isinstance(v, dict):
                 v.pop("_decoder", None)
         out["time to quality"] = ttq
+    if args.quality_seeds:
+        out["bf16 quality"] = bf16_quality(split, args, device)
     out["peak RSS MB"] = peak_rss_mb()
+    return out
+
+
+def bf16_quality(split, args, device) -> dict:
+    """Test R@20 / R@50 of fp32 and bf16 per training seed (fast path, bit-identical to the full
+    model in each precision), the paired difference bf16 - fp32 with a 95% t-interval over seeds,
+    and the seed-to-seed std of fp32 (the noise a difference must stay inside)."""
+    from scipy import stats
+
+    seeds = [int(v) for v in args.quality_seeds.split(",")]
+    per = {}
+    for seed in seeds:
+        for precision in ("fp32", "bf16"):
+            print(f"  bf16 quality: seed {seed} {precision} ...", flush=True)
+            r = time_to_quality(split, args.variant, device, precision, True, seed=seed)
+            r.pop("_decoder", None)
+            per[f"seed {seed} {precision}"] = r
+    out: dict = {"runs": per}
+    for k in ("test R@20", "test R@50"):
+        a = np.array([per[f"seed {s} fp32"][k] for s in seeds])
+        b = np.array([per[f"seed {s} bf16"][k] for s in seeds])
+        d = b - a
+        half = (
+            float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+            if len(d) > 1
+            else float("nan")
+        )
+        out[k] = {
+            "fp32 mean": float(a.mean()),
+            "bf16 mean": float(b.mean()),
+            "bf16 - fp32 mean": float(d.mean()),
+            "95% interval": [float(d.mean() - half), float(d.mean() + half)],
+            "fp32 seed std": float(a.std(ddof=1)) if len(a) > 1 else float("nan"),
+        }
+    out["speed: fp32 / bf16 train s per epoch (median over seeds)"] = float(
+        statistics.median(
+            per[f"seed {s} fp32"]["train_s_per_epoch"] / per[f"seed {s} bf16"]["train_s_per_epoch"]
+            for s in seeds
+        )
+    )
     return out
 
 
@@ -403,7 +503,8 @@ def render_md(result: dict, command: str) -> str:
             lines.append(
                 f"fp32 GEMM rate at CODIGEM's shapes: {r['GEMM GFLOP/s (fp32, full-model shapes)']:.0f} "
                 f"GFLOP/s; matmul bound per epoch: full model {r['matmul bound s (full model)']:.3f} s, "
-                f"decoder only {r['matmul bound s (decoder only)']:.3f} s."
+                f"decoder only {r['matmul bound s (decoder only)']:.3f} s (the batches' matmuls "
+                f"alone, timed interleaved with the contenders; clock: {r['clock']})."
             )
             lines += [
                 "",
@@ -418,23 +519,60 @@ def render_md(result: dict, command: str) -> str:
             lines += ["", "| ratio (median over rounds, same round) | value |", "|---|---|"]
             for k, v in r["ratios"].items():
                 lines.append(f"| {k} | {v:.2f} |")
+            comp = r.get("components (s per epoch, median; x full-model bound)") or {}
+            if comp:
+                lines += [
+                    "",
+                    "Overheads timed alone, interleaved with the rest (s per epoch; x full-model bound):",
+                    "",
+                ]
+                for k, (sec, rat) in comp.items():
+                    lines.append(f"- {k}: {sec:.3f} s ({rat:.2f} x bound)")
             if "time to quality" in r:
                 lines += [
                     "",
                     "Time to quality (start to early stop, validation and test passes included):",
                     "",
-                    "| run | seconds | epochs | best epoch | s/epoch train | test R@20 | test R@50 |",
-                    "|---|---|---|---|---|---|---|",
+                    "| run | wall s | CPU s | epochs | best epoch | s/epoch train | test R@20 | test R@50 |",
+                    "|---|---|---|---|---|---|---|---|",
                 ]
                 for k, v in r["time to quality"].items():
                     if isinstance(v, dict):
                         lines.append(
-                            f"| {k} | {v['seconds']:.1f} | {v['epochs']} | {v['best_epoch']} | "
+                            f"| {k} | {v['seconds']:.1f} | {v['cpu seconds']:.1f} | {v['epochs']} | "
+                            f"{v['best_epoch']} | "
                             f"{v['train_s_per_epoch']:.3f} | {v['test R@20']:.4f} | "
                             f"{v['test R@50']:.4f} |"
                         )
                     else:
                         lines += ["", f"{k}: {v}"]
+            if "bf16 quality" in r:
+                q = r["bf16 quality"]
+                lines += [
+                    "",
+                    "bf16 against fp32 (fast path, per training seed, to early stop):",
+                    "",
+                    "| run | wall s to stop | CPU s | epochs | best | s/epoch train | test R@20 | "
+                    "test R@50 |",
+                    "|---|---|---|---|---|---|---|---|",
+                ]
+                for k, v in q["runs"].items():
+                    lines.append(
+                        f"| {k} | {v['seconds']:.1f} | {v['cpu seconds']:.1f} | {v['epochs']} | "
+                        f"{v['best_epoch']} | {v['train_s_per_epoch']:.3f} | "
+                        f"{v['test R@20']:.4f} | {v['test R@50']:.4f} |"
+                    )
+                lines.append("")
+                for k in ("test R@20", "test R@50"):
+                    e = q[k]
+                    lo, hi = e["95% interval"]
+                    lines.append(
+                        f"- {k}: fp32 {e['fp32 mean']:.4f}, bf16 {e['bf16 mean']:.4f}; bf16 - fp32 "
+                        f"{e['bf16 - fp32 mean']:+.4f} (95% t-interval over seeds {lo:+.4f} to "
+                        f"{hi:+.4f}); fp32 seed-to-seed std {e['fp32 seed std']:.4f}"
+                    )
+                k = "speed: fp32 / bf16 train s per epoch (median over seeds)"
+                lines.append(f"- {k}: {q[k]:.2f}")
         else:
             for k, v in r.items():
                 lines.append(f"- {k}: {v}")
@@ -455,10 +593,34 @@ def main(argv=None) -> int:
         help="comma-separated subset of released-loop, full-fp32, full-bf16, fast-fp32, fast-bf16",
     )
     p.add_argument("--time-to-quality", action="store_true", help="train to early stop too")
-    p.add_argument("--ttq-bf16", action="store_true", help="also time the fast path in bf16")
+    p.add_argument(
+        "--ttq",
+        default="full-fp32,fast-fp32,fast-bf16",
+        help="runs timed to early stop (subset of full-fp32, full-bf16, fast-fp32, fast-bf16)",
+    )
+    p.add_argument(
+        "--quality-seeds",
+        default=None,
+        help="e.g. 0,1,2: train fp32 and bf16 (fast path) to early stop per seed, compare R@20/50",
+    )
+    p.add_argument(
+        "--components", action="store_true", help="also time Adamax steps and noise draws alone"
+    )
     p.add_argument("--ml20m-batches", type=int, default=30)
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "cpu"],
+        help="wall: perf_counter; cpu: this process's CPU time (robust to other jobs on the "
+        "cores when --threads 1; with more threads it counts OpenMP spin-waits too)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     command = "python benchmarks/bench_codigem.py " + " ".join(
         shlex.quote(a) for a in (argv or sys.argv[1:])

@@ -31,8 +31,8 @@ the forward process has no parameters). The module refuses it where this is not 
 scoring). History columns in that mode: ``loss`` (= -reconstruction, the decoder's objective) and
 ``reconstruction`` are train-batch means, the latter equal to the full model's column bit for bit;
 ``elbo``, ``kl``, ``prior``, ``reverse_i``, ``forward_entropy_i`` are the whole model's ELBO terms
-(its transition nets untrained), computed at validation time without gradients on the validation
-users' fold-in rows; ``TrainResult.extra['history_terms']`` says so.
+(its transition nets untrained), computed at validation time without gradients on the first
+``batch_size`` validation users' fold-in rows; ``TrainResult.extra['history_terms']`` says so.
 """
 
 from __future__ import annotations
@@ -363,7 +363,7 @@ class Trainer:
         """One pass over the training users: mean loss terms per global batch, and the new step."""
         self.module.train()
         sampler.set_epoch(epoch)
-        sums: dict = {}
+        sums: dict[str, list] = {}
         losses: list[torch.Tensor] = []
         bar = tqdm(
             sampler.batches(),
@@ -373,15 +373,22 @@ class Trainer:
             disable=not self._progress,
         )
         with matmul_precision(self.config.precision, self.device):
+            shares = []
             for batch, shard in enumerate(bar, start=1):
                 terms = self._train_step(shard.rows, shard.share, step, epoch, batch)
                 step += 1
                 losses.append(terms["loss"])
+                shares.append(shard.share)
                 for k, v in terms.items():  # tensors stay on the device: no sync per batch
-                    sums[k] = sums.get(k, 0.0) + shard.share * v
+                    sums.setdefault(k, []).append(v)
         self._check_finite(losses, epoch)
-        sums = self.dist.sum_values({k: float(v) for k, v in sums.items()})
-        return {k: v / max(sampler.n_batches, 1) for k, v in sums.items()}, step
+        totals = {}
+        for k, vals in sums.items():  # one transfer per term; summed in float64 as floats
+            if isinstance(vals[0], torch.Tensor):
+                vals = torch.stack(vals).double().cpu().tolist()
+            totals[k] = sum(share * float(v) for share, v in zip(shares, vals, strict=True))
+        totals = self.dist.sum_values(totals)
+        return {k: v / max(sampler.n_batches, 1) for k, v in totals.items()}, step
 
     def _seed_batch(self, epoch: int, batch: int, stream: int = 0) -> None:
         """Key this batch's noise by (seed, rank, epoch, batch): the model's generator, dropout."""
@@ -509,10 +516,11 @@ class Trainer:
     def _validation_elbo(self, epoch: int) -> dict[str, float]:
         """Decoder-only runs: the whole model's ELBO terms, no gradients, on validation fold-ins.
 
-        At most ``eval_batch_size`` validation users (the first ones), noise keyed by the epoch
-        on its own stream, so these columns never touch a training draw.
+        The first ``batch_size`` validation users (one batch: these columns cost about a tenth
+        of a fast-path epoch), noise keyed by the epoch on its own stream, so they never touch a
+        training draw.
         """
-        fold_in = self.split.eval_set("valid").fold_in[: self.config.eval_batch_size]
+        fold_in = self.split.eval_set("valid").fold_in[: self.config.batch_size]
         x = torch.from_numpy(fold_in.toarray()).to(self.device)
         self._seed_batch(epoch, 0, stream=2)
         self.module.eval()
@@ -577,7 +585,7 @@ HISTORY_TERMS_DECODER_ONLY = (
     "train-batch means ('reconstruction' equals the full model's bit for bit); 'elbo', 'kl', "
     "'prior', 'reverse_i' and 'forward_entropy_i' are the whole model's ELBO terms (transition "
     "nets untrained), computed at validation time without gradients on the first "
-    "eval_batch_size validation users' fold-in rows"
+    "batch_size validation users' fold-in rows"
 )
 
 
