@@ -58,7 +58,7 @@ def ndcg_from_hits(hits: torch.Tensor, n_targets: torch.Tensor, k: int) -> torch
     dcg = (hits[:, :kk] * discount[:kk]).sum(1)
     ideal_cum = torch.cumsum(discount, 0)
     n = torch.clamp(n_targets, max=k).long()
-    idcg = torch.where(n > 0, ideal_cum[torch.clamp(n - 1, min=0)], torch.ones_like(dcg))
+    idcg = ideal_cum[torch.clamp(n - 1, min=0)]  # rows with n = 0 become NaN below
     out = dcg / idcg
     return torch.where(n > 0, out, torch.full_like(out, float("nan")))
 
@@ -74,8 +74,7 @@ def ranking_metrics(
     scores = scores.float()
     if mask is not None:
         scores = scores.masked_fill(mask.bool(), float("-inf"))
-    kmax = min(max(ks), scores.shape[1])
-    hits = topk_hits(scores, target, kmax)
+    hits = topk_hits(scores, target, max(ks))  # topk_hits caps K at the catalogue size
     n_targets = target.float().sum(1)
     out = {}
     for k in ks:

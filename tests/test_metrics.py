@@ -186,3 +186,56 @@ def test_single_target_user_and_user_without_targets():
     assert out["R@1"][0].item() == 0.0 and out["R@2"][0].item() == 1.0
     assert out["N@2"][0].item() == pytest.approx(1 / math.log2(3))
     assert math.isnan(out["R@2"][1].item()) and math.isnan(out["N@2"][1].item())
+
+
+class _EvalSet:
+    def __init__(self, fold_in, target, users):
+        import scipy.sparse as sp
+
+        self.fold_in = sp.csr_matrix(fold_in)
+        self.target = sp.csr_matrix(target)
+        self.mask = sp.csr_matrix(fold_in)
+        self.users = np.asarray(users)
+        self.n_users = len(users)
+        self.train_rows = None
+
+
+class _TinySplit:
+    """3 users x 4 items; user 11 has no targets and must be skipped."""
+
+    n_items = 4
+
+    def __init__(self):
+        self.valid = _EvalSet(
+            [[1, 0, 0, 0], [0, 1, 0, 0], [1, 1, 0, 0]],
+            [[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]],
+            [10, 11, 12],
+        )
+
+    def eval_set(self, which):
+        return self.valid
+
+
+def test_evaluator_skips_users_without_targets_and_validates():
+    split = _TinySplit()
+    ev = Evaluator(split, ks=(1.0, 2), batch_size=2.0)
+    assert ev.ks == (1, 2) and ev.batch_size == 2
+
+    def by_item(fold_in, train_rows=None):  # ranks item 1, then 2, 3, 0
+        return np.tile([0.0, 3.0, 2.0, 1.0], (fold_in.shape[0], 1))
+
+    res = ev.evaluate(by_item, "valid")
+    assert res.n_users == 2 and list(res.per_user.index) == [10, 12]
+    assert list(res.per_user.columns) == ["R@1", "R@2", "N@1", "N@2"]
+    # user 10: target item 1 ranked first; user 12: item 1 is fold-in (masked), item 2 first
+    assert res.metrics["R@1"] == 1.0 and res.metrics["N@2"] == 1.0
+    assert 0.0 <= res.seconds < 60.0
+    empty = ev.evaluate(by_item, "valid", users=np.array([1]))  # only the user without targets
+    assert empty.n_users == 0 and len(empty.per_user) == 0
+    assert all(isinstance(v, float) and math.isnan(v) for v in empty.metrics.values())
+    for bad in ((), (0,), (5, -1)):
+        with pytest.raises(ConfigError, match="ks must be positive"):
+            Evaluator(split, ks=bad)
+    assert Evaluator(split, ks=(1,)).ks == (1,)
+    with pytest.raises(ConfigError, match="recall definition"):
+        Evaluator(split, recall_definition="bogus")

@@ -163,6 +163,13 @@ EQUIVALENT: dict[str, str] = {
     "metrics.py::recall_from_hits::compare Gt->GtE::n > 0": (
         "n >= 0 always holds; the n = 0 rows are 0/0 = NaN either way (see the where() above)"
     ),
+    "metrics.py::ndcg_from_hits::call torch.clamp(e)->e::torch.clamp(n - 1, min=0)": (
+        "only rows with n = 0 differ (index -1 reads the last ideal DCG instead of the first), "
+        "and those rows are set to NaN by the final where()"
+    ),
+    "metrics.py::Evaluator.__init__::const 1000->1001::1000": (
+        "the default batch size only changes how many users are scored per call, not a metric"
+    ),
     "metrics.py::ndcg_from_hits::const 1.0->2.0::1.0": (
         "doubling every discount doubles DCG and ideal DCG alike: NDCG is a ratio"
     ),
