@@ -10,8 +10,26 @@ three models, alpha_bar_1/alpha_bar_T, and with ``--json`` ends with one JSON li
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
+from codigem_lab.options import add_options
 from codigem_lab.report import json_line
+
+
+def _data_options() -> list:
+    """The shared data flags (DataSpec.OPTIONS) the explorer takes: ML-100K by default, and the
+    preprocessing preset as ``--data-preset`` (``--preset`` names CODIGEM's preset here)."""
+    from codigem_lab.data.spec import DataSpec
+
+    out = []
+    for opt in DataSpec.OPTIONS:
+        if opt.dest == "dataset":
+            out.append(dataclasses.replace(opt, default="ml-100k"))
+        elif opt.dest == "source":
+            out.append(opt)
+        elif opt.dest == "preset":
+            out.append(dataclasses.replace(opt, dest="data_preset", flag="--data-preset"))
+    return out
 
 
 def register(sub) -> None:
@@ -22,13 +40,7 @@ def register(sub) -> None:
         "explore",
         help="train one (beta, T) setting of CODIGEM (cached) and show a user's top 10 vs Pop/Item-KNN",
     )
-    p.add_argument("--dataset", default="ml-100k", help="registry name (ml-100k, ml-1m, ...)")
-    p.add_argument("--source", default=None, help="local file, folder or archive to read")
-    p.add_argument(
-        "--data-preset",
-        default=None,
-        help="preprocessing: paper-ml1m, multvae or none (default: the dataset's)",
-    )
+    add_options(p, _data_options())
     p.add_argument("--beta", type=float, default=1e-4, help="noise per step, 0 < beta < 1")
     p.add_argument("--T", "-T", dest="T", type=int, default=3, help="diffusion steps, >= 1")
     p.add_argument("--preset", default="paper", choices=list(ex.PRESETS), help="CODIGEM preset")
