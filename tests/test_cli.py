@@ -142,7 +142,7 @@ def test_resume_refuses_other_options(tmp_path, capsys):
 def test_check_elbo(capsys):
     assert main(["check-elbo", "--preset", "paper", "--json"]) == 0
     verdicts = last_json(capsys.readouterr().out)
-    assert len(verdicts) == 5 and set(verdicts.values()) == {"pass"}
+    assert len(verdicts) == 6 and set(verdicts.values()) == {"pass"}  # six derivation checks
     assert main(["check-elbo", "--preset", "released", "--json"]) == 1
     out = capsys.readouterr().out
     assert last_json(out)["preset_faithfulness"] == "fail" and "pairing_bug" in out
