@@ -233,10 +233,12 @@ def contenders(split, variant: str, device: torch.device, which: list[str]) -> l
                 return released_step(split.train, rows, nets, opt, device=device)
 
             out.append(Contender(name, step, full_flops))
-        else:
-            kind, precision = name.rsplit("-", 1)
+        else:  # full-fp32, fast-bf16, ...; a suffix @T<n> overrides T (e.g. fast-fp32@T15)
+            base, _, t_over = name.partition("@T")
+            kind, precision = base.rsplit("-", 1)
             tc = TrainConfig(progress=False, device=str(device), precision=precision, seed=0)
-            rec = CODIGEMRecommender(variant, tc, decoder_only=kind == "fast")
+            over = {"T": int(t_over)} if t_over else {}
+            rec = CODIGEMRecommender(variant, tc, decoder_only=kind == "fast", **over)
             torch.manual_seed(0)
             tr = Trainer(rec.build(split), split, tc)
             tr.module.train()
@@ -365,6 +367,10 @@ def bench_ml1m(args, device) -> dict:
         ("full-fp32", "fast-bf16", "fast bf16 speed-up over full fp32"),
         ("released-loop", "fast-fp32", "fast fp32 speed-up over released loop"),
     ]
+    for name in times:  # T sweeps: cost of T = n relative to the default T = 3, same path
+        base, _, t_over = name.partition("@T")
+        if t_over and base in times:
+            pairs.append((name, base, f"{name} / {base} (T = {t_over} vs 3)"))
     for a, b, label in pairs:
         if a in times and b in times:
             ratios[label] = ratio(a, b)
@@ -409,10 +415,35 @@ def bench_ml1m(args, device) -> dict:
             if isinstance(v, dict):
                 v.pop("_decoder", None)
         out["time to quality"] = ttq
+    if args.check_identity:
+        out["identity check"] = identity_check(split, args, device)
     if args.quality_seeds:
         out["bf16 quality"] = bf16_quality(split, args, device)
     out["peak RSS MB"] = peak_rss_mb()
     return out
+
+
+def identity_check(split, args, device) -> dict:
+    """Full model vs fast path on ML-1M for ``--check-identity`` epochs (fp32, seed 0): are the
+    decoder weights and the validation / test metrics bit for bit the same?"""
+    res = {}
+    for name, dec in (("full", False), ("fast", True)):
+        tc = TrainConfig(progress=False, device=str(device), seed=0, max_epochs=args.check_identity)
+        rec = CODIGEMRecommender(args.variant, tc, decoder_only=dec).fit(split)
+        res[name] = rec
+    a, b = (
+        {k: v for k, v in r.module.state_dict().items() if k.startswith("model.decoder.")}
+        for r in (res["full"], res["fast"])
+    )
+    full, fast = res["full"].result, res["fast"].result
+    return {
+        "epochs": args.check_identity,
+        "decoder state_dict equal": all(torch.equal(a[k], b[k]) for k in a),
+        "valid metrics equal": full.valid.metrics == fast.valid.metrics,
+        "test metrics equal": full.test.metrics == fast.test.metrics,
+        "test R@50 (full, fast)": [full.test.metrics["R@50"], fast.test.metrics["R@50"]],
+        "train s per epoch (full, fast)": [full.train_s_per_epoch, fast.train_s_per_epoch],
+    }
 
 
 def bf16_quality(split, args, device) -> dict:
@@ -546,6 +577,9 @@ def render_md(result: dict, command: str) -> str:
                         )
                     else:
                         lines += ["", f"{k}: {v}"]
+            if "identity check" in r:
+                lines += ["", "Full model vs fast path on this data, fp32, seed 0:", ""]
+                lines += [f"- {k}: {v}" for k, v in r["identity check"].items()]
             if "bf16 quality" in r:
                 q = r["bf16 quality"]
                 lines += [
@@ -597,6 +631,13 @@ def main(argv=None) -> int:
         "--ttq",
         default="full-fp32,fast-fp32,fast-bf16",
         help="runs timed to early stop (subset of full-fp32, full-bf16, fast-fp32, fast-bf16)",
+    )
+    p.add_argument(
+        "--check-identity",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="train the full model and the fast path this many epochs; compare bit for bit",
     )
     p.add_argument(
         "--quality-seeds",

@@ -65,6 +65,8 @@ class CODIGEMModule(torch.nn.Module):
         """
         check_decoder_only(on, self.score_mode, self.score_noise)
         self.decoder_only = bool(on)
+        for p in self.model.reverse_nets.parameters():  # frozen: DDP expects no gradient there
+            p.requires_grad_(not self.decoder_only)
 
     def loss(self, x: torch.Tensor, step: int, rows=None) -> tuple[torch.Tensor, dict]:
         if self.decoder_only:
