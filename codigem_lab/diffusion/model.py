@@ -6,7 +6,7 @@ and p(x | z_1) = N(x | tanh(NN(z_1)), I) (Sec 2.3). The variational posterior is
 forward diffusion Q(z_1:T | x) of eqs (3)-(5); training maximises the ELBO of eq (9)/(13).
 
 The released code departs from the equations in five model-side ways (see
-``docs/released-code-notes.md``); each is a named switch on :class:`CODIGEMConfig`, so the
+``docs/released-code.md``); each is a named switch on :class:`CODIGEMConfig`, so the
 ``released`` preset is this same model with those switches on, never a second copy.
 
 Variants of the paper's Table 3:
