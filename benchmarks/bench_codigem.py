@@ -15,8 +15,8 @@ same three networks, textbook Gaussian terms, Adamax lr 1e-3, batch 200.
 Time to quality: start (data in memory) to early stop with the trainer's stopping rule, for the
 full model and for the fast path, with the test R@20 / R@50 each reaches.
 
-    python benchmarks/bench_codigem.py --variant released --rounds 3 --time-to-quality \\
-        --out results/bench/bench-ml1m
+    python benchmarks/bench_codigem.py --rounds 3 --clock cpu --threads 1 --components \\
+        --out results/bench/bench-ml1m-cpu1      # writes ...-cpu1.md and ...-cpu1-raw.json
     python benchmarks/bench_codigem.py --only ml20m --ml20m-batches 30   # synthetic ML-20M shape
 
 Run it alone where possible: a second heavy process on the same cores distorts every figure
@@ -520,7 +520,11 @@ def render_md(result: dict, command: str) -> str:
     lines = [
         "# CODIGEM training speed (benchmarks/bench_codigem.py)",
         "",
-        f"Command: `{command}`",
+        "Command:",
+        "",
+        "```",
+        command,
+        "```",
         "",
         f"Machine: {result['machine']}; torch {result['torch']}, {result['threads']} threads, "
         f"device {result['device']}; load average before {result['load before']}, after "
@@ -694,9 +698,10 @@ def main(argv=None) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+        raw = out.parent / f"{out.name}-raw.json"  # a raw record: not a results table
+        raw.write_text(json.dumps(result, indent=1, default=float) + "\n")
         out.with_suffix(".md").write_text(md)
-        print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+        print(f"wrote {raw} and {out.with_suffix('.md')}")
     return 0
 
 

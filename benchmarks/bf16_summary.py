@@ -3,8 +3,8 @@
 Each input is the JSON that ``bench_codigem.py --quality-seeds S --out ...`` wrote (one seed per
 file, so no single job runs longer than a few minutes on a shared 2-core machine):
 
-    python benchmarks/bf16_summary.py results/bench/quality-ml1m-seed*.json \\
-        --out results/bench/bf16-ml1m
+    python benchmarks/bf16_summary.py results/bench/quality-ml1m-seed*-raw.json \\
+        --out results/bench/bf16-ml1m            # writes bf16-ml1m.md and bf16-ml1m-raw.json
 
 Prints and writes: test R@20 / R@50 per seed in fp32 and bf16 (decoder-only fast path, which is
 bit-identical to the full model in each precision), the paired difference bf16 - fp32 with a 95%
@@ -43,9 +43,13 @@ def main(argv=None) -> int:
     lines = [
         "# bf16 against fp32 on ML-1M (released preset, decoder-only fast path)",
         "",
-        "Command: `python benchmarks/bf16_summary.py "
+        "Command:",
+        "",
+        "```",
+        "python benchmarks/bf16_summary.py "
         + " ".join(shlex.quote(f) for f in args.files)
-        + (f" --out {args.out}`" if args.out else "`"),
+        + (f" --out {args.out}" if args.out else ""),
+        "```",
         "",
         "Per-seed runs (each from its own command, below), trained to early stop with the "
         "trainer's rule; 1 torch thread; CPU seconds are this process's.",
@@ -98,7 +102,9 @@ def main(argv=None) -> int:
     md = "\n".join(lines)
     print(md)
     if args.out:
-        Path(args.out).with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
+        out_path = Path(args.out)
+        raw = out_path.parent / f"{out_path.name}-raw.json"  # a raw record, not a results table
+        raw.write_text(json.dumps(out, indent=1) + "\n")
         Path(args.out).with_suffix(".md").write_text(md)
     return 0
 
