@@ -472,21 +472,33 @@ class CODIGEM(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            x0 = self.scale_input(x)
-            t_start = 1 if mode == "decoder" else self.config.T
-            z = self._diffuse_to(x0, t_start, noise, generator)
             if mode == "reverse":
-                for i in range(self.config.T - 1, 0, -1):  # z_{i+1} -> z_i
-                    mu, logvar = self.reverse_nets[i - 1](z).chunk(2, dim=-1)
-                    z = mu
-                    if noise:
-                        eps = torch.randn(
-                            mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
-                        )
-                        z = mu + torch.exp(0.5 * logvar) * eps
+                z = self.reverse_chain(x, noise, generator)[-1]
+            else:
+                z = self._diffuse_to(self.scale_input(x), 1, noise, generator)
             return self.decoder(z)
         finally:
             self.train(was_training)
+
+    def reverse_chain(
+        self, x: Tensor, noise: bool = False, generator: torch.Generator | None = None
+    ) -> list[Tensor]:
+        """[z_T, z_{T-1}, ..., z_1] of reverse-chain scoring (Sec 2.4): z_T from q(z_T | x) (its
+        mean unless ``noise``), then z_i = mean of p(z_i | z_{i+1}) (sampled if ``noise``).
+
+        What :meth:`score` with ``mode="reverse"`` feeds the decoder is the last element; the
+        whole chain is what notebook 04 draws. No gradients are recorded by :meth:`score`.
+        """
+        z = self._diffuse_to(self.scale_input(x), self.config.T, noise, generator)
+        chain = [z]
+        for i in range(self.config.T - 1, 0, -1):  # z_{i+1} -> z_i
+            mu, logvar = self.reverse_nets[i - 1](z).chunk(2, dim=-1)
+            z = mu
+            if noise:
+                eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+                z = mu + torch.exp(0.5 * logvar) * eps
+            chain.append(z)
+        return chain
 
     def _diffuse_to(
         self, x0: Tensor, t: int, noise: bool, generator: torch.Generator | None

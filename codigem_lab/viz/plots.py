@@ -615,3 +615,63 @@ def plot_metric_bars(
     ax.set_ylabel("test metric")
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_reverse_process(view, titles=None, item_ids=None, dpi: int = DEFAULT_DPI) -> Figure:
+    """Notebook 04: one user's reverse process (a :class:`~codigem_lab.experiments.reverse_view.
+    ReverseProcess`). Left: strips of x, z_T, ..., z_1 and the decoder's scores over a window of
+    items (half the user's fold-in items, half others). Right: the top 10 under decoder scoring
+    and under reverse scoring, held-out hits marked with a check."""
+    fig = new_figure(11.0, 3.4, dpi)
+    gs = fig.add_gridspec(1, 3, width_ratios=[2.2, 1.0, 1.0])
+    ax = fig.add_subplot(gs[0, 0])
+    dec_w = view.decoder_scores[view.items]
+    rows = np.vstack([view.x_scaled, view.chain, np.tanh(dec_w)])
+    ax.imshow(rows, aspect="auto", cmap="RdBu_r", vmin=-1.5, vmax=1.5, interpolation="nearest")
+    names = ["x (scaled)"] + [f"z_{view.T - i}" for i in range(view.T)] + ["tanh NN(z_1)"]
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xticks([])
+    ax.axvline(len(view.items) / 2 - 0.5, color="black", linewidth=0.8)
+    ax.set_xlabel("items: the user's fold-in items (left) | others (right)", fontsize=8)
+    ax.set_title("reverse chain z_T -> ... -> z_1, then the decoder", fontsize=9)
+    targets = set(view.targets.tolist())
+    for k, (top, label) in enumerate(
+        ((view.top_decoder, "decoder scoring"), (view.top_reverse, "reverse scoring"))
+    ):
+        a = fig.add_subplot(gs[0, 1 + k])
+        a.axis("off")
+        lines = []
+        for rank, col in enumerate(top, start=1):
+            item = item_ids[col] if item_ids is not None else col
+            name = (
+                str(titles[item]) if titles is not None and item in titles.index else f"item {item}"
+            )
+            lines.append(f"{rank:>2}. {name[:28]}{'  ✓' if col in targets else ''}")
+        a.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=7)
+        hits = sum(int(c in targets) for c in top)
+        a.set_title(f"top {len(top)}, {label}: {hits} hits", fontsize=9)
+    fig.suptitle(
+        f"the two rankings share {view.overlap} of their top {len(view.top_decoder)} items",
+        fontsize=9,
+    )
+    return fig
+
+
+def plot_gradient_flow(norms: pd.DataFrame, title: str = "", dpi: int = DEFAULT_DPI) -> Figure:
+    """The gradient-flow audit drawn (notebook 06): one row per loss term (and the ranking), one
+    column per parameter group, colour = log10 of the gradient norm, blank where it is zero."""
+    vals = norms.to_numpy(dtype=float)
+    with np.errstate(divide="ignore"):
+        logv = np.where(vals > 0, np.log10(np.maximum(vals, 1e-300)), np.nan)
+    fig = new_figure(1.6 + 1.3 * vals.shape[1], 0.8 + 0.32 * vals.shape[0], dpi)
+    ax = fig.subplots()
+    im = ax.imshow(logv, aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.set_xticks(range(vals.shape[1]), list(norms.columns), fontsize=8)
+    ax.set_yticks(range(vals.shape[0]), list(norms.index), fontsize=8)
+    for i in range(vals.shape[0]):
+        for j in range(vals.shape[1]):
+            if vals[i, j] == 0:
+                ax.text(j, i, "0", ha="center", va="center", fontsize=7, color="#888888")
+    fig.colorbar(im, ax=ax, label="log10 gradient norm")
+    ax.set_title(title or "which parameters each term (and the ranking) reaches", fontsize=9)
+    return fig

@@ -1,0 +1,44 @@
+"""One user's reverse process (notebook 04) and the drawn gradient-flow audit (notebook 06)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from codigem_lab.audit import audit_codigem
+from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
+from codigem_lab.experiments.reverse_view import reverse_process
+from codigem_lab.viz.plots import plot_gradient_flow, plot_reverse_process
+
+
+def test_reverse_process_is_the_models_own_chain_and_rankings(small_split):
+    torch.manual_seed(0)
+    model = CODIGEM(CODIGEMConfig.preset("paper", n_items=small_split.n_items, hidden=16))
+    es = small_split.test
+    row = int(np.flatnonzero(np.diff(es.target.indptr) > 0)[0])
+    v = reverse_process(model, es.fold_in[row], es.target[row], n=10, width=20)
+    x = torch.from_numpy(es.fold_in[row].toarray().astype(np.float32))
+    chain = model.reverse_chain(x)
+    assert v.T == model.config.T and len(chain) == model.config.T
+    np.testing.assert_array_equal(v.chain[-1], chain[-1][0].detach().numpy()[v.items])
+    np.testing.assert_array_equal(v.reverse_scores, model.score(x, mode="reverse")[0].numpy())
+    np.testing.assert_array_equal(v.decoder_scores, model.score(x, mode="decoder")[0].numpy())
+    seen = set(es.fold_in[row].indices.tolist())
+    assert not seen & set(v.top_decoder.tolist()) and not seen & set(v.top_reverse.tolist())
+    assert v.top_decoder[0] == max(
+        set(range(small_split.n_items)) - seen, key=lambda c: v.decoder_scores[c]
+    )
+    fig = plot_reverse_process(v)
+    assert fig.axes[0].get_yticklabels()[1].get_text() == f"z_{model.config.T}"
+
+
+def test_gradient_flow_drawing_blanks_what_the_ranking_does_not_reach():
+    norms = audit_codigem("paper", "decoder").norms_frame()
+    fig = plot_gradient_flow(norms)
+    image = fig.axes[0].images[0].get_array()
+    ranking = image[-1]  # last row: the ranking under decoder scoring
+    cols = list(norms.columns)
+    assert np.ma.is_masked(ranking[cols.index("reverse_nets.0")]) or np.isnan(
+        ranking[cols.index("reverse_nets.0")]
+    )
+    assert np.isfinite(ranking[cols.index("decoder")])
