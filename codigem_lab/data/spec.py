@@ -186,7 +186,7 @@ class DataSpec:
         """A readable name with the preprocessing, for captions."""
         base = LABELS.get(self.name, self.name)
         if self.dataset == "csv":
-            base += f" (local csv {self.source})"
+            base += f" (local csv {Path(self.source).name})"
         return base + (f", preset {self.preset}" if self.preset else "")
 
     @property
