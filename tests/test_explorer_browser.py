@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,52 +27,25 @@ from pathlib import Path
 
 import pytest
 
+from .browser_kit import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    css_text,
+    free_port,
+    kill_group,
+    require_browser,
+    tail,
+)
 from .conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "explorer.ipynb"
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 START_S = 90
 #: A new setting trains in the kernel: ~5 s on an idle 2-core CPU, several times that when busy.
 TRAIN_S = 120
-
-
-def _require() -> None:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); browser test skipped")
-    pytest.importorskip("playwright.sync_api", reason="playwright (python package) is missing")
-    pytest.importorskip("voila", reason="voila is missing (pip install voila)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
 
 
 def _data_cache(root: Path) -> Path:
@@ -94,7 +66,7 @@ def _data_cache(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """JupyterLab and Voilà on a copy of the explorer notebook, one shared result cache."""
-    _require()
+    require_browser("voila")
     root = tmp_path_factory.mktemp("explorer")
     work = root / "work"
     work.mkdir()
@@ -120,7 +92,7 @@ def servers(tmp_path_factory):
         PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
     )
     token = os.urandom(16).hex()
-    lab_port, voila_port = _free_port(), _free_port()
+    lab_port, voila_port = free_port(), free_port()
     procs, logs = [], []
     commands = {
         "lab": [
@@ -158,7 +130,7 @@ def servers(tmp_path_factory):
         yield {"lab": lab, "token": token, "voila": voila, "root": root}
     finally:
         for p in procs:
-            _kill_group(p)
+            kill_group(p)
         for log in logs:
             log.close()
 
@@ -167,25 +139,25 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"server exited ({proc.returncode}):\n{_tail(log)}")
+            pytest.fail(f"server exited ({proc.returncode}):\n{tail(log)}")
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
         time.sleep(0.5)
-    pytest.fail(f"server did not start in {START_S} s:\n{_tail(log)}")
+    pytest.fail(f"server did not start in {START_S} s:\n{tail(log)}")
 
 
 def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"voila exited ({proc.returncode}):\n{_tail(log)}")
+            pytest.fail(f"voila exited ({proc.returncode}):\n{tail(log)}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.5)
-    pytest.fail(f"voila did not listen in {START_S} s:\n{_tail(log)}")
+    pytest.fail(f"voila did not listen in {START_S} s:\n{tail(log)}")
 
 
 @contextlib.contextmanager
@@ -202,16 +174,12 @@ def _browser(url: str):
             browser.close()
 
 
-def _text(page, cls: str) -> str:
-    return page.locator(f".{cls}").first.inner_text().strip()
-
-
 def _wait_for(page, cls: str, pred, timeout_s: float, what: str) -> str:
     deadline = time.monotonic() + timeout_s
     text = ""
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
-            text = _text(page, cls)
+            text = css_text(page, cls)
             if pred(text):
                 return text
         time.sleep(0.2)
@@ -230,7 +198,7 @@ def _drive(page, name: str) -> dict:
     panel.wait_for(state="attached", timeout=TRAIN_S * 2 * 1000)  # the first setting trains
     status0 = _wait_for(page, "codigem-explorer-status", lambda t: "ready" in t, TRAIN_S, "start")
     assert "beta = 1e-04" in status0 and "T = 3" in status0, status0
-    top0 = _text(page, "codigem-explorer-top10")
+    top0 = css_text(page, "codigem-explorer-top10")
     assert top0.count("\u2713") >= 1, "no held-out hit marked in the paper setting's lists"
     page.screenshot(path=str(ARTIFACTS / f"explorer_{name}_before.png"), full_page=True)
 
@@ -255,10 +223,10 @@ def _drive(page, name: str) -> dict:
         f"after moving beta to {beta_now}",
     )
     seconds = time.monotonic() - t0
-    top1 = _text(page, "codigem-explorer-top10")
+    top1 = css_text(page, "codigem-explorer-top10")
     assert top1 != top0, "the top-10 lists did not change"
     assert _r50(status1) != _r50(status0), (status0, status1)
-    metrics = _text(page, "codigem-explorer-metrics")
+    metrics = css_text(page, "codigem-explorer-metrics")
     assert "CODIGEM" in metrics and "Item-KNN" in metrics
     page.screenshot(path=str(ARTIFACTS / f"explorer_{name}_after.png"), full_page=True)
     return {"beta": beta_now, "R@50": [_r50(status0), _r50(status1)], "seconds": seconds}
@@ -302,5 +270,5 @@ def test_explorer_as_voila_page(servers):
             _save("voila", _drive(page, "voila"))
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "explorer_voila_failure.png"), full_page=True)
-            print(_tail(servers["root"] / "voila.log"))
+            print(tail(servers["root"] / "voila.log"))
             raise

@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,56 +28,30 @@ from pathlib import Path
 
 import pytest
 
+from .browser_kit import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    css_text,
+    free_port,
+    kill_group,
+    require_browser,
+    tail,
+)
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "02_forward_noising.ipynb"
 SENSITIVITY = REPO / "notebooks" / "07_sensitivity.ipynb"
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_START_S = 90
 RUN_ALL_S = 240
-
-
-def _require_browser() -> None:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); browser test skipped")
-    pytest.importorskip("playwright.sync_api", reason="playwright (python package) is missing")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Stop the server and everything it started (kernels): SIGTERM, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A private JupyterLab server with copies of notebooks 02 and 07; yields (base_url, token, folder)."""
-    _require_browser()
+    require_browser()
     root = tmp_path_factory.mktemp("jupyterlab")
     work = root / "work"
     work.mkdir()
@@ -104,7 +76,7 @@ def lab(tmp_path_factory):
         CODIGEM_LAB_QUICK="1",
         PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
     )
-    port, token = _free_port(), os.urandom(16).hex()
+    port, token = free_port(), os.urandom(16).hex()
     log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finalizer below)
     proc = subprocess.Popen(
         [
@@ -134,7 +106,7 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited ({proc.returncode}):\n{_tail(root / 'server.log')}")
+                pytest.fail(f"JupyterLab exited ({proc.returncode}):\n{tail(root / 'server.log')}")
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
                     if r.status == 200:
@@ -143,17 +115,13 @@ def lab(tmp_path_factory):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"JupyterLab did not start in {SERVER_START_S} s:\n{_tail(root / 'server.log')}"
+                    f"JupyterLab did not start in {SERVER_START_S} s:\n{tail(root / 'server.log')}"
                 )
             time.sleep(0.5)
         yield base, token, work
     finally:
-        _kill_group(proc)
+        kill_group(proc)
         log.close()
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
 
 
 @contextlib.contextmanager
@@ -194,15 +162,11 @@ def _wait_idle(page, timeout_ms: int) -> None:
     )
 
 
-def _text(page, cls: str) -> str:
-    return page.locator(f".{cls}").first.inner_text().strip()
-
-
 def _wait_change(page, cls: str, old: str, timeout_s: float = 30.0) -> tuple[str, float]:
     """Wait until the text of ``.cls`` differs from ``old``; return it and the seconds it took."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
-        now = _text(page, cls)
+        now = css_text(page, cls)
         if now != old:
             return now, time.monotonic() - start
         time.sleep(0.02)
@@ -269,7 +233,10 @@ def _drive_sliders(page) -> None:
 
     plot = page.locator("img.codigem-noising-plot")
     plot.wait_for()
-    alpha0, snr0 = _text(page, "codigem-readout-alpha-bar"), _text(page, "codigem-readout-snr")
+    alpha0, snr0 = (
+        css_text(page, "codigem-readout-alpha-bar"),
+        css_text(page, "codigem-readout-snr"),
+    )
     assert alpha0 == f"alpha_bar_T = {(1 - 1e-4) ** 3:.6g}"  # the paper's setting at start
     shot0 = _settled_shot(plot)
     page.screenshot(path=str(ARTIFACTS / "02_sliders_before.png"))
@@ -287,7 +254,7 @@ def _drive_sliders(page) -> None:
     shot1 = _settled_shot(plot)
     settle_beta_s = time.monotonic() - t_key
     assert shot1 != shot0, "the plot did not change after moving beta"
-    assert _text(page, "codigem-readout-snr") != snr0
+    assert css_text(page, "codigem-readout-snr") != snr0
 
     # T: mouse. Scroll into view, drag the handle to the right.
     t_handle = page.locator(".codigem-T-slider .noUi-handle")
@@ -312,10 +279,10 @@ def _drive_sliders(page) -> None:
     T_now = int(t_readout.inner_text())
     beta_text = beta_readout.inner_text().strip()  # e.g. "1.78e-4": beta up to rounding
     beta_now, half = float(beta_text), _half_unit(beta_text)
-    shown = float(_text(page, "codigem-readout-alpha-bar").split("=")[1])
+    shown = float(css_text(page, "codigem-readout-alpha-bar").split("=")[1])
     lo, hi = (1 - beta_now - half) ** T_now, (1 - beta_now + half) ** T_now
     assert lo * (1 - 1e-5) <= shown <= hi * (1 + 1e-5), (shown, beta_text, T_now)
-    assert f"T = {T_now}" in _text(page, "codigem-readout-verdict")
+    assert f"T = {T_now}" in css_text(page, "codigem-readout-verdict")
 
     plot.screenshot(path=str(ARTIFACTS / "02_sliders_plot_after.png"))
     page.screenshot(path=str(ARTIFACTS / "02_sliders_after.png"))
@@ -348,7 +315,7 @@ def _drive_sensitivity(page) -> None:
     _wait_idle(page, RUN_ALL_S * 1000)
     panel.scroll_into_view_if_needed()
     panel.wait_for(state="visible")
-    readout0 = _text(page, "codigem-sensitivity-readout")
+    readout0 = css_text(page, "codigem-sensitivity-readout")
     assert "beta = 0.0001" in readout0 and "T = 3" in readout0, readout0
     page.screenshot(path=str(ARTIFACTS / "07_sensitivity_before.png"))
 
@@ -382,7 +349,7 @@ def _drive_sensitivity(page) -> None:
     deadline = time.monotonic() + 30
     while f"T = {T_now}" not in readout2 and time.monotonic() < deadline:
         time.sleep(0.05)
-        readout2, T_now = _text(page, "codigem-sensitivity-readout"), int(t_readout.inner_text())
+        readout2, T_now = css_text(page, "codigem-sensitivity-readout"), int(t_readout.inner_text())
     assert T_now < 3 and f"T = {T_now}" in readout2, (T_now, readout2)
 
     # the button trains the selected setting now and prints its result in the panel
