@@ -61,3 +61,31 @@ def tail(path: Path, n: int = 40) -> str:
 def css_text(page, cls: str) -> str:
     """The text of the first element with CSS class ``cls``."""
     return page.locator(f".{cls}").first.inner_text().strip()
+
+
+def lab_home(root: Path, **extra_env: str) -> tuple[dict, Path]:
+    """A private JupyterLab home under ``root``: quiet settings (no news, every cell rendered,
+    since JupyterLab 4 otherwise virtualises off-screen cells), private Jupyter/IPython folders,
+    this interpreter first on PATH. Returns the server's environment and its settings folder."""
+    import json
+    import sys
+
+    settings = root / "settings" / "@jupyterlab"
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(root / "config"),
+        JUPYTER_DATA_DIR=str(root / "jdata"),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        IPYTHONDIR=str(root / "ipython"),
+        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+        **extra_env,
+    )
+    return env, settings.parent

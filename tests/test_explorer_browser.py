@@ -34,6 +34,7 @@ from .browser_kit import (
     css_text,
     free_port,
     kill_group,
+    lab_home,
     require_browser,
     tail,
 )
@@ -71,25 +72,11 @@ def servers(tmp_path_factory):
     work = root / "work"
     work.mkdir()
     shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
-    settings = root / "settings" / "@jupyterlab"
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"windowingMode": "none"})
-    )
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_CONFIG_DIR=str(root / "config"),
-        JUPYTER_DATA_DIR=str(root / "jdata"),
-        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-        IPYTHONDIR=str(root / "ipython"),
+    env, _settings = lab_home(
+        root,
         CODIGEM_LAB_DATA=str(_data_cache(root)),
         CODIGEM_LAB_RUNS=str(root / "runs"),
         CODIGEM_LAB_THREADS="1",
-        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
     )
     token = os.urandom(16).hex()
     lab_port, voila_port = free_port(), free_port()

@@ -35,6 +35,7 @@ from .browser_kit import (
     css_text,
     free_port,
     kill_group,
+    lab_home,
     require_browser,
     tail,
 )
@@ -57,25 +58,7 @@ def lab(tmp_path_factory):
     work.mkdir()
     for nb in (NOTEBOOK, SENSITIVITY):
         shutil.copy(nb, work / nb.name)
-    settings = root / "settings" / "@jupyterlab"
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    # render every cell (JupyterLab 4 otherwise virtualises off-screen cells)
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"windowingMode": "none"})
-    )
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_CONFIG_DIR=str(root / "config"),
-        JUPYTER_DATA_DIR=str(root / "data"),
-        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-        IPYTHONDIR=str(root / "ipython"),
-        CODIGEM_LAB_QUICK="1",
-        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
-    )
+    env, _settings = lab_home(root, CODIGEM_LAB_QUICK="1")
     port, token = free_port(), os.urandom(16).hex()
     log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finalizer below)
     proc = subprocess.Popen(
