@@ -54,6 +54,7 @@ def setup(dpi: int = 90, threads: int | None = None) -> None:
     ip = get_ipython()
     if ip is None:
         return
+    show_library_warnings_briefly()
     ip.run_line_magic("matplotlib", "inline")
     ip.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
     from matplotlib.figure import Figure
@@ -61,3 +62,24 @@ def setup(dpi: int = 90, threads: int | None = None) -> None:
     from codigem_lab.viz.plots import figure_png
 
     ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+
+
+def show_library_warnings_briefly() -> None:
+    """Print the library's own warnings as one line (``RankingUnaffectedWarning: ...``), without
+    the file path and source line Python adds: they are messages for the reader (and end up in
+    committed outputs), not reports about the code. Other warnings keep Python's format."""
+    import sys
+    import warnings
+
+    default = warnings.showwarning
+    if getattr(default, "codigem_brief", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if category.__module__.startswith("codigem_lab"):
+            (file or sys.stderr).write(f"{category.__name__}: {message}\n")
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    show.codigem_brief = True  # type: ignore[attr-defined]
+    warnings.showwarning = show

@@ -84,3 +84,13 @@ def test_reproduce_table2_quick_json(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again == rows
+
+
+def test_quick_mode_uses_a_models_own_quick_budget():
+    from codigem_lab.experiments.common import ExperimentConfig
+
+    quick, full = ExperimentConfig(quick=True), ExperimentConfig()
+    assert quick.spec("wmf", 0).params == {"iterations": 5}
+    assert quick.spec("wmf", 0, params={"alpha": 1.0}).params == {"iterations": 5, "alpha": 1.0}
+    assert quick.spec("wmf", 0, params={"iterations": 9}).params == {"iterations": 9}
+    assert full.spec("wmf", 0).params == {} and quick.spec("ease", 0).params == {}

@@ -314,3 +314,36 @@ def test_T_slider_stops_include_the_papers_T(clicks):
     panel = viz.ForwardNoisingPanel(clicks)
     assert panel.T_slider.value == 3 and 3 in panel.T_slider.options
     assert tuple(panel.T_slider.options) == T_CHOICES
+
+
+def test_check_grid_colours_each_verdict():
+    from matplotlib.colors import to_hex
+
+    from codigem_lab.viz.plots import FAIL_COLOR, PASS_COLOR, plot_check_grid
+
+    verdicts = {"paper": {"a": True, "b": True}, "released": {"a": False}}
+    ax = plot_check_grid(verdicts).axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["PASS", "PASS", "FAIL"]  # released never ran "b": blank
+    colours = [to_hex(c.get_facecolor()[0]) for c in ax.collections]
+    assert colours == [PASS_COLOR, PASS_COLOR, FAIL_COLOR]
+    assert "2 of 3 passed" in ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+
+
+def test_library_warnings_print_as_one_line_in_notebooks(monkeypatch, capsys):
+    import warnings
+
+    from codigem_lab import session
+    from codigem_lab.audit import RankingUnaffectedWarning
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    session.show_library_warnings_briefly()
+    session.show_library_warnings_briefly()  # idempotent: wraps once
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(RankingUnaffectedWarning("variant I cannot change the ranking"), stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert err.startswith("RankingUnaffectedWarning: variant I cannot change the ranking\n")
+    assert "UserWarning: something else\n" != err[-len("UserWarning: something else\n") :]

@@ -193,6 +193,18 @@ def test_table3_frame_flags_variants_identical_to_base(table3_rows):
         assert rows == {1, 2, 6, 7}  # I and II of both presets are greyed
 
 
+def test_table3_frame_reads_the_labels_of_older_results_files(table3_rows):
+    old = {
+        "II (skip, transition nets)": "II (skip, forward nets)",
+        "III (skip, decoder)": "III (skip, reverse nets)",
+    }
+    renamed = [dict(r, variant=old.get(r["variant"], r["variant"])) for r in table3_rows]
+    assert R.table3_frame(renamed).index.equals(R.table3_frame(table3_rows).index)
+    assert paper.table3_label("II (skip, forward nets)") == "II (skip, transition nets)"
+    with pytest.raises(KeyError, match="not one of Table 3"):
+        paper.table3_label("V (dropout)")
+
+
 # ------------------------------------------------------------------------- Tables 4, 5
 def test_plot_time_vs_T_relative_to_T3():
     rows = [

@@ -1,6 +1,11 @@
 """Re-run the notebooks in place to refresh their committed outputs (full mode by default).
 
     python tools/execute_notebooks.py --execute [NAME ...] [--quick]
+    python tools/execute_notebooks.py --time --quick [NAME ...]
+
+``--time`` runs them without writing anything back, each with an empty result cache (as on a
+fresh clone, unless ``--keep-cache``), and prints the seconds per notebook: the figure behind
+"every notebook runs within 60 s in quick mode".
 
 Each notebook runs top to bottom with nbclient in its own folder; the saved widget state keeps
 only widgets still on screen (no closed progress bars), so the files stay small. Development
@@ -106,9 +111,14 @@ def prune_widget_state(nb, closed: set[str] | frozenset[str] = frozenset()) -> N
 
 
 def execute_notebook(
-    path: str | os.PathLike, quick: bool = False, timeout: int = 3600, kernel: str = "python3"
+    path: str | os.PathLike,
+    quick: bool = False,
+    timeout: int = 3600,
+    kernel: str = "python3",
+    write: bool = True,
 ) -> float:
-    """Run one notebook top to bottom in its own folder and save it in place; return seconds."""
+    """Run one notebook top to bottom in its own folder and save it in place (unless not
+    ``write``); return the seconds it ran."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -143,11 +153,13 @@ def execute_notebook(
             os.environ.pop(QUICK_ENV, None)
         else:
             os.environ[QUICK_ENV] = env_before
-    prune_widget_state(nb, client.closed)
-    for cell in nb.cells:
-        cell.get("metadata", {}).pop("execution", None)
-    nbformat.write(nb, path)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if write:
+        prune_widget_state(nb, client.closed)
+        for cell in nb.cells:
+            cell.get("metadata", {}).pop("execution", None)
+        nbformat.write(nb, path)
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,21 +172,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all, in order)")
     parser.add_argument("--quick", action="store_true", help="quick mode (small data, few epochs)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument(
+        "--time", action="store_true", help="run without writing back; print seconds per notebook"
+    )
+    parser.add_argument(
+        "--keep-cache", action="store_true", help="with --time: use the result cache as it is"
+    )
     args = parser.parse_args(argv)
-    if not args.execute:
+    if not (args.execute or args.time):
         parser.print_help()
         return 2
     folder = notebooks_dir()
-    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("explorer.ipynb"))
     if args.names:
         wanted = [Path(n).stem for n in args.names]
         paths = [p for p in paths if p.stem in wanted or p.stem.split("_")[0] in wanted]
         if not paths:
             parser.error(f"no notebook matches {args.names}")
+    if args.time:
+        return _time_notebooks(paths, args.quick, args.timeout, args.keep_cache)
     for p in paths:
         print(f"executing {p.name} ({'quick' if args.quick else 'full'} mode) ...", flush=True)
         seconds = execute_notebook(p, quick=args.quick, timeout=args.timeout)
         print(f"  done in {seconds:.0f} s, {p.stat().st_size / 1024:.0f} KB", flush=True)
+    return 0
+
+
+def _time_notebooks(paths: Sequence[Path], quick: bool, timeout: int, keep_cache: bool) -> int:
+    """Run each notebook without saving it and print its seconds (fresh result cache each)."""
+    import tempfile
+
+    from codigem_lab.paths import RUNS_ENV
+
+    mode = "quick" if quick else "full"
+    cache = "the existing result cache" if keep_cache else "an empty result cache each"
+    print(f"{mode} mode, {cache}, {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}")
+    total = 0.0
+    for p in paths:
+        before = os.environ.get(RUNS_ENV)
+        with tempfile.TemporaryDirectory(prefix="codigem-runs-") as tmp:
+            if not keep_cache:
+                os.environ[RUNS_ENV] = tmp
+            try:
+                seconds = execute_notebook(p, quick=quick, timeout=timeout, write=False)
+            finally:
+                if before is None:
+                    os.environ.pop(RUNS_ENV, None)
+                else:
+                    os.environ[RUNS_ENV] = before
+        total += seconds
+        flag = "  over 60 s" if quick and seconds > 60 else ""
+        print(f"{p.stem:24s} {seconds:6.1f} s{flag}", flush=True)
+    print(f"{'total':24s} {total:6.1f} s (load now {os.getloadavg()[0]:.1f})")
     return 0
 
 

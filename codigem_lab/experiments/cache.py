@@ -126,12 +126,27 @@ class ResultCache:
     """Stores finished runs under ``root/<key>/``; ``run`` returns a cached record or makes one.
 
     ``keep_stale``: use records made by another version of the code (reported) instead of
-    re-running them.
+    re-running them. Each stale entry is reported once per cache object (and collected in
+    ``stale_notes``); ``quiet`` only collects, for callers that summarise them.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        keep_stale: bool = False,
+        quiet: bool = False,
+        stale_notes: list[str] | None = None,
+    ) -> None:
         self.root = Path(root) if root is not None else default_root()
         self.keep_stale = keep_stale
+        self.quiet = quiet
+        self.stale_notes: list[str] = stale_notes if stale_notes is not None else []
+
+    def _note_stale(self, note: str) -> None:
+        if note not in self.stale_notes:
+            self.stale_notes.append(note)
+            if not self.quiet:
+                print(note)
 
     def path(self, spec: RunSpec) -> Path:
         return self.root / spec.key()
@@ -151,11 +166,13 @@ class ResultCache:
         if record.code_version != code_version():
             what = f"cache entry {path.name} ({run_label(spec)}) was made by code {record.code_version}"
             if not self.keep_stale:
-                print(
+                self._note_stale(
                     f"note: {what}, this is {code_version()}: re-running it (--keep-stale uses it)"
                 )
                 return None
-            print(f"note: {what}, this is {code_version()}: used as it is (--keep-stale)")
+            self._note_stale(
+                f"note: {what}, this is {code_version()}: used as it is (--keep-stale)"
+            )
         return record
 
     def _read(self, path: Path) -> RunRecord:

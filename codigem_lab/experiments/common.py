@@ -147,6 +147,8 @@ class ExperimentConfig:
     ) -> RunSpec:
         """The run of ``model`` for training seed ``seed``; CODIGEM gets this config's score mode."""
         params = dict(params or {})
+        if self.quick:  # a model's own quick budget (e.g. fewer ALS sweeps), under explicit params
+            params = {**(getattr(model_class(model), "quick_params", {}) or {}), **params}
         if model == "codigem" and self.score_mode != "decoder":
             params.setdefault("score_mode", self.score_mode)
         return RunSpec(self.data(seed), model, variant, params, self.train(seed, model, **train))

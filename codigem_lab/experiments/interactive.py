@@ -20,6 +20,7 @@ import pandas as pd
 
 from codigem_lab.data.spec import resolve_data
 from codigem_lab.experiments.cache import ResultCache, RunRecord, run_label
+from codigem_lab.experiments.committed import Committed, find_committed
 from codigem_lab.experiments.common import (
     QUICK_BATCH_SIZE,
     QUICK_EPOCHS,
@@ -28,6 +29,7 @@ from codigem_lab.experiments.common import (
 )
 from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
+from codigem_lab.paths import repo_root
 from codigem_lab.runs import RunSpec
 
 FULL_SEEDS = (0, 1, 2)
@@ -49,7 +51,7 @@ def experiment_config(
     """The notebooks' experiment settings, equal to the CLI's so the result cache is shared.
 
     ``dataset="auto"``: full mode takes ML-1M with the paper's preprocessing, quick mode ML-100K
-    (at most 600 users, 3 epochs), from the data cache or the registry (see
+    (at most 600 users, 10 epochs of batches of 50), from the data cache or the registry (see
     :func:`~codigem_lab.data.spec.resolve_data`); the synthetic dataset, with its banner, only
     where no real data can be had. Quick mode defaults to one seed, full mode to three.
     ``paper_dataset`` names the paper's Table 2 block to show beside ours (found from the source
@@ -94,9 +96,16 @@ def describe_mode(cfg: ExperimentConfig) -> str:
 
 
 def reproduce_command(what: str, cfg: ExperimentConfig, models: str | None = None) -> str:
-    """The ``codigem-lab reproduce`` command for the same runs (see :meth:`Study.command`)."""
+    """The ``codigem-lab reproduce`` command for the same runs (see :meth:`Study.command`), to
+    run from the repository root: a source file beside the repository is named relative to it
+    (``../shared/...``), as the committed results files name it, not by this machine's path."""
     if models:
         cfg = dataclasses.replace(cfg, extra={**cfg.extra, "models": models})
+    root, source = repo_root(), cfg.data_spec.source
+    if root is not None and source and os.path.isabs(source):
+        rel = os.path.relpath(source, root)
+        if not rel.startswith(os.path.join(os.pardir, os.pardir)):
+            cfg = dataclasses.replace(cfg, data_spec=dataclasses.replace(cfg.data_spec, source=rel))
     command = get_study(what).command(cfg)
     if cfg.seeds != tuple(range(len(cfg.seeds))):
         command += f"  # note: the CLI runs seeds 0..{len(cfg.seeds) - 1}, not {list(cfg.seeds)}"
@@ -138,13 +147,18 @@ class CachedOnlyCache(ResultCache):
 
 @dataclass(frozen=True)
 class _CachedOnlyConfig(ExperimentConfig):
-    """An ExperimentConfig whose cache never trains (see :class:`CachedOnlyCache`)."""
+    """An ExperimentConfig whose cache never trains (see :class:`CachedOnlyCache`); the notes on
+    records made by other code versions are collected in ``stale_notes``, not printed."""
+
+    stale_notes: list = field(default_factory=list, compare=False, repr=False)
 
     def cache(self) -> ResultCache:
-        return CachedOnlyCache(self.cache_root, keep_stale=True)
+        return CachedOnlyCache(
+            self.cache_root, keep_stale=True, quiet=True, stale_notes=self.stale_notes
+        )
 
 
-def read_only_config(cfg: ExperimentConfig) -> ExperimentConfig:
+def read_only_config(cfg: ExperimentConfig) -> _CachedOnlyConfig:
     """The same settings (same cache keys), reading the cache only and without progress bars."""
     values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(ExperimentConfig)}
     values["progress"] = False
@@ -162,10 +176,33 @@ class Reproduced:
     from_cache: bool
     message: str = ""
     config: ExperimentConfig | None = field(default=None, repr=False)
+    committed: Committed | None = field(default=None, repr=False)
+    stale_runs: int = 0
 
     @property
     def available(self) -> bool:
         return self.result is not None
+
+    @property
+    def origin(self) -> str:
+        """Where the table on screen comes from: the result cache, runs trained now, or a
+        committed results file (with its command), for the line a notebook prints above it."""
+        if self.committed is not None:
+            return (
+                f"{self.committed.describe()}\nNot in this machine's result cache: to train "
+                f"it here instead, set TRAIN = True or run\n  {self.command}"
+            )
+        if not self.available:
+            return self.message
+        if self.from_cache:
+            stale = (
+                f" ({self.stale_runs} of its runs were made by an earlier version of the run code"
+                " and are used as they are; the command above remakes them)"
+                if self.stale_runs
+                else ""
+            )
+            return f"loaded from the result cache: nothing trained{stale}"
+        return "trained now (missing runs) and stored in the result cache"
 
 
 def reproduce(
@@ -175,17 +212,25 @@ def reproduce(
 
     When every run is cached, nothing is trained and no progress bar is drawn (records made by
     other code are used and reported); otherwise the missing runs train with ``cfg.progress``
-    bars and are stored, exactly as ``codigem-lab reproduce`` would.
+    bars and are stored, exactly as ``codigem-lab reproduce`` would. ``cached_only`` never
+    trains: with runs missing from the cache, the table comes from the committed results file made
+    with the same settings (:func:`~codigem_lab.experiments.committed.find_committed`; no
+    per-run frame then), else ``result`` is None and ``message`` says how to make it.
     """
     study = get_study(what)
     if models:
         cfg = dataclasses.replace(cfg, extra={**cfg.extra, "models": models})
     command = reproduce_command(what, cfg)
+    read_only = read_only_config(cfg)
     try:
-        out = study.run(read_only_config(cfg), command)
-        return Reproduced(what, out.result, out.runs, command, True, config=cfg)
+        out = study.run(read_only, command)
+        stale = len(read_only.stale_notes)
+        return Reproduced(what, out.result, out.runs, command, True, config=cfg, stale_runs=stale)
     except NotInCache as exc:
         if cached_only:
+            found = find_committed(what, cfg)
+            if found is not None:
+                return Reproduced(what, found.result, None, command, False, "", cfg, found)
             msg = f"not in the result cache yet (first missing run: {exc}). Make it with:\n  {command}"
             return Reproduced(what, None, None, command, False, msg, cfg)
     out = study.run(cfg, command)

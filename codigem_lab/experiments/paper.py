@@ -69,6 +69,18 @@ TABLE3 = pd.DataFrame(
     index=["R@50", "N@50"],
 ).T
 
+
+def table3_label(variant: str) -> str:
+    """The current label of a Table 3 variant, found by its numeral: results files written before
+    issue 12 say 'II (skip, forward nets)' and 'III (skip, reverse nets)' for what is now
+    'II (skip, transition nets)' and 'III (skip, decoder)'."""
+    head = str(variant).split()[0] if str(variant).split() else ""
+    for label in TABLE3.index:
+        if label.split()[0] == head:
+            return label
+    raise KeyError(f"{variant!r} is not one of Table 3's variants ({', '.join(TABLE3.index)})")
+
+
 #: Table 4 (ML-20M, GPU): total execution time and epochs for each T.
 TABLE4 = pd.DataFrame(
     {"total_s": [824.682, 1212.060, 1861.488, 2416.659, 3384.233], "epochs": [18, 18, 18, 19, 18]},

@@ -575,8 +575,8 @@ def train_setting(
     """Train CODIGEM (paper preset) with this beta and T now, on small data; return its metrics.
 
     Small data: the notebooks' quick dataset (ML-100K from the data cache or the registry, else
-    the synthetic one), at most 600 users in quick mode. ``quick`` trains 3 epochs, otherwise up
-    to 20 with early stopping after 5. ``progress`` shows the trainer's tqdm bars (inside the
+    the synthetic one), at most 600 users in quick mode. ``quick`` trains 10 epochs of batches of
+    50, otherwise up to 20 with early stopping after 5. ``progress`` shows the trainer's tqdm bars (inside the
     widget's Output area when the button runs it). The result is not stored in the cache: it is
     a different, smaller setting than the sweeps'.
 

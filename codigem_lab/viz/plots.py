@@ -675,3 +675,43 @@ def plot_gradient_flow(norms: pd.DataFrame, title: str = "", dpi: int = DEFAULT_
     fig.colorbar(im, ax=ax, label="log10 gradient norm")
     ax.set_title(title or "which parameters each term (and the ranking) reaches", fontsize=9)
     return fig
+
+
+PASS_COLOR, FAIL_COLOR = "#55a868", "#c44e52"
+
+
+def plot_check_grid(
+    verdicts: Mapping[str, Mapping[str, bool]], title: str = "", dpi: int = DEFAULT_DPI
+) -> Figure:
+    """The derivation checks as a pass/fail grid (notebook 03): one column per model (preset),
+    one row per check, green PASS or red FAIL; a check a model did not run stays blank."""
+    models = list(verdicts)
+    checks = list(dict.fromkeys(name for v in verdicts.values() for name in v))
+    fig = new_figure(1.8 + 1.2 * len(models), 0.6 + 0.36 * len(checks), dpi)
+    ax = fig.subplots()
+    for j, model in enumerate(models):
+        for i, name in enumerate(checks):
+            if name not in verdicts[model]:
+                continue
+            ok = bool(verdicts[model][name])
+            ax.fill_between(
+                [j - 0.5, j + 0.5], i - 0.5, i + 0.5, color=PASS_COLOR if ok else FAIL_COLOR
+            )
+            ax.text(j, i, "PASS" if ok else "FAIL", ha="center", va="center", color="white",
+                    fontsize=9, fontweight="bold")  # fmt: skip
+    ax.set_xlim(-0.5, len(models) - 0.5)
+    ax.set_ylim(len(checks) - 0.5, -0.5)
+    ax.set_xticks(range(len(models)), models, fontsize=9)
+    ax.set_yticks(range(len(checks)), checks, fontsize=9)
+    ax.tick_params(length=0)
+    for j in range(1, len(models)):
+        ax.axvline(j - 0.5, color="white", linewidth=3)
+    for i in range(1, len(checks)):
+        ax.axhline(i - 0.5, color="white", linewidth=2)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.xaxis.tick_top()
+    passed = sum(bool(ok) for v in verdicts.values() for ok in v.values())
+    total = sum(len(v) for v in verdicts.values())
+    ax.set_title(title or f"derivation checks: {passed} of {total} passed", fontsize=9)
+    return fig

@@ -205,6 +205,7 @@ def table3_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
     """Table 3's JSON rows as numbers, with each variant's change from its preset's base (%)
     and the paper's values and changes beside them. Index: (preset, variant)."""
     f = pd.DataFrame(list(rows)).set_index(["preset", "variant"])
+    f = f.rename(index=paper.table3_label, level="variant")  # older files' labels -> today's
     for key in ("effect_R@50", "p", "p_holm", "p_value_vs_base"):
         f[key] = pd.to_numeric(f[key], errors="coerce") if key in f else math.nan
     if "effect_ci" not in f:
