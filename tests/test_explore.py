@@ -382,3 +382,28 @@ def test_ml100k_beats_pop_at_paper_beta_and_drops_at_09(cache):
     assert [t.item for t in high.top10] != [t.item for t in low.top10]
     assert all(not t.title.startswith("item ") for t in low.top10), "titles were not found"
     assert low.seconds < 60
+
+
+def test_the_saved_picture_holds_the_lists_and_the_readouts():
+    panel = vx.ExplorerPanel(FakeExplore(), threaded=False)
+    fig = vx.snapshot_figure(panel.view)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    cells = [
+        c.get_text().get_text()
+        for ax in fig.axes
+        for tb in ax.tables
+        for c in tb.get_celld().values()
+    ]
+    top = panel.view.top10
+    assert all(title in cells for title in top["CODIGEM"]) and all(t in cells for t in top["Pop"])
+    assert any("verdict: CODIGEM" in t for t in texts)
+    assert f"{panel.view.metrics.loc['CODIGEM', 'R@50']:.4f}" in cells
+    assert panel.snapshot_png().startswith(b"\x89PNG")
+    panel.beta_slider.value = 0.9  # the picture follows the panel
+    moved = [
+        c.get_text().get_text()
+        for ax in vx.snapshot_figure(panel.view).axes
+        for tb in ax.tables
+        for c in tb.get_celld().values()
+    ]
+    assert moved != cells

@@ -144,8 +144,14 @@ def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure
     only in the swept quantity, in grey the rest; the current setting is the large red point.
     Pop's and Item-KNN's test R@50 are the dashed lines.
     """
-    s = result.setting
     fig = new_figure(11.0, 2.9, dpi=dpi)
+    _draw_plots(fig, result, tried)
+    return fig
+
+
+def _draw_plots(fig, result, tried: Sequence[dict]) -> None:
+    """The three plots of :func:`explorer_figure`, drawn into ``fig`` (a Figure or SubFigure)."""
+    s = result.setting
     ax_curve, ax_beta, ax_T = fig.subplots(1, 3)
     h = result.history
     if len(h):
@@ -181,6 +187,38 @@ def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure
     ax_T.set_xlim(T_MIN - 0.5, max(T_MAX, int(pts["T"].max())) + 0.5)
     ax_beta.legend(fontsize=6, loc="best", framealpha=0.6)
     ax_T.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def snapshot_figure(view: ExplorerView, dpi: int = 80) -> Figure:
+    """The whole panel as one picture, for saved notebooks opened without a kernel: the
+    readouts, the three top-10 lists (held-out hits marked), test recall, and the plots."""
+    r = view.result
+    fig = new_figure(11.0, 6.4, dpi=dpi)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.5, 2.9])
+    ax = top.subplots()
+    ax.axis("off")
+    lines = [f"{k}: {v}" for k, v in view.readouts.items()]
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7.5, family="monospace",
+            transform=ax.transAxes)  # fmt: skip
+    cells = [[str(i), *row] for i, row in zip(view.top10.index, view.top10.to_numpy().tolist())]
+    if cells:
+        table = ax.table(
+            cellText=cells,
+            colLabels=["rank", *[f"{c} top 10 ({HIT} held out)" for c in view.top10.columns]],
+            colWidths=[0.04, 0.22, 0.22, 0.22],
+            bbox=[0.0, 0.0, 0.7, 0.7],
+            cellLoc="left",
+        )
+        table.auto_set_font_size(False)
+        table.set_fontsize(6.5)
+    met = view.metrics
+    rows = [[name, *(f"{v:.4f}" for v in met.loc[name])] for name in met.index]
+    t2 = ax.table(cellText=rows, colLabels=["test", *met.columns], bbox=[0.73, 0.25, 0.27, 0.45])
+    t2.auto_set_font_size(False)
+    t2.set_fontsize(6.5)
+    ax.set_title(f"Explorer, user {r.user}: a picture of the panel (run the cell for the live one)",
+                 fontsize=8, loc="left")  # fmt: skip
+    _draw_plots(bottom, r, view.tried)
     return fig
 
 
@@ -452,7 +490,10 @@ class ExplorerPanel(SnapshotDisplay):
             )
 
     def snapshot_png(self) -> bytes:
-        return bytes(self.image.value or b"")
+        view = getattr(self, "view", None)
+        if view is None:
+            return bytes(self.image.value or b"")
+        return figure_png(snapshot_figure(view, dpi=self.dpi))
 
     def wait(self, timeout: float = 120.0) -> None:
         """Block until the worker has shown the last change (tests, scripts)."""
