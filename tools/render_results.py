@@ -145,7 +145,7 @@ def results_files() -> str:
     for path in table_files():
         doc = load(path)
         rel = path.relative_to(RESULTS).as_posix()
-        seeds = doc.get("seeds")
+        seeds = doc.get("seeds") or _seeds_from_notes(doc.get("notes") or [])
         wall = doc["provenance"]["wall_s"]
         lines.append(
             f"| [`{rel}`]({rel.replace('.json', '.md')}) | {doc['name']} | "

@@ -146,7 +146,6 @@ def plot_selection(
         ax.grid(alpha=0.3)
     ax_b.set_xscale("log")
     ax_b.set_ylabel(f"test {metric}", fontsize=8)
-    fig.tight_layout()
     return fig
 
 
