@@ -140,3 +140,45 @@ def test_section_numbers_do_not_repeat():
             for m in re.finditer(r"^## (\d+) ·", _source(c), re.M)
         ]
         assert len(numbers) == len(set(numbers)), f"{path.name}: sections {numbers}"
+
+
+ABSOLUTE_DATA_PATH = re.compile(r"(?<![\w.])/(?:[\w.-]+/)+shared/data/")
+
+
+def output_defects(path: Path) -> list[str]:
+    """What a reader of the saved outputs should not meet: this machine's absolute paths to the
+    shared data, one note per stale cache entry (they are summarised), errors."""
+    found = []
+    for i, cell in enumerate(_cells(path)):
+        for out in cell.get("outputs", []):
+            text = out.get("text") or out.get("data", {}).get("text/plain") or ""
+            text = text if isinstance(text, str) else "".join(text)
+            if ABSOLUTE_DATA_PATH.search(text):
+                found.append(f"cell {i}: absolute data path")
+            if "note: cache entry" in text:
+                found.append(f"cell {i}: a stale-cache note per entry")
+            if out.get("output_type") == "error":
+                found.append(f"cell {i}: {out.get('ename')}")
+    return found
+
+
+def test_output_defects_are_found():
+    fake = {"cells": [{"cell_type": "code", "source": "", "outputs": [
+        {"output_type": "stream", "text": "--source /home/me/shared/data/ml-1m/r.csv\n"},
+        {"output_type": "stream", "text": ["note: cache entry 1234 (pop) was made by code x\n"]},
+        {"output_type": "error", "ename": "KeyError"},
+        {"output_type": "stream", "text": "--source ../shared/data/ml-1m/r.csv\n"},
+    ]}]}  # fmt: skip
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "x.ipynb"
+        p.write_text(json.dumps(fake), encoding="utf-8")
+        assert output_defects(p) == [
+            "cell 0: absolute data path", "cell 0: a stale-cache note per entry", "cell 0: KeyError"
+        ]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_saved_outputs_read_cleanly(path):
+    assert output_defects(path) == []

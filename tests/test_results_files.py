@@ -16,7 +16,7 @@ from codigem_lab.experiments.tables import FORMAT, TableResult, render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-COMMAND = re.compile(r"^(codigem-lab |python benchmarks/)")
+COMMAND = re.compile(r"^(codigem-lab |python benchmarks/|python tools/)")
 
 
 def _tool():
