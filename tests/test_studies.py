@@ -116,3 +116,25 @@ def test_beta_readouts_name_the_decoder_input_too():
     assert r.loc[0.3, "alpha_bar_1"] == pytest.approx(0.7)  # z_1 keeps 1 - beta of x's variance
     assert r.loc[0.3, "alpha_bar_T"] == pytest.approx(0.7**3)
     assert r.loc[0.3, "snr_1"] == pytest.approx(0.7 / 0.3)
+
+
+def test_final_kl_weight_counts_users_from_this_config_not_the_records_path():
+    """A cached fast-path run made from another folder names a --source relative to it; the KL
+    weight is recomputed from this config's data (here the embedded synthetic set)."""
+    from types import SimpleNamespace
+
+    from codigem_lab.runs import DataSpec
+
+    cfg = ExperimentConfig(seeds=(0,), progress=False)
+    n_train = cfg.data(0).load().n_train_users
+    record = SimpleNamespace(
+        spec=SimpleNamespace(
+            data=DataSpec("csv", "../elsewhere/ratings.csv"),
+            train=SimpleNamespace(seed=0, batch_size=200),
+        ),
+        summary={"epochs": 10},
+        history=lambda: None,
+    )
+    w = studies._final_kl_weight(cfg, "paper", {"anneal_steps": 2000, "anneal_cap": 0.2}, [record])
+    steps = 10 * -(-n_train // 200)
+    assert w == pytest.approx(min(0.2, steps / 2000))

@@ -161,8 +161,12 @@ def _final_kl_weight(cfg: ExperimentConfig, preset: str, variant: dict, records)
         return logged
     config = CODIGEMConfig.preset(preset, n_items=1, **variant)
     weights = []
+    n_train_by_seed: dict[int, int] = {}
     for r in records:
-        n_train = r.spec.data.load().n_train_users
+        seed = r.spec.train.seed  # this config's data, not the record's: a relative --source
+        if seed not in n_train_by_seed:  # in the record names another working folder's file
+            n_train_by_seed[seed] = cfg.data(seed).load().n_train_users
+        n_train = n_train_by_seed[seed]
         steps = int(r.summary["epochs"]) * math.ceil(n_train / r.spec.train.batch_size)
         weights.append(1.0 if config.anneal_overwritten else config.kl_weight(steps))
     return float(np.mean(weights)) if weights else float("nan")
