@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from codigem_lab.experiments import paper
-from codigem_lab.viz.results import row_label
+from codigem_lab.viz.results import row_label, table3_frame
 
 
 def _ordinal(n: int) -> str:
@@ -54,30 +53,28 @@ def presets_reading(test: pd.DataFrame, metric: str = "R@50") -> str:
 
 
 def table3_reading(rows: Sequence[Mapping], metric: str = "R@50") -> str:
-    """Table 3 on screen, per preset: which variants equal the base model, how far the others move."""
+    """Table 3 on screen, per preset: which variants equal the base model, how far the others move
+    (the changes of :func:`~codigem_lab.viz.results.table3_frame`)."""
+    if not rows:
+        return "No rows to read."
+    f = table3_frame(rows)
     out = []
-    presets = list(dict.fromkeys(r["preset"] for r in rows))
-    for preset in presets:
-        own = {
-            paper.table3_label(r["variant"]): float(r[f"{metric}_mean"])
-            for r in rows
-            if r["preset"] == preset
-        }
-        base = own.get("base")
-        if base is None:
+    for preset in dict.fromkeys(f.index.get_level_values("preset")):
+        own = f.xs(preset, level="preset")
+        if "base" not in own.index:
             continue
-        same = [v.split()[0] for v, s in own.items() if v != "base" and s == base]
+        others = own.drop(index="base")
+        same = [v.split()[0] for v in others.index[others[f"identical_{metric}"]]]
         moved = [
-            f"{v.split()[0]} {100 * (s / base - 1):+.1f} %"
-            for v, s in own.items()
-            if v != "base" and s != base
+            f"{v.split()[0]} {others.loc[v, f'{metric}_change_%']:+.1f} %"
+            for v in others.index[~others[f"identical_{metric}"]]
         ]
-        text = f"{preset} preset (base {metric} {base:.3f}): "
-        text += (
-            f"{' and '.join(same)} equal the base model to the last digit"
-            if same
-            else "no variant equals the base model"
-        )
+        text = f"{preset} preset (base {metric} {own.loc['base', f'{metric}_mean']:.3f}): "
+        if same:
+            verb = "equal" if len(same) > 1 else "equals"
+            text += f"{' and '.join(same)} {verb} the base model to the last digit"
+        else:
+            text += "no variant equals the base model"
         if moved:
             text += "; " + ", ".join(moved)
         out.append(text + ".")
