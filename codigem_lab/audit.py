@@ -1,5 +1,6 @@
 """Gradient-flow audit: which parameters each loss term trains, which parameters reach the ranking,
-and so which parts of training can change a model's recommendations (issue 13, item 3).
+and so which parts of training can change a model's recommendations. The one place that tells
+why Table 3's variants I and II cannot change a decoder-scored ranking.
 
 Three questions, each answered with autograd on one small random batch:
 
@@ -473,8 +474,7 @@ def variant_effect(
     Both are built from the same seed (so init differences show), then the variant gets the base
     model's weights and both see the same batch and noise: every loss term's value, weight and
     gradient is compared at each step of :data:`PROBE_STEPS` (annealing changes with the step),
-    and the scores under ``score_mode``. Subsumes ``experiments/decoder_check.py``, which shows
-    the same for the decoder only.
+    and the scores under ``score_mode``.
     """
     if score_mode not in SCORE_MODES:
         raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
@@ -617,6 +617,18 @@ def explain_variant(
     return f"{label} can change the ranking under {mode}: {'; '.join(reasons) or 'see the report'}."
 
 
+def _variant_effects(config, variants, score_mode, seed):
+    """The audit report of ``config`` and each variant's effect (the base model, without
+    overrides, is the reference and is skipped)."""
+    report = audit_codigem(config, score_mode, seed=seed)
+    effects = {
+        name: variant_effect(report.config, over, score_mode, seed=seed)
+        for name, over in variants.items()
+        if over
+    }
+    return report, effects
+
+
 def audit_variants(
     config: CODIGEMConfig | str,
     variants: Mapping[str, Mapping[str, object]],
@@ -625,19 +637,17 @@ def audit_variants(
     seed: int = 0,
 ) -> pd.DataFrame:
     """One row per variant: what it changes and whether it can change the ranking (notebook 06)."""
-    report = audit_codigem(config, score_mode, seed=seed)
-    rows = {}
-    for name, over in variants.items():
-        if not over:
-            continue  # the base model: the reference, not a variant
-        eff = variant_effect(report.config, over, score_mode, seed=seed)
-        rows[name] = {
+    report, effects = _variant_effects(config, variants, score_mode, seed)
+    rows = {
+        name: {
             "changed loss terms": ", ".join(eff.changed_terms),
             "changed init": ", ".join(eff.changed_init),
             "changed gradients": ", ".join(eff.changed_gradients),
             "scores changed": eff.scores_changed,
             "can change ranking": not ranking_unaffected(report, eff),
         }
+        for name, eff in effects.items()
+    }
     out = pd.DataFrame(rows).T
     out.index.name = f"variant ({score_mode} scoring)"
     return out
@@ -652,16 +662,12 @@ def warn_if_cannot_change_ranking(
     warn: bool = True,
     seed: int = 0,
 ) -> list[str]:
-    """Before a study trains ``variants`` of ``config``: one message (and a
+    """Before a study trains ``variants`` of ``config`` (Table 3 does): one message (and a
     :class:`RankingUnaffectedWarning`) per variant that cannot change the ranking under
-    ``score_mode``. Variants without overrides (the base model) are skipped. Returns the messages,
-    for the study's notes."""
-    report = audit_codigem(config, score_mode, seed=seed)
+    ``score_mode``. Returns the messages, for the study's notes."""
+    report, effects = _variant_effects(config, variants, score_mode, seed)
     out = []
-    for name, over in variants.items():
-        if not over:
-            continue
-        eff = variant_effect(report.config, over, score_mode, seed=seed)
+    for name, eff in effects.items():
         if ranking_unaffected(report, eff):
             msg = explain_variant(
                 report, eff, name=f"{label + ': ' if label else ''}variant {name}"

@@ -9,9 +9,9 @@ import pytest
 from codigem_lab.cli import build_parser
 from codigem_lab.cli_reproduce import config_from_args
 from codigem_lab.data import DataSpec
-from codigem_lab.experiments import interactive as X
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.registry import STUDIES, get_study
+from codigem_lab.experiments.settings import experiment_config
 from codigem_lab.viz.study_figures import FIGURES
 
 
@@ -59,12 +59,10 @@ def test_study_options_reach_extra_and_back():
         _cli("codigem-lab reproduce table3 --presets nonsense")
 
 
-def test_notebook_command_is_the_registry_command():
-    cfg = X.experiment_config("synthetic", quick=True)
-    assert X.reproduce_command("fig2", cfg) == get_study("fig2").command(cfg)
-    assert X.reproduce_command("table2", cfg, "pop").endswith("--models pop --quick") or (
-        "--models pop" in X.reproduce_command("table2", cfg, "pop")
-    )
+def test_notebook_settings_give_the_registry_command():
+    cfg = experiment_config("synthetic", quick=True, models="pop")
+    assert "--models pop" in get_study("table2").command(cfg)
+    assert _cli(get_study("table2").command(cfg)).extra == cfg.extra
 
 
 def test_split_seed_is_separate_from_the_training_seed():

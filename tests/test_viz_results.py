@@ -22,9 +22,11 @@ from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 
-from codigem_lab.experiments import interactive as X  # noqa: E402
 from codigem_lab.experiments import paper  # noqa: E402
+from codigem_lab.experiments.aggregate import p_text  # noqa: E402
 from codigem_lab.experiments.common import ExperimentConfig  # noqa: E402
+from codigem_lab.experiments.registry import get_study  # noqa: E402
+from codigem_lab.experiments.settings import experiment_config  # noqa: E402
 from codigem_lab.viz import results as R  # noqa: E402
 from codigem_lab.viz import sensitivity as S  # noqa: E402
 
@@ -58,12 +60,15 @@ def table2_rows() -> list[dict]:
         for j, m in enumerate(R.TABLE2_METRICS):
             r[f"{m}_mean"] = 0.1 + 0.05 * k + 0.01 * j
             r[f"{m}_std"] = 0.002 * (k + 1)
+            r[f"{m}_ci_low"], r[f"{m}_ci_high"] = r[f"{m}_mean"] - 0.01, r[f"{m}_mean"] + 0.01
         key = model if variant in (None, "paper") else None
         if key in paper.table2("ml-1m").index:
             r.update(
                 {f"paper_{m}": float(paper.table2("ml-1m").loc[key, m]) for m in R.TABLE2_METRICS}
             )
-        r["p_value_vs_codigem"] = None if model == "codigem" else 0.01
+        cmp = model != "codigem"
+        r.update({"effect_R@50": 0.01 if cmp else None, "effect_ci": [0.0, 0.02] if cmp else None})
+        r.update({"p": 0.01 if cmp else None, "p_holm": 0.03 if cmp else None})
         rows.append(r)
     return rows
 
@@ -82,7 +87,14 @@ def table3_rows() -> list[dict]:
                     "R@50_std": 0.003,
                     "N@50_mean": base / 2 + delta,
                     "N@50_std": 0.002,
-                    "p_value_vs_base": None if variant == "base" else 0.5,
+                    "R@50_ci_low": base + delta - 0.01,
+                    "R@50_ci_high": base + delta + 0.01,
+                    "N@50_ci_low": base / 2 + delta - 0.01,
+                    "N@50_ci_high": base / 2 + delta + 0.01,
+                    "effect_R@50": None if variant == "base" else delta,
+                    "effect_ci": None if variant == "base" else [delta - 0.01, delta + 0.01],
+                    "p": None if variant == "base" else 0.5,
+                    "p_holm": None if variant == "base" else 1.0,
                     "kl_weight_last": 0.2 if variant.startswith("I ") else 1.0,
                     "epochs": 30.0,
                 }
@@ -155,7 +167,8 @@ def test_style_table2_puts_paper_beside_ours_and_bolds_the_best(table2_rows):
     assert list(frame.columns[:2]) == [("R@20", "ours"), ("R@20", "paper")]
     assert frame.loc["Pop", ("R@50", "paper")] == f"{paper.table2('ml-1m').loc['pop', 'R@50']:.4f}"
     assert frame.loc["EASE", ("R@50", "paper")] == "—"
-    assert frame.loc["CODIGEM (paper)", ("R@50", "ours")] == "0.2100 ± 0.0060"
+    assert frame.loc["CODIGEM (paper)", ("R@50", "ours")] == "0.2100 [0.2000, 0.2200]"
+    assert frame.loc["Pop", ("p", "")] == p_text(0.01)
     if hasattr(styled, "to_html"):
         html = styled.to_html()
         assert "font-weight: bold" in html and "Table 2" in html
@@ -191,18 +204,6 @@ def test_table3_frame_flags_variants_identical_to_base(table3_rows):
         selectors = styled.to_html().split("font-style: italic")[0].rsplit("}", 1)[-1]
         rows = {int(r) for r in re.findall(r"_row(\d+)_col0\b", selectors)}
         assert rows == {1, 2, 6, 7}  # I and II of both presets are greyed
-
-
-def test_table3_frame_reads_the_labels_of_older_results_files(table3_rows):
-    old = {
-        "II (skip, transition nets)": "II (skip, forward nets)",
-        "III (skip, decoder)": "III (skip, reverse nets)",
-    }
-    renamed = [dict(r, variant=old.get(r["variant"], r["variant"])) for r in table3_rows]
-    assert R.table3_frame(renamed).index.equals(R.table3_frame(table3_rows).index)
-    assert paper.table3_label("II (skip, forward nets)") == "II (skip, transition nets)"
-    with pytest.raises(KeyError, match="not one of Table 3"):
-        paper.table3_label("V (dropout)")
 
 
 # ------------------------------------------------------------------------- Tables 4, 5
@@ -354,12 +355,14 @@ def _cli_config(command: str) -> ExperimentConfig:
 
 @pytest.mark.parametrize("quick", [False, True])
 def test_notebook_settings_give_the_cli_runs(quick):
-    cfg = X.experiment_config(quick=quick, protocol="ratio", recall_definition="targets")
-    cli = _cli_config(X.reproduce_command("table2", cfg, "pop,codigem"))
+    cfg = experiment_config(
+        quick=quick, protocol="ratio", recall_definition="targets", models="pop,codigem"
+    )
+    cli = _cli_config(get_study("table2").command(cfg))
     for model, variant in (("pop", None), ("codigem", "paper")):
         for seed in cfg.seeds:
             assert cfg.spec(model, seed, variant).key() == cli.spec(model, seed, variant).key()
-    assert cli.extra == {**cfg.extra, "models": "pop,codigem"}
+    assert cli.extra == cfg.extra and cfg.extra["models"] == "pop,codigem"
     assert cfg.seeds == ((0,) if quick else (0, 1, 2)) and cfg.quick == quick
 
 

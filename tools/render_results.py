@@ -2,7 +2,6 @@
 
     python tools/render_results.py            # rewrite results/**/*.md and the marked README tables
     python tools/render_results.py --check    # exit 1 on any difference (what the test checks)
-    python tools/render_results.py --upgrade  # once: convert results files written before issue 13
 
 A results ``.md`` is :func:`codigem_lab.experiments.tables.render_markdown` of its ``.json`` and
 nothing else. Tables in ``README.md``, ``results/README.md`` and ``results/ml20m/README.md`` that
@@ -13,20 +12,12 @@ show numbers from results files sit between markers::
     <!-- /results -->
 
 and are generated here (:data:`BLOCKS`), so they cannot drift from the files either.
-
-``--upgrade`` converts the format-1 files (written before issue 13) once: every number they hold
-is kept; 95% intervals over seeds are recomputed from the stored mean, std and number of seeds;
-the difference in mean R@50 from the stored means; the old p-values (users pooled over seeds as if
-independent) stay in the rows under their old keys but are no longer shown, since the per-user
-values the new test needs are in the result cache, not in the files. A command the file did not
-record is filled in from ``results/README.md`` (and marked as such); wall time is the file's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -35,20 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pandas as pd  # noqa: E402
 
-from codigem_lab._io import atomic_open, write_json  # noqa: E402
-from codigem_lab.experiments import paper  # noqa: E402
-from codigem_lab.experiments.aggregate import (  # noqa: E402
-    effect_text,
-    format_interval,
-    interval_from_std,
-)
+from codigem_lab._io import atomic_open  # noqa: E402
 from codigem_lab.experiments.tables import (  # noqa: E402
-    FORMAT,
     markdown_table,
     render_markdown,
-    table_json,
 )
 
 RESULTS = ROOT / "results"
@@ -135,6 +117,15 @@ def _compute_text(doc: dict) -> str:
     return "not in the file"
 
 
+def _seeds_from_notes(notes: list[str]) -> list[int] | None:
+    """The seeds a table's notes name ('seeds [0, 1, 2]'), for files that do not list them."""
+    for n in notes:
+        m = re.search(r"seeds?(?:\(s\))? \[([\d, ]+)\]", n)
+        if m:
+            return [int(x) for x in m.group(1).split(",")]
+    return None
+
+
 def results_files() -> str:
     """results/README.md's table of every results file: what, seeds, wall time, compute."""
     lines = [
@@ -181,266 +172,6 @@ def render_blocks(text: str) -> str:
     return MARKER.sub(one, text)
 
 
-# ============================================================================== upgrade
-def _seeds_from_notes(notes: list[str]) -> list[int] | None:
-    for n in notes:
-        m = re.search(r"seeds?(?:\(s\))? \[([\d, ]+)\]", n)
-        if m:
-            return [int(x) for x in m.group(1).split(",")]
-    return None
-
-
-def _parse_md_table(md: str) -> dict:
-    """The first Markdown table of an old .md file as :func:`table_json`'s dict."""
-    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
-    split = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
-    header, body = split[0], split[2:]
-    return {
-        "index_name": header[0],
-        "columns": header[1:],
-        "index": [r[0] for r in body],
-        "cells": [r[1:] for r in body],
-    }
-
-
-def _add_intervals(rows: list[dict], metrics, n: int) -> None:
-    for r in rows:
-        for m in metrics:
-            if f"{m}_mean" in r:
-                lo, hi = interval_from_std(r[f"{m}_mean"], r.get(f"{m}_std"), n)
-                r[f"{m}_ci_low"] = None if math.isnan(lo) else lo
-                r[f"{m}_ci_high"] = None if math.isnan(hi) else hi
-
-
-OLD_P = (
-    "The p-values of this file's first version (a paired t-test pooling users x seeds as if "
-    "independent, which overstates the evidence) are kept in its JSON rows ({key}) but not "
-    "shown. The per-user values the current test needs (paired over users within a seed, a "
-    "t-test over seeds, Holm-adjusted) are in the result cache, not in this file: rerun the "
-    "command below with the cache in place to add the effect intervals, p and p (Holm)."
-)
-INTERVALS = (
-    "Intervals: 95% t-intervals over the {n} seeds, recomputed from this file's stored mean and "
-    "std when it was converted (format 2); the difference in mean R@50 is that of the stored means "
-    "(the paired effect per seed has no interval here)."
-)
-
-
-def _intervals_note(n: int) -> str:
-    if n > 1:
-        return INTERVALS.format(n=n)
-    return (
-        "One seed: no interval over seeds; the difference in mean R@50 is that of the stored means."
-    )
-
-
-SEED_VARIANCE = (
-    "Seeds: made before the split seed was its own option, so seed s trained with seed s on the "
-    "split made with seed s: the spread covers training randomness and the choice of split "
-    "together."
-)
-
-
-def _upgrade_table2(doc: dict, n: int) -> None:
-    metrics = ("R@20", "R@50", "N@20", "N@50")
-    rows = doc["rows"]
-    _add_intervals(rows, metrics, n)
-    ref = next(r for r in rows if r["model"] == "codigem" and r["variant"] == "paper")
-    for r in rows:
-        is_ref = r is ref
-        r["reference"] = None if is_ref else "CODIGEM (paper)"
-        r["effect_R@50"] = None if is_ref else r["R@50_mean"] - ref["R@50_mean"]
-        r["effect_ci"] = None
-        r["p"] = r["p_holm"] = None
-        r["p_method"] = (
-            None
-            if is_ref
-            else "not recomputed (per-user values not in the file); p_value_vs_codigem: old "
-            "pooled t-test"
-        )
-    frame = pd.DataFrame(rows)
-    labels = [
-        paper.DISPLAY.get(r["model"], r["model"]) + (f" ({r['variant']})" if r["variant"] else "")
-        for r in rows
-    ]
-    table = pd.DataFrame(index=pd.Index(labels, name="model"))
-    for m in metrics:
-        table[m] = [
-            format_interval(a, b, c)
-            for a, b, c in zip(frame[f"{m}_mean"], frame[f"{m}_ci_low"], frame[f"{m}_ci_high"])
-        ]
-        table[f"{m} (paper)"] = [
-            "" if r.get(f"paper_{m}") is None else f"{r[f'paper_{m}']:.4f}" for r in rows
-        ]
-    table["difference in mean R@50 vs CODIGEM (paper)"] = [
-        effect_text(r["effect_R@50"], None) for r in rows
-    ]
-    doc["table"] = table_json(table)
-    notes = []
-    for note in doc["notes"]:
-        if note.startswith("p vs CODIGEM:"):
-            continue
-        notes.append(
-            note.replace("Ours: mean ± std over", "Ours: mean [95% t-interval over seeds] of")
-        )
-    notes.insert(1, SEED_VARIANCE)
-    notes.insert(2, _intervals_note(n))
-    notes.insert(3, OLD_P.format(key="p_value_vs_codigem"))
-    doc["notes"] = notes
-    m = re.search(r"Compute recorded by the runs themselves: ([\d.]+) min", " ".join(notes))
-    if m:
-        doc["compute_s"] = float(m.group(1)) * 60  # the file's note, to its 0.1 min
-    doc["seeds"] = list(range(n))
-
-
-def _upgrade_table3(doc: dict, n: int) -> None:
-    rows = doc["rows"]
-    _add_intervals(rows, ("R@50", "N@50"), n)
-    base = {r["preset"]: r for r in rows if r["variant"] == "base"}
-    for r in rows:
-        is_base = r["variant"] == "base"
-        r["seeds"] = n
-        r["reference"] = None if is_base else f"{r['preset']} / base"
-        r["effect_R@50"] = None if is_base else r["R@50_mean"] - base[r["preset"]]["R@50_mean"]
-        r["effect_ci"] = None
-        r["p"] = r["p_holm"] = None
-        r["p_method"] = (
-            None
-            if is_base
-            else "not recomputed (per-user values not in the file); p_value_vs_base: old "
-            "pooled t-test"
-        )
-    frame = pd.DataFrame(rows)
-    table = pd.DataFrame(
-        {
-            "preset": frame["preset"],
-            "variant": frame["variant"],
-            "R@50": [
-                format_interval(a, b, c)
-                for a, b, c in zip(frame["R@50_mean"], frame["R@50_ci_low"], frame["R@50_ci_high"])
-            ],
-            "R@50 (paper)": [paper.TABLE3.loc[v, "R@50"] for v in frame["variant"]],
-            "N@50": [
-                format_interval(a, b, c)
-                for a, b, c in zip(frame["N@50_mean"], frame["N@50_ci_low"], frame["N@50_ci_high"])
-            ],
-            "N@50 (paper)": [paper.TABLE3.loc[v, "N@50"] for v in frame["variant"]],
-            "difference in mean R@50 vs base": [effect_text(r["effect_R@50"], None) for r in rows],
-            "final KL weight": [
-                f"{w:.3g}" if w is not None and w == w else "" for w in frame["kl_weight_last"]
-            ],
-        }
-    ).set_index(["preset", "variant"])
-    doc["table"] = table_json(table)
-    notes = []
-    for note in doc["notes"]:
-        if note.startswith("p vs base:"):
-            continue
-        note = note.replace("mean ± std over seeds", "mean [95% t-interval over seeds] of seeds")
-        note = note.replace(
-            "(paper): its Table 3, ML-20M, strong protocol.",
-            "(paper): its Table 3, which names no dataset (its base row equals its Table 2 ML-20M "
-            "CODIGEM row).",
-        )
-        notes.append(note)
-    notes.insert(1, SEED_VARIANCE)
-    notes.insert(2, _intervals_note(n))
-    notes.insert(3, OLD_P.format(key="p_value_vs_base"))
-    doc["notes"] = notes
-    doc["seeds"] = list(range(n))
-
-
-PAPER_HW = {
-    "(paper): ML-20M on a GPU; compare the ratios to T=3, not the seconds.": (
-        "(paper): its Table 4, which names neither the dataset nor the hardware it was timed on; "
-        "compare the ratios to T=3, not the seconds."
-    ),
-    "(paper): ML-20M on a GPU. Seconds are not comparable across machines; the ratios to "
-    "CODIGEM are.": (
-        "(paper): its Table 5, which names neither the dataset nor the hardware it was timed on. "
-        "Seconds are not comparable across machines; the ratios to CODIGEM are."
-    ),
-}
-TABLE5_TIMING = (
-    "timing runs of the three models made back to back by this command (median after the first "
-    "epoch)"
-)
-TABLE5_TIMING_FIX = (
-    "timing runs (median after the first epoch). Only Multi-VAE's and MacridVAE's were made by "
-    "this command: CODIGEM's timing run has the same spec as Table 4's T = 3 timing run, so the "
-    "result cache served the run the table4 command had made (its seconds equal Table 4's T = 3 "
-    "row to every digit); the three were not timed back to back"
-)
-
-#: Commands of files that recorded none, from results/README.md ("Commands and wall times").
-FILLED_COMMANDS = {
-    "table3/table3-ml-1m-strong-paper.json": (
-        f"codigem-lab reproduce table3 {ML1M} --presets paper --seeds 3"
-    ),
-    "table3/table3-ml-1m-strong-released.json": (
-        f"codigem-lab reproduce table3 {ML1M} --presets released --seeds 1"
-    ),
-    "fig2/fig2-ml-1m-strong.json": f"codigem-lab reproduce fig2 {ML1M} --seeds 1",
-    "fig3/fig3-ml-1m-strong.json": f"codigem-lab reproduce fig3 {ML1M} --seeds 1",
-}
-
-
-def upgrade(path: Path) -> bool:
-    """Convert one format-1 results file (and rewrite its .csv from its rows); False if current."""
-    doc = load(path)
-    if doc.get("format") == FORMAT:
-        return False
-    rel = path.relative_to(RESULTS).as_posix()
-    study = rel.split("/")[-1].split("-")[0]
-    seeds = _seeds_from_notes(doc["notes"])
-    n = len(seeds) if seeds else 1
-    md_old = path.with_suffix(".md").read_text(encoding="utf-8")
-    prov_note = [
-        "Converted to results format 2 (issue 13) by `python tools/render_results.py --upgrade` "
-        "from the file's first version, every number kept; that version recorded neither the "
-        "machine nor the thread count."
-    ]
-    threads_source = None
-    m = re.search(r"--threads (\d+)", doc.get("command", ""))
-    if m:
-        threads, threads_source = int(m.group(1)), "from the command"
-    else:
-        m = re.search(r"CPU, (\d+) threads", " ".join(doc["notes"]))
-        if m:
-            threads, threads_source = int(m.group(1)), "from the file's own notes"
-        else:
-            threads, threads_source = 1, "results/README.md: each command ran with --threads 1"
-    if not doc.get("command"):
-        doc["command"] = FILLED_COMMANDS[rel]
-        doc["command_source"] = "results/README.md (the file's first version recorded none)"
-        prov_note.append(
-            "Its first version recorded no command; the one shown is the one results/README.md "
-            "lists for it."
-        )
-    if study == "table2":
-        _upgrade_table2(doc, n)
-    elif study == "table3":
-        _upgrade_table3(doc, n)
-    else:
-        doc["table"] = _parse_md_table(md_old)
-        doc["notes"] = [PAPER_HW.get(x, x) for x in doc["notes"]]
-        if study == "table5":
-            doc["notes"] = [x.replace(TABLE5_TIMING, TABLE5_TIMING_FIX) for x in doc["notes"]]
-        doc["seeds"] = seeds or [0]
-    doc["format"] = FORMAT
-    doc["provenance"] = {
-        "wall_s": doc["wall_s"],
-        "machine": None,
-        "threads": threads,
-        "threads_source": threads_source,
-        "note": " ".join(prov_note),
-    }
-    write_json(path, doc)
-    with atomic_open(path.with_suffix(".csv"), "w", encoding="utf-8") as fh:
-        pd.DataFrame(doc["rows"]).to_csv(fh, index=False)
-    return True
-
-
 # ================================================================================= main
 def differences() -> list[str]:
     """Every file whose committed text differs from what this tool renders."""
@@ -481,7 +212,6 @@ def write_all() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 on any difference, write nothing")
-    ap.add_argument("--upgrade", action="store_true", help="convert format-1 files, then render")
     args = ap.parse_args(argv)
     if args.check:
         bad = differences()
@@ -489,10 +219,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"differs from its source: {b}")
         print("all results files and README tables match" if not bad else f"{len(bad)} differ")
         return 1 if bad else 0
-    if args.upgrade:
-        for path in table_files():
-            if upgrade(path):
-                print(f"upgraded {path.relative_to(ROOT)}")
     for c in write_all():
         print(f"rendered {c}")
     return 0

@@ -127,26 +127,18 @@ class ResultCache:
 
     ``keep_stale``: use records made by another version of the code (reported) instead of
     re-running them. Each stale entry is reported once per cache object (and collected in
-    ``stale_notes``); ``quiet`` only collects, for callers that summarise them.
+    ``stale_notes``).
     """
 
-    def __init__(
-        self,
-        root: str | os.PathLike | None = None,
-        keep_stale: bool = False,
-        quiet: bool = False,
-        stale_notes: list[str] | None = None,
-    ) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
         self.root = Path(root) if root is not None else default_root()
         self.keep_stale = keep_stale
-        self.quiet = quiet
-        self.stale_notes: list[str] = stale_notes if stale_notes is not None else []
+        self.stale_notes: list[str] = []
 
     def _note_stale(self, note: str) -> None:
         if note not in self.stale_notes:
             self.stale_notes.append(note)
-            if not self.quiet:
-                print(note)
+            print(note)
 
     def path(self, spec: RunSpec) -> Path:
         return self.root / spec.key()

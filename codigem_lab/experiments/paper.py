@@ -70,17 +70,6 @@ TABLE3 = pd.DataFrame(
 ).T
 
 
-def table3_label(variant: str) -> str:
-    """The current label of a Table 3 variant, found by its numeral: results files written before
-    issue 12 say 'II (skip, forward nets)' and 'III (skip, reverse nets)' for what is now
-    'II (skip, transition nets)' and 'III (skip, decoder)'."""
-    head = str(variant).split()[0] if str(variant).split() else ""
-    for label in TABLE3.index:
-        if label.split()[0] == head:
-            return label
-    raise KeyError(f"{variant!r} is not one of Table 3's variants ({', '.join(TABLE3.index)})")
-
-
 #: Table 4 (ML-20M, GPU): total execution time and epochs for each T.
 TABLE4 = pd.DataFrame(
     {"total_s": [824.682, 1212.060, 1861.488, 2416.659, 3384.233], "epochs": [18, 18, 18, 19, 18]},
@@ -98,7 +87,7 @@ TABLE5 = pd.DataFrame(
     index=pd.Index(["macridvae", "multvae", "codigem"], name="model"),
 )
 
-#: Display names as the paper prints them.
+#: Display names as the paper prints them (a model not listed shows its registry name).
 DISPLAY = {
     "pop": "Pop",
     "bpr": "BPR",
@@ -113,6 +102,13 @@ DISPLAY = {
     "ease": "EASE",
     "diffrec": "DiffRec",
 }
+
+
+def display_name(model: str, variant: str | None = None) -> str:
+    """'Multi-VAE' for 'multvae', 'CODIGEM (paper)' for ('codigem', 'paper'): the name the paper
+    prints (else the model's registry name), with the variant, if any."""
+    return DISPLAY.get(model, model) + (f" ({variant})" if variant else "")
+
 
 #: Which dataset name of ours each paper column corresponds to (csv copies of ML-1M included).
 PAPER_DATASET = {"ml-1m": "ml-1m", "ml-20m": "ml-20m", "amazon-electronics": "amazon-electronics"}

@@ -1,24 +1,36 @@
-"""The study registry: each of the paper's tables and figures defined once.
+"""The study registry: each of the paper's tables and figures listed once.
 
-A :class:`Study` names its run function, its own command-line options, its file stem and the
-figures it saves. ``codigem-lab reproduce``, the notebooks' :func:`~codigem_lab.experiments.
-interactive.reproduce` and every printed "same runs as: codigem-lab reproduce ..." line derive
-from :data:`STUDIES`, so adding a study or a flag is one edit here. The figures themselves are
-drawn by :mod:`codigem_lab.viz.study_figures` (the layer above), keyed by the names listed here.
+A :class:`Study` names its run function (defined in :mod:`~codigem_lab.experiments.table2` or
+:mod:`~codigem_lab.experiments.studies`, which know nothing of this list), its own command-line
+options, its file stem and the figures it saves. ``codigem-lab reproduce``, the notebooks and
+every printed "same runs as: codigem-lab reproduce ..." line derive from :data:`STUDIES`. The
+figures themselves are drawn by :mod:`codigem_lab.viz.study_figures` (the layer above).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.common import ExperimentConfig
+from codigem_lab.experiments.studies import (
+    reproduce_fig2,
+    reproduce_fig3,
+    reproduce_table3,
+    reproduce_table4,
+    reproduce_table5,
+)
+from codigem_lab.experiments.table2 import reproduce_table2
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.options import Option, argv_for
+from codigem_lab.paths import repo_root, results_root
 
 
 @dataclass
@@ -31,11 +43,13 @@ class StudyOutput:
 
 @dataclass(frozen=True)
 class Study:
-    """One table or figure of the paper: how to run it, its options, files and figures."""
+    """One table or figure of the paper: how to run it, its options, files and figures.
+
+    ``run(cfg)`` returns the study's table, or its table and per-run frame (the sweeps)."""
 
     name: str
     title: str
-    run: Callable[[ExperimentConfig, str], StudyOutput]
+    run: Callable[[ExperimentConfig], TableResult | tuple[TableResult, pd.DataFrame]]
     options: tuple[Option, ...] = ()
     figures: tuple[str, ...] = ()
     stem_parts: Callable[[ExperimentConfig], list[str]] = field(default=lambda cfg: [])
@@ -45,10 +59,20 @@ class Study:
         return {o.dest: cfg.extra[o.dest] for o in self.options if o.dest in cfg.extra}
 
     def command(self, cfg: ExperimentConfig) -> str:
-        """The ``codigem-lab reproduce`` command that makes exactly these runs."""
+        """The ``codigem-lab reproduce`` command that makes exactly these runs, to run from the
+        repository root: a source file beside the repository is named relative to it
+        (``../shared/...``), as the committed results files name it, not by this machine's path."""
+        root, source = repo_root(), cfg.data_spec.source
+        if root is not None and source and os.path.isabs(source):
+            rel = os.path.relpath(source, root)
+            if not rel.startswith(os.path.join(os.pardir, os.pardir)):
+                cfg = dataclasses.replace(cfg, data_spec=dataclasses.replace(cfg.data_spec, source=rel))
         words = ["codigem-lab", "reproduce", self.name, *cfg.to_argv()]
         words += argv_for(self.config_values(cfg), self.options)
-        return " ".join(shlex.quote(w) for w in words)
+        command = " ".join(shlex.quote(w) for w in words)
+        if cfg.seeds != tuple(range(len(cfg.seeds))):
+            command += f"  # note: the CLI runs seeds 0..{len(cfg.seeds) - 1}, not {list(cfg.seeds)}"
+        return command
 
     def stem(self, cfg: ExperimentConfig) -> str:
         """File stem: ``<study>-<data>-<protocol>[-parts][-reverse-scoring][-quick]``."""
@@ -58,44 +82,23 @@ class Study:
         return "-".join(parts) + ("-quick" if cfg.quick else "")
 
     def execute(self, cfg: ExperimentConfig) -> StudyOutput:
-        """Run (or load from the cache) the study; its files name :meth:`command`."""
-        return self.run(cfg, self.command(cfg))
+        """Run the study (every run through the result cache); its table names :meth:`command`."""
+        out = self.run(cfg)
+        result, runs = out if isinstance(out, tuple) else (out, None)
+        result.command = self.command(cfg)
+        result.origin = "computed now (runs the result cache lacked were trained and stored)"
+        return StudyOutput(result, runs)
 
-
-def _table2(cfg: ExperimentConfig, command: str) -> StudyOutput:
-    from codigem_lab.experiments import table2
-
-    return StudyOutput(table2.reproduce_table2(cfg, cfg.extra.get("models"), command))
-
-
-def _table3(cfg: ExperimentConfig, command: str) -> StudyOutput:
-    from codigem_lab.experiments import studies
-
-    return StudyOutput(studies.reproduce_table3(cfg, command=command))
-
-
-def _fig2(cfg: ExperimentConfig, command: str) -> StudyOutput:
-    from codigem_lab.experiments import studies
-
-    return StudyOutput(*studies.reproduce_fig2(cfg, command))
-
-
-def _fig3(cfg: ExperimentConfig, command: str) -> StudyOutput:
-    from codigem_lab.experiments import studies
-
-    return StudyOutput(*studies.reproduce_fig3(cfg, command))
-
-
-def _table4(cfg: ExperimentConfig, command: str) -> StudyOutput:
-    from codigem_lab.experiments import studies
-
-    return StudyOutput(studies.reproduce_table4(cfg, command))
-
-
-def _table5(cfg: ExperimentConfig, command: str) -> StudyOutput:
-    from codigem_lab.experiments import studies
-
-    return StudyOutput(studies.reproduce_table5(cfg, command))
+    def load(self, cfg: ExperimentConfig, root: Path | None = None) -> TableResult:
+        """The committed results file ``results/<study>/<stem>.json`` made by ``reproduce``;
+        ConfigError naming the file and the command that makes it when it is missing."""
+        root = Path(root or results_root())
+        path = root / self.name / f"{self.stem(cfg)}.json"
+        if not path.is_file():
+            raise ConfigError(
+                f"no results file {path}; make it with `{self.command(cfg)}` or run the study now"
+            )
+        return TableResult.load(path, shown=str(path.relative_to(root.parent)))
 
 
 def _parse_presets(text: str) -> tuple[str, ...]:
@@ -127,21 +130,27 @@ STUDIES: dict[str, Study] = {
         Study(
             "table2",
             "Table 2: every model against the paper's rows",
-            _table2,
+            reproduce_table2,
             (MODELS, PAPER_DATASET),
             stem_parts=lambda cfg: [cfg.recall_definition],
         ),
         Study(
             "table3",
             "Table 3: CODIGEM variants I-IV",
-            _table3,
+            reproduce_table3,
             (PRESETS_OPTION, PAPER_DATASET),
             stem_parts=lambda cfg: list(cfg.extra.get("presets") or ("paper", "released")),
         ),
-        Study("fig2", "Fig. 2: sensitivity to beta", _fig2, (PAPER_DATASET,), ("beta",)),
-        Study("fig3", "Fig. 3: T and convergence", _fig3, (PAPER_DATASET,), ("T", "convergence")),
-        Study("table4", "Table 4: seconds per epoch against T", _table4, (PAPER_DATASET,)),
-        Study("table5", "Table 5: efficiency against the VAEs", _table5, (PAPER_DATASET,)),
+        Study("fig2", "Fig. 2: sensitivity to beta", reproduce_fig2, (PAPER_DATASET,), ("beta",)),
+        Study(
+            "fig3",
+            "Fig. 3: T and convergence",
+            reproduce_fig3,
+            (PAPER_DATASET,),
+            ("T", "convergence"),
+        ),
+        Study("table4", "Table 4: seconds per epoch against T", reproduce_table4, (PAPER_DATASET,)),
+        Study("table5", "Table 5: efficiency against the VAEs", reproduce_table5, (PAPER_DATASET,)),
     )
 }
 

@@ -7,7 +7,6 @@ Every run goes through the result cache, so a re-run prints the same tables in s
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import time
 import warnings
@@ -36,7 +35,6 @@ from codigem_lab.experiments.common import (
     ExperimentConfig,
     run_specs,
 )
-from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.train import TrainConfig
 
@@ -60,15 +58,20 @@ EFFICIENCY_MODELS = ("macridvae", "multvae", "codigem")
 TIMING_EPOCHS = 5
 
 
-def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> TableResult:
+def reproduce_table3(cfg: ExperimentConfig, presets=None) -> TableResult:
     """CODIGEM base and variants I-IV under each preset, R@50/N@50 beside the paper's Table 3.
 
     ``presets``: default ``cfg.extra["presets"]``, else both ('paper', 'released').
     """
-    command = command or get_study("table3").command(cfg)
     presets = tuple(presets or cfg.extra.get("presets") or ("paper", "released"))
     # before training: which variants cannot change the ranking under this score mode (warned)
-    audit_notes = [msg for preset in presets for msg in _ranking_audit(preset, cfg.score_mode)]
+    audit_notes = [
+        msg
+        for preset in presets
+        for msg in warn_if_cannot_change_ranking(
+            preset, VARIANTS, cfg.score_mode, label=preset, warn=False
+        )
+    ]
     for msg in audit_notes:
         warnings.warn(msg, RankingUnaffectedWarning, stacklevel=2)
     cache = cfg.cache()
@@ -147,7 +150,6 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None, command: str = "") -> 
         _json_rows(frame),
         notes,
         wall,
-        command,
         extra={"seeds": list(cfg.seeds), "split_seed": cfg.split_seed},
     )
 
@@ -312,9 +314,8 @@ def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
     return out.sort_index()
 
 
-def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResult, pd.DataFrame]:
+def reproduce_fig2(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
     """Fig. 2: R@50/N@50 against beta (coarse 1e-4..0.9 and fine 1e-4..9e-4), with alpha_bar_T."""
-    command = command or get_study("fig2").command(cfg)
     values = sorted(set(BETAS_COARSE) | set(BETAS_FINE))
     if cfg.quick:
         values = [1e-4, 1e-2, 0.9]
@@ -343,13 +344,12 @@ def reproduce_fig2(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
     ]
     rows = _json_rows(summary.reset_index())
     return TableResult(
-        "Fig. 2 — sensitivity to beta", table, rows, notes, df.attrs["wall_s"], command
+        "Fig. 2 — sensitivity to beta", table, rows, notes, df.attrs["wall_s"]
     ), df
 
 
-def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResult, pd.DataFrame]:
+def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
     """Fig. 3: R@50/N@50 against T, and validation R@50 per epoch (convergence)."""
-    command = command or get_study("fig3").command(cfg)
     values = (1, 2, 3) if cfg.quick else TS
     df = sweep(cfg, "T", values, label="T sweep")
     summary = summarise_sweep(df, "T")
@@ -376,14 +376,12 @@ def reproduce_fig3(cfg: ExperimentConfig, command: str = "") -> tuple[TableResul
         _json_rows(summary.reset_index()),
         notes,
         df.attrs["wall_s"],
-        command,
     ), df
 
 
-def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
+def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
     """Table 4: total time and epochs for each T: epochs from the T sweep's runs, seconds per
     epoch from short timing runs made back to back (both cached)."""
-    command = command or get_study("table4").command(cfg)
     values = (1, 2, 3) if cfg.quick else tuple(t for t in TS if t >= 3)
     df = sweep(cfg, "T", values, label="T sweep")
     params = [sweep_params("paper", "T", t) for t in values]
@@ -447,13 +445,11 @@ def reproduce_table4(cfg: ExperimentConfig, command: str = "") -> TableResult:
         _json_rows(g.reset_index()),
         notes,
         df.attrs["wall_s"],
-        command,
     )
 
 
-def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
+def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
     """Table 5: per-epoch train/eval seconds, epochs to converge and total time per model."""
-    command = command or get_study("table5").command(cfg)
     cache = cfg.cache()
     rows, wall = [], 0.0
     timing_specs = []
@@ -512,9 +508,9 @@ def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
             .map(lambda v: f"{v:.2f}"),
         }
     )
-    table.index = [paper.DISPLAY[m] for m in table.index]
-    made = [paper.DISPLAY[m] for m in frame.index if frame.loc[m, "timing_run_made_now"]]
-    loaded = [paper.DISPLAY[m] for m in frame.index if not frame.loc[m, "timing_run_made_now"]]
+    table.index = [paper.display_name(m) for m in table.index]
+    made = [paper.display_name(m) for m in frame.index if frame.loc[m, "timing_run_made_now"]]
+    loaded = [paper.display_name(m) for m in frame.index if not frame.loc[m, "timing_run_made_now"]]
     frame = frame.drop(columns="timing_run_made_now")  # the rows stay the same on a cached re-run
     notes = [
         f"Ours: {cfg.data_spec.name}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
@@ -552,7 +548,6 @@ def reproduce_table5(cfg: ExperimentConfig, command: str = "") -> TableResult:
         _json_rows(frame.reset_index()),
         notes,
         wall,
-        command,
     )
 
 
@@ -637,14 +632,6 @@ def training_path_note(cfg: ExperimentConfig) -> str:
         "ranking, so the transition networks are skipped; the decoder's weights and the test "
         "metrics equal the full model's bit for bit (tests/test_decoder_only.py). "
         "--full-model trains every network."
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _ranking_audit(preset: str, score_mode: str) -> tuple[str, ...]:
-    """The gradient-flow audit's messages for Table 3's variants (seconds; computed once)."""
-    return tuple(
-        warn_if_cannot_change_ranking(preset, VARIANTS, score_mode, label=preset, warn=False)
     )
 
 

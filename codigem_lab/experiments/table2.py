@@ -24,7 +24,6 @@ from codigem_lab.experiments.aggregate import (
     side_by_side,
 )
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
-from codigem_lab.experiments.registry import get_study
 from codigem_lab.experiments.tables import TableResult
 
 METRICS = ("R@20", "R@50", "N@20", "N@50")
@@ -105,15 +104,17 @@ def tune(
     return {k: best[k] for k in keys}, tried, others
 
 
-def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = None) -> TableResult:
-    """Train and evaluate each model for every seed (cached), and build the table beside the paper's."""
+def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
+    """Train and evaluate each model for every seed (cached), and build the table beside the paper's.
+
+    ``models``: default ``cfg.extra["models"]``, else :data:`DEFAULT_MODELS`."""
     cache = cfg.cache()
     chosen: dict[str, dict] = {}
     tuning_log: dict[str, list] = {}
     groups: dict[tuple[str, str | None], list] = {}
     tuning_records: list = []
     wall = 0.0
-    for model, variant in parse_models(models):
+    for model, variant in parse_models(models or cfg.extra.get("models")):
         params, tried, others = tune(cfg, model, variant, cache)
         tuning_records += others
         if tried:
@@ -131,7 +132,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         row = {
             "model": model,
             "variant": variant,
-            "label": paper.DISPLAY.get(model, model) + (f" ({variant})" if variant else ""),
+            "label": paper.display_name(model, variant),
             # the paper's CODIGEM row came from the released code, and its text describes the
             # paper preset: it stands beside both
             "paper_key": model,
@@ -190,7 +191,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         f"Holm-adjusted over the table's {sum(r['p'] is not None for r in rows)} comparisons.",
     ]
     by_model = {
-        paper.DISPLAY.get(m, m) + (f" ({v})" if v else ""): sum(_compute_s(r) for r in records)
+        paper.display_name(m, v): sum(_compute_s(r) for r in records)
         for (m, v), records in groups.items()
     }
     compute_s = sum(by_model.values())
@@ -237,7 +238,6 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, command: str | None = N
         rows=json_rows,
         notes=notes,
         wall_s=wall,
-        command=command or get_study("table2").command(cfg),
         extra={
             "tuning": tuning_log,
             "chosen": chosen,

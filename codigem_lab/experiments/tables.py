@@ -22,7 +22,7 @@ import pandas as pd
 from codigem_lab._io import atomic_open, write_json
 from codigem_lab.report import json_line
 
-#: Version of the results-file layout (1: before issue 13, no display table or provenance).
+#: Version of the results-file layout (every committed file is format 2).
 FORMAT = 2
 
 
@@ -148,6 +148,27 @@ class TableResult:
     wall_s: float = 0.0
     command: str = ""
     extra: dict = field(default_factory=dict)
+    #: Where this copy comes from (computed now, or which results file), for a notebook to print.
+    origin: str = field(default="", compare=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, shown: str | None = None) -> TableResult:
+        """The table a results file (format 2) holds; ``origin`` names the file (as ``shown``),
+        when it was written and the command that made it."""
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        t = doc["table"]
+        index = pd.Index(t["index"], name=t.get("index_name") or None)
+        written = (doc.get("provenance") or {}).get("written_utc") or "before files recorded a date"
+        return cls(
+            name=doc["name"],
+            table=pd.DataFrame(t["cells"], columns=t["columns"], index=index),
+            rows=list(doc.get("rows") or []),
+            notes=list(doc.get("notes") or []),
+            wall_s=float(doc.get("wall_s") or 0.0),
+            command=doc.get("command") or "",
+            origin=f"loaded from the results file {shown or path} (written {written}; nothing trained "
+            f"here), made by:\n  {doc.get('command') or '(command not recorded)'}",
+        )
 
     def text(self) -> str:
         with pd.option_context("display.width", 250, "display.max_columns", 50):

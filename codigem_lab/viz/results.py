@@ -2,8 +2,8 @@
 
 Three parts, each usable on its own:
 
-* The runs themselves come from :mod:`codigem_lab.experiments.interactive` (the layer below):
-  this module only draws and styles what they return.
+* The runs themselves come from the study registry (:mod:`codigem_lab.experiments.registry`,
+  the layer below): this module only draws and styles what they return.
 * **Tables of the protocols** (:func:`target_counts`, :func:`compare_tables`).
 * **Styled tables** (:func:`style_table2`, :func:`style_table3`, :func:`style_result`): a pandas
   ``Styler`` (plain ``DataFrame`` where jinja2 is missing) with the best value per column in bold.
@@ -25,12 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import (
-    effect_text,
-    format_interval,
-    format_mean_std,
-    p_text,
-)
+from codigem_lab.experiments.aggregate import effect_text, interval_column, p_text
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
@@ -125,15 +120,13 @@ def _fmt(v: float, digits: int = 4) -> str:
 
 def row_label(row: Mapping) -> str:
     """'CODIGEM (paper)', 'Multi-VAE': the paper's display name plus the variant, if any."""
-    name = paper.DISPLAY.get(row["model"], row["model"])
-    return name + (f" ({row['variant']})" if row.get("variant") else "")
+    return paper.display_name(row["model"], row.get("variant"))
 
 
 def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRICS) -> pd.DataFrame:
     """Table 2's JSON rows as numbers: index = model label; ``{m}_mean``, ``{m}_std``,
     ``{m}_ci_low``/``{m}_ci_high`` (95% interval over seeds), ``paper_{m}`` (NaN where the paper
-    has no such row), ``effect_R@50``/``effect_ci``, ``p``, ``p_holm`` and ``p_value_vs_codigem``
-    (the p-value of files written before issue 13: users pooled over seeds, see their notes)."""
+    has no such row), ``effect_R@50``/``effect_ci``, ``p`` and ``p_holm``."""
     out = []
     for r in rows:
         d = {"model": row_label(r)}
@@ -141,7 +134,7 @@ def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRIC
             for key in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high", f"paper_{m}"):
                 v = r.get(key)
                 d[key] = math.nan if v is None else v  # None: a single seed's std, or no paper row
-        for key in ("effect_R@50", "p", "p_holm", "p_value_vs_codigem"):
+        for key in ("effect_R@50", "p", "p_holm"):
             v = r.get(key)
             d[key] = math.nan if v is None else v
         d["effect_ci"] = r.get("effect_ci")
@@ -149,26 +142,13 @@ def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRIC
     return pd.DataFrame(out).set_index("model")
 
 
-def _ours_column(f: pd.DataFrame, m: str) -> list[str]:
-    """'mean [95% interval]' where the rows have intervals, else 'mean ± std' (older files)."""
-    if f[f"{m}_ci_low"].notna().any():
-        return [
-            format_interval(a, b, c)
-            for a, b, c in zip(f[f"{m}_mean"], f[f"{m}_ci_low"], f[f"{m}_ci_high"], strict=True)
-        ]
-    return [format_mean_std(a, b) for a, b in zip(f[f"{m}_mean"], f[f"{m}_std"], strict=True)]
-
-
-def _p_columns(f: pd.DataFrame, effect_name: str) -> dict[str, list[str]]:
-    """The comparison columns: effect with its interval, p and Holm's p; for files written
-    before issue 13 only their (pooled, overstated) p-value, labelled as such."""
-    if f["p"].notna().any() or "effect_R@50" in f and f["effect_R@50"].notna().any():
-        return {
-            effect_name: [effect_text(e, ci) for e, ci in zip(f["effect_R@50"], f["effect_ci"])],
-            "p": [p_text(p) for p in f["p"]],
-            "p (Holm)": [p_text(p) for p in f["p_holm"]],
-        }
-    return {"p (old pooled t-test)": [p_text(p) for p in f["p_value_vs_codigem"]]}
+def _comparison_columns(f: pd.DataFrame, effect_name: str) -> dict[str, list[str]]:
+    """The comparison columns: effect with its interval, p and Holm's p."""
+    return {
+        effect_name: [effect_text(e, ci) for e, ci in zip(f["effect_R@50"], f["effect_ci"])],
+        "p": [p_text(p) for p in f["p"]],
+        "p (Holm)": [p_text(p) for p in f["p_holm"]],
+    }
 
 
 def style_table2(
@@ -185,11 +165,11 @@ def style_table2(
     display = pd.DataFrame(index=f.index, columns=cols, dtype=object)
     css = pd.DataFrame("", index=f.index, columns=cols)
     for m in metrics:
-        display[(m, "ours")] = _ours_column(f, m)
+        display[(m, "ours")] = interval_column(f, m)
         display[(m, "paper")] = [_fmt(v) for v in f[f"paper_{m}"]]
         css[(m, "ours")] = _bold_max(f[f"{m}_mean"])
         css[(m, "paper")] = _bold_max(f[f"paper_{m}"])
-    for name, values in _p_columns(f, "effect on R@50 vs CODIGEM").items():
+    for name, values in _comparison_columns(f, "effect on R@50 vs CODIGEM").items():
         display[(name, "")] = values
         css[(name, "")] = ""
     shade = [i.startswith("CODIGEM") for i in f.index]
@@ -205,8 +185,7 @@ def table3_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
     """Table 3's JSON rows as numbers, with each variant's change from its preset's base (%)
     and the paper's values and changes beside them. Index: (preset, variant)."""
     f = pd.DataFrame(list(rows)).set_index(["preset", "variant"])
-    f = f.rename(index=paper.table3_label, level="variant")  # older files' labels -> today's
-    for key in ("effect_R@50", "p", "p_holm", "p_value_vs_base"):
+    for key in ("effect_R@50", "p", "p_holm"):
         f[key] = pd.to_numeric(f[key], errors="coerce") if key in f else math.nan
     if "effect_ci" not in f:
         f["effect_ci"] = None
@@ -238,12 +217,11 @@ def style_table3(rows: Sequence[Mapping], caption: str = ""):
     f = table3_frame(rows)
     display = pd.DataFrame(index=f.index)
     for m in ("R@50", "N@50"):
-        display[f"{m}"] = _ours_column(f, m)
+        display[f"{m}"] = interval_column(f, m)
         display[f"{m} vs base"] = [f"{c:+.2f}%" for c in f[f"{m}_change_%"]]
         display[f"{m} (paper)"] = [_fmt(v) for v in f[f"paper_{m}"]]
         display[f"{m} (paper) vs base"] = [f"{c:+.2f}%" for c in f[f"paper_{m}_change_%"]]
-    old = {"p_value_vs_codigem": f["p_value_vs_base"]}
-    for name, values in _p_columns(f.assign(**old), "effect on R@50 vs base").items():
+    for name, values in _comparison_columns(f, "effect on R@50 vs base").items():
         display[name] = values
     display["final KL weight"] = [
         "" if w is None or w != w else f"{w:.3g}" for w in f["kl_weight_last"]
@@ -268,7 +246,7 @@ def plot_table2(
     metrics: Sequence[str] = ("R@20", "R@50"),
     dpi: int = DEFAULT_DPI,
     title: str = "",
-    paper_label: str = "paper",  # noqa: F811 (the legend text; R.paper_label makes it)
+    paper_label: str = "paper",  # the legend text
 ) -> Figure:
     """Table 2 as horizontal bars: ours (mean, error bar = std over seeds) beside the paper's.
 
@@ -318,7 +296,7 @@ def plot_table2_intervals(
     metric: str = "R@50",
     dpi: int = DEFAULT_DPI,
     title: str = "",
-    paper_label: str = "paper",  # noqa: F811 (the legend text)
+    paper_label: str = "paper",  # the legend text
 ) -> Figure:
     """Table 2 as a dot plot: one line per model, ours as a dot with its 95% interval over seeds
     (a dot alone for one seed), the paper's value as a grey diamond; sorted by our mean."""
@@ -443,7 +421,7 @@ def plot_efficiency(rows: Sequence[Mapping], dpi: int = DEFAULT_DPI) -> Figure:
     ``epochs_to_converge``, ``total_s``).
     """
     f = pd.DataFrame(list(rows)).set_index("model")
-    names = [paper.DISPLAY.get(m, m) for m in f.index]
+    names = [paper.display_name(m) for m in f.index]
     x = np.arange(len(f))
     w = 0.38
     fig = new_figure(12.0, 3.3, dpi)
@@ -499,7 +477,7 @@ def plot_model_convergence(
         mean, std = curve_band(curves)
         ep = np.arange(1, len(mean) + 1)
         c = colors[k % len(colors)]
-        ax.plot(ep, mean, color=c, label=paper.DISPLAY.get(name, name))
+        ax.plot(ep, mean, color=c, label=paper.display_name(name))
         ax.fill_between(ep, mean - std, mean + std, color=c, alpha=0.2)
         best = [int(np.argmax(cv)) for cv in curves]
         ax.plot(
