@@ -66,12 +66,16 @@ class Study:
         if root is not None and source and os.path.isabs(source):
             rel = os.path.relpath(source, root)
             if not rel.startswith(os.path.join(os.pardir, os.pardir)):
-                cfg = dataclasses.replace(cfg, data_spec=dataclasses.replace(cfg.data_spec, source=rel))
+                cfg = dataclasses.replace(
+                    cfg, data_spec=dataclasses.replace(cfg.data_spec, source=rel)
+                )
         words = ["codigem-lab", "reproduce", self.name, *cfg.to_argv()]
         words += argv_for(self.config_values(cfg), self.options)
         command = " ".join(shlex.quote(w) for w in words)
         if cfg.seeds != tuple(range(len(cfg.seeds))):
-            command += f"  # note: the CLI runs seeds 0..{len(cfg.seeds) - 1}, not {list(cfg.seeds)}"
+            command += (
+                f"  # note: the CLI runs seeds 0..{len(cfg.seeds) - 1}, not {list(cfg.seeds)}"
+            )
         return command
 
     def stem(self, cfg: ExperimentConfig) -> str:

@@ -343,9 +343,7 @@ def reproduce_fig2(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
         training_path_note(cfg),
     ]
     rows = _json_rows(summary.reset_index())
-    return TableResult(
-        "Fig. 2 — sensitivity to beta", table, rows, notes, df.attrs["wall_s"]
-    ), df
+    return TableResult("Fig. 2 — sensitivity to beta", table, rows, notes, df.attrs["wall_s"]), df
 
 
 def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
