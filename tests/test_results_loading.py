@@ -34,7 +34,7 @@ def test_load_by_stem_round_trip(tmp_path):
     cfg = _cfg()
     command = "codigem-lab reproduce table5 --source /elsewhere/r.csv --seeds 1"
     written = _write(tmp_path / "results", "table5", cfg, command)
-    found = get_study("table5").load(cfg, root=tmp_path / "results")
+    found = get_study("table5").load(cfg, root=tmp_path / "results").result
     assert found.rows == written.rows and found.notes == written.notes
     assert found.table.loc["CODIGEM", "R@50"] == "0.4000" and found.command == command
     assert "results/table5/table5-synthetic-strong.json" in found.origin

@@ -93,16 +93,16 @@ class Study:
         result.origin = "computed now (runs the result cache lacked were trained and stored)"
         return StudyOutput(result, runs)
 
-    def load(self, cfg: ExperimentConfig, root: Path | None = None) -> TableResult:
-        """The committed results file ``results/<study>/<stem>.json`` made by ``reproduce``;
-        ConfigError naming the file and the command that makes it when it is missing."""
+    def load(self, cfg: ExperimentConfig, root: Path | None = None) -> StudyOutput:
+        """The table of the committed results file ``results/<study>/<stem>.json`` (no per-run
+        frame); ConfigError naming the file and the command that makes it when it is missing."""
         root = Path(root or results_root())
         path = root / self.name / f"{self.stem(cfg)}.json"
         if not path.is_file():
             raise ConfigError(
                 f"no results file {path}; make it with `{self.command(cfg)}` or run the study now"
             )
-        return TableResult.load(path, shown=str(path.relative_to(root.parent)))
+        return StudyOutput(TableResult.load(path, shown=str(path.relative_to(root.parent))))
 
 
 def _parse_presets(text: str) -> tuple[str, ...]:
