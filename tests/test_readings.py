@@ -28,7 +28,7 @@ def test_table2_reading_ranks_codigem_and_compares_with_pop():
 def test_table3_reading_names_the_variants_equal_to_base():
     rows = [
         {"preset": "paper", "variant": v, "R@50_mean": s, "R@50_std": None, "N@50_mean": s, "N@50_std": None}
-        for v, s in [("base", 0.40), ("I (annealing)", 0.40), ("II (skip, forward nets)", 0.40),
+        for v, s in [("base", 0.40), ("I (annealing)", 0.40), ("II (skip, transition nets)", 0.40),
                      ("III (skip, decoder)", 0.38), ("IV (multinomial)", 0.42)]
     ]  # fmt: skip
     text = RD.table3_reading(rows)
