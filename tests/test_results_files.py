@@ -1,4 +1,4 @@
-"""Results that cannot drift (issue 13.6): every committed ``results/**/*.md`` is its ``.json``
+"""Results that cannot drift: every committed ``results/**/*.md`` is its ``.json``
 rendered by ``render_markdown``, names the command that made it, and the README tables between
 ``<!-- results:... -->`` markers are generated from the files (``tools/render_results.py``)."""
 

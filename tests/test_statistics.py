@@ -1,4 +1,4 @@
-"""The statistics behind every table (issue 13.5): intervals over seeds, the two-stage paired
+"""The statistics behind every table: intervals over seeds, the two-stage paired
 comparison (users within a seed, seeds as replicates), Holm's adjustment, and their text."""
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from codigem_lab.experiments.aggregate import (
     effect_text,
     format_interval,
     holm,
-    interval_from_std,
     p_text,
     paired_differences,
     t_interval,
@@ -92,14 +91,12 @@ def test_identical_models_give_no_effect_and_p_one():
     assert compare_differences([np.zeros(50)]).p == 1.0
 
 
-def test_t_interval_and_from_std_agree_with_scipy():
+def test_t_interval_agrees_with_scipy():
     v = [0.41, 0.43, 0.39]
     lo, hi = t_interval(v)
     ref = stats.t.interval(0.95, 2, loc=np.mean(v), scale=stats.sem(v))
     assert (lo, hi) == pytest.approx(ref)
-    assert interval_from_std(np.mean(v), np.std(v, ddof=1), 3) == pytest.approx(ref)
     assert all(math.isnan(x) for x in t_interval([0.4]))
-    assert all(math.isnan(x) for x in interval_from_std(0.4, None, 1))
 
 
 def test_holm_by_hand():

@@ -60,15 +60,6 @@ def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, fl
     return float(v.mean() - half), float(v.mean() + half)
 
 
-def interval_from_std(mean: float, std: float | None, n: int, level: float = LEVEL):
-    """The t-interval of :func:`t_interval` from a stored mean, sample std and number of seeds
-    (how intervals are recomputed for results files that kept only mean and std)."""
-    if std is None or n < 2 or (isinstance(std, float) and math.isnan(std)):
-        return math.nan, math.nan
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n)
-    return float(mean - half), float(mean + half)
-
-
 def mean_std(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, float]:
     """``{m}_mean``, ``{m}_std`` (sample std over seeds) and ``{m}_ci_low``/``{m}_ci_high`` (95%
     t-interval over seeds) for each metric; std and interval are NaN for a single seed."""

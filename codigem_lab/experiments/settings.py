@@ -7,7 +7,6 @@ so a local csv of the same ratings shares them), in quick mode small data and a 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from codigem_lab.data.spec import resolve_data
@@ -81,14 +80,3 @@ def describe_mode(cfg: ExperimentConfig) -> str:
         f"FULL MODE: {data}; {cfg.protocol} protocol, Recall = {rdef}; {seeds}; up to "
         f"{cfg.max_epochs} epochs, early stopping after {cfg.patience}.{banner}"
     )
-
-
-def machine_text(cfg: ExperimentConfig) -> str:
-    """Where runs made now would be timed: device, torch threads, CPU cores."""
-    import torch
-
-    from codigem_lab.train import resolve_device
-
-    dev = resolve_device(cfg.device)
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
-    return f"{name}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} CPU cores visible"

@@ -35,7 +35,7 @@ from codigem_lab.experiments.common import (
     ExperimentConfig,
     run_specs,
 )
-from codigem_lab.experiments.tables import TableResult
+from codigem_lab.experiments.tables import TableResult, nan_to_none
 from codigem_lab.train import TrainConfig
 
 #: Table 3's variants as CODIGEM config overrides. Variant I anneals the KL weight linearly to
@@ -184,13 +184,7 @@ def _last(records, column: str) -> float:
 
 
 def _json_rows(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {k: (None if _is_nan(v) else v) for k, v in row.items()} for row in frame.to_dict("records")
-    ]
-
-
-def _is_nan(v) -> bool:
-    return isinstance(v, float) and math.isnan(v)
+    return [nan_to_none(row) for row in frame.to_dict("records")]
 
 
 def sweep_params(preset: str, param: str, value) -> dict:
@@ -425,7 +419,7 @@ def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
         index=g.index,
     )
     notes = [
-        f"Ours: {cfg.data_spec.name}, this machine ({_device_text(cfg)}); epochs: mean over seeds "
+        f"Ours: {cfg.data_spec.name}, this machine ({device_text(cfg)}); epochs: mean over seeds "
         f"{list(cfg.seeds)} of the T sweep's runs; seconds per epoch (training + validation): "
         f"{TIMING_EPOCHS}-epoch timing runs made back to back; total = epochs x seconds per epoch"
         + (" [QUICK MODE]" if cfg.quick else ""),
@@ -511,7 +505,7 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
     loaded = [paper.display_name(m) for m in frame.index if not frame.loc[m, "timing_run_made_now"]]
     frame = frame.drop(columns="timing_run_made_now")  # the rows stay the same on a cached re-run
     notes = [
-        f"Ours: {cfg.data_spec.name}, {cfg.protocol}, this machine ({_device_text(cfg)}), seeds {list(cfg.seeds)}, "
+        f"Ours: {cfg.data_spec.name}, {cfg.protocol}, this machine ({device_text(cfg)}), seeds {list(cfg.seeds)}, "
         "each model with its paper's training settings and our early stopping (patience "
         f"{cfg.patience}). Epochs: the convergence runs; seconds per epoch: {TIMING_EPOCHS}-epoch "
         "timing runs (median after the first epoch); total = epochs run x (train + eval) "
@@ -549,7 +543,8 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
     )
 
 
-def _device_text(cfg: ExperimentConfig) -> str:
+def device_text(cfg: ExperimentConfig) -> str:
+    """Where runs made now are timed: 'CPU, 2 threads' or the GPU's name (Tables 4-5's notes)."""
     import torch
 
     from codigem_lab.train import resolve_device

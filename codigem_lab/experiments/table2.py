@@ -10,7 +10,6 @@ the table's comparisons (:mod:`codigem_lab.experiments.aggregate`).
 from __future__ import annotations
 
 import itertools
-import math
 
 import pandas as pd
 
@@ -24,7 +23,7 @@ from codigem_lab.experiments.aggregate import (
     side_by_side,
 )
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
-from codigem_lab.experiments.tables import TableResult
+from codigem_lab.experiments.tables import TableResult, nan_to_none
 
 METRICS = ("R@20", "R@50", "N@20", "N@50")
 #: The paper's eight baselines, CODIGEM as the paper writes it and as released, and three more.
@@ -231,7 +230,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
         j["params"] = r["params"]
         if paper_block is not None and r["paper_key"] in paper_block.index:
             j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in METRICS})
-        json_rows.append(_nan_to_none(j))
+        json_rows.append(nan_to_none(j))
     return TableResult(
         name=f"Table 2 — {cfg.data_spec.name}, {cfg.protocol} protocol",
         table=table,
@@ -260,7 +259,3 @@ def seed_variance_note(cfg: ExperimentConfig) -> str:
         f"Seeds: every seed trains on the one data split made with split seed {cfg.split_seed}, "
         "so the intervals and tests cover training randomness only, not the choice of split."
     )
-
-
-def _nan_to_none(d: dict) -> dict:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}

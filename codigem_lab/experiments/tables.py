@@ -26,6 +26,11 @@ from codigem_lab.report import json_line
 FORMAT = 2
 
 
+def nan_to_none(row: dict) -> dict:
+    """A table row with NaN as None, as the JSON rows of every study hold missing values."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
 def _cell(v) -> str:
     return "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v)
 
@@ -50,11 +55,6 @@ def markdown_table(table: dict) -> str:
     for label, cells in zip(table["index"], table["cells"], strict=True):
         lines.append("| " + " | ".join([label, *cells]) + " |")
     return "\n".join(lines)
-
-
-def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (index as the first column)."""
-    return markdown_table(table_json(df))
 
 
 def machine_info() -> dict:
