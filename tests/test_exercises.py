@@ -94,6 +94,14 @@ def test_unknown_exercise_and_missing_context():
         check("04.batches", 3)
 
 
+def test_each_numbered_notebook_has_its_own_exercise_file():
+    """Exercises are found by file (course/exercises/nbNN.py), one per numbered notebook."""
+    numbered = {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    assert {e.notebook for e in EXERCISES.values()} == numbered
+    for nb in numbered:
+        assert (NOTEBOOKS / "course" / "exercises" / f"nb{nb}.py").is_file()
+
+
 def test_every_notebook_has_three_to_five_exercises():
     for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
         nb = path.name[:2]
