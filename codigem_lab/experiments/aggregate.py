@@ -213,6 +213,13 @@ def compare(
     return compare_differences(diffs) if diffs else None
 
 
+def comparison_fields(cmp: Comparison | None, metric: str = "R@50") -> dict:
+    """A table row's comparison fields; None in each where the row is the reference itself."""
+    if cmp is not None:
+        return cmp.fields(metric)
+    return {f"effect_{metric}": None, "effect_ci": None, "p": None, "p_method": None}
+
+
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm's step-down adjustment of the p-values of one table (None/NaN stay None and do not
     count as comparisons)."""
@@ -239,6 +246,27 @@ def p_text(p: float | None) -> str:
     if _nan(p):
         return ""
     return "< 1e-300" if p == 0 else f"{p:.2g}"
+
+
+def comparison_columns(frame: pd.DataFrame, effect_name: str) -> dict[str, list[str]]:
+    """A table's comparison columns from its rows' fields: the effect on R@50 with its interval
+    (headed ``effect_name``), p and Holm's p."""
+    return {
+        effect_name: [
+            effect_text(e, ci) for e, ci in zip(frame["effect_R@50"], frame["effect_ci"])
+        ],
+        "p": [p_text(p) for p in frame["p"]],
+        "p (Holm)": [p_text(p) for p in frame["p_holm"]],
+    }
+
+
+def comparison_note(rows: Sequence[dict]) -> str:
+    """The notes' account of a table's p-values: which test made them, and Holm's family."""
+    methods = sorted({r["p_method"] for r in rows if r["p_method"]})
+    return (
+        f"p: {'; '.join(methods) if methods else 'no comparison'}; p (Holm): Holm-adjusted over "
+        f"the table's {sum(r['p'] is not None for r in rows)} comparisons."
+    )
 
 
 def effect_text(effect: float | None, ci: Sequence[float] | None, digits: int = 4) -> str:

@@ -22,11 +22,12 @@ from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
     add_holm,
     compare,
-    effect_text,
+    comparison_columns,
+    comparison_fields,
+    comparison_note,
     interval_column,
     mean_std,
     mean_std_column,
-    p_text,
 )
 from codigem_lab.experiments.common import (
     QUICK_BATCH_SIZE,
@@ -100,11 +101,7 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None) -> TableResult:
                     "seeds": len(records),
                     **mean_std(records, ("R@50", "N@50")),
                     "reference": None if cmp is None else f"{preset} / base",
-                    **(
-                        cmp.fields("R@50")
-                        if cmp is not None
-                        else {"effect_R@50": None, "effect_ci": None, "p": None, "p_method": None}
-                    ),
+                    **comparison_fields(cmp, "R@50"),
                     "kl_weight_last": _final_kl_weight(cfg, preset, VARIANTS[name], records),
                     "epochs": float(np.mean([r.summary["epochs"] for r in records])),
                 }
@@ -119,21 +116,16 @@ def reproduce_table3(cfg: ExperimentConfig, presets=None) -> TableResult:
             "R@50 (paper)": [paper.TABLE3.loc[v, "R@50"] for v in frame["variant"]],
             "N@50": interval_column(frame, "N@50"),
             "N@50 (paper)": [paper.TABLE3.loc[v, "N@50"] for v in frame["variant"]],
-            "effect on R@50 vs base": [effect_text(r["effect_R@50"], r["effect_ci"]) for r in rows],
-            "p": [p_text(r["p"]) for r in rows],
-            "p (Holm)": [p_text(r["p_holm"]) for r in rows],
+            **comparison_columns(frame, "effect on R@50 vs base"),
             "final KL weight": [f"{w:.3g}" if w == w else "" for w in frame["kl_weight_last"]],
         }
     ).set_index(["preset", "variant"])
-    methods = sorted({r["p_method"] for r in rows if r["p_method"]})
     notes = [
         f"Ours: {cfg.data_spec.name}, {cfg.protocol} protocol, mean [95% t-interval over seeds] "
         f"of seeds {list(cfg.seeds)}; (paper): its Table 3, which names no dataset (its base row "
         "equals its Table 2 ML-20M CODIGEM row)." + (" [QUICK MODE]" if cfg.quick else ""),
         "effect on R@50 vs base: variant minus the same preset's base model in mean test R@50, "
-        f"with its 95% interval; p: {'; '.join(methods) if methods else 'no comparison'}; "
-        f"p (Holm): Holm-adjusted over the table's {sum(r['p'] is not None for r in rows)} "
-        "comparisons.",
+        f"with its 95% interval; {comparison_note(rows)}",
         f"Variant settings: {VARIANTS}",
         training_path_note(cfg),
         *audit_notes,

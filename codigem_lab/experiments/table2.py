@@ -17,9 +17,10 @@ from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
     add_holm,
     compare,
-    effect_text,
+    comparison_columns,
+    comparison_fields,
+    comparison_note,
     mean_std,
-    p_text,
     side_by_side,
 )
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
@@ -147,16 +148,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
         is_ref = ref is not None and records is ref
         cmp = None if (ref is None or is_ref) else compare(records, ref, SIGNIFICANCE_METRIC)
         row["reference"] = None if (ref is None or is_ref) else ref_label
-        row.update(
-            cmp.fields(SIGNIFICANCE_METRIC)
-            if cmp is not None
-            else {
-                f"effect_{SIGNIFICANCE_METRIC}": None,
-                "effect_ci": None,
-                "p": None,
-                "p_method": None,
-            }
-        )
+        row.update(comparison_fields(cmp, SIGNIFICANCE_METRIC))
         rows.append(row)
     add_holm(rows)
     frame = pd.DataFrame(rows)
@@ -164,12 +156,10 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
     paper_block = paper.table2(pd_key) if pd_key else None
     table = side_by_side(frame, paper_block, METRICS)
     eff = f"effect on {SIGNIFICANCE_METRIC} vs {ref_label}"
-    table[eff] = [effect_text(r[f"effect_{SIGNIFICANCE_METRIC}"], r["effect_ci"]) for r in rows]
-    table["p"] = [p_text(r["p"]) for r in rows]
-    table["p (Holm)"] = [p_text(r["p_holm"]) for r in rows]
+    for name, values in comparison_columns(frame, eff).items():
+        table[name] = values
     table.index.name = "model"
     rdef = "hits / min(K, #targets)" if cfg.recall_definition == "minK" else "hits / #targets"
-    methods = sorted({r["p_method"] for r in rows if r["p_method"]})
     notes = [
         f"Ours: mean [95% t-interval over seeds] of {len(cfg.seeds)} seed(s) {list(cfg.seeds)}; "
         f"{cfg.protocol} protocol; "
@@ -186,8 +176,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
         if paper_block is not None
         else "No paper block for this dataset.",
         f"{eff}: model minus {ref_label} in mean test {SIGNIFICANCE_METRIC}, with its 95% "
-        f"interval; p: {'; '.join(methods) if methods else 'no comparison'}; p (Holm): "
-        f"Holm-adjusted over the table's {sum(r['p'] is not None for r in rows)} comparisons.",
+        f"interval; {comparison_note(rows)}",
     ]
     by_model = {
         paper.display_name(m, v): sum(_compute_s(r) for r in records)

@@ -25,7 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import effect_text, interval_column, p_text
+from codigem_lab.experiments.aggregate import comparison_columns, interval_column
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
@@ -142,15 +142,6 @@ def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRIC
     return pd.DataFrame(out).set_index("model")
 
 
-def _comparison_columns(f: pd.DataFrame, effect_name: str) -> dict[str, list[str]]:
-    """The comparison columns: effect with its interval, p and Holm's p."""
-    return {
-        effect_name: [effect_text(e, ci) for e, ci in zip(f["effect_R@50"], f["effect_ci"])],
-        "p": [p_text(p) for p in f["p"]],
-        "p (Holm)": [p_text(p) for p in f["p_holm"]],
-    }
-
-
 def style_table2(
     rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRICS, caption: str = ""
 ):
@@ -169,7 +160,7 @@ def style_table2(
         display[(m, "paper")] = [_fmt(v) for v in f[f"paper_{m}"]]
         css[(m, "ours")] = _bold_max(f[f"{m}_mean"])
         css[(m, "paper")] = _bold_max(f[f"paper_{m}"])
-    for name, values in _comparison_columns(f, "effect on R@50 vs CODIGEM").items():
+    for name, values in comparison_columns(f, "effect on R@50 vs CODIGEM").items():
         display[(name, "")] = values
         css[(name, "")] = ""
     shade = [i.startswith("CODIGEM") for i in f.index]
@@ -221,7 +212,7 @@ def style_table3(rows: Sequence[Mapping], caption: str = ""):
         display[f"{m} vs base"] = [f"{c:+.2f}%" for c in f[f"{m}_change_%"]]
         display[f"{m} (paper)"] = [_fmt(v) for v in f[f"paper_{m}"]]
         display[f"{m} (paper) vs base"] = [f"{c:+.2f}%" for c in f[f"paper_{m}_change_%"]]
-    for name, values in _comparison_columns(f, "effect on R@50 vs base").items():
+    for name, values in comparison_columns(f, "effect on R@50 vs base").items():
         display[name] = values
     display["final KL weight"] = [
         "" if w is None or w != w else f"{w:.3g}" for w in f["kl_weight_last"]
