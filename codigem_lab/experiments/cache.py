@@ -67,11 +67,6 @@ def _code_version() -> str:
     return h.hexdigest()[:12]
 
 
-def default_root() -> Path:
-    """``$CODIGEM_LAB_RUNS``, else ``runs/cache`` in the repository (see :func:`paths.runs_root`)."""
-    return runs_root()
-
-
 @dataclass
 class RunRecord:
     """One finished run as stored: spec, metrics and where its files are."""
@@ -131,7 +126,7 @@ class ResultCache:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
-        self.root = Path(root) if root is not None else default_root()
+        self.root = Path(root) if root is not None else runs_root()  # $CODIGEM_LAB_RUNS or runs/cache
         self.keep_stale = keep_stale
         self.stale_notes: list[str] = []
 
