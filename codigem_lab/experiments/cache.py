@@ -126,7 +126,9 @@ class ResultCache:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
-        self.root = Path(root) if root is not None else runs_root()  # $CODIGEM_LAB_RUNS or runs/cache
+        self.root = (
+            Path(root) if root is not None else runs_root()
+        )  # $CODIGEM_LAB_RUNS or runs/cache
         self.keep_stale = keep_stale
         self.stale_notes: list[str] = []
 
