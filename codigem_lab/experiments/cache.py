@@ -126,9 +126,8 @@ class ResultCache:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
-        self.root = (
-            Path(root) if root is not None else runs_root()
-        )  # $CODIGEM_LAB_RUNS or runs/cache
+        # default: $CODIGEM_LAB_RUNS, else runs/cache in the repository
+        self.root = Path(root) if root is not None else runs_root()
         self.keep_stale = keep_stale
         self.stale_notes: list[str] = []
 
