@@ -3,8 +3,7 @@
 import pytest
 
 from codigem_lab.data import prepare_split
-from codigem_lab.data.registry import DATASETS, locate_ratings
-from codigem_lab.errors import DataError
+from tests.conftest import shared_file
 
 PINNED = [
     ("synthetic", None, "strong", "6cf3d289e632f01d"),
@@ -14,19 +13,10 @@ PINNED = [
 ]
 
 
-def _have(dataset: str) -> bool:
-    if dataset == "synthetic":
-        return True
-    try:
-        locate_ratings(DATASETS[dataset], download=False, progress=False)
-    except DataError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize(("dataset", "preset", "protocol", "expected"), PINNED)
 def test_split_fingerprint_is_pinned(dataset, preset, protocol, expected):
-    if not _have(dataset):
-        pytest.skip(f"{dataset} is not in the data cache")
-    split = prepare_split(dataset, preset=preset, protocol=protocol, seed=0, use_cache=False)
+    source = None if dataset == "synthetic" else str(shared_file(dataset))
+    split = prepare_split(
+        dataset, source=source, preset=preset, protocol=protocol, seed=0, use_cache=False
+    )
     assert split.fingerprint() == expected
