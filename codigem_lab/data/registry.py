@@ -477,7 +477,7 @@ def _download(spec: DatasetSpec, root: Path, progress: bool) -> Path:
             known_hash=spec.archive_hash,
             fname=spec.download_name,
             path=target,
-            progressbar=progress and _have_tqdm(),
+            progressbar=progress,
         )
     except ValueError as exc:
         if "hash" in str(exc).lower():
@@ -501,14 +501,6 @@ def _manual_fix(spec: DatasetSpec, root: Path) -> str:
         f"To fix: download {spec.url} by hand and save it as {where}, or pass --source PATH "
         f"(the archive, its extracted {spec.folder}/ folder, or {spec.ratings_file})"
     )
-
-
-def _have_tqdm() -> bool:
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _unzip(archive: Path, dest: Path, shown: Path) -> None:

@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import logging
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -128,12 +127,8 @@ class DataSpec:
             **extra,
         )
 
-    def prepare(self, seed: int | None = None, protocol: str | None = None, **changes):
+    def prepare(self, **changes):
         """The split of this data with another split seed / protocol / field (cached on disk)."""
-        if seed is not None:
-            changes["seed"] = seed
-        if protocol is not None:
-            changes["protocol"] = protocol
         return dataclasses.replace(self, **changes).load()
 
     def fingerprint(self) -> str:
@@ -290,9 +285,3 @@ def _shared_csv(dataset: str, shared: Path | None) -> Path | None:
         return None
     path = shared / SHARED_CSV[dataset]
     return path if path.is_file() else None
-
-
-def spec_fields(values: Mapping[str, object]) -> dict:
-    """The entries of ``values`` that are DataSpec fields."""
-    names = {f.name for f in dataclasses.fields(DataSpec)}
-    return {k: v for k, v in values.items() if k in names}
