@@ -1,4 +1,4 @@
-"""The statistics behind every table (issue 13.5): intervals over seeds, the two-stage paired
+"""The statistics behind every table: intervals over seeds, the two-stage paired
 comparison (users within a seed, seeds as replicates), Holm's adjustment, and their text."""
 
 from __future__ import annotations
