@@ -198,6 +198,3 @@ class DiffRec(NeuralRecommender):
 
     def build(self, split) -> DiffRecModule:
         return DiffRecModule(split.n_items, self.config)
-
-
-__all__ = ["DiffRec", "DiffRecConfig", "DiffRecModule", "timestep_embedding"]

@@ -163,6 +163,3 @@ class MacridVAE(NeuralRecommender):
     def build(self, split) -> MacridVAEModule:
         steps = self.config.anneal_epochs * batches_per_epoch(split, self.train_config)
         return MacridVAEModule(split.n_items, self.config, steps)
-
-
-__all__ = ["MacridVAE", "MacridVAEConfig", "MacridVAEModule"]

@@ -49,8 +49,6 @@ from codigem_lab.baselines.layers import TanhMLP, anneal_weight, multinomial_nll
 from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
 
-# ================================================================================ shared helpers
-
 
 # ======================================================================================= configs
 @dataclass(frozen=True)
@@ -199,13 +197,3 @@ class MultDAE(_MultAutoencoderRecommender):
     name = "multdae"
     config_class = MultDAEConfig
     variational = False
-
-
-__all__ = [
-    "AutoencoderConfig",
-    "MultAutoencoder",
-    "MultDAE",
-    "MultDAEConfig",
-    "MultVAE",
-    "MultVAEConfig",
-]
