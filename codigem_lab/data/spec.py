@@ -108,6 +108,17 @@ class DataSpec:
         return argv_for(dataclasses.asdict(self), opts)
 
     # -------------------------------------------------------------------------- loading
+    def _reading(self) -> dict:
+        """Where the ratings come from and how they are preprocessed, as keyword arguments."""
+        return dict(
+            source=self.source,
+            preset=self.preset,
+            cache=self.cache,
+            min_rating=self.min_rating,
+            user_core=self.user_core,
+            item_core=self.item_core,
+        )
+
     def load(self):
         """The prepared (cached on disk) split."""
         from codigem_lab.data.prepare import prepare_split
@@ -115,15 +126,10 @@ class DataSpec:
         extra = {} if self.n_heldout is None else {"n_heldout": self.n_heldout}
         return prepare_split(
             self.dataset,
-            source=self.source,
-            preset=self.preset,
             protocol=self.protocol,
             seed=self.seed,
-            cache=self.cache,
-            min_rating=self.min_rating,
-            user_core=self.user_core,
-            item_core=self.item_core,
             max_users=self.max_users,
+            **self._reading(),
             **extra,
         )
 
@@ -139,15 +145,7 @@ class DataSpec:
         """The preprocessed interactions (columns ``user``, ``item``, ``rating``), before splitting."""
         from codigem_lab.data.prepare import load_interactions
 
-        return load_interactions(
-            self.dataset,
-            source=self.source,
-            preset=self.preset,
-            cache=self.cache,
-            min_rating=self.min_rating,
-            user_core=self.user_core,
-            item_core=self.item_core,
-        )
+        return load_interactions(self.dataset, **self._reading())
 
     def titles(self) -> pd.Series | None:
         """Item id -> title where the dataset has a titles file on disk (never downloads)."""
