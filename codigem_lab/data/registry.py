@@ -256,8 +256,8 @@ def extract_zip(
     root: str | os.PathLike,
     folder: str,
     required: str,
-    check: Callable[[Path], None] | None = None,
-    marker: str | None = None,
+    check: Callable[[Path], None],
+    marker: str | None,
 ) -> Path:
     """Extract ``archive`` into ``root/folder`` atomically (temp folder, then rename).
 
@@ -276,8 +276,7 @@ def extract_zip(
                 f"{archive} has no {folder}/{required}; expected the official archive. Delete "
                 "it and download it again, or pass the right archive with --source PATH"
             )
-        if check is not None:
-            check(src / required)
+        check(src / required)
         if marker is not None:
             with atomic_open(src / MARKER, "w", encoding="utf-8") as fh:
                 fh.write(marker + "\n")

@@ -27,6 +27,10 @@ import scipy.sparse as sp
 from codigem_lab.errors import ConfigError, DataError
 
 PROTOCOLS = ("strong", "ratio")
+#: ``strong``: the share of a held-out user's items that are targets, and the fewest items a user
+#: needs to have any (Multi-VAE's 80/20 fold-in/target split).
+TARGET_FRACTION = 0.2
+MIN_ITEMS_FOR_TARGET = 5
 
 
 @dataclass
@@ -150,19 +154,11 @@ def _n_heldout(value: int | float, n_users: int) -> int:
     return max(n, 1)
 
 
-def strong_split(
-    df: pd.DataFrame,
-    seed: int = 0,
-    n_heldout: int | float = 0.1,
-    target_fraction: float = 0.2,
-    min_items_for_target: int = 5,
-) -> Split:
+def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) -> Split:
     """Multi-VAE strong generalisation: held-out users, 80/20 fold-in/target for each.
 
     ``n_heldout`` is the number (or fraction) of validation users and, equally, test users.
     """
-    if not 0 < target_fraction < 1:
-        raise ConfigError(f"target_fraction must be in (0, 1), got {target_fraction}")
     rng = np.random.default_rng(seed)
     users = np.sort(df["user"].unique())
     n = _n_heldout(n_heldout, len(users))
@@ -191,7 +187,7 @@ def strong_split(
         seen = cols >= 0  # items unseen in training are dropped
         rows, cols = rows[in_part[seen]], cols[seen]
         rank, n_u = _rank_within_user(rows, rng)
-        n_target = np.where(n_u >= min_items_for_target, (target_fraction * n_u).astype(int), 0)
+        n_target = np.where(n_u >= MIN_ITEMS_FOR_TARGET, (TARGET_FRACTION * n_u).astype(int), 0)
         is_target = rank < n_target
         shape = (len(part_users), len(items))
         fold_in = _csr(rows[~is_target], cols[~is_target], shape)
@@ -211,7 +207,7 @@ def strong_split(
         test=test,
         train_users=train_users,
         items=items,
-        meta={"seed": seed, "n_heldout": n, "target_fraction": target_fraction},
+        meta={"seed": seed, "n_heldout": n, "target_fraction": TARGET_FRACTION},
     )
 
 
