@@ -178,10 +178,7 @@ class _MultAutoencoderRecommender(NeuralRecommender):
 
 
 class MultVAE(_MultAutoencoderRecommender):
-    """Multi-VAE^PR (Liang et al., WWW 2018); defaults and their sources in the module docstring.
-
-    User-free: scores come from the fold-in row only (``train_rows`` is ignored).
-    """
+    """Multi-VAE^PR (Liang et al., WWW 2018); defaults and their sources in the module docstring."""
 
     name = "multvae"
     config_class = MultVAEConfig
@@ -189,10 +186,7 @@ class MultVAE(_MultAutoencoderRecommender):
 
 
 class MultDAE(_MultAutoencoderRecommender):
-    """Multi-DAE (Liang et al., WWW 2018); defaults and their sources in the module docstring.
-
-    User-free: scores come from the fold-in row only (``train_rows`` is ignored).
-    """
+    """Multi-DAE (Liang et al., WWW 2018); defaults and their sources in the module docstring."""
 
     name = "multdae"
     config_class = MultDAEConfig
