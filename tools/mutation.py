@@ -306,19 +306,11 @@ class _Finder:
         def replace_with(new: ast.AST) -> Callable[[], None]:
             return lambda: _replace(parent, fld, idx, new)
 
-        if isinstance(node, ast.BinOp) and type(node.op) in BINOP_SWAP:
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in BINOP_SWAP:
             new = BINOP_SWAP[type(node.op)]
             self.add(
                 node,
-                "binop",
-                f"{type(node.op).__name__}->{new.__name__}",
-                lambda: setattr(node, "op", new()),
-            )
-        elif isinstance(node, ast.AugAssign) and type(node.op) in BINOP_SWAP:
-            new = BINOP_SWAP[type(node.op)]
-            self.add(
-                node,
-                "augassign",
+                "binop" if isinstance(node, ast.BinOp) else "augassign",
                 f"{type(node.op).__name__}->{new.__name__}",
                 lambda: setattr(node, "op", new()),
             )
