@@ -20,3 +20,15 @@ def test_split_fingerprint_is_pinned(dataset, preset, protocol, expected):
         dataset, source=source, preset=preset, protocol=protocol, seed=0, use_cache=False
     )
     assert split.fingerprint() == expected
+
+
+def test_temporal_and_published_fingerprints_are_pinned():
+    from codigem_lab.data import load_ratings, preprocess
+    from codigem_lab.data.published import published_split
+    from codigem_lab.data.temporal import temporal_split
+
+    ratings = load_ratings("ml-100k", source=shared_file("ml-100k"))
+    df = preprocess(ratings, "paper-ml1m")
+    assert temporal_split(df).fingerprint() == "a43ffc57788718fb"
+    assert temporal_split(df, (0.6, 0.2, 0.2)).fingerprint() == "bfa359ea8e78bdd6"
+    assert published_split(shared_file("diffrec-ml-1m_clean")).fingerprint() == "837f155aced644e1"
