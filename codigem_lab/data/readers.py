@@ -59,22 +59,22 @@ class _Layout:
         return [n for n, k in zip(self.names, self.kinds, strict=True) if k != SKIP]
 
 
+#: The fields of every MovieLens ratings file: integer ids, a rating, a unix time.
+_MOVIELENS_FIELDS = {"names": (USER, ITEM, RATING, TIMESTAMP), "kinds": (INT, INT, FLOAT, INT)}
+
 _U_DATA = _Layout(
     sep="\t",
-    names=(USER, ITEM, RATING, TIMESTAMP),
-    kinds=(INT, INT, FLOAT, INT),
+    **_MOVIELENS_FIELDS,
     description="4 tab-separated fields: user id, item id, rating, unix timestamp (MovieLens u.data)",
 )
 _ML1M_DAT = _Layout(
     sep="::",
-    names=(USER, ITEM, RATING, TIMESTAMP),
-    kinds=(INT, INT, FLOAT, INT),
+    **_MOVIELENS_FIELDS,
     description="UserID::MovieID::Rating::Timestamp (MovieLens ratings.dat)",
 )
 _MOVIELENS_CSV = _Layout(
     sep=",",
-    names=(USER, ITEM, RATING, TIMESTAMP),
-    kinds=(INT, INT, FLOAT, INT),
+    **_MOVIELENS_FIELDS,
     description="header userId,movieId,rating,timestamp then 4 comma-separated fields per line",
     header=("userId", "movieId", "rating", "timestamp"),
     has_header=True,
