@@ -258,14 +258,9 @@ def check_marginal(
         z, z_prev = zs[t - 1], (x0 if t == 1 else zs[t - 2])
         resid_m = (z - math.sqrt(ab) * x0[0]) / math.sqrt(1.0 - ab)
         resid_s = (z - math.sqrt(1.0 - b) * z_prev) / math.sqrt(b)
-        zm = _z_mean(resid_m, 0.0, 1.0)
-        zv = _z_var(resid_m)
-        sm = _z_mean(resid_s, 0.0, 1.0)
-        sv = _z_var(resid_s)
-        stats_by_test[f"marginal_mean_t{t}"] = float(zm.abs().max())
-        stats_by_test[f"marginal_var_t{t}"] = float(zv.abs().max())
-        stats_by_test[f"step_mean_t{t}"] = float(sm.abs().max())
-        stats_by_test[f"step_var_t{t}"] = float(sv.abs().max())
+        for test, resid in (("marginal", resid_m), ("step", resid_s)):
+            stats_by_test[f"{test}_mean_t{t}"] = float(_z_mean(resid, 0.0, 1.0).abs().max())
+            stats_by_test[f"{test}_var_t{t}"] = float(_z_var(resid).abs().max())
         if t >= 2:
             zp = (z_prev - z_prev.mean(0)) / z_prev.std(0)
             corr = (zp * (resid_s - resid_s.mean(0))).mean(0) / resid_s.std(0)
