@@ -125,7 +125,7 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
     return m
 
 
-def _rank_within_user(user_codes: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rank_within_user(user_codes: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's rank 0..n_u-1 among its user's rows, ordered by ``keys`` (the last one first,
     as in ``np.lexsort``: random numbers, or time then file order), and its user's count n_u."""
     order = np.lexsort((*keys, user_codes))
@@ -185,7 +185,7 @@ def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) 
         cols = item_index.get_indexer(item[in_part])
         seen = cols >= 0  # items unseen in training are dropped
         rows, cols = rows[in_part[seen]], cols[seen]
-        rank, n_u = _rank_within_user(rows, rng.random(len(rows)))
+        rank, n_u = rank_within_user(rows, rng.random(len(rows)))
         n_target = np.where(n_u >= MIN_ITEMS_FOR_TARGET, (TARGET_FRACTION * n_u).astype(int), 0)
         is_target = rank < n_target
         shape = (len(part_users), len(items))
@@ -225,7 +225,7 @@ def ratio_split(
     items = np.sort(df["item"].unique())
     rows = pd.Index(users).get_indexer(df["user"])
     cols = pd.Index(items).get_indexer(df["item"])
-    rank, n_u = _rank_within_user(rows, rng.random(len(rows)))
+    rank, n_u = rank_within_user(rows, rng.random(len(rows)))
     n_valid = np.floor(ratios[1] * n_u).astype(int)
     n_test = np.floor(ratios[2] * n_u).astype(int)
     # A part with a positive but sub-one share gets one item, while train keeps more than one.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from codigem_lab.data.splits import Split, _rank_within_user, per_user_split
+from codigem_lab.data.splits import Split, rank_within_user, per_user_split
 from codigem_lab.errors import ConfigError, DataError
 
 #: DiffRec's shipped proportions (train, valid, test); its paper's text says 7:1:2.
@@ -42,7 +42,7 @@ def temporal_split(df: pd.DataFrame, ratios: tuple[float, ...] = TEMPORAL_RATIOS
     items = np.sort(df["item"].unique())
     rows = pd.Index(users).get_indexer(df["user"])
     cols = pd.Index(items).get_indexer(df["item"])
-    rank, n_u = _rank_within_user(rows, np.arange(len(df)), df["timestamp"].to_numpy())
+    rank, n_u = rank_within_user(rows, np.arange(len(df)), df["timestamp"].to_numpy())
     n_test = np.rint(ratios[2] * n_u).astype(np.int64)
     n_test = np.where((n_test == 0) & (ratios[2] > 0) & (n_u > 1), 1, n_test)
     n_valid = np.rint(ratios[1] * n_u).astype(np.int64)
