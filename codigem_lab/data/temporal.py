@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from codigem_lab.data.splits import Split, rank_within_user, per_user_split
+from codigem_lab.data.splits import Split, per_user_split, rank_within_user
 from codigem_lab.errors import ConfigError, DataError
 
 #: DiffRec's shipped proportions (train, valid, test); its paper's text says 7:1:2.
