@@ -3,16 +3,22 @@
 ``torchrun`` starts one process per GPU (or CPU worker) and tells each its place through the
 environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``);
 :func:`process_group` turns that into an initialised process group (NCCL on CUDA, gloo on CPU) for
-the duration of a command. The :class:`~codigem_lab.train.Trainer` then asks :meth:`DistContext.
-current` who it is, wraps its module in ``DistributedDataParallel`` and uses the helpers here:
+the duration of a command. The :class:`~codigem_lab.train.Trainer` asks :meth:`DistContext.current`
+who it is and leaves every multi-rank step to it, so its loop reads as the one-process loop:
 
+- :meth:`DistContext.loss`: the module's loss through ``DistributedDataParallel``;
+  :meth:`~DistContext.weighted` weights each rank's batch-mean loss by its share of the global
+  batch, so DDP's averaged gradient is the global batch mean's;
 - :class:`UserBatchSampler`: every rank draws the same global shuffle of the training users (the
   permutation a single process draws), cuts it into the same global batches, and takes a strided
   share of each, so a global batch is made of exactly the users the one-process run puts in it;
 - :meth:`DistContext.all_true`, :meth:`~DistContext.sum_values`: agree on finiteness, sum epoch
   statistics;
-- :func:`gather_eval`: each rank scores a strided share of the held-out users; the per-user metrics
-  are all-gathered and put back in the one-process order, so every rank holds the full result.
+- :meth:`DistContext.evaluate`: each rank scores a strided share of the held-out users; the
+  per-user metrics are all-gathered and put back in the one-process order (:func:`gather_eval`),
+  so validation metrics and early-stopping decisions are identical on every rank;
+- :func:`rank_seed`, :func:`rank_rng_state`: independent noise per rank, also after a resume;
+  only rank 0 writes checkpoints (:attr:`DistContext.is_main`).
 
 A single process (no ``torchrun``, or ``WORLD_SIZE=1``) gets a context whose collectives are
 no-ops, so the one-process path does exactly what it did before distributed training existed.
@@ -25,7 +31,7 @@ import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +40,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data.distributed import DistributedSampler
 
-from codigem_lab.metrics import EvalResult
+from codigem_lab.metrics import EvalResult, Evaluator
 
 
 def world_size_from_env(environ: dict | None = None) -> int:
@@ -86,6 +92,39 @@ class DistContext:
         if dist.get_backend() == "nccl":
             return torch.device("cuda", self.local_rank)
         return torch.device("cpu")
+
+    # -- the trainer's steps ---------------------------------------------------------------
+    def loss(self, module: torch.nn.Module, device: torch.device) -> Callable:
+        """``module.loss``, through DistributedDataParallel when there are several ranks.
+
+        DDP synchronises the gradients of forward calls only (:class:`LossForward`); the
+        module's parameters are shared with the wrapper, not copied.
+        """
+        if not self.enabled:
+            return module.loss
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(LossForward(module), device_ids=ids, output_device=None)
+
+    def weighted(self, loss: torch.Tensor, share: float) -> torch.Tensor:
+        """This rank's batch-mean ``loss`` times ``world * share`` (1 in one process).
+
+        So DDP's gradient average equals the gradient of the global batch's mean loss.
+        """
+        weight = self.world_size * share
+        return loss if weight == 1.0 else loss * weight
+
+    def evaluate(self, evaluator: Evaluator, scorer: object, which: str) -> EvalResult:
+        """``evaluator.evaluate(scorer, which)``, every rank getting the full result.
+
+        With several ranks each scores a strided share of the users (:func:`eval_shard`) and the
+        per-user rows are all-gathered (:func:`gather_eval`).
+        """
+        if not self.enabled:
+            return evaluator.evaluate(scorer, which)
+        rows = eval_shard(np.diff(evaluator.split.eval_set(which).target.indptr), self)
+        return gather_eval(evaluator.evaluate(scorer, which, users=rows), rows, self)
 
     # -- collectives -----------------------------------------------------------------------
     def all_true(self, flag: bool) -> bool:
@@ -323,9 +362,30 @@ class LossForward(torch.nn.Module):
         return self.module.loss(x, step, rows)
 
 
-def ddp_loss(module: torch.nn.Module, device: torch.device):
-    """``module.loss`` wrapped in DistributedDataParallel (parameters shared, not copied)."""
-    from torch.nn.parallel import DistributedDataParallel
+# -- random number generators ------------------------------------------------------------------
 
-    ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(LossForward(module), device_ids=ids, output_device=None)
+
+def rank_seed(seed: int, rank: int) -> int:
+    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere.
+
+    Ranks must draw independent noise (dropout, diffusion) for their different users; the
+    shuffle, drawn from numpy with the run's seed, stays the same on every rank.
+    """
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+def rank_rng_state(ck: dict, ctx: DistContext, seed: int) -> dict:
+    """This rank's RNG state from a checkpoint (``seed``: the run's).
+
+    Its own saved state when the world size is unchanged; otherwise the numpy state (the shared
+    shuffle) with a fresh torch state per rank, so ranks still draw independent noise.
+    """
+    per_rank = ck.get("rng_ranks")
+    if per_rank is not None and len(per_rank) == ctx.world_size:
+        return per_rank[ctx.rank]
+    if ctx.rank == 0:
+        return ck["rng"]
+    torch_state = torch.Generator().manual_seed(rank_seed(seed, ctx.rank) + int(ck["epoch"]))
+    return {"torch": torch_state.get_state(), "numpy": ck["rng"]["numpy"]}
