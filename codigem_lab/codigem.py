@@ -22,20 +22,14 @@ from codigem_lab.train import TrainableModule, TrainConfig
 class CODIGEMModule(TrainableModule):
     """Adapts :class:`CODIGEM` to the trainer: ``loss`` = negative ELBO with KL annealing.
 
-    Noise keyed by batch (``keyed_noise``): noise comes from the module's own generator, which the
-    trainer reseeds before every batch (:meth:`seed_noise`, keyed by seed, rank, epoch and batch;
-    torch's global generator, i.e. dropout, is reseeded from the same key on a second stream), and
-    eps_1 is always the first draw. A batch's noise therefore depends neither on what earlier
-    batches drew nor on the shuffle, so a model that draws less sees exactly the draws the full
-    model sees for z_1.
-
-    Decoder-only fast path (:meth:`set_decoder_only`, ``codigem-lab train --decoder-only``): the
-    loss is -ln p(x | z_1) alone, so only eps_1 is drawn, only the decoder runs and the T-1
-    transition nets and z_2..z_T are skipped. That gives the decoder the same gradient, bit for
-    bit, as the full loss (the KL terms do not depend on the decoder, and the forward process has
-    no parameters), hence the same weights, scores and metrics with the same seed. The history
-    then holds ``loss`` (= -reconstruction) and ``reconstruction`` as train-batch means, and the
-    whole model's ELBO terms from :meth:`epoch_terms` (see :data:`HISTORY_TERMS_DECODER_ONLY`).
+    Noise is keyed by batch (``keyed_noise``): it comes from the module's own generator, which the
+    trainer reseeds before every batch (:meth:`seed_noise`), and eps_1 is always the first draw,
+    so a batch's noise depends neither on earlier batches nor on the shuffle. With
+    :meth:`set_decoder_only` (``--decoder-only``) the loss is -ln p(x | z_1) alone: only eps_1 is
+    drawn and only the decoder runs (the T-1 transition nets and z_2..z_T are skipped), which
+    gives the decoder the same gradient, bit for bit, as the full loss (the KL terms do not depend
+    on the decoder, and the forward process has no parameters); the whole model's ELBO terms are
+    then logged at validation time (:meth:`epoch_terms`, :data:`HISTORY_TERMS_DECODER_ONLY`).
     """
 
     keyed_noise = True
@@ -76,6 +70,7 @@ class CODIGEMModule(TrainableModule):
         """
         check_decoder_only(on, self.score_mode, self.score_noise)
         self.decoder_only = bool(on)
+        self.epoch_terms_note = HISTORY_TERMS_DECODER_ONLY if self.decoder_only else None
         for p in self.model.reverse_nets.parameters():  # frozen: DDP expects no gradient there
             p.requires_grad_(not self.decoder_only)
 
@@ -106,10 +101,6 @@ class CODIGEMModule(TrainableModule):
         rec = m.log_likelihood(x, x0, m.decoder(z1))
         loss = (-rec).mean()  # the full loss -(rec - w kl).mean() sends rec the same -1/B
         return loss, {"reconstruction": rec.detach().mean()}
-
-    def epoch_terms_note(self) -> str | None:
-        """Decoder-only runs log the whole model's ELBO terms at validation time; others none."""
-        return HISTORY_TERMS_DECODER_ONLY if self.decoder_only else None
 
     def epoch_terms(self, x: torch.Tensor) -> dict[str, float]:
         """The whole model's ELBO terms (batch means) on rows ``x``, for the history columns."""

@@ -6,19 +6,16 @@ environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_
 the duration of a command. The :class:`~codigem_lab.train.Trainer` asks :meth:`DistContext.current`
 who it is and leaves every multi-rank step to it, so its loop reads as the one-process loop:
 
-- :meth:`DistContext.loss`: the module's loss through ``DistributedDataParallel``;
-  :meth:`~DistContext.weighted` weights each rank's batch-mean loss by its share of the global
-  batch, so DDP's averaged gradient is the global batch mean's;
+- :meth:`DistContext.loss`, :meth:`~DistContext.weighted`: the loss through DDP, weighted so that
+  the averaged gradient is the global batch mean's;
 - :class:`UserBatchSampler`: every rank draws the same global shuffle of the training users (the
   permutation a single process draws), cuts it into the same global batches, and takes a strided
   share of each, so a global batch is made of exactly the users the one-process run puts in it;
 - :meth:`DistContext.all_true`, :meth:`~DistContext.sum_values`: agree on finiteness, sum epoch
   statistics;
 - :meth:`DistContext.evaluate`: each rank scores a strided share of the held-out users; the
-  per-user metrics are all-gathered and put back in the one-process order (:func:`gather_eval`),
-  so validation metrics and early-stopping decisions are identical on every rank;
-- :func:`rank_seed`, :func:`rank_rng_state`: independent noise per rank, also after a resume;
-  only rank 0 writes checkpoints (:attr:`DistContext.is_main`).
+  per-user metrics are all-gathered and put back in the one-process order (:func:`gather_eval`);
+- :func:`rank_seed`, :func:`rank_rng_state`: independent noise per rank, also after a resume.
 
 A single process (no ``torchrun``, or ``WORLD_SIZE=1``) gets a context whose collectives are
 no-ops, so the one-process path does exactly what it did before distributed training existed.
@@ -41,11 +38,6 @@ import torch.distributed as dist
 from torch.utils.data.distributed import DistributedSampler
 
 from codigem_lab.metrics import EvalResult, Evaluator
-
-
-def world_size_from_env(environ: dict | None = None) -> int:
-    """``WORLD_SIZE`` as torchrun sets it (1 when absent)."""
-    return int((os.environ if environ is None else environ).get("WORLD_SIZE", "1"))
 
 
 def under_torchrun(environ: dict | None = None) -> bool:
@@ -95,11 +87,7 @@ class DistContext:
 
     # -- the trainer's steps ---------------------------------------------------------------
     def loss(self, module: torch.nn.Module, device: torch.device) -> Callable:
-        """``module.loss``, through DistributedDataParallel when there are several ranks.
-
-        DDP synchronises the gradients of forward calls only (:class:`LossForward`); the
-        module's parameters are shared with the wrapper, not copied.
-        """
+        """``module.loss``; with several ranks through DistributedDataParallel (parameters shared)."""
         if not self.enabled:
             return module.loss
         from torch.nn.parallel import DistributedDataParallel
@@ -108,22 +96,16 @@ class DistContext:
         return DistributedDataParallel(LossForward(module), device_ids=ids, output_device=None)
 
     def weighted(self, loss: torch.Tensor, share: float) -> torch.Tensor:
-        """This rank's batch-mean ``loss`` times ``world * share`` (1 in one process).
-
-        So DDP's gradient average equals the gradient of the global batch's mean loss.
-        """
+        """``loss`` times ``world * share`` (1 in one process): DDP then averages to the global mean."""
         weight = self.world_size * share
         return loss if weight == 1.0 else loss * weight
 
     def evaluate(self, evaluator: Evaluator, scorer: object, which: str) -> EvalResult:
-        """``evaluator.evaluate(scorer, which)``, every rank getting the full result.
-
-        With several ranks each scores a strided share of the users (:func:`eval_shard`) and the
-        per-user rows are all-gathered (:func:`gather_eval`).
-        """
+        """``evaluator.evaluate(scorer, which)``; with several ranks sharded, then all-gathered."""
         if not self.enabled:
             return evaluator.evaluate(scorer, which)
-        rows = eval_shard(np.diff(evaluator.split.eval_set(which).target.indptr), self)
+        n_target = np.diff(evaluator.split.eval_set(which).target.indptr)
+        rows = np.flatnonzero(n_target > 0)[self.rank :: self.world_size]  # a strided share
         return gather_eval(evaluator.evaluate(scorer, which, users=rows), rows, self)
 
     # -- collectives -----------------------------------------------------------------------
@@ -191,7 +173,9 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
     visible), gloo otherwise. Without ``WORLD_SIZE > 1`` in the environment, or when a group already
     exists, nothing is started and the current context is yielded.
     """
-    if world_size_from_env() <= 1 or (dist.is_available() and dist.is_initialized()):
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (
+        dist.is_available() and dist.is_initialized()
+    ):
         yield DistContext.current()
         return
     use_cuda = torch.cuda.is_available() and str(device).split(":")[0] in ("auto", "cuda")
@@ -208,22 +192,15 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
         dist.destroy_process_group()
 
 
-def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
-    """The command that runs ``codigem-lab ARGV`` as ``nproc`` ranks on this machine.
+def relaunch(argv: Sequence[str], nproc: int) -> int:
+    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status.
 
     ``--distributed`` and ``--nproc`` are dropped from ARGV: the ranks need neither, and torchrun's
     own parser would take ``--nproc`` for an abbreviation of its ``--nproc_per_node``.
     """
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={int(nproc)}",
-        "-m",
-        "codigem_lab.cli",
-        *_without_launch_flags(argv),
-    ]
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    ranks = [f"--nproc_per_node={int(nproc)}", "-m", "codigem_lab.cli"]
+    return subprocess.call([*run, *ranks, *_without_launch_flags(argv)])
 
 
 def _without_launch_flags(argv: Sequence[str]) -> list[str]:
@@ -236,11 +213,6 @@ def _without_launch_flags(argv: Sequence[str]) -> list[str]:
         elif arg != "--distributed" and not arg.startswith("--nproc="):
             out.append(arg)
     return out
-
-
-def relaunch(argv: Sequence[str], nproc: int) -> int:
-    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status."""
-    return subprocess.call(torchrun_command(argv, nproc))
 
 
 def default_nproc() -> int:
@@ -329,11 +301,6 @@ class UserBatchSampler(DistributedSampler):
 
 
 # -- evaluation --------------------------------------------------------------------------------
-
-
-def eval_shard(n_target: np.ndarray, ctx: DistContext) -> np.ndarray:
-    """This rank's strided share of the held-out rows that have targets."""
-    return np.flatnonzero(np.asarray(n_target) > 0)[ctx.rank :: ctx.world_size]
 
 
 def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:

@@ -40,10 +40,7 @@ OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": tor
 
 
 class TrainableModule(torch.nn.Module, abc.ABC):
-    """What the trainer calls on a model: ``loss`` and ``scores``, and hooks with no-op defaults.
-
-    Subclass it instead of ``torch.nn.Module`` and override the hooks the model needs.
-    """
+    """What the trainer calls on a model: ``loss``, ``scores``, and hooks with no-op defaults."""
 
     #: True: before each batch the trainer calls :meth:`seed_noise` with a key mixed from (seed,
     #: rank, epoch, batch) and reseeds torch's generator (dropout) from the same key on a second
@@ -55,10 +52,8 @@ class TrainableModule(torch.nn.Module, abc.ABC):
     def loss(
         self, x: torch.Tensor, step: int, rows: np.ndarray
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Batch-mean loss and its logged terms on a dense batch ``x`` of training users.
-
-        ``rows``: their rows in ``split.train``; ``step``: the number of updates so far.
-        """
+        """Batch-mean loss and logged terms on dense training rows ``x`` (``rows`` of split.train);
+        ``step``: the number of updates so far (for annealing)."""
 
     @abc.abstractmethod
     def scores(self, x: torch.Tensor, train_rows: np.ndarray | None) -> torch.Tensor:
@@ -71,13 +66,9 @@ class TrainableModule(torch.nn.Module, abc.ABC):
         """The likely cause, for the error raised when the loss becomes non-finite (None: none)."""
         return None
 
-    def epoch_terms_note(self) -> str | None:
-        """What :meth:`epoch_terms`' columns mean (``TrainResult.extra['history_terms']``).
-
-        None (the default): the model adds no validation-time columns and ``epoch_terms`` is
-        never called.
-        """
-        return None
+    #: What :meth:`epoch_terms`' columns mean (``TrainResult.extra['history_terms']``); None: the
+    #: model has none and ``epoch_terms`` is never called.
+    epoch_terms_note: str | None = None
 
     def epoch_terms(self, x: torch.Tensor) -> dict[str, float]:
         """History columns computed once an epoch, without gradients, on validation rows ``x``."""
@@ -131,11 +122,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
         )
     return dev
-
-
-def dense_batch(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Densify only the given rows of a sparse matrix, on the device (a new tensor per call)."""
-    return torch.from_numpy(m[rows].toarray()).to(device, non_blocking=True)
 
 
 class DenseBatches:
@@ -268,10 +254,8 @@ class Trainer:
         dist: DistContext | None = None,
     ) -> None:
         if not isinstance(module, TrainableModule):
-            raise TypeError(
-                f"the Trainer trains a codigem_lab.train.TrainableModule, got "
-                f"{type(module).__name__}; subclass TrainableModule instead of torch.nn.Module"
-            )
+            name = type(module).__name__
+            raise TypeError(f"{name} is no codigem_lab.train.TrainableModule; subclass that class")
         self.config = config or TrainConfig()
         self.dist = dist or DistContext.current()
         self.device = self.dist.device(resolve_device(self.config.device))
@@ -370,7 +354,7 @@ class Trainer:
                 },
             )
         hist = pd.DataFrame(state.history)
-        note = self.module.epoch_terms_note()
+        note = self.module.epoch_terms_note
         return TrainResult(
             history=hist,
             best_epoch=state.best_epoch,
@@ -465,7 +449,7 @@ class Trainer:
         On the first ``batch_size`` validation users' fold-in rows (one batch), noise keyed by the
         epoch on its own stream, so they never touch a training draw.
         """
-        if self.module.epoch_terms_note() is None:
+        if self.module.epoch_terms_note is None:
             return {}
         fold_in = self.split.eval_set("valid").fold_in[: self.config.batch_size]
         x = torch.from_numpy(fold_in.toarray()).to(self.device)
