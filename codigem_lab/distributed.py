@@ -173,9 +173,8 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
     visible), gloo otherwise. Without ``WORLD_SIZE > 1`` in the environment, or when a group already
     exists, nothing is started and the current context is yielded.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (
-        dist.is_available() and dist.is_initialized()
-    ):
+    started = dist.is_available() and dist.is_initialized()
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or started:
         yield DistContext.current()
         return
     use_cuda = torch.cuda.is_available() and str(device).split(":")[0] in ("auto", "cuda")

@@ -255,12 +255,12 @@ class Trainer:
     ) -> None:
         if not isinstance(module, TrainableModule):
             name = type(module).__name__
-            raise TypeError(f"{name} is no codigem_lab.train.TrainableModule; subclass that class")
+            raise TypeError(f"the Trainer needs a TrainableModule; make {name} subclass it")
         self.config = config or TrainConfig()
         self.dist = dist or DistContext.current()
         self.device = self.dist.device(resolve_device(self.config.device))
         self.module = module.to(self.device)
-        self._loss = self.dist.loss(self.module, self.device)  # module.loss (DDP-wrapped)
+        self._loss = self.dist.loss(self.module, self.device)  # module.loss, DDP-wrapped if ranks
         self.split = split
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.model_config = model_config or {}
@@ -386,19 +386,21 @@ class Trainer:
         """One pass over the training users: mean loss terms per global batch, and the new step."""
         self.module.train()
         sampler.set_epoch(epoch)
-        shares, steps = [], []  # per batch: its share of the global batch, its loss terms
+        shares, per_batch = [], []  # per batch: its share of the global batch, its loss terms
         batches = self._bar(
             sampler.batches(), f"epoch {epoch}", total=sampler.n_batches, leave=False
         )
         with matmul_precision(self.config.precision, self.device):
             for batch, shard in enumerate(batches, start=1):
-                steps.append(self._train_step(shard.rows, shard.share, step, epoch, batch))
+                per_batch.append(self._train_step(shard.rows, shard.share, step, epoch, batch))
                 shares.append(shard.share)
                 step += 1
-        self._check_finite([terms["loss"] for terms in steps], epoch)
+        self._check_finite([terms["loss"] for terms in per_batch], epoch)
         totals = {}
-        for k in steps[0] if steps else ():  # terms stay on the device: one transfer per term
-            vals = [terms[k] for terms in steps]
+        for k in (
+            per_batch[0] if per_batch else ()
+        ):  # terms stay on the device: one transfer per term
+            vals = [terms[k] for terms in per_batch]
             if isinstance(vals[0], torch.Tensor):
                 vals = torch.stack(vals).double().cpu().tolist()
             totals[k] = sum(share * float(v) for share, v in zip(shares, vals, strict=True))
