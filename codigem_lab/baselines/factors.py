@@ -25,6 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from codigem_lab.train import TrainableModule
+
 
 def positive_pairs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Row and column indices of the observed (non-zero) entries of a dense batch."""
@@ -186,7 +188,7 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-class UserFactorModule(torch.nn.Module, abc.ABC):
+class UserFactorModule(TrainableModule):
     """A module with one learned row of user parameters per training user.
 
     ``scores(x, train_rows)`` uses the learned rows for ``train_rows`` (``ratio`` protocol) and

@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from codigem_lab.baselines.layers import TanhMLP, anneal_weight, multinomial_nll
 from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.train import TrainableModule
 
 
 # ======================================================================================= configs
@@ -97,7 +98,7 @@ class MultVAEConfig(AutoencoderConfig):
 
 
 # ======================================================================================== module
-class MultAutoencoder(nn.Module):
+class MultAutoencoder(TrainableModule):
     """x -> normalise -> dropout -> encoder -> (mu, log sigma^2) or tanh code -> decoder -> logits.
 
     ``variational=True`` is Multi-VAE (encoder outputs 2 x latent), ``False`` Multi-DAE.
