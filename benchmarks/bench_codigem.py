@@ -82,36 +82,6 @@ def linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
     return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
 
 
-def gemm_bound_seconds(
-    shapes, batch: int, n_batches: int, device: torch.device, repeats: int = 3
-) -> tuple[float, float]:
-    """Seconds of pure matmuls (fwd X@W^T, bwd dY@W and dY^T@X) for one epoch, and the GFLOP/s."""
-    mats = []
-    for fin, fout in shapes:
-        x = torch.randn(batch, fin, device=device)
-        w = torch.randn(fout, fin, device=device)
-        dy = torch.randn(batch, fout, device=device)
-        mats.append((x, w, dy))
-
-    def one_batch():
-        for x, w, dy in mats:
-            x @ w.T
-            dy @ w
-            dy.T @ x
-
-    one_batch()
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(5):
-            one_batch()
-        _sync(device)
-        best = min(best, (time.perf_counter() - t) / 5)
-    flops = sum(3 * 2 * batch * fin * fout for fin, fout in shapes)
-    return best * n_batches, flops / best / 1e9
-
-
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()

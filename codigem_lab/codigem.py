@@ -16,18 +16,23 @@ from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, _dense_float
 from codigem_lab.diffusion.schedule import q_step_sample
 from codigem_lab.errors import ConfigError
 from codigem_lab.neural import NeuralRecommender
-from codigem_lab.train import TrainConfig
+from codigem_lab.train import TrainableModule, TrainConfig
 
 
-class CODIGEMModule(torch.nn.Module):
+class CODIGEMModule(TrainableModule):
     """Adapts :class:`CODIGEM` to the trainer: ``loss`` = negative ELBO with KL annealing.
 
-    Noise comes from the module's own generator, which the trainer reseeds before every batch
-    (:meth:`seed_noise`, keyed by seed, rank, epoch and batch); eps_1 is always the first draw.
-    With :meth:`set_decoder_only` the loss is -ln p(x | z_1) alone: only eps_1 is drawn and only
-    the decoder runs, which gives the decoder the same gradient, bit for bit, as the full loss
-    (the KL terms do not depend on the decoder, and the forward process has no parameters).
+    Noise is keyed by batch (``keyed_noise``): it comes from the module's own generator, which the
+    trainer reseeds before every batch (:meth:`seed_noise`), and eps_1 is always the first draw,
+    so a batch's noise depends neither on earlier batches nor on the shuffle. With
+    :meth:`set_decoder_only` (``--decoder-only``) the loss is -ln p(x | z_1) alone: only eps_1 is
+    drawn and only the decoder runs (the T-1 transition nets and z_2..z_T are skipped), which
+    gives the decoder the same gradient, bit for bit, as the full loss (the KL terms do not depend
+    on the decoder, and the forward process has no parameters); the whole model's ELBO terms are
+    then logged at validation time (:meth:`epoch_terms`, :data:`HISTORY_TERMS_DECODER_ONLY`).
     """
+
+    keyed_noise = True
 
     def __init__(
         self,
@@ -65,6 +70,7 @@ class CODIGEMModule(torch.nn.Module):
         """
         check_decoder_only(on, self.score_mode, self.score_noise)
         self.decoder_only = bool(on)
+        self.epoch_terms_note = HISTORY_TERMS_DECODER_ONLY if self.decoder_only else None
         for p in self.model.reverse_nets.parameters():  # frozen: DDP expects no gradient there
             p.requires_grad_(not self.decoder_only)
 
@@ -96,7 +102,7 @@ class CODIGEMModule(torch.nn.Module):
         loss = (-rec).mean()  # the full loss -(rec - w kl).mean() sends rec the same -1/B
         return loss, {"reconstruction": rec.detach().mean()}
 
-    def elbo_terms(self, x: torch.Tensor) -> dict[str, float]:
+    def epoch_terms(self, x: torch.Tensor) -> dict[str, float]:
         """The whole model's ELBO terms (batch means) on rows ``x``, for the history columns."""
         t = self.model(x, generator=self._noise)
         out = {
@@ -122,6 +128,16 @@ class CODIGEMModule(torch.nn.Module):
             "try a smaller --lr (the paper's is 1e-3)"
         )
         return f"The reverse networks' log-variances ran away: {where}."
+
+
+#: What a decoder-only run's history columns mean (``TrainResult.extra['history_terms']``).
+HISTORY_TERMS_DECODER_ONLY = (
+    "decoder_only: 'loss' (= -reconstruction, the decoder's objective) and 'reconstruction' are "
+    "train-batch means ('reconstruction' equals the full model's bit for bit); 'elbo', 'kl', "
+    "'prior', 'reverse_i' and 'forward_entropy_i' are the whole model's ELBO terms (transition "
+    "nets untrained), computed at validation time without gradients on the first "
+    "batch_size validation users' fold-in rows"
+)
 
 
 def check_decoder_only(decoder_only: object, score_mode: str, score_noise: bool = False) -> None:

@@ -3,16 +3,19 @@
 ``torchrun`` starts one process per GPU (or CPU worker) and tells each its place through the
 environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``);
 :func:`process_group` turns that into an initialised process group (NCCL on CUDA, gloo on CPU) for
-the duration of a command. The :class:`~codigem_lab.train.Trainer` then asks :meth:`DistContext.
-current` who it is, wraps its module in ``DistributedDataParallel`` and uses the helpers here:
+the duration of a command. The :class:`~codigem_lab.train.Trainer` asks :meth:`DistContext.current`
+who it is and leaves every multi-rank step to it, so its loop reads as the one-process loop:
 
+- :meth:`DistContext.loss`, :meth:`~DistContext.weighted`: the loss through DDP, weighted so that
+  the averaged gradient is the global batch mean's;
 - :class:`UserBatchSampler`: every rank draws the same global shuffle of the training users (the
   permutation a single process draws), cuts it into the same global batches, and takes a strided
   share of each, so a global batch is made of exactly the users the one-process run puts in it;
 - :meth:`DistContext.all_true`, :meth:`~DistContext.sum_values`: agree on finiteness, sum epoch
   statistics;
-- :func:`gather_eval`: each rank scores a strided share of the held-out users; the per-user metrics
-  are all-gathered and put back in the one-process order, so every rank holds the full result.
+- :meth:`DistContext.evaluate`: each rank scores a strided share of the held-out users; the
+  per-user metrics are all-gathered and put back in the one-process order (:func:`gather_eval`);
+- :func:`rank_seed`, :func:`rank_rng_state`: independent noise per rank, also after a resume.
 
 A single process (no ``torchrun``, or ``WORLD_SIZE=1``) gets a context whose collectives are
 no-ops, so the one-process path does exactly what it did before distributed training existed.
@@ -25,7 +28,7 @@ import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +37,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data.distributed import DistributedSampler
 
-from codigem_lab.metrics import EvalResult
-
-
-def world_size_from_env(environ: dict | None = None) -> int:
-    """``WORLD_SIZE`` as torchrun sets it (1 when absent)."""
-    return int((os.environ if environ is None else environ).get("WORLD_SIZE", "1"))
+from codigem_lab.metrics import EvalResult, Evaluator
 
 
 def under_torchrun(environ: dict | None = None) -> bool:
@@ -86,6 +84,29 @@ class DistContext:
         if dist.get_backend() == "nccl":
             return torch.device("cuda", self.local_rank)
         return torch.device("cpu")
+
+    # -- the trainer's steps ---------------------------------------------------------------
+    def loss(self, module: torch.nn.Module, device: torch.device) -> Callable:
+        """``module.loss``; with several ranks through DistributedDataParallel (parameters shared)."""
+        if not self.enabled:
+            return module.loss
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(LossForward(module), device_ids=ids, output_device=None)
+
+    def weighted(self, loss: torch.Tensor, share: float) -> torch.Tensor:
+        """``loss`` times ``world * share`` (1 in one process): DDP then averages to the global mean."""
+        weight = self.world_size * share
+        return loss if weight == 1.0 else loss * weight
+
+    def evaluate(self, evaluator: Evaluator, scorer: object, which: str) -> EvalResult:
+        """``evaluator.evaluate(scorer, which)``; with several ranks sharded, then all-gathered."""
+        if not self.enabled:
+            return evaluator.evaluate(scorer, which)
+        n_target = np.diff(evaluator.split.eval_set(which).target.indptr)
+        rows = np.flatnonzero(n_target > 0)[self.rank :: self.world_size]  # a strided share
+        return gather_eval(evaluator.evaluate(scorer, which, users=rows), rows, self)
 
     # -- collectives -----------------------------------------------------------------------
     def all_true(self, flag: bool) -> bool:
@@ -152,7 +173,8 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
     visible), gloo otherwise. Without ``WORLD_SIZE > 1`` in the environment, or when a group already
     exists, nothing is started and the current context is yielded.
     """
-    if world_size_from_env() <= 1 or (dist.is_available() and dist.is_initialized()):
+    started = dist.is_available() and dist.is_initialized()
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or started:
         yield DistContext.current()
         return
     use_cuda = torch.cuda.is_available() and str(device).split(":")[0] in ("auto", "cuda")
@@ -169,22 +191,15 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
         dist.destroy_process_group()
 
 
-def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
-    """The command that runs ``codigem-lab ARGV`` as ``nproc`` ranks on this machine.
+def relaunch(argv: Sequence[str], nproc: int) -> int:
+    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status.
 
     ``--distributed`` and ``--nproc`` are dropped from ARGV: the ranks need neither, and torchrun's
     own parser would take ``--nproc`` for an abbreviation of its ``--nproc_per_node``.
     """
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={int(nproc)}",
-        "-m",
-        "codigem_lab.cli",
-        *_without_launch_flags(argv),
-    ]
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    ranks = [f"--nproc_per_node={int(nproc)}", "-m", "codigem_lab.cli"]
+    return subprocess.call([*run, *ranks, *_without_launch_flags(argv)])
 
 
 def _without_launch_flags(argv: Sequence[str]) -> list[str]:
@@ -197,11 +212,6 @@ def _without_launch_flags(argv: Sequence[str]) -> list[str]:
         elif arg != "--distributed" and not arg.startswith("--nproc="):
             out.append(arg)
     return out
-
-
-def relaunch(argv: Sequence[str], nproc: int) -> int:
-    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status."""
-    return subprocess.call(torchrun_command(argv, nproc))
 
 
 def default_nproc() -> int:
@@ -292,11 +302,6 @@ class UserBatchSampler(DistributedSampler):
 # -- evaluation --------------------------------------------------------------------------------
 
 
-def eval_shard(n_target: np.ndarray, ctx: DistContext) -> np.ndarray:
-    """This rank's strided share of the held-out rows that have targets."""
-    return np.flatnonzero(np.asarray(n_target) > 0)[ctx.rank :: ctx.world_size]
-
-
 def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:
     """All ranks' per-user results for their ``rows``, in row order, with rank 0's means.
 
@@ -323,9 +328,30 @@ class LossForward(torch.nn.Module):
         return self.module.loss(x, step, rows)
 
 
-def ddp_loss(module: torch.nn.Module, device: torch.device):
-    """``module.loss`` wrapped in DistributedDataParallel (parameters shared, not copied)."""
-    from torch.nn.parallel import DistributedDataParallel
+# -- random number generators ------------------------------------------------------------------
 
-    ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(LossForward(module), device_ids=ids, output_device=None)
+
+def rank_seed(seed: int, rank: int) -> int:
+    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere.
+
+    Ranks must draw independent noise (dropout, diffusion) for their different users; the
+    shuffle, drawn from numpy with the run's seed, stays the same on every rank.
+    """
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+def rank_rng_state(ck: dict, ctx: DistContext, seed: int) -> dict:
+    """This rank's RNG state from a checkpoint (``seed``: the run's).
+
+    Its own saved state when the world size is unchanged; otherwise the numpy state (the shared
+    shuffle) with a fresh torch state per rank, so ranks still draw independent noise.
+    """
+    per_rank = ck.get("rng_ranks")
+    if per_rank is not None and len(per_rank) == ctx.world_size:
+        return per_rank[ctx.rank]
+    if ctx.rank == 0:
+        return ck["rng"]
+    torch_state = torch.Generator().manual_seed(rank_seed(seed, ctx.rank) + int(ck["epoch"]))
+    return {"torch": torch_state.get_state(), "numpy": ck["rng"]["numpy"]}

@@ -12,7 +12,7 @@ set to -inf before ranking; users without targets are skipped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,9 +90,6 @@ def metric_columns(ks: Sequence[int] = DEFAULT_KS) -> list[str]:
 
 def _dense(m: sp.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:
     return torch.from_numpy(m.toarray()).to(device)
-
-
-Scorer = Callable[[sp.csr_matrix, "np.ndarray | None"], "np.ndarray | torch.Tensor"]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import ClassVar
 
 import scipy.sparse as sp
@@ -18,7 +18,7 @@ import torch
 
 from codigem_lab.errors import ConfigError
 from codigem_lab.recommender import Recommender
-from codigem_lab.train import TrainConfig, Trainer, TrainResult
+from codigem_lab.train import TrainableModule, TrainConfig, Trainer, TrainResult
 
 
 class NeuralRecommender(Recommender):
@@ -49,8 +49,8 @@ class NeuralRecommender(Recommender):
         return cls(config, train_config=train_config, run_dir=run_dir)
 
     @abc.abstractmethod
-    def build(self, split) -> torch.nn.Module:
-        """A fresh module with ``loss(x, step)`` and ``scores(x)`` for this split's items."""
+    def build(self, split) -> TrainableModule:
+        """A fresh :class:`~codigem_lab.train.TrainableModule` for this split's items."""
 
     def describe(self) -> dict:
         """Plain-data description of the model (stored in checkpoints)."""
@@ -62,8 +62,6 @@ class NeuralRecommender(Recommender):
         """Train on ``split`` (``progress`` overrides the config's bar setting when given)."""
         cfg = self.train_config
         if progress is not None and cfg.progress != progress:
-            from dataclasses import replace
-
             cfg = replace(cfg, progress=progress)
         torch.manual_seed(cfg.seed)  # weights are initialised from the run's seed
         module = self.build(split)

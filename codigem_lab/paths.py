@@ -6,7 +6,6 @@ Only these functions look at the file system layout; everything else asks them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 #: A development convenience: a folder of local dataset copies that seeds the data cache.
@@ -21,15 +20,14 @@ def repo_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() else None
 
 
-def shared_data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+def shared_data_dir() -> Path | None:
     """``$CODIGEM_LAB_SHARED_DATA``, else ``../shared/data`` beside the checkout; None if absent.
 
     This folder exists on development and CI machines only. It may seed the data cache or be
     passed as a local source; a user's clone does not have it and never needs it.
     """
-    env = os.environ if environ is None else environ
-    if env.get(SHARED_ENV):
-        p = Path(env[SHARED_ENV]).expanduser()
+    if os.environ.get(SHARED_ENV):
+        p = Path(os.environ[SHARED_ENV]).expanduser()
         return p if p.is_dir() else None
     root = repo_root()
     if root is None:
@@ -38,13 +36,12 @@ def shared_data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     return p if p.is_dir() else None
 
 
-def runs_root(environ: Mapping[str, str] | None = None) -> Path:
+def runs_root() -> Path:
     """The result cache root: ``$CODIGEM_LAB_RUNS``, else ``<repo>/runs/cache`` in a checkout,
     else ``runs/cache`` in the working folder. Absolute, so notebooks (which run in
     ``notebooks/``) and the CLI (run from the repository root) share one cache."""
-    env = os.environ if environ is None else environ
-    if env.get(RUNS_ENV):
-        return Path(env[RUNS_ENV]).expanduser().absolute()
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser().absolute()
     root = repo_root()
     base = root if root is not None else Path.cwd()
     return (base / "runs" / "cache").absolute()

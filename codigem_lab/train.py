@@ -6,45 +6,23 @@ released CODIGEM code's schedule. Only the current batch is densified. Checkpoin
 atomically each epoch and hold everything ``resume`` needs (weights, optimiser, RNG states,
 history), so an interrupted run resumes to the same result as an uninterrupted one.
 
-Under ``torchrun`` (see :mod:`codigem_lab.distributed`) the same trainer runs data-parallel: the
-module is wrapped in ``DistributedDataParallel``; each global batch of users is split across
-ranks and each rank's loss is weighted by its share, so the averaged gradient is the global batch
-mean's; every rank evaluates a share of the held-out users and gathers the rest, so validation
-metrics and early-stopping decisions are identical everywhere; only rank 0 writes checkpoints.
-
-``TrainConfig.precision``: ``fp32`` (default, exact), ``tf32`` (CUDA matmuls on TF32 tensor
-cores) or ``bf16`` (``torch.autocast`` to bfloat16 for the training forward pass; scoring stays
-float32 so rankings are not quantised to bfloat16's 8-bit mantissa).
-
-Noise keyed by batch: a module with ``seed_noise`` (CODIGEM) gets, before each batch, a seed mixed
-from (seed, rank, epoch, batch) for its own noise generator, and torch's global generator (dropout)
-is reseeded from the same key on a second stream. A batch's noise therefore does not depend on what
-earlier batches drew, nor on the shuffle (numpy, its own generator), so a model that draws less
-(decoder-only: z_1 only) sees exactly the draws the full model sees for z_1.
-
-Decoder-only modules (``CODIGEMRecommender(decoder_only=True)``, CODIGEM under decoder scoring,
-``codigem-lab train --decoder-only``): only the decoder p(x | z_1) is
-trained, on z_1 alone; the T-1 transition nets and z_2..z_T are skipped. The decoder's weights, and
-so every score and metric, are bit for bit those of the full model with the same seed (the
-transition nets cannot reach a decoder score: they are not on the path from x to the ranking, and
-the forward process has no parameters). The module refuses it where this is not so (reverse
-scoring). History columns in that mode: ``loss`` (= -reconstruction, the decoder's objective) and
-``reconstruction`` are train-batch means, the latter equal to the full model's column bit for bit;
-``elbo``, ``kl``, ``prior``, ``reverse_i``, ``forward_entropy_i`` are the whole model's ELBO terms
-(its transition nets untrained), computed at validation time without gradients on the first
-``batch_size`` validation users' fold-in rows; ``TrainResult.extra['history_terms']`` says so.
+The loop knows models only through :class:`TrainableModule`: ``loss`` and ``scores``, plus hooks
+with no-op defaults that CODIGEM fills (noise keyed by batch, a divergence hint, validation-time
+history columns of its decoder-only fast path; see :class:`~codigem_lab.codigem.CODIGEMModule`).
+What is not the plain one-process loop lives in its own module, which a reader may skip:
+data-parallel training under ``torchrun`` in :mod:`codigem_lab.distributed`, TF32/bfloat16 in
+:mod:`codigem_lab.precision`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import abc
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -53,26 +31,48 @@ import torch
 from tqdm.auto import tqdm
 
 from codigem_lab._io import atomic_path
-from codigem_lab.distributed import DistContext, UserBatchSampler, ddp_loss, eval_shard, gather_eval
+from codigem_lab.distributed import DistContext, UserBatchSampler, rank_rng_state, rank_seed
 from codigem_lab.errors import ConfigError, TrainingError
 from codigem_lab.metrics import DEFAULT_KS, EvalResult, Evaluator
+from codigem_lab.precision import PRECISIONS, autocast, matmul_precision
 
 OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-PRECISIONS = ("fp32", "tf32", "bf16")
 
 
-class TrainableModule(Protocol):
-    """What the trainer needs from a model: a loss on a dense batch, and scores for fold-in rows."""
+class TrainableModule(torch.nn.Module, abc.ABC):
+    """What the trainer calls on a model: ``loss``, ``scores``, and hooks with no-op defaults."""
 
+    #: True: before each batch the trainer calls :meth:`seed_noise` with a key mixed from (seed,
+    #: rank, epoch, batch) and reseeds torch's generator (dropout) from the same key on a second
+    #: stream (:func:`batch_key`), so a batch's noise depends on the batch alone, not on what
+    #: earlier batches drew. False: all noise continues torch's global generator.
+    keyed_noise: bool = False
+
+    @abc.abstractmethod
     def loss(
         self, x: torch.Tensor, step: int, rows: np.ndarray
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Loss on a dense batch ``x`` of training users (``rows``: their rows in ``split.train``)."""
-        ...
+        """Batch-mean loss and logged terms on dense training rows ``x`` (``rows`` of split.train);
+        ``step``: the number of updates so far (for annealing)."""
 
+    @abc.abstractmethod
     def scores(self, x: torch.Tensor, train_rows: np.ndarray | None) -> torch.Tensor:
         """Scores for fold-in rows ``x``; ``train_rows`` as in ``Recommender.score``."""
-        ...
+
+    def seed_noise(self, key: int) -> None:
+        """Reseed the model's own noise generator (called before each batch when ``keyed_noise``)."""
+
+    def divergence_hint(self) -> str | None:
+        """The likely cause, for the error raised when the loss becomes non-finite (None: none)."""
+        return None
+
+    #: What :meth:`epoch_terms`' columns mean (``TrainResult.extra['history_terms']``); None: the
+    #: model has none and ``epoch_terms`` is never called.
+    epoch_terms_note: str | None = None
+
+    def epoch_terms(self, x: torch.Tensor) -> dict[str, float]:
+        """History columns computed once an epoch, without gradients, on validation rows ``x``."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
         )
     return dev
-
-
-def dense_batch(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Densify only the given rows of a sparse matrix, on the device (a new tensor per call)."""
-    return torch.from_numpy(m[rows].toarray()).to(device, non_blocking=True)
 
 
 class DenseBatches:
@@ -217,42 +212,6 @@ def _set_rng_state(state: dict, np_rng: np.random.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def rank_seed(seed: int, rank: int) -> int:
-    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere.
-
-    Ranks must draw independent noise (dropout, diffusion) for their different users; the
-    shuffle, drawn from numpy with the run's seed, stays the same on every rank.
-    """
-    if rank == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
-
-
-@contextlib.contextmanager
-def matmul_precision(precision: str, device: torch.device) -> Iterator[None]:
-    """Inside the block, CUDA matmuls and convolutions may use TF32 when ``precision == 'tf32'``.
-
-    torch keeps these switches process-wide, so they are set for the block and restored after it.
-    A no-op on CPU and for the other precisions.
-    """
-    if precision != "tf32" or device.type != "cuda":
-        yield
-        return
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """bfloat16 autocast when ``precision == 'bf16'`` (CPU or CUDA); otherwise nothing."""
-    if precision != "bf16":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """``torch.save`` to a temp file, then rename: a crash never leaves a half checkpoint."""
     with atomic_path(path) as tmp:
@@ -286,7 +245,7 @@ class Trainer:
 
     def __init__(
         self,
-        module: torch.nn.Module,
+        module: TrainableModule,
         split,
         config: TrainConfig | None = None,
         run_dir: str | os.PathLike | None = None,
@@ -294,13 +253,14 @@ class Trainer:
         on_epoch: Callable[[dict], None] | None = None,
         dist: DistContext | None = None,
     ) -> None:
+        if not isinstance(module, TrainableModule):
+            name = type(module).__name__
+            raise TypeError(f"the Trainer needs a TrainableModule; make {name} subclass it")
         self.config = config or TrainConfig()
         self.dist = dist or DistContext.current()
         self.device = self.dist.device(resolve_device(self.config.device))
         self.module = module.to(self.device)
-        self.decoder_only = bool(getattr(self.module, "decoder_only", False))
-        self._keyed_noise = callable(getattr(self.module, "seed_noise", None))
-        self._loss = ddp_loss(self.module, self.device) if self.dist.enabled else self.module.loss
+        self._loss = self.dist.loss(self.module, self.device)  # module.loss, DDP-wrapped if ranks
         self.split = split
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.model_config = model_config or {}
@@ -319,9 +279,11 @@ class Trainer:
         share = -(-self.config.batch_size // self.dist.world_size)
         self._batches = DenseBatches(split.train, share, self.device)
 
-    @property
-    def _progress(self) -> bool:
-        return self.config.progress and self.dist.is_main
+    def _bar(self, items: Iterable, desc: str, **kw) -> tqdm:
+        """A progress bar (rank 0 only, and only when ``config.progress``)."""
+        return tqdm(
+            items, desc=desc, disable=not (self.config.progress and self.dist.is_main), **kw
+        )
 
     # -- scoring ---------------------------------------------------------------------------
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
@@ -332,18 +294,79 @@ class Trainer:
             return self.module.scores(x, train_rows)
 
     def evaluate(self, which: str = "valid") -> EvalResult:
-        """Metrics of the current weights on ``which``; every rank gets the full result.
-
-        Under DDP each rank scores a strided share of the users and the per-user rows are
-        all-gathered (:func:`~codigem_lab.distributed.gather_eval`).
-        """
-        if not self.dist.enabled:
-            return self.evaluator.evaluate(self, which)
-        es = self.split.eval_set(which)
-        rows = eval_shard(np.diff(es.target.indptr), self.dist)
-        return gather_eval(self.evaluator.evaluate(self, which, users=rows), rows, self.dist)
+        """Metrics of the current weights on ``which`` (under DDP, every rank gets them all)."""
+        return self.dist.evaluate(self.evaluator, self, which)
 
     # -- training --------------------------------------------------------------------------
+    def fit(self, resume: bool = False, evaluate_test: bool = True) -> TrainResult:
+        """Train with early stopping; restore the best weights; score the test set once."""
+        cfg = self.config
+        torch.manual_seed(rank_seed(cfg.seed, self.dist.rank))
+        np_rng = np.random.default_rng(cfg.seed)  # the shuffle
+        sampler = self._sampler(np_rng)
+        state = _FitState()
+        last = self.run_dir / "last.pt" if self.run_dir else None
+        if resume and last is not None:
+            self._resume(last, state, np_rng)
+        epochs = range(state.epoch + 1, cfg.max_epochs + 1)
+        if state.bad_epochs >= cfg.patience:  # resumed after it had stopped early
+            epochs = range(0)
+        bar = self._bar(epochs, "training", initial=state.epoch, total=cfg.max_epochs)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            terms, state.step = self._train_epoch(epoch, sampler, state.step)
+            train_s = time.perf_counter() - t0
+            valid = self.evaluate("valid")
+            row = {
+                "epoch": epoch,
+                **terms,
+                **self._epoch_terms(epoch),
+                **valid.metrics,
+                "train_s": train_s,
+                "eval_s": valid.seconds,
+            }
+            state.history.append(row)
+            state.epoch = epoch
+            metric = valid.metrics[cfg.select_metric]
+            self._select(state, metric)
+            bar.set_postfix(
+                loss=f"{terms['loss']:.4g}",
+                **{cfg.select_metric: f"{metric:.4f}"},
+                best=state.best_epoch,
+            )
+            if self.on_epoch:
+                self.on_epoch(row)
+            if last is not None:
+                self._save_last(last, state, np_rng)
+            if state.bad_epochs >= cfg.patience:
+                break
+        if state.best_state is None:
+            raise TrainingError("no epoch was trained; raise --max-epochs")
+        self.module.load_state_dict(state.best_state)
+        if self.run_dir is not None and self.dist.is_main:
+            save_checkpoint(
+                self.run_dir / "best.pt",
+                {
+                    "model": state.best_state,
+                    "best_epoch": state.best_epoch,
+                    "train_config": _plain(asdict(cfg)),
+                    "model_config": self.model_config,
+                },
+            )
+        hist = pd.DataFrame(state.history)
+        note = self.module.epoch_terms_note
+        return TrainResult(
+            history=hist,
+            best_epoch=state.best_epoch,
+            epochs=len(hist),
+            valid=self.evaluate("valid"),
+            test=self.evaluate("test") if evaluate_test else None,
+            train_s_per_epoch=float(hist["train_s"].mean()),
+            eval_s_per_epoch=float(hist["eval_s"].mean()),
+            stopped_early=state.bad_epochs >= cfg.patience,
+            extra={"history_terms": note} if note else {},
+        )
+
     def _sampler(self, np_rng: np.random.Generator) -> UserBatchSampler:
         return UserBatchSampler(
             self.split.n_train_users,
@@ -363,32 +386,40 @@ class Trainer:
         """One pass over the training users: mean loss terms per global batch, and the new step."""
         self.module.train()
         sampler.set_epoch(epoch)
-        sums: dict[str, list] = {}
-        losses: list[torch.Tensor] = []
-        bar = tqdm(
-            sampler.batches(),
-            total=sampler.n_batches,
-            desc=f"epoch {epoch}",
-            leave=False,
-            disable=not self._progress,
+        shares, per_batch = [], []  # per batch: its share of the global batch, its loss terms
+        batches = self._bar(
+            sampler.batches(), f"epoch {epoch}", total=sampler.n_batches, leave=False
         )
         with matmul_precision(self.config.precision, self.device):
-            shares = []
-            for batch, shard in enumerate(bar, start=1):
-                terms = self._train_step(shard.rows, shard.share, step, epoch, batch)
-                step += 1
-                losses.append(terms["loss"])
+            for batch, shard in enumerate(batches, start=1):
+                per_batch.append(self._train_step(shard.rows, shard.share, step, epoch, batch))
                 shares.append(shard.share)
-                for k, v in terms.items():  # tensors stay on the device: no sync per batch
-                    sums.setdefault(k, []).append(v)
-        self._check_finite(losses, epoch)
+                step += 1
+        self._check_finite([terms["loss"] for terms in per_batch], epoch)
         totals = {}
-        for k, vals in sums.items():  # one transfer per term; summed in float64 as floats
+        for k in (
+            per_batch[0] if per_batch else ()
+        ):  # terms stay on the device: one transfer per term
+            vals = [terms[k] for terms in per_batch]
             if isinstance(vals[0], torch.Tensor):
                 vals = torch.stack(vals).double().cpu().tolist()
             totals[k] = sum(share * float(v) for share, v in zip(shares, vals, strict=True))
-        totals = self.dist.sum_values(totals)
+        totals = self.dist.sum_values(totals)  # summed in float64 over batches, then ranks
         return {k: v / max(sampler.n_batches, 1) for k, v in totals.items()}, step
+
+    def _train_step(
+        self, rows: np.ndarray, share: float, step: int, epoch: int, batch: int
+    ) -> dict[str, float]:
+        """Forward, backward and update on this rank's ``rows`` of one global batch."""
+        x = self._batches(rows)
+        if self.module.keyed_noise:
+            self._seed_batch(epoch, batch)
+        with autocast(self.config.precision, self.device):
+            loss, terms = self._loss(x, step, rows)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.dist.weighted(loss, share).backward()
+        self.optimizer.step()
+        return {"loss": loss.detach(), **terms}
 
     def _seed_batch(self, epoch: int, batch: int, stream: int = 0) -> None:
         """Key this batch's noise by (seed, rank, epoch, batch): the model's generator, dropout."""
@@ -397,135 +428,37 @@ class Trainer:
         torch.manual_seed(batch_key(seed, rank, epoch, batch, stream + 1))
 
     def _check_finite(self, losses: list[torch.Tensor], epoch: int) -> None:
-        """One check (one device sync) per epoch that every batch's loss was finite."""
+        """One check (one device sync) per epoch that every batch's loss was finite, on every rank."""
         if not losses:
             return
         finite = torch.isfinite(torch.stack([torch.as_tensor(v).float() for v in losses]))
         ok = bool(finite.all())
-        if not self.dist.all_true(ok):
-            bad = int((~finite).nonzero()[0, 0]) if not ok else -1
-            self._diverged(losses[bad] if not ok else torch.tensor(0.0), epoch, bad + 1)
-
-    def _train_step(
-        self, rows: np.ndarray, share: float, step: int, epoch: int, batch: int
-    ) -> dict[str, float]:
-        """Forward, check, backward and update on this rank's ``rows`` of one global batch.
-
-        The loss (a mean over ``rows``) is weighted by ``world * share``, so DDP's gradient
-        average equals the gradient of the global batch's mean loss.
-        """
-        x = self._batches(rows)
-        if self._keyed_noise:
-            self._seed_batch(epoch, batch)
-        with autocast(self.config.precision, self.device):
-            loss, terms = self._loss(x, step, rows)
-        self.optimizer.zero_grad(set_to_none=True)
-        weight = self.dist.world_size * share
-        (loss if weight == 1.0 else loss * weight).backward()
-        self.optimizer.step()
-        return {"loss": loss.detach(), **terms}
-
-    def _diverged(self, loss: torch.Tensor, epoch: int, batch: int) -> None:
-        hint = getattr(self.module, "divergence_hint", lambda: "")()
-        where = "" if torch.isfinite(loss) else f" {loss.item()}"
-        at = f"batch {batch}" if batch > 0 else "a batch"
+        if self.dist.all_true(ok):
+            return
+        if ok:
+            where = f"became non-finite on another rank at epoch {epoch}, a batch"
+        else:
+            bad = int((~finite).nonzero()[0, 0])
+            where = f"became {losses[bad].item()} at epoch {epoch}, batch {bad + 1}"
+        hint = self.module.divergence_hint() or "Lower the learning rate or check the inputs."
         raise TrainingError(
-            f"the loss became{where or ' non-finite on another rank'} at epoch {epoch}, "
-            f"{at}; training stopped instead of producing garbage metrics. "
-            + (hint or "Lower the learning rate or check the inputs.")
+            f"the loss {where}; training stopped instead of producing garbage metrics. {hint}"
         )
 
-    def fit(self, resume: bool = False, evaluate_test: bool = True) -> TrainResult:
-        """Train with early stopping; restore the best weights; score the test set once."""
-        cfg = self.config
-        torch.manual_seed(rank_seed(cfg.seed, self.dist.rank))
-        np_rng = np.random.default_rng(cfg.seed)
-        sampler = self._sampler(np_rng)
-        state = _FitState()
-        last = self.run_dir / "last.pt" if self.run_dir else None
-        if resume and last is not None:
-            self._resume(last, state, np_rng)
-        stopped_early = state.bad_epochs >= cfg.patience
-        epochs_bar = tqdm(
-            range(state.epoch + 1, cfg.max_epochs + 1),
-            desc="training",
-            disable=not self._progress or stopped_early,
-            initial=state.epoch,
-            total=cfg.max_epochs,
-        )
-        for epoch in epochs_bar:
-            if stopped_early:
-                break
-            t0 = time.perf_counter()
-            terms, state.step = self._train_epoch(epoch, sampler, state.step)
-            train_s = time.perf_counter() - t0
-            valid = self.evaluate("valid")
-            if self.decoder_only:
-                terms = {**terms, **self._validation_elbo(epoch)}
-            row = {
-                "epoch": epoch,
-                **terms,
-                **valid.metrics,
-                "train_s": train_s,
-                "eval_s": valid.seconds,
-            }
-            state.history.append(row)
-            state.epoch = epoch
-            metric = valid.metrics[cfg.select_metric]
-            self._select(state, metric)
-            epochs_bar.set_postfix(
-                loss=f"{terms['loss']:.4g}",
-                **{cfg.select_metric: f"{metric:.4f}"},
-                best=state.best_epoch,
-            )
-            if self.on_epoch:
-                self.on_epoch(row)
-            if last is not None:
-                self._save_last(last, state, np_rng)
-            if state.bad_epochs >= cfg.patience:
-                stopped_early = True
-                break
-        if state.best_state is None:
-            raise TrainingError("no epoch was trained; raise --max-epochs")
-        self.module.load_state_dict(state.best_state)
-        if self.run_dir is not None and self.dist.is_main:
-            save_checkpoint(
-                self.run_dir / "best.pt",
-                {
-                    "model": state.best_state,
-                    "best_epoch": state.best_epoch,
-                    "train_config": _plain(asdict(cfg)),
-                    "model_config": self.model_config,
-                },
-            )
-        hist = pd.DataFrame(state.history)
-        valid = self.evaluate("valid")
-        test = self.evaluate("test") if evaluate_test else None
-        return TrainResult(
-            history=hist,
-            best_epoch=state.best_epoch,
-            epochs=len(hist),
-            valid=valid,
-            test=test,
-            train_s_per_epoch=float(hist["train_s"].mean()),
-            eval_s_per_epoch=float(hist["eval_s"].mean()),
-            stopped_early=stopped_early,
-            extra={"history_terms": HISTORY_TERMS_DECODER_ONLY} if self.decoder_only else {},
-        )
+    def _epoch_terms(self, epoch: int) -> dict[str, float]:
+        """The module's validation-time history columns (:meth:`TrainableModule.epoch_terms`).
 
-    def _validation_elbo(self, epoch: int) -> dict[str, float]:
-        """Decoder-only runs: the whole model's ELBO terms, no gradients, on validation fold-ins.
-
-        The first ``batch_size`` validation users (one batch: these columns cost about a tenth
-        of a fast-path epoch), noise keyed by the epoch on its own stream, so they never touch a
-        training draw.
+        On the first ``batch_size`` validation users' fold-in rows (one batch), noise keyed by the
+        epoch on its own stream, so they never touch a training draw.
         """
+        if self.module.epoch_terms_note is None:
+            return {}
         fold_in = self.split.eval_set("valid").fold_in[: self.config.batch_size]
         x = torch.from_numpy(fold_in.toarray()).to(self.device)
         self._seed_batch(epoch, 0, stream=2)
         self.module.eval()
         with torch.no_grad():
-            return self.module.elbo_terms(x)
+            return self.module.epoch_terms(x)
 
     def _select(self, state: _FitState, metric: float) -> None:
         """Early-stopping bookkeeping (``metric`` is the same on every rank)."""
@@ -578,30 +511,6 @@ class Trainer:
         state.best_metric, state.best_epoch = ck["best_metric"], ck["best_epoch"]
         state.best_state = ck["best_model"]
         state.bad_epochs, state.step, state.epoch = ck["bad_epochs"], ck["step"], ck["epoch"]
-
-
-HISTORY_TERMS_DECODER_ONLY = (
-    "decoder_only: 'loss' (= -reconstruction, the decoder's objective) and 'reconstruction' are "
-    "train-batch means ('reconstruction' equals the full model's bit for bit); 'elbo', 'kl', "
-    "'prior', 'reverse_i' and 'forward_entropy_i' are the whole model's ELBO terms (transition "
-    "nets untrained), computed at validation time without gradients on the first "
-    "batch_size validation users' fold-in rows"
-)
-
-
-def rank_rng_state(ck: dict, ctx: DistContext, seed: int) -> dict:
-    """This rank's RNG state from a checkpoint (``seed``: the run's).
-
-    Its own saved state when the world size is unchanged; otherwise the numpy state (the shared
-    shuffle) with a fresh torch state per rank, so ranks still draw independent noise.
-    """
-    per_rank = ck.get("rng_ranks")
-    if per_rank is not None and len(per_rank) == ctx.world_size:
-        return per_rank[ctx.rank]
-    if ctx.rank == 0:
-        return ck["rng"]
-    torch_state = torch.Generator().manual_seed(rank_seed(seed, ctx.rank) + int(ck["epoch"]))
-    return {"torch": torch_state.get_state(), "numpy": ck["rng"]["numpy"]}
 
 
 def _cpu_state(module: torch.nn.Module) -> dict:

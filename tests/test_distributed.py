@@ -27,9 +27,9 @@ import torch.multiprocessing as mp
 
 from codigem_lab.codigem import CODIGEMRecommender
 from codigem_lab.data import SyntheticConfig, prepare_split
-from codigem_lab.distributed import DistContext, UserBatchSampler, process_group
+from codigem_lab.distributed import DistContext, UserBatchSampler, process_group, rank_seed
 from codigem_lab.runs import DataSpec, RunSpec, run_training
-from codigem_lab.train import TrainConfig, Trainer, rank_seed
+from codigem_lab.train import TrainConfig, Trainer
 
 TOL = 1e-4  # metrics, absolute
 LOSS_RTOL = 1e-6  # loss terms, relative
@@ -238,7 +238,8 @@ def test_cli_distributed_runs_under_torchrun(tmp_path, capsys):
 
 
 def test_resume_with_another_world_size_keeps_the_shuffle(small_split, tmp_path):
-    from codigem_lab.train import load_checkpoint, rank_rng_state
+    from codigem_lab.distributed import rank_rng_state
+    from codigem_lab.train import load_checkpoint
 
     CODIGEMRecommender("paper", TrainConfig(max_epochs=1, progress=False), tmp_path).fit(
         small_split

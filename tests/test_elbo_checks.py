@@ -96,7 +96,7 @@ def _eq5_without_sqrt(z_prev, beta_i, eps):
 
 
 def test_marginal_catches_sqrt_dropped_in_the_models_sampler(monkeypatch) -> None:
-    """sqrt(1 - beta) -> (1 - beta) in the sampler CODIGEM.sample_latents uses (issue 13)."""
+    """sqrt(1 - beta) -> (1 - beta) in the sampler CODIGEM.sample_latents uses."""
     monkeypatch.setattr(model_module, "q_step_sample", _eq5_without_sqrt)
     r = check_marginal()
     assert not r.passed

@@ -17,8 +17,9 @@ from codigem_lab.cli import build_parser
 from codigem_lab.cli_train import spec_from_args
 from codigem_lab.codigem import CODIGEMRecommender
 from codigem_lab.errors import ConfigError
+from codigem_lab.precision import matmul_precision
 from codigem_lab.runs import DataSpec, RunSpec
-from codigem_lab.train import TrainConfig, matmul_precision
+from codigem_lab.train import TrainConfig
 
 QUICK = TrainConfig(max_epochs=3, patience=10, progress=False, seed=3)
 

@@ -12,7 +12,12 @@ import scipy.sparse as sp
 import torch
 
 from codigem_lab.diffusion.model import LOG_2PI, log_normal_iso, log_normal_std
-from codigem_lab.train import DenseBatches, dense_batch
+from codigem_lab.train import DenseBatches
+
+
+def dense_batch(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """scipy's dense rows, the reference the scattered batches must equal."""
+    return torch.from_numpy(m[rows].toarray()).to(device)
 
 
 def _reference(x, mean, logvar):

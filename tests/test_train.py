@@ -134,3 +134,9 @@ def test_score_modes_deterministic(small_split):
     xd = torch.as_tensor(x.toarray(), dtype=model.decoder.out.weight.dtype)
     torch.testing.assert_close(torch.as_tensor(rev.score(x)), model.score(xd, mode="reverse"))
     assert not torch.allclose(model.score(xd, mode="reverse"), model.score(xd, mode="decoder"))
+
+
+def test_trainer_takes_trainable_modules_only(small_split):
+    """The trainer calls models through TrainableModule's hooks; a bare nn.Module is refused."""
+    with pytest.raises(TypeError, match="TrainableModule"):
+        Trainer(torch.nn.Linear(2, 2), small_split, quick())

@@ -15,9 +15,9 @@ place, which four engineers sharing one working tree cannot afford). It
 4. prints a table and the mutation score, killed / (mutants - equivalent); mutants on lines no
    selected test executes count as survivors without being run.
 
-``--planted`` also applies the issue's named mutations (issue 13: the sampler's sqrt, three
-reverse-scoring mutations, the unscaled reconstruction target, the released init's bias, the
-fold-in mask) one at a time and lists every test that kills each.
+``--planted`` also applies named mutations (the sampler's sqrt, three reverse-scoring
+mutations, the unscaled reconstruction target, the released init's bias, the fold-in mask) one
+at a time and lists every test that kills each.
 
 Usage (from the repository root, venv active)::
 
@@ -306,19 +306,11 @@ class _Finder:
         def replace_with(new: ast.AST) -> Callable[[], None]:
             return lambda: _replace(parent, fld, idx, new)
 
-        if isinstance(node, ast.BinOp) and type(node.op) in BINOP_SWAP:
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in BINOP_SWAP:
             new = BINOP_SWAP[type(node.op)]
             self.add(
                 node,
-                "binop",
-                f"{type(node.op).__name__}->{new.__name__}",
-                lambda: setattr(node, "op", new()),
-            )
-        elif isinstance(node, ast.AugAssign) and type(node.op) in BINOP_SWAP:
-            new = BINOP_SWAP[type(node.op)]
-            self.add(
-                node,
-                "augassign",
+                "binop" if isinstance(node, ast.BinOp) else "augassign",
                 f"{type(node.op).__name__}->{new.__name__}",
                 lambda: setattr(node, "op", new()),
             )
@@ -744,7 +736,7 @@ def render(results, planted, summary, seconds, command, history=()) -> str:  # n
     if planted:
         lines += [
             "",
-            "## The issue's named mutations (`--planted`) and the tests that kill them",
+            "## Named mutations (`--planted`) and the tests that kill them",
             "",
             "| mutation | derivation check that fails | killed by (tests) |",
             "|---|---|---|",
@@ -788,7 +780,7 @@ def _md(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--modules", nargs="+", default=DEFAULT_MODULES, choices=list(TESTS))
-    ap.add_argument("--planted", action="store_true", help="also run the issue's named mutations")
+    ap.add_argument("--planted", action="store_true", help="also run the named mutations")
     ap.add_argument("--only-planted", action="store_true", help="run the named mutations only")
     ap.add_argument("--list", metavar="MODULE", help="list MODULE's mutants and exit")
     ap.add_argument("--show", metavar="KEY", help="print the diff of one mutant and exit")
@@ -859,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {s['killed']}/{s['mutants'] - s['equivalent']} killed "
                       f"({100 * s['score']:.1f} %)", flush=True)  # fmt: skip
         if args.planted or args.only_planted:
-            print("planted mutations (issue 13):")
+            print("planted mutations:")
             planted = run_planted(snap)
     finally:
         shutil.rmtree(snap, ignore_errors=True)

@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from codigem_lab.baselines.layers import TanhMLP
 from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.train import TrainableModule
 
 #: beta_1 of the released code's ``beta_fixed`` (Sohl-Dickstein et al. 2015, Sec. 2.4.1)
 FIRST_BETA = 1e-5
@@ -138,7 +139,7 @@ class DenoiseMLP(nn.Module):
         return self.mlp(torch.cat([self.drop(x), emb], dim=1))
 
 
-class DiffRecModule(nn.Module):
+class DiffRecModule(TrainableModule):
     """The schedule's constants (buffers, rebuilt from the config) and the denoiser."""
 
     def __init__(self, n_items: int, config: DiffRecConfig) -> None:
@@ -198,6 +199,3 @@ class DiffRec(NeuralRecommender):
 
     def build(self, split) -> DiffRecModule:
         return DiffRecModule(split.n_items, self.config)
-
-
-__all__ = ["DiffRec", "DiffRecConfig", "DiffRecModule", "timestep_embedding"]

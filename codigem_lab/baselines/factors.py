@@ -25,11 +25,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from codigem_lab.train import TrainableModule
+
 
 def positive_pairs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Row and column indices of the observed (non-zero) entries of a dense batch."""
-    rows, cols = torch.nonzero(x > 0, as_tuple=True)
-    return rows, cols
+    return torch.nonzero(x > 0, as_tuple=True)
 
 
 def gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -163,15 +164,14 @@ def gradient_fold_in(
     params = {
         name: torch.zeros(n_rows, d, device=device, requires_grad=True) for name, d in dims.items()
     }
-    if n_rows == 0 or steps == 0:
-        return {k: v.detach() for k, v in params.items()}
-    with torch.enable_grad():
-        opt = torch.optim.Adam(list(params.values()), lr=lr)
-        for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(params, gen)
-            loss.backward()
-            opt.step()
+    if n_rows and steps:
+        with torch.enable_grad():
+            opt = torch.optim.Adam(list(params.values()), lr=lr)
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(params, gen)
+                loss.backward()
+                opt.step()
     return {k: v.detach() for k, v in params.items()}
 
 
@@ -188,7 +188,7 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-class UserFactorModule(torch.nn.Module, abc.ABC):
+class UserFactorModule(TrainableModule):
     """A module with one learned row of user parameters per training user.
 
     ``scores(x, train_rows)`` uses the learned rows for ``train_rows`` (``ratio`` protocol) and

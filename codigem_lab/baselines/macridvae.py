@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from codigem_lab.baselines.layers import TanhMLP, anneal_weight, batches_per_epoch, multinomial_nll
 from codigem_lab.baselines.validate import check
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.train import TrainableModule
 
 #: users per chunk when scoring, to bound the [users, K, items] intermediates
 SCORE_CHUNK = 256
@@ -77,7 +78,7 @@ class MacridVAEConfig:
         check(self.weight_l2 >= 0, f"weight_l2 must be >= 0, got {self.weight_l2!r}")
 
 
-class MacridVAEModule(nn.Module):
+class MacridVAEModule(TrainableModule):
     """Item embeddings, K prototypes and one shared concept encoder; see the module docstring."""
 
     def __init__(self, n_items: int, config: MacridVAEConfig, anneal_steps: float) -> None:
@@ -163,6 +164,3 @@ class MacridVAE(NeuralRecommender):
     def build(self, split) -> MacridVAEModule:
         steps = self.config.anneal_epochs * batches_per_epoch(split, self.train_config)
         return MacridVAEModule(split.n_items, self.config, steps)
-
-
-__all__ = ["MacridVAE", "MacridVAEConfig", "MacridVAEModule"]

@@ -48,8 +48,7 @@ from torch import Tensor, nn
 from codigem_lab.baselines.layers import TanhMLP, anneal_weight, multinomial_nll
 from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
-
-# ================================================================================ shared helpers
+from codigem_lab.train import TrainableModule
 
 
 # ======================================================================================= configs
@@ -99,7 +98,7 @@ class MultVAEConfig(AutoencoderConfig):
 
 
 # ======================================================================================== module
-class MultAutoencoder(nn.Module):
+class MultAutoencoder(TrainableModule):
     """x -> normalise -> dropout -> encoder -> (mu, log sigma^2) or tanh code -> decoder -> logits.
 
     ``variational=True`` is Multi-VAE (encoder outputs 2 x latent), ``False`` Multi-DAE.
@@ -180,10 +179,7 @@ class _MultAutoencoderRecommender(NeuralRecommender):
 
 
 class MultVAE(_MultAutoencoderRecommender):
-    """Multi-VAE^PR (Liang et al., WWW 2018); defaults and their sources in the module docstring.
-
-    User-free: scores come from the fold-in row only (``train_rows`` is ignored).
-    """
+    """Multi-VAE^PR (Liang et al., WWW 2018); defaults and their sources in the module docstring."""
 
     name = "multvae"
     config_class = MultVAEConfig
@@ -191,21 +187,8 @@ class MultVAE(_MultAutoencoderRecommender):
 
 
 class MultDAE(_MultAutoencoderRecommender):
-    """Multi-DAE (Liang et al., WWW 2018); defaults and their sources in the module docstring.
-
-    User-free: scores come from the fold-in row only (``train_rows`` is ignored).
-    """
+    """Multi-DAE (Liang et al., WWW 2018); defaults and their sources in the module docstring."""
 
     name = "multdae"
     config_class = MultDAEConfig
     variational = False
-
-
-__all__ = [
-    "AutoencoderConfig",
-    "MultAutoencoder",
-    "MultDAE",
-    "MultDAEConfig",
-    "MultVAE",
-    "MultVAEConfig",
-]

@@ -13,11 +13,8 @@ from codigem_lab.data.spec import SYNTHETIC_BANNER, DataSpec, resolve_data
 from codigem_lab.data.splits import PROTOCOLS, EvalSet, Split, make_split
 from codigem_lab.data.synthetic import SyntheticConfig, ml20m_shape
 
-DATASET_NAMES = (*DATASETS, "csv", "synthetic")
-
 __all__ = [
     "DATASETS",
-    "DATASET_NAMES",
     "DataSpec",
     "SYNTHETIC_BANNER",
     "PRESETS",

@@ -163,18 +163,13 @@ def _core_mask(
     keep = np.ones(len(u), dtype=bool)
     while True:
         removed = False
-        if item_core > 0:
-            counts = np.bincount(i[keep], minlength=i.max() + 1 if len(i) else 0)
-            bad = keep & (counts[i] < item_core)
-            if bad.any():
-                keep &= ~bad
-                removed = True
-        if user_core > 0:
-            counts = np.bincount(u[keep], minlength=u.max() + 1 if len(u) else 0)
-            bad = keep & (counts[u] < user_core)
-            if bad.any():
-                keep &= ~bad
-                removed = True
+        for codes, core in ((i, item_core), (u, user_core)):  # items first, then users
+            if core > 0:
+                counts = np.bincount(codes[keep], minlength=codes.max() + 1 if len(codes) else 0)
+                bad = keep & (counts[codes] < core)
+                if bad.any():
+                    keep &= ~bad
+                    removed = True
         if not (iterative and removed):
             break
     return keep

@@ -2,7 +2,7 @@
 
 DiffRec's ``train_list.npy`` / ``valid_list.npy`` / ``test_list.npy`` (int64 (user, item) rows), or
 any folder with ``train``, ``valid`` and ``test`` tables of (user, item) rows (csv, tsv or
-whitespace-separated). Evaluation follows DiffRec's rules (:func:`~codigem_lab.data.temporal.
+whitespace-separated). Evaluation follows DiffRec's rules (:func:`~codigem_lab.data.splits.
 per_user_split`): every user, validation masks the training items, the test masks training and
 validation items.
 """
@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from codigem_lab.data.splits import Split
-from codigem_lab.data.temporal import per_user_split
+from codigem_lab.data.splits import Split, per_user_split
 from codigem_lab.errors import DataError
 
 #: The file names a published split may use, tried in this order for each part.

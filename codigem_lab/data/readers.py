@@ -59,22 +59,22 @@ class _Layout:
         return [n for n, k in zip(self.names, self.kinds, strict=True) if k != SKIP]
 
 
+#: The fields of every MovieLens ratings file: integer ids, a rating, a unix time.
+_MOVIELENS_FIELDS = {"names": (USER, ITEM, RATING, TIMESTAMP), "kinds": (INT, INT, FLOAT, INT)}
+
 _U_DATA = _Layout(
     sep="\t",
-    names=(USER, ITEM, RATING, TIMESTAMP),
-    kinds=(INT, INT, FLOAT, INT),
+    **_MOVIELENS_FIELDS,
     description="4 tab-separated fields: user id, item id, rating, unix timestamp (MovieLens u.data)",
 )
 _ML1M_DAT = _Layout(
     sep="::",
-    names=(USER, ITEM, RATING, TIMESTAMP),
-    kinds=(INT, INT, FLOAT, INT),
+    **_MOVIELENS_FIELDS,
     description="UserID::MovieID::Rating::Timestamp (MovieLens ratings.dat)",
 )
 _MOVIELENS_CSV = _Layout(
     sep=",",
-    names=(USER, ITEM, RATING, TIMESTAMP),
-    kinds=(INT, INT, FLOAT, INT),
+    **_MOVIELENS_FIELDS,
     description="header userId,movieId,rating,timestamp then 4 comma-separated fields per line",
     header=("userId", "movieId", "rating", "timestamp"),
     has_header=True,
@@ -160,13 +160,12 @@ def sniff_delimiter(line: str, path: str | os.PathLike = "", lineno: int = 1) ->
 def read_item_titles(path: str | os.PathLike) -> pd.Series:
     """Read item titles (item id -> title) from ``u.item``, ``movies.dat`` or ``movies.csv``."""
     path = _existing_file(path)
-    readers = {".item": read_u_item_titles, ".dat": read_movies_dat_titles}
-    return readers.get(path.suffix, read_movies_csv_titles)(path)
+    readers = {".item": _read_u_item_titles, ".dat": _read_movies_dat_titles}
+    return readers.get(path.suffix, _read_movies_csv_titles)(path)
 
 
-def read_u_item_titles(path: str | os.PathLike) -> pd.Series:
+def _read_u_item_titles(path: Path) -> pd.Series:
     """Read ML-100K ``u.item`` titles (latin-1, ``|``-separated, no header)."""
-    path = _existing_file(path)
     try:
         df = pd.read_csv(
             path,
@@ -185,9 +184,8 @@ def read_u_item_titles(path: str | os.PathLike) -> pd.Series:
     return _titles(df)
 
 
-def read_movies_dat_titles(path: str | os.PathLike) -> pd.Series:
+def _read_movies_dat_titles(path: Path) -> pd.Series:
     """Read ML-1M ``movies.dat`` titles (latin-1, ``MovieID::Title::Genres``)."""
-    path = _existing_file(path)
     ids, titles = [], []
     with open(path, encoding="latin-1", newline="") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -204,9 +202,8 @@ def read_movies_dat_titles(path: str | os.PathLike) -> pd.Series:
     return _titles(pd.DataFrame({"item": np.array(ids, dtype=np.int64), "title": titles}))
 
 
-def read_movies_csv_titles(path: str | os.PathLike) -> pd.Series:
+def _read_movies_csv_titles(path: Path) -> pd.Series:
     """Read MovieLens ``movies.csv`` titles (utf-8, header movieId,title,genres)."""
-    path = _existing_file(path)
     try:
         df = pd.read_csv(path, usecols=["movieId", "title"], dtype={"movieId": "int64"})
     except _PARSE_ERRORS as exc:
@@ -215,9 +212,7 @@ def read_movies_csv_titles(path: str | os.PathLike) -> pd.Series:
 
 
 def _titles(df: pd.DataFrame) -> pd.Series:
-    series = df.set_index("item")["title"].astype(str)
-    series.name = "title"
-    return series
+    return df.set_index("item")["title"].astype(str).rename("title")
 
 
 # --- the shared machinery ---------------------------------------------------------------------

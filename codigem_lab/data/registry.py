@@ -49,13 +49,17 @@ class DatasetSpec:
     name: str
     url: str
     archive_hash: str | None  # "md5:<hex>" or "sha256:<hex>" of the downloaded file, or None
-    folder: str  # folder the archive extracts to, inside the cache
     ratings_file: str  # path of the ratings file inside ``folder``
     ratings_hash: str | None  # sha256 of the extracted ratings file, where known
     reader: str  # name of a function in codigem_lab.data.readers
     items_file: str | None = None  # item titles, inside ``folder``
     description: str = ""
-    license_note: str = ""
+    license_note: str = _MOVIELENS_LICENSE
+
+    @property
+    def folder(self) -> str:
+        """The folder the archive extracts to, inside the cache: the dataset's name."""
+        return self.name
 
     @property
     def is_zip(self) -> bool:
@@ -75,55 +79,46 @@ DATASETS: dict[str, DatasetSpec] = {
             name="ml-100k",
             url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
             archive_hash="md5:0e33842e24a9c977be4e0107933c0723",
-            folder="ml-100k",
             ratings_file="u.data",
             ratings_hash="06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
             reader="read_u_data",
             items_file="u.item",
             description="MovieLens 100K: 100,000 ratings (1-5) by 943 users of 1,682 movies.",
-            license_note=_MOVIELENS_LICENSE,
         ),
         DatasetSpec(
             name="ml-1m",
             url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
             archive_hash="sha256:a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
-            folder="ml-1m",
             ratings_file="ratings.dat",
             ratings_hash="506d64ca44484487c11dc2d9a28de5c54948213e6b96285e298afe28d6ea4e0f",
             reader="read_ml1m_dat",
             items_file="movies.dat",
             description="MovieLens 1M: 1,000,209 ratings (1-5) by 6,040 users of 3,706 movies.",
-            license_note=_MOVIELENS_LICENSE,
         ),
         DatasetSpec(
             name="ml-20m",
             url="https://files.grouplens.org/datasets/movielens/ml-20m.zip",
             archive_hash="sha256:96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
-            folder="ml-20m",
             ratings_file="ratings.csv",
             ratings_hash=None,
             reader="read_movielens_csv",
             items_file="movies.csv",
             description="MovieLens 20M: 20,000,263 ratings (0.5-5) by 138,493 users.",
-            license_note=_MOVIELENS_LICENSE,
         ),
         DatasetSpec(
             name="ml-latest-small",
             url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
             archive_hash=None,
-            folder="ml-latest-small",
             ratings_file="ratings.csv",
             ratings_hash="aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646",
             reader="read_movielens_csv",
             items_file="movies.csv",
             description="MovieLens latest-small (2018-09): 100,836 ratings by 610 users.",
-            license_note=_MOVIELENS_LICENSE,
         ),
         DatasetSpec(
             name="amazon-electronics",
             url="http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv",
             archive_hash=None,
-            folder="amazon-electronics",
             ratings_file="ratings_Electronics.csv",
             ratings_hash=None,
             reader="read_amazon_csv",
@@ -139,10 +134,8 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
-_SPECIAL = {
-    "csv": "any local ratings table (pass source=PATH)",
-    "synthetic": "generated data (codigem_lab.data.synthetic)",
-}
+#: Names that are not downloads: any local ratings table (source=PATH), and generated data.
+_SPECIAL = ("csv", "synthetic")
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -263,8 +256,8 @@ def extract_zip(
     root: str | os.PathLike,
     folder: str,
     required: str,
-    check: Callable[[Path], None] | None = None,
-    marker: str | None = None,
+    check: Callable[[Path], None],
+    marker: str | None,
 ) -> Path:
     """Extract ``archive`` into ``root/folder`` atomically (temp folder, then rename).
 
@@ -283,8 +276,7 @@ def extract_zip(
                 f"{archive} has no {folder}/{required}; expected the official archive. Delete "
                 "it and download it again, or pass the right archive with --source PATH"
             )
-        if check is not None:
-            check(src / required)
+        check(src / required)
         if marker is not None:
             with atomic_open(src / MARKER, "w", encoding="utf-8") as fh:
                 fh.write(marker + "\n")
@@ -477,7 +469,7 @@ def _download(spec: DatasetSpec, root: Path, progress: bool) -> Path:
             known_hash=spec.archive_hash,
             fname=spec.download_name,
             path=target,
-            progressbar=progress and _have_tqdm(),
+            progressbar=progress,
         )
     except ValueError as exc:
         if "hash" in str(exc).lower():
@@ -501,14 +493,6 @@ def _manual_fix(spec: DatasetSpec, root: Path) -> str:
         f"To fix: download {spec.url} by hand and save it as {where}, or pass --source PATH "
         f"(the archive, its extracted {spec.folder}/ folder, or {spec.ratings_file})"
     )
-
-
-def _have_tqdm() -> bool:
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _unzip(archive: Path, dest: Path, shown: Path) -> None:

@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import logging
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -109,6 +108,17 @@ class DataSpec:
         return argv_for(dataclasses.asdict(self), opts)
 
     # -------------------------------------------------------------------------- loading
+    def _reading(self) -> dict:
+        """Where the ratings come from and how they are preprocessed, as keyword arguments."""
+        return dict(
+            source=self.source,
+            preset=self.preset,
+            cache=self.cache,
+            min_rating=self.min_rating,
+            user_core=self.user_core,
+            item_core=self.item_core,
+        )
+
     def load(self):
         """The prepared (cached on disk) split."""
         from codigem_lab.data.prepare import prepare_split
@@ -116,24 +126,15 @@ class DataSpec:
         extra = {} if self.n_heldout is None else {"n_heldout": self.n_heldout}
         return prepare_split(
             self.dataset,
-            source=self.source,
-            preset=self.preset,
             protocol=self.protocol,
             seed=self.seed,
-            cache=self.cache,
-            min_rating=self.min_rating,
-            user_core=self.user_core,
-            item_core=self.item_core,
             max_users=self.max_users,
+            **self._reading(),
             **extra,
         )
 
-    def prepare(self, seed: int | None = None, protocol: str | None = None, **changes):
+    def prepare(self, **changes):
         """The split of this data with another split seed / protocol / field (cached on disk)."""
-        if seed is not None:
-            changes["seed"] = seed
-        if protocol is not None:
-            changes["protocol"] = protocol
         return dataclasses.replace(self, **changes).load()
 
     def fingerprint(self) -> str:
@@ -144,15 +145,7 @@ class DataSpec:
         """The preprocessed interactions (columns ``user``, ``item``, ``rating``), before splitting."""
         from codigem_lab.data.prepare import load_interactions
 
-        return load_interactions(
-            self.dataset,
-            source=self.source,
-            preset=self.preset,
-            cache=self.cache,
-            min_rating=self.min_rating,
-            user_core=self.user_core,
-            item_core=self.item_core,
-        )
+        return load_interactions(self.dataset, **self._reading())
 
     def titles(self) -> pd.Series | None:
         """Item id -> title where the dataset has a titles file on disk (never downloads)."""
@@ -290,9 +283,3 @@ def _shared_csv(dataset: str, shared: Path | None) -> Path | None:
         return None
     path = shared / SHARED_CSV[dataset]
     return path if path.is_file() else None
-
-
-def spec_fields(values: Mapping[str, object]) -> dict:
-    """The entries of ``values`` that are DataSpec fields."""
-    names = {f.name for f in dataclasses.fields(DataSpec)}
-    return {k: v for k, v in values.items() if k in names}

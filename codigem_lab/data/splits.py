@@ -27,6 +27,10 @@ import scipy.sparse as sp
 from codigem_lab.errors import ConfigError, DataError
 
 PROTOCOLS = ("strong", "ratio")
+#: ``strong``: the share of a held-out user's items that are targets, and the fewest items a user
+#: needs to have any (Multi-VAE's 80/20 fold-in/target split).
+TARGET_FRACTION = 0.2
+MIN_ITEMS_FOR_TARGET = 5
 
 
 @dataclass
@@ -121,11 +125,10 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
     return m
 
 
-def _rank_within_user(
-    user_codes: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """A random rank 0..n_u-1 of each row among its user's rows, and each row's user count n_u."""
-    order = np.lexsort((rng.random(len(user_codes)), user_codes))
+def rank_within_user(user_codes: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rank 0..n_u-1 among its user's rows, ordered by ``keys`` (the last one first,
+    as in ``np.lexsort``: random numbers, or time then file order), and its user's count n_u."""
+    order = np.lexsort((*keys, user_codes))
     counts = np.bincount(user_codes)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.empty(len(user_codes), dtype=np.int64)
@@ -150,19 +153,11 @@ def _n_heldout(value: int | float, n_users: int) -> int:
     return max(n, 1)
 
 
-def strong_split(
-    df: pd.DataFrame,
-    seed: int = 0,
-    n_heldout: int | float = 0.1,
-    target_fraction: float = 0.2,
-    min_items_for_target: int = 5,
-) -> Split:
+def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) -> Split:
     """Multi-VAE strong generalisation: held-out users, 80/20 fold-in/target for each.
 
     ``n_heldout`` is the number (or fraction) of validation users and, equally, test users.
     """
-    if not 0 < target_fraction < 1:
-        raise ConfigError(f"target_fraction must be in (0, 1), got {target_fraction}")
     rng = np.random.default_rng(seed)
     users = np.sort(df["user"].unique())
     n = _n_heldout(n_heldout, len(users))
@@ -190,8 +185,8 @@ def strong_split(
         cols = item_index.get_indexer(item[in_part])
         seen = cols >= 0  # items unseen in training are dropped
         rows, cols = rows[in_part[seen]], cols[seen]
-        rank, n_u = _rank_within_user(rows, rng)
-        n_target = np.where(n_u >= min_items_for_target, (target_fraction * n_u).astype(int), 0)
+        rank, n_u = rank_within_user(rows, rng.random(len(rows)))
+        n_target = np.where(n_u >= MIN_ITEMS_FOR_TARGET, (TARGET_FRACTION * n_u).astype(int), 0)
         is_target = rank < n_target
         shape = (len(part_users), len(items))
         fold_in = _csr(rows[~is_target], cols[~is_target], shape)
@@ -211,7 +206,7 @@ def strong_split(
         test=test,
         train_users=train_users,
         items=items,
-        meta={"seed": seed, "n_heldout": n, "target_fraction": target_fraction},
+        meta={"seed": seed, "n_heldout": n, "target_fraction": TARGET_FRACTION},
     )
 
 
@@ -230,7 +225,7 @@ def ratio_split(
     items = np.sort(df["item"].unique())
     rows = pd.Index(users).get_indexer(df["user"])
     cols = pd.Index(items).get_indexer(df["item"])
-    rank, n_u = _rank_within_user(rows, rng)
+    rank, n_u = rank_within_user(rows, rng.random(len(rows)))
     n_valid = np.floor(ratios[1] * n_u).astype(int)
     n_test = np.floor(ratios[2] * n_u).astype(int)
     # A part with a positive but sub-one share gets one item, while train keeps more than one.
@@ -240,6 +235,25 @@ def ratio_split(
     n_valid = n_valid + bump_v
     n_train = n_u - n_valid - n_test
     part = np.where(rank < n_train, 0, np.where(rank < n_train + n_valid, 1, 2))
+    return per_user_split(
+        "ratio", rows, cols, part, users, items, {"seed": seed, "ratios": list(ratios)}
+    )
+
+
+def per_user_split(
+    protocol: str,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    part: np.ndarray,
+    users: np.ndarray,
+    items: np.ndarray,
+    meta: dict,
+) -> Split:
+    """A Split from each interaction's part (0 train, 1 valid, 2 test), evaluated over all users.
+
+    The training row is every user's input; validation masks the training items, the test masks
+    training and validation items (the ``ratio``, ``temporal`` and published splits).
+    """
     shape = (len(users), len(items))
     train = _csr(rows[part == 0], cols[part == 0], shape)
     valid_t = _csr(rows[part == 1], cols[part == 1], shape)
@@ -253,15 +267,7 @@ def ratio_split(
         users=users,
         train_rows=all_rows,
     )
-    return Split(
-        protocol="ratio",
-        train=train,
-        valid=valid,
-        test=test,
-        train_users=users,
-        items=items,
-        meta={"seed": seed, "ratios": list(ratios)},
-    )
+    return Split(protocol, train, valid, test, users, items, meta=meta)
 
 
 def make_split(df: pd.DataFrame, protocol: str = "strong", seed: int = 0, **kwargs) -> Split:

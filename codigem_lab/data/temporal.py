@@ -11,37 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from codigem_lab.data.splits import EvalSet, Split, _csr
+from codigem_lab.data.splits import Split, per_user_split, rank_within_user
 from codigem_lab.errors import ConfigError, DataError
 
 #: DiffRec's shipped proportions (train, valid, test); its paper's text says 7:1:2.
 TEMPORAL_RATIOS = (0.7, 0.2, 0.1)
-
-
-def per_user_split(
-    protocol: str,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    part: np.ndarray,
-    users: np.ndarray,
-    items: np.ndarray,
-    meta: dict,
-) -> Split:
-    """A Split from each interaction's part (0 train, 1 valid, 2 test), evaluated over all users."""
-    shape = (len(users), len(items))
-    train = _csr(rows[part == 0], cols[part == 0], shape)
-    valid_t = _csr(rows[part == 1], cols[part == 1], shape)
-    test_t = _csr(rows[part == 2], cols[part == 2], shape)
-    all_rows = np.arange(len(users))
-    valid = EvalSet(fold_in=train, target=valid_t, mask=train, users=users, train_rows=all_rows)
-    test = EvalSet(
-        fold_in=train,
-        target=test_t,
-        mask=(train + valid_t).tocsr(),
-        users=users,
-        train_rows=all_rows,
-    )
-    return Split(protocol, train, valid, test, users, items, meta=meta)
 
 
 def temporal_split(df: pd.DataFrame, ratios: tuple[float, ...] = TEMPORAL_RATIOS) -> Split:
@@ -68,12 +42,7 @@ def temporal_split(df: pd.DataFrame, ratios: tuple[float, ...] = TEMPORAL_RATIOS
     items = np.sort(df["item"].unique())
     rows = pd.Index(users).get_indexer(df["user"])
     cols = pd.Index(items).get_indexer(df["item"])
-    order = np.lexsort((np.arange(len(df)), df["timestamp"].to_numpy(), rows))
-    counts = np.bincount(rows, minlength=len(users))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.empty(len(df), dtype=np.int64)
-    rank[order] = np.arange(len(df)) - np.repeat(starts, counts)
-    n_u = counts[rows]
+    rank, n_u = rank_within_user(rows, np.arange(len(df)), df["timestamp"].to_numpy())
     n_test = np.rint(ratios[2] * n_u).astype(np.int64)
     n_test = np.where((n_test == 0) & (ratios[2] > 0) & (n_u > 1), 1, n_test)
     n_valid = np.rint(ratios[1] * n_u).astype(np.int64)

@@ -19,6 +19,7 @@ state their sample size and power in their docstrings. Each returns a :class:`Ch
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,19 +68,27 @@ def _ln_normal(value: Tensor, mean: Tensor | float, std: Tensor | float) -> Tens
     return Normal(mean, std).log_prob(value).sum(-1)
 
 
+def _scaled(config: CODIGEMConfig, x: Tensor) -> Tensor:
+    """x0 as Sec 2.3 defines it, computed here independently of ``CODIGEM.scale_input``."""
+    return 2.0 * x - 1.0 if config.input_scaling == "minus1_1" else x
+
+
+def _ln_reverse(model: CODIGEM, j: int, z_cond: Tensor, z: Tensor) -> Tensor:
+    """ln N(z | mu, exp(logvar)) with (mu, logvar) from reverse net ``j`` (1-based) fed ``z_cond``."""
+    mu, logvar = model.reverse_nets[j - 1](z_cond).chunk(2, dim=-1)
+    return _ln_normal(z, mu, torch.exp(0.5 * logvar))
+
+
 def _textbook_terms(model: CODIGEM, x: Tensor, zs: list[Tensor]) -> dict[str, Any]:
     """Per-example ln p(x|z_1), ln p(z_i|z_{i+1}) (i=1..T-1), ln p(z_T), ln q(z_i|z_{i-1}) (i=1..T)."""
     c = model.config
-    x0 = 2.0 * x - 1.0 if c.input_scaling == "minus1_1" else x
+    x0 = _scaled(c, x)
     out = model.decoder(zs[0])
     if c.likelihood == "gaussian":
         rec = _ln_normal(x0, torch.tanh(out), 1.0)
     else:
         rec = (x * torch.log_softmax(out, dim=-1)).sum(-1)
-    rev = []
-    for i in range(1, c.T):
-        mu, logvar = model.reverse_nets[i - 1](zs[i]).chunk(2, dim=-1)
-        rev.append(_ln_normal(zs[i - 1], mu, torch.exp(0.5 * logvar)))
+    rev = [_ln_reverse(model, i, zs[i], zs[i - 1]) for i in range(1, c.T)]
     prior = _ln_normal(zs[-1], 0.0, 1.0)
     beta = model.schedule.beta
     lq = []
@@ -101,12 +110,11 @@ def check_rearrangements(
     they agree whenever the sums are typed right. Its teeth are the last comparison: the model's
     own ``forward`` ELBO on the same chains must equal eq (9) built from textbook densities,
     which catches a wrong term in the model (a forward term not following eq (4), a reverse
-    net fed the wrong latent, an unscaled reconstruction target).
+    net fed the wrong latent, an unscaled reconstruction target), so a config whose code departs
+    from eq (9) (the 'released' preset) fails this check.
 
     Default model: the 'paper' preset with D = 6, M = 16, T = 4 and beta = 0.1 (T = 4 makes the
-    middle sums of (10)-(13) non-empty; a larger beta makes every term matter). The model's own
-    ``forward`` ELBO on the same chains must equal them too, so a config whose code departs from
-    eq (9) (the 'released' preset) fails this check.
+    middle sums of (10)-(13) non-empty; a larger beta makes every term matter).
     """
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=6, hidden=16, T=4, beta=0.1)
@@ -250,14 +258,9 @@ def check_marginal(
         z, z_prev = zs[t - 1], (x0 if t == 1 else zs[t - 2])
         resid_m = (z - math.sqrt(ab) * x0[0]) / math.sqrt(1.0 - ab)
         resid_s = (z - math.sqrt(1.0 - b) * z_prev) / math.sqrt(b)
-        zm = _z_mean(resid_m, 0.0, 1.0)
-        zv = _z_var(resid_m)
-        sm = _z_mean(resid_s, 0.0, 1.0)
-        sv = _z_var(resid_s)
-        stats_by_test[f"marginal_mean_t{t}"] = float(zm.abs().max())
-        stats_by_test[f"marginal_var_t{t}"] = float(zv.abs().max())
-        stats_by_test[f"step_mean_t{t}"] = float(sm.abs().max())
-        stats_by_test[f"step_var_t{t}"] = float(sv.abs().max())
+        for test, resid in (("marginal", resid_m), ("step", resid_s)):
+            stats_by_test[f"{test}_mean_t{t}"] = float(_z_mean(resid, 0.0, 1.0).abs().max())
+            stats_by_test[f"{test}_var_t{t}"] = float(_z_var(resid).abs().max())
         if t >= 2:
             zp = (z_prev - z_prev.mean(0)) / z_prev.std(0)
             corr = (zp * (resid_s - resid_s.mean(0))).mean(0) / resid_s.std(0)
@@ -332,11 +335,6 @@ def q_posterior(schedule: NoiseSchedule, t: int, x0: Tensor, z_t: Tensor) -> tup
     return mean, (1.0 - ab_prev) * b / (1.0 - ab_t)
 
 
-def _scaled(config: CODIGEMConfig, x: Tensor) -> Tensor:
-    """x0 as Sec 2.3 defines it, computed here independently of ``CODIGEM.scale_input``."""
-    return 2.0 * x - 1.0 if config.input_scaling == "minus1_1" else x
-
-
 def check_gaussian_kl(
     config: CODIGEMConfig | None = None, n_chains: int = 4000, seed: int = 0
 ) -> CheckReport:
@@ -389,11 +387,8 @@ def check_gaussian_kl(
         mean_T, sd_T = math.sqrt(ab_T) * x0, math.sqrt(1.0 - ab_T)
         lq_T = _ln_normal(zs[-1], mean_T, sd_T)
         one = torch.ones_like(x0)
-        term(
-            "prior KL(q(z_T|x) || p(z_T))",
-            lq_T - terms.prior,
-            gaussian_kl(mean_T, sd_T * one, 0.0 * one, one),
-        )
+        prior_kl = gaussian_kl(mean_T, sd_T * one, 0.0 * one, one)
+        term("prior KL(q(z_T|x) || p(z_T))", lq_T - terms.prior, prior_kl)
         lq_backward = lq_T
         for t in range(2, T + 1):
             pm, pv = q_posterior(sched, t, x0, zs[t - 1])
@@ -411,7 +406,7 @@ def check_gaussian_kl(
         ident_tol = 1e-8 * (1.0 + float(lq_backward.abs().max()))
         # torch's own KL agrees with the closed form
         torch_kl = kl_divergence(Normal(mean_T, sd_T), Normal(0.0, 1.0)).sum(-1)
-        torch_diff = float((torch_kl - gaussian_kl(mean_T, sd_T * one, 0.0 * one, one)).abs().max())
+        torch_diff = float((torch_kl - prior_kl).abs().max())
 
     worst = max(rows, key=lambda r: r["n_se"])
     mc_ok = worst["n_se"] < N_SE
@@ -733,14 +728,10 @@ def check_preset_faithfulness(config: CODIGEMConfig | str = "paper", seed: int =
         mismatches = []
         for k, reported in enumerate(terms.reverse, start=1):
             match = None
-            for j in range(1, T):
-                for m in range(1, T + 1):
-                    mu, logvar = model.reverse_nets[j - 1](zs[m - 1]).chunk(2, dim=-1)
-                    cand = _ln_normal(zs[k - 1], mu, torch.exp(0.5 * logvar))
-                    if torch.allclose(cand, reported, rtol=1e-10, atol=1e-8):
-                        match = (j, m)
-                        break
-                if match:
+            for j, m in itertools.product(range(1, T), range(1, T + 1)):
+                cand = _ln_reverse(model, j, zs[m - 1], zs[k - 1])
+                if torch.allclose(cand, reported, rtol=1e-10, atol=1e-8):
+                    match = (j, m)
                     break
             if match != (k, k + 1):
                 where = f"net {match[0]} fed z_{match[1]}" if match else "no (net, latent) pair"
