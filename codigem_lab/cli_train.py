@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from codigem_lab.options import add_options
 from codigem_lab.report import format_table, json_line
-
-# CODIGEM options the CLI exposes (flag -> CODIGEMConfig field); None values are not passed.
-CODIGEM_FLAGS = {
-    "beta": float,
-    "T": int,
-    "hidden": int,
-    "likelihood": str,
-    "schedule": str,
-    "anneal_steps": int,
-    "anneal_cap": float,
-    "dropout": float,
-}
 
 
 def register(sub, add_data_args) -> None:
@@ -32,21 +21,9 @@ def register(sub, add_data_args) -> None:
     )
     train.add_argument("--model", default="codigem", help="codigem, pop, itemknn, ...")
     train.add_argument("--variant", default="paper", help="CODIGEM preset: paper or released")
-    for flag, typ in CODIGEM_FLAGS.items():
-        train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=typ, default=None)
-    train.add_argument(
-        "--skip-forward", action="store_true", help="variant II: skips in the transition nets"
-    )
-    train.add_argument(
-        "--skip-reverse", action="store_true", help="variant III: skips in the decoder"
-    )
-    train.add_argument("--score-mode", default="decoder", choices=["decoder", "reverse"])
-    train.add_argument(
-        "--decoder-only",
-        action="store_true",
-        help="CODIGEM, decoder scoring: train only the decoder on z_1 (the ranking-equivalent "
-        "fast path: same decoder weights and test metrics, bit for bit, as the full model)",
-    )
+    from codigem_lab.codigem import CODIGEMParams
+
+    add_options(train.add_argument_group("CODIGEM (default: the preset's)"), CODIGEMParams.OPTIONS)
     train.add_argument("--max-epochs", type=int, default=100)
     train.add_argument("--patience", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=None, help="default: the model's (200)")
@@ -108,22 +85,13 @@ def spec_from_args(args: argparse.Namespace):
 
     split_seed = args.seed if args.split_seed is None else args.split_seed
     data = DataSpec.from_args(args, seed=split_seed)
-    params: dict = {}
+    params: object = {}
     variant = None
-    if args.model == "codigem":
-        variant = args.variant
-        params = {k: getattr(args, k) for k in CODIGEM_FLAGS if getattr(args, k) is not None}
-        if args.skip_forward:
-            params["skip_forward"] = True
-        if args.skip_reverse:
-            params["skip_reverse"] = True
-        if args.score_mode != "decoder":
-            params["score_mode"] = args.score_mode
-        if args.decoder_only:
-            from codigem_lab.codigem import check_decoder_only
+    if args.model == "codigem":  # typed and checked once: CODIGEMConfig's fields and scoring
+        from codigem_lab.codigem import CODIGEMParams
 
-            check_decoder_only(True, args.score_mode)
-            params["decoder_only"] = True
+        variant = args.variant
+        params = CODIGEMParams.from_args(args, variant)
     elif getattr(args, "decoder_only", False):
         from codigem_lab.errors import ConfigError
 

@@ -20,20 +20,30 @@ from codigem_lab.data.spec import DataSpec
 from codigem_lab.distributed import DistContext
 from codigem_lab.errors import ConfigError
 from codigem_lab.metrics import Evaluator
-from codigem_lab.models import build_model
+from codigem_lab.models import build_model, typed_params
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.train import TrainConfig, Trainer, load_checkpoint
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A model (name, variant, hyper-parameters) trained under a config on a data spec."""
+    """A model (name, variant, hyper-parameters) trained under a config on a data spec.
+
+    ``params`` may be a dict or the model's typed params (``CODIGEMParams``); either way the spec
+    keeps both: ``params`` the dict of given values (they name the run), ``config`` the typed
+    params, checked once here (or where they were typed), that reach the model.
+    """
 
     data: DataSpec
     model: str = "codigem"
     variant: str | None = "paper"
     params: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        config = typed_params(self.model, self.variant, self.params)
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "params", config if isinstance(config, dict) else config.as_dict())
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -100,7 +110,7 @@ def run_training(
         write_json(config_path, spec.to_dict())
     with ctx.first():  # one process per node prepares (and caches) the split
         split = spec.data.load()
-    rec = build_model(spec.model, spec.variant, spec.params, spec.train, run_dir)
+    rec = build_model(spec.model, spec.variant, spec.config, spec.train, run_dir)
     evaluator = Evaluator(
         split, spec.train.ks, spec.train.recall_definition, spec.train.eval_batch_size
     )
@@ -169,7 +179,7 @@ def evaluate_run(
         )
     spec = RunSpec.from_dict(json.loads(config_path.read_text()))
     split = spec.data.load()
-    rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
+    rec = build_model(spec.model, spec.variant, spec.config, spec.train, None)
     evaluator = Evaluator(
         split,
         spec.train.ks,

@@ -21,7 +21,7 @@ from codigem_lab.baselines.factors import (
     positive_pairs,
     sample_negatives,
 )
-from codigem_lab.baselines.validate import check_range
+from codigem_lab.validate import check_range
 from codigem_lab.errors import ConfigError
 from codigem_lab.neural import NeuralRecommender
 
