@@ -34,6 +34,7 @@ def _data_options() -> list:
 
 def register(sub) -> None:
     """Add the ``explore`` sub-command."""
+    from codigem_lab.diffusion.types import INPUT_SCALINGS, PRESETS
     from codigem_lab.experiments import explore as ex
 
     p = sub.add_parser(
@@ -43,7 +44,7 @@ def register(sub) -> None:
     add_options(p, _data_options())
     p.add_argument("--beta", type=float, default=1e-4, help="noise per step, 0 < beta < 1")
     p.add_argument("--T", "-T", dest="T", type=int, default=3, help="diffusion steps, >= 1")
-    p.add_argument("--preset", default="paper", choices=list(ex.PRESETS), help="CODIGEM preset")
+    p.add_argument("--preset", default="paper", choices=PRESETS, help="CODIGEM preset")
     p.add_argument(
         "--variant",
         default="base",
@@ -52,7 +53,7 @@ def register(sub) -> None:
     p.add_argument(
         "--input-scaling",
         default=None,
-        choices=list(ex.INPUT_SCALINGS),
+        choices=INPUT_SCALINGS,
         help="x in {-1, 1} (minus1_1) or {0, 1} (none); default: the preset's",
     )
     p.add_argument("--user", type=int, default=None, help="test user id (default: a typical one)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codigem_lab.options import add_options
+from codigem_lab.options import add_options, given_values
 from codigem_lab.report import format_table, json_line
 
 
@@ -91,7 +91,7 @@ def spec_from_args(args: argparse.Namespace):
         from codigem_lab.codigem import CODIGEMParams
 
         variant = args.variant
-        params = CODIGEMParams.from_args(args, variant)
+        params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
     elif getattr(args, "decoder_only", False):
         from codigem_lab.errors import ConfigError
 

@@ -7,7 +7,6 @@ reverse chain as the paper's Sec. 2.4 describes. The experiments use ``'decoder'
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, _dense_float
 from codigem_lab.diffusion.schedule import q_step_sample
 from codigem_lab.diffusion.types import SCORE_MODES, Preset, ScoreMode
 from codigem_lab.neural import NeuralRecommender
-from codigem_lab.options import Option, config_options, values_from_args
+from codigem_lab.options import Option, config_options
 from codigem_lab.train import TrainConfig
 from codigem_lab.validate import check, check_bool, check_choice
 
@@ -186,12 +185,6 @@ class CODIGEMParams:
         scoring = {k: given.pop(k) for k in cls.SCORING if k in given}
         config = CODIGEMConfig.preset(variant or "paper", **given)
         return cls(variant or "paper", config, **scoring, given=tuple(params))
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace, variant: str) -> CODIGEMParams:
-        """The flags of :attr:`OPTIONS` a command line gave (those that differ from the default)."""
-        values = values_from_args(args, cls.OPTIONS)
-        return cls.of(variant, {o.dest: values[o.dest] for o in cls.OPTIONS if values[o.dest] != o.default})
 
     def as_dict(self) -> dict:
         """The given parameters as ``{name: value}``: ``RunSpec.params``, the run's name."""

@@ -91,6 +91,11 @@ def values_from_args(args: argparse.Namespace, options: Iterable[Option]) -> dic
     return {opt.dest: getattr(args, opt.dest) for opt in options}
 
 
+def given_values(args: argparse.Namespace, options: Iterable[Option]) -> dict[str, Any]:
+    """``{dest: value}`` for the options a command line set to other than their default."""
+    return {o.dest: getattr(args, o.dest) for o in options if getattr(args, o.dest) != o.default}
+
+
 def argv_for(values: Mapping[str, Any], options: Iterable[Option]) -> list[str]:
     """The command-line words that reproduce ``values`` (defaults left out)."""
     words: list[str] = []

@@ -160,7 +160,7 @@ def test_settings_share_runs_and_keys():
         ({"beta": 0}, "0 < beta < 1"),
         ({"T": 0}, "T must be an integer >= 1"),
         ({"input_scaling": "pm1"}, "input_scaling must be one of"),
-        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
     ],
 )
 def test_bad_settings_say_what_to_do(kwargs, match):

@@ -44,17 +44,36 @@ def specs() -> dict:
     return {
         "cli_beta_T": lambda: cli("--beta", "1e-4", "--T", "3", "--max-epochs", "2"),
         "cli_released_many": lambda: cli(
-            "--variant", "released", "--beta", "0.01", "--T", "5", "--hidden", "64",
-            "--likelihood", "multinomial", "--anneal-steps", "100", "--anneal-cap", "0.2",
-            "--dropout", "0.5", "--skip-forward", "--decoder-only",
+            "--variant",
+            "released",
+            "--beta",
+            "0.01",
+            "--T",
+            "5",
+            "--hidden",
+            "64",
+            "--likelihood",
+            "multinomial",
+            "--anneal-steps",
+            "100",
+            "--anneal-cap",
+            "0.2",
+            "--dropout",
+            "0.5",
+            "--skip-forward",
+            "--decoder-only",
         ),  # fmt: skip
         "cli_reverse": lambda: cli("--score-mode", "reverse", "--schedule", "cosine"),
         "cli_plain": lambda: cli(),
         "cli_pop": lambda: cli("--model", "pop"),
         "explore_base": lambda: ExploreSetting(dataset="synthetic").spec(),
         "explore_released_IV": lambda: ExploreSetting(
-            dataset="synthetic", preset="released", variant="IV", input_scaling="minus1_1",
-            beta=0.3, T=7,
+            dataset="synthetic",
+            preset="released",
+            variant="IV",
+            input_scaling="minus1_1",
+            beta=0.3,
+            T=7,
         ).spec(),  # fmt: skip
         "explore_pop": lambda: ExploreSetting(dataset="synthetic").spec("pop"),
         "exp_reverse": lambda: ExperimentConfig(
@@ -63,7 +82,9 @@ def specs() -> dict:
         "exp_fast": lambda: quick.spec("codigem", 1, "released", fast),
         "exp_wmf": lambda: quick.spec("wmf", 0),
         "raw_linear": lambda: RunSpec(
-            DataSpec(), "codigem", "paper",
+            DataSpec(),
+            "codigem",
+            "paper",
             {"schedule": "linear", "beta": 1e-4, "beta_end": 0.02, "T": 4},
             TrainConfig(device="cpu"),
         ),  # fmt: skip

@@ -183,7 +183,9 @@ class CODIGEMConfig:
     @property
     def deviations(self) -> tuple[str, ...]:
         """Names of the released-code deviations (1-5) this config switches on."""
-        out = [n for n in ("forward_term_bug", "pairing_bug", "anneal_overwritten") if getattr(self, n)]
+        out = [
+            n for n in ("forward_term_bug", "pairing_bug", "anneal_overwritten") if getattr(self, n)
+        ]
         if self.init == "released":
             out.append("init")
         if self.input_scaling == "none":
@@ -329,8 +331,7 @@ class CODIGEM(nn.Module):
     # ------------------------------------------------------------------------- diffusion
     def scale_input(self, x: Tensor) -> Tensor:
         """x -> 2x - 1 ('minus1_1', Sec 2.3) or x unchanged ('none', deviation 5)."""
-        x = _dense_float(x, self._dtype())
-        return 2.0 * x - 1.0 if self.config.input_scaling == "minus1_1" else x
+        return scale_input(_dense_float(x, self._dtype()), self.config.input_scaling)
 
     def sample_latents(
         self, x_scaled: Tensor, generator: torch.Generator | None = None
@@ -508,6 +509,14 @@ def n_flops_per_example(config: CODIGEMConfig) -> int:
     decoder = trunk + M * D
     forward = 2 * ((config.T - 1) * per_reverse_net + decoder)
     return 3 * forward
+
+
+def scale_input(x, scaling: InputScaling = "minus1_1"):
+    """0/1 clicks -> the diffusion's input z_0: 2x - 1 ('minus1_1', Sec 2.3) or x ('none',
+    deviation 5); numpy arrays and tensors alike (the model and the noise panel share it)."""
+    return (
+        2.0 * x - 1.0 if check_choice("input_scaling", scaling, InputScaling) == "minus1_1" else x
+    )
 
 
 # ================================================================================ densities

@@ -45,11 +45,14 @@ import torch
 from tqdm.auto import tqdm
 
 from codigem_lab._io import write_json
-from codigem_lab.diffusion.schedule import NoiseSchedule
+from codigem_lab.codigem import CODIGEMParams
+from codigem_lab.diffusion.model import CODIGEMConfig
+from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
+from codigem_lab.validate import check_choice, check_int
 
 #: The explorer's training budget (see the module docstring): epochs, patience, users per batch.
 EPOCHS = 10
@@ -66,10 +69,6 @@ TOP_FILE = "explore_top.json"
 MIN_TARGETS = 3
 BASELINES = ("pop", "itemknn")
 MODELS = ("codigem", *BASELINES)
-PRESETS = ("paper", "released")
-INPUT_SCALINGS = ("minus1_1", "none")
-#: Input scaling each CODIGEM preset uses (paper: x in {-1, 1}; released code: x in {0, 1}).
-PRESET_SCALING = {"paper": "minus1_1", "released": "none"}
 #: Seconds between looks at a run another process is training, and how long to wait for it.
 WAIT_POLL_S = 1.0
 WAIT_MAX_S = 900.0
@@ -104,36 +103,27 @@ class ExploreSetting:
     user: int | None = None
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ConfigError(
-                f"preset must be one of {PRESETS} (the CODIGEM preset); got {self.preset!r}"
-            )
-        if self.input_scaling is not None and self.input_scaling not in INPUT_SCALINGS:
-            raise ConfigError(
-                f"input_scaling must be one of {INPUT_SCALINGS} or None (the preset's own); "
-                f"got {self.input_scaling!r}"
-            )
-        variants = variant_overrides()
-        if self.variant not in variants:
-            raise ConfigError(
-                f"variant must be one of {sorted(variants)} (Table 3's base and I-IV); "
-                f"got {self.variant!r}"
-            )
-        beta = self.beta
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < 1:
-            raise ConfigError(
-                f"beta must be a number with 0 < beta < 1 (the paper: 1e-4); got {beta!r}"
-            )
-        if isinstance(self.T, bool) or not isinstance(self.T, (int, np.integer)) or self.T < 1:
-            raise ConfigError(f"T must be an integer >= 1 (the paper: 3); got {self.T!r}")
+        check_choice("variant", self.variant, tuple(variant_overrides()))
         for name in ("epochs", "patience", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+            check_int(name, getattr(self, name), 1)
+        # the model's knobs become CODIGEM's typed params here, checked once (CODIGEMConfig)
+        object.__setattr__(self, "params", CODIGEMParams.of(self.preset, self._given()))
+
+    def _given(self) -> dict:
+        """beta, T, the variant's overrides, the input scaling where not the preset's, fast path."""
+        plain = [v.item() if isinstance(v, np.generic) else v for v in (self.beta, self.T)]
+        params = dict(zip(("beta", "T"), plain))
+        params.update(variant_overrides()[self.variant])
+        own = self.preset in PRESETS and CODIGEMConfig.preset_value(self.preset, "input_scaling")
+        if self.input_scaling is not None and self.input_scaling != own:
+            params["input_scaling"] = self.input_scaling
+        params.update(FAST_PATH_PARAMS)
+        return params
 
     @property
     def scaling(self) -> str:
         """The input scaling this setting trains with."""
-        return self.input_scaling or PRESET_SCALING[self.preset]
+        return self.params.config.input_scaling
 
     def data(self) -> DataSpec:
         return DataSpec(
@@ -146,12 +136,7 @@ class ExploreSetting:
 
     def codigem_params(self) -> dict:
         """CODIGEM config overrides: beta, T, the variant's, input scaling where not the preset's."""
-        params = {"beta": float(self.beta), "T": int(self.T)}
-        params.update(variant_overrides()[self.variant])
-        if self.scaling != PRESET_SCALING[self.preset]:
-            params["input_scaling"] = self.scaling
-        params.update(FAST_PATH_PARAMS)
-        return params
+        return self.params.as_dict()
 
     def spec(self, model: str = "codigem", progress: bool = False) -> RunSpec:
         """The run behind this setting's ``model`` ('codigem', 'pop' or 'itemknn')."""
@@ -163,7 +148,7 @@ class ExploreSetting:
                 seed=self.seed,
                 progress=progress,
             )
-            return RunSpec(self.data(), "codigem", self.preset, self.codigem_params(), train)
+            return RunSpec(self.data(), "codigem", self.preset, self.params, train)
         if model in BASELINES:
             return RunSpec(
                 self.data(), model, None, {}, TrainConfig(seed=self.seed, progress=False)
@@ -451,8 +436,7 @@ def explore(
     if history is None:
         history = pd.DataFrame({"epoch": [], "R@50": []})
     keep = [c for c in ("epoch", "R@50", "loss") if c in history.columns]
-    schedule = NoiseSchedule.constant(float(setting.beta), int(setting.T))
-    ab = schedule.alpha_bar
+    ab = setting.params.config.noise_schedule().alpha_bar  # the schedule the model diffuses with
     return ExploreResult(
         setting=setting,
         user=user,

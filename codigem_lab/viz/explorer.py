@@ -29,13 +29,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.viz.plots import figure_png, new_figure
 from codigem_lab.viz.snapshot import SnapshotDisplay
 
 #: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).
 BETAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
 T_MIN, T_MAX = 1, 15
-PRESETS = ("paper", "released")
 #: Input scaling choices: the preset's own, or either scaling explicitly.
 SCALINGS = (("as the preset", "auto"), ("x in {-1, 1}", "minus1_1"), ("x in {0, 1}", "none"))
 MODEL_NAMES = {"codigem": "CODIGEM", "pop": "Pop", "itemknn": "Item-KNN"}
