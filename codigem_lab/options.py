@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class Option:
         return [self.flag, f"{value:g}" if isinstance(value, float) else str(value)]
 
 
+def knob(default: Any, help: str) -> Any:
+    """A config dataclass field with its command-line help (read by :func:`config_options`)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 def config_options(cls: type, skip: Iterable[str] = ()) -> tuple[Option, ...]:
     """One flag per field of the config dataclass ``cls`` (``--beta-end`` fills ``beta_end``),
     typed and with choices from the field's annotation, help from its ``metadata["help"]``.
@@ -71,6 +77,8 @@ def config_options(cls: type, skip: Iterable[str] = ()) -> tuple[Option, ...]:
         if f.name in skip:
             continue
         hint, flag = hints[f.name], "--" + f.name.replace("_", "-")
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: X
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
         choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
         help = f.metadata.get("help", "")
         if hint is bool:

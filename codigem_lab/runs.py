@@ -22,7 +22,22 @@ from codigem_lab.errors import ConfigError
 from codigem_lab.metrics import Evaluator
 from codigem_lab.models import build_model, typed_params
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.options import Option
 from codigem_lab.train import TrainConfig, Trainer, load_checkpoint
+
+#: The training flags ``train`` and ``reproduce`` share (TrainConfig's fields; the split's seed).
+TRAIN_OPTIONS: tuple[Option, ...] = (
+    Option("split_seed", "--split-seed", int, None, "split the data with this seed "
+           "(default: the training seed)"),
+    Option("recall_definition", "--recall-definition", str, "minK",
+           "Recall@K denominator: min(K, #targets) or #targets", ("minK", "targets")),
+    Option("max_epochs", "--max-epochs", int, 100, "epoch cap"),
+    Option("patience", "--patience", int, 10, "early stopping patience (epochs)"),
+    Option("device", "--device", str, "auto", "auto (CUDA if available), cpu or cuda"),
+    Option("precision", "--precision", str, "fp32",
+           "fp32 (default, exact); tf32: TF32 matmuls on CUDA; bf16: bfloat16 autocast of the "
+           "training forward pass (scoring stays float32)", ("fp32", "tf32", "bf16")),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from codigem_lab.diffusion.types import (
     ScoreMode,
 )
 from codigem_lab.errors import ConfigError
+from codigem_lab.options import knob
 from codigem_lab.validate import check_bool, check_choice, check_int, check_range
 
 __all__ = ["CODIGEM", "PRESETS", "SCORE_MODES", "CODIGEMConfig", "ELBOTerms", "n_flops_per_example"]
@@ -74,11 +75,6 @@ PRESET_FIELDS: dict[str, dict] = {
 }
 
 
-def _knob(default: object, help: str) -> object:
-    """A config field with its command-line help (``options.config_options`` reads it)."""
-    return field(default=default, metadata={"help": help})
-
-
 # ================================================================================== config
 @dataclass(frozen=True)
 class CODIGEMConfig:
@@ -92,24 +88,24 @@ class CODIGEMConfig:
     """
 
     n_items: int | None = None
-    hidden: int = _knob(200, "hidden units M per layer")
-    n_layers: int = _knob(6, "Linear layers per network")
-    activation: Activation = _knob("prelu", "nonlinearity between layers")
-    T: int = _knob(3, "diffusion steps, >= 1")
-    beta: float = _knob(1e-4, "noise per step, 0 < beta < 1 (the linear schedule's first)")
-    schedule: ScheduleName = _knob("constant", "noise schedule beta_1..beta_T (eq 4)")
-    beta_end: float = _knob(0.02, "the linear schedule's last beta")
-    likelihood: Likelihood = _knob("gaussian", "p(x | z_1); multinomial is variant IV")
-    skip_forward: bool = _knob(False, "variant II: skips in the transition nets")
-    skip_reverse: bool = _knob(False, "variant III: skips in the decoder")
-    anneal_steps: int = _knob(0, "variant I: KL annealing steps (0: off)")
-    anneal_cap: float = _knob(1.0, "variant I: the KL weight's cap")
-    init: Init = _knob("xavier", "weight init (released: deviation 4)")
-    input_scaling: InputScaling = _knob("minus1_1", "x0 = 2x - 1, or x (deviation 5)")
-    forward_term_bug: bool = _knob(False, "deviation 1 of the released code")
-    pairing_bug: bool = _knob(False, "deviation 2 of the released code")
-    anneal_overwritten: bool = _knob(False, "deviation 3 of the released code")
-    dropout: float = _knob(0.0, "dropout on every network's input, 0 <= dropout < 1")
+    hidden: int = knob(200, "hidden units M per layer")
+    n_layers: int = knob(6, "Linear layers per network")
+    activation: Activation = knob("prelu", "nonlinearity between layers")
+    T: int = knob(3, "diffusion steps, >= 1")
+    beta: float = knob(1e-4, "noise per step, 0 < beta < 1 (the linear schedule's first)")
+    schedule: ScheduleName = knob("constant", "noise schedule beta_1..beta_T (eq 4)")
+    beta_end: float = knob(0.02, "the linear schedule's last beta")
+    likelihood: Likelihood = knob("gaussian", "p(x | z_1); multinomial is variant IV")
+    skip_forward: bool = knob(False, "variant II: skips in the transition nets")
+    skip_reverse: bool = knob(False, "variant III: skips in the decoder")
+    anneal_steps: int = knob(0, "variant I: KL annealing steps (0: off)")
+    anneal_cap: float = knob(1.0, "variant I: the KL weight's cap")
+    init: Init = knob("xavier", "weight init (released: deviation 4)")
+    input_scaling: InputScaling = knob("minus1_1", "x0 = 2x - 1, or x (deviation 5)")
+    forward_term_bug: bool = knob(False, "deviation 1 of the released code")
+    pairing_bug: bool = knob(False, "deviation 2 of the released code")
+    anneal_overwritten: bool = knob(False, "deviation 3 of the released code")
+    dropout: float = knob(0.0, "dropout on every network's input, 0 <= dropout < 1")
 
     def __post_init__(self) -> None:
         if self.n_items is not None:

@@ -47,9 +47,10 @@ from tqdm.auto import tqdm
 from codigem_lab._io import write_json
 from codigem_lab.codigem import CODIGEMParams
 from codigem_lab.diffusion.model import CODIGEMConfig
-from codigem_lab.diffusion.types import PRESETS
+from codigem_lab.diffusion.types import PRESETS, InputScaling, Preset
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
+from codigem_lab.options import knob
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 from codigem_lab.validate import check_choice, check_int
@@ -86,21 +87,21 @@ class ExploreSetting:
     """One explorer setting: the model (preset, beta, T, input scaling, variant), the data, the
     budget, and which test user to show (``user``: an original user id; None: a typical one)."""
 
-    beta: float = 1e-4
-    T: int = 3
-    preset: str = "paper"
-    input_scaling: str | None = None  # None: the preset's own (paper {-1, 1}, released {0, 1})
-    variant: str = "base"
-    dataset: str = "ml-100k"
-    source: str | None = None
-    data_preset: str | None = None  # preprocessing; None: the dataset's default
+    beta: float = knob(1e-4, "noise per step, 0 < beta < 1")
+    T: int = knob(3, "diffusion steps, >= 1")
+    preset: Preset = knob("paper", "CODIGEM preset")
+    input_scaling: InputScaling | None = knob(None, "x in {-1, 1} or {0, 1}; the preset's")
+    variant: str = knob("base", "Table 3 variant: base, I (annealing), II, III (skips), IV")
+    dataset: str = knob("ml-100k", "registry name, 'csv' or 'synthetic'")
+    source: str | None = knob(None, "local file, folder or archive to read")
+    data_preset: str | None = knob(None, "preprocessing (default: the dataset's)")
     split_seed: int = 0
-    seed: int = 0
-    max_users: int | None = None
-    epochs: int = EPOCHS
+    seed: int = knob(0, "training seed")
+    max_users: int | None = knob(None, "keep only this many users")
+    epochs: int = knob(EPOCHS, "at most this many epochs")
     patience: int = PATIENCE
     batch_size: int = BATCH_SIZE
-    user: int | None = None
+    user: int | None = knob(None, "test user id (default: a typical one)")
 
     def __post_init__(self) -> None:
         check_choice("variant", self.variant, tuple(variant_overrides()))
