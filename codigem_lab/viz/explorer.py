@@ -124,17 +124,11 @@ def setting_point(result) -> dict:
     }
 
 
-def add_point(tried: Sequence[dict], result) -> list[dict]:
-    """``tried`` with ``result``'s setting added (once: a setting seen again is not repeated)."""
-    point = setting_point(result)
+def add_point(tried: Sequence[dict], item) -> list[dict]:
+    """``tried`` with a result's setting (or a ready point dict) added, once: a setting seen
+    again is not repeated."""
+    point = dict(item) if isinstance(item, dict) else setting_point(item)
     return [p for p in tried if p["key"] != point["key"]] + [point]
-
-
-def _add(tried: Sequence[dict], item) -> list[dict]:
-    """Add a result or a ready point (a dict as :func:`setting_point` makes)."""
-    if isinstance(item, dict):
-        return [p for p in tried if p["key"] != item["key"]] + [dict(item)]
-    return add_point(tried, item)
 
 
 def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure:
@@ -316,7 +310,7 @@ class ExplorerPanel(SnapshotDisplay):
         if not tried and callable(getattr(explore, "cached_points", None)):
             tried = explore.cached_points()  # settings tried before, in any session
         for r in tried:  # results, or points, of settings tried before
-            self.tried = _add(self.tried, r)
+            self.tried = add_point(self.tried, r)
         self._lock = threading.Lock()
         self._pending: dict | None = None
         self._busy = False
