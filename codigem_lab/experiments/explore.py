@@ -32,6 +32,7 @@ rank, once; training is seeded, so the weights are the same.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import tempfile
@@ -371,23 +372,16 @@ def _run(cache: ResultCache, spec: RunSpec) -> tuple[RunRecord, bool]:
 
 
 # ---------------------------------------------------------------------------------- explore
-_TITLES: dict[tuple, pd.Series | None] = {}
-_SPLITS: dict[DataSpec, object] = {}
-
-
-def _titles(setting: ExploreSetting) -> pd.Series | None:
+@functools.cache
+def _titles(dataset: str, source: str | None) -> pd.Series | None:
     from codigem_lab.data import load_item_titles
 
-    key = (setting.dataset, setting.source)
-    if key not in _TITLES:
-        _TITLES[key] = load_item_titles(setting.dataset, source=setting.source)
-    return _TITLES[key]
+    return load_item_titles(dataset, source=source)
 
 
+@functools.cache
 def _split(data: DataSpec):
-    if data not in _SPLITS:
-        _SPLITS[data] = data.load()
-    return _SPLITS[data]
+    return data.load()
 
 
 def explore(
@@ -408,7 +402,7 @@ def explore(
     user, row = _user_row(split, setting.user)
     es = split.test
     targets = set(int(i) for i in split.items[es.target[row].indices])
-    titles = _titles(setting)
+    titles = _titles(setting.dataset, setting.source)
 
     def title(item: int) -> str:
         if titles is not None and item in titles.index:

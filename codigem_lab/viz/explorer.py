@@ -387,12 +387,13 @@ class ExplorerPanel(SnapshotDisplay):
 
     # -- values ------------------------------------------------------------------------------
     def values(self) -> dict:
-        """The widgets' current values as ``explore``'s keyword arguments."""
+        """The widgets' current values as ``explore``'s keyword arguments (typed and checked
+        once, by the ExploreSetting they make)."""
         scaling = self.scaling.value
         user = self.user.value
         return {
-            "beta": float(self.beta_slider.value),
-            "T": int(self.T_slider.value),
+            "beta": self.beta_slider.value,
+            "T": self.T_slider.value,
             "preset": self.preset.value,
             "input_scaling": None if scaling == "auto" else scaling,
             "user": None if user == -1 else int(user),
@@ -411,9 +412,7 @@ class ExplorerPanel(SnapshotDisplay):
             f"<i>working on beta = {beta_label(beta)}, T = {T}, {preset} preset "
             "(a new setting trains for a few seconds)...</i>"
         )
-        result = self.explore(
-            beta=float(beta), T=int(T), preset=preset, input_scaling=input_scaling, user=user
-        )
+        result = self.explore(beta=beta, T=T, preset=preset, input_scaling=input_scaling, user=user)
         view = explorer_view(result, self.tried, dpi=self.dpi)
         self.tried = view.tried
         self._show(view)
