@@ -531,7 +531,7 @@ class Explorer:
 def grid(betas: Iterable[float], Ts: Iterable[int], **fixed) -> list[ExploreSetting]:
     """The settings of a beta x T grid (other fields from ``fixed``)."""
     Ts = tuple(Ts)
-    return [ExploreSetting(beta=float(b), T=int(t), **fixed) for b in betas for t in Ts]
+    return [ExploreSetting(beta=b, T=t, **fixed) for b in betas for t in Ts]
 
 
 def fill_grid(
