@@ -4,85 +4,43 @@ from __future__ import annotations
 
 import argparse
 
+from codigem_lab.diffusion.types import PRESETS
+from codigem_lab.options import Option, add_options, given_values
 from codigem_lab.report import format_table, json_line
 
-# CODIGEM options the CLI exposes (flag -> CODIGEMConfig field); None values are not passed.
-CODIGEM_FLAGS = {
-    "beta": float,
-    "T": int,
-    "hidden": int,
-    "likelihood": str,
-    "schedule": str,
-    "anneal_steps": int,
-    "anneal_cap": float,
-    "dropout": float,
-}
+#: The flags of ``train`` besides the data's, the shared training ones and CODIGEM's.
+OPTIONS = (
+    Option("seed", "--seed", int, 0, "training seed (and split seed)"),
+    Option("model", "--model", str, "codigem", "codigem, pop, itemknn, ..."),
+    Option("variant", "--variant", str, "paper", "CODIGEM preset: paper or released"),
+    Option("batch_size", "--batch-size", int, None, "default: the model's (200)"),
+    Option("lr", "--lr", float, None, "default: the model's (1e-3)"),
+    Option("optimizer", "--optimizer", str, None, "default: the model's (adamax)"),
+    Option("eval_batch_size", "--eval-batch-size", int, 1000,
+           "users scored at once (a batch holds about 6 x users x items x 4 bytes on the device)"),
+    Option("distributed", "--distributed", None, False,
+           "data-parallel training: re-run this command under torchrun with --nproc processes "
+           "(one per GPU; gloo on CPU). Already under torchrun, this flag changes nothing",
+           kind="switch"),
+    Option("nproc", "--nproc", int, None,
+           "processes for --distributed (default: one per visible GPU, else 2)"),
+    Option("run_dir", "--run-dir", str, None, "where to write (default: runs/<name>)"),
+    Option("resume", "--resume", None, False, "continue an interrupted run", kind="switch"),
+    Option("no_progress", "--no-progress", None, False, "no progress bars", kind="switch"),
+    Option("json", "--json", None, False, "end with one JSON line of test metrics",
+           kind="switch"),
+)  # fmt: skip
 
 
 def register(sub, add_data_args) -> None:
     """Add the train, evaluate and check-elbo sub-commands."""
+    from codigem_lab.codigem import CODIGEMParams
+    from codigem_lab.runs import TRAIN_OPTIONS
+
     train = sub.add_parser("train", help="train a model with early stopping and write a run folder")
     add_data_args(train)
-    train.add_argument("--seed", type=int, default=0, help="training seed (and split seed)")
-    train.add_argument(
-        "--split-seed",
-        type=int,
-        default=None,
-        help="split the data with this seed (default: --seed)",
-    )
-    train.add_argument("--model", default="codigem", help="codigem, pop, itemknn, ...")
-    train.add_argument("--variant", default="paper", help="CODIGEM preset: paper or released")
-    for flag, typ in CODIGEM_FLAGS.items():
-        train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=typ, default=None)
-    train.add_argument(
-        "--skip-forward", action="store_true", help="variant II: skips in the transition nets"
-    )
-    train.add_argument(
-        "--skip-reverse", action="store_true", help="variant III: skips in the decoder"
-    )
-    train.add_argument("--score-mode", default="decoder", choices=["decoder", "reverse"])
-    train.add_argument(
-        "--decoder-only",
-        action="store_true",
-        help="CODIGEM, decoder scoring: train only the decoder on z_1 (the ranking-equivalent "
-        "fast path: same decoder weights and test metrics, bit for bit, as the full model)",
-    )
-    train.add_argument("--max-epochs", type=int, default=100)
-    train.add_argument("--patience", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=None, help="default: the model's (200)")
-    train.add_argument("--lr", type=float, default=None, help="default: the model's (1e-3)")
-    train.add_argument("--optimizer", default=None, help="default: the model's (adamax)")
-    train.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
-    train.add_argument(
-        "--precision",
-        default="fp32",
-        choices=["fp32", "tf32", "bf16"],
-        help="fp32 (default, exact); tf32: TF32 matmuls on CUDA; bf16: bfloat16 autocast of the "
-        "training forward pass (scoring stays float32)",
-    )
-    train.add_argument(
-        "--eval-batch-size",
-        type=int,
-        default=1000,
-        help="users scored at once (a batch holds about 6 x users x items x 4 bytes on the device)",
-    )
-    train.add_argument(
-        "--distributed",
-        action="store_true",
-        help="data-parallel training: re-run this command under torchrun with --nproc processes "
-        "(one per GPU; gloo on CPU). Already under torchrun, this flag changes nothing",
-    )
-    train.add_argument(
-        "--nproc",
-        type=int,
-        default=None,
-        help="processes for --distributed (default: one per visible GPU, else 2)",
-    )
-    train.add_argument("--recall-definition", default="minK", choices=["minK", "targets"])
-    train.add_argument("--run-dir", default=None, help="where to write (default: runs/<name>)")
-    train.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    train.add_argument("--no-progress", action="store_true")
-    train.add_argument("--json", action="store_true", help="end with one JSON line of test metrics")
+    add_options(train, OPTIONS + TRAIN_OPTIONS)
+    add_options(train.add_argument_group("CODIGEM (default: the preset's)"), CODIGEMParams.OPTIONS)
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="re-score a run folder's best checkpoint")
@@ -93,7 +51,7 @@ def register(sub, add_data_args) -> None:
     ev.set_defaults(func=cmd_evaluate)
 
     chk = sub.add_parser("check-elbo", help="run the ELBO derivation checks for a preset")
-    chk.add_argument("--preset", default="paper", choices=["paper", "released"])
+    chk.add_argument("--preset", default="paper", choices=PRESETS)
     chk.add_argument("--seed", type=int, default=0)
     chk.add_argument("--json", action="store_true")
     chk.set_defaults(func=cmd_check_elbo)
@@ -108,22 +66,13 @@ def spec_from_args(args: argparse.Namespace):
 
     split_seed = args.seed if args.split_seed is None else args.split_seed
     data = DataSpec.from_args(args, seed=split_seed)
-    params: dict = {}
+    params: object = {}
     variant = None
-    if args.model == "codigem":
-        variant = args.variant
-        params = {k: getattr(args, k) for k in CODIGEM_FLAGS if getattr(args, k) is not None}
-        if args.skip_forward:
-            params["skip_forward"] = True
-        if args.skip_reverse:
-            params["skip_reverse"] = True
-        if args.score_mode != "decoder":
-            params["score_mode"] = args.score_mode
-        if args.decoder_only:
-            from codigem_lab.codigem import check_decoder_only
+    if args.model == "codigem":  # typed and checked once: CODIGEMConfig's fields and scoring
+        from codigem_lab.codigem import CODIGEMParams
 
-            check_decoder_only(True, args.score_mode)
-            params["decoder_only"] = True
+        variant = args.variant
+        params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
     elif getattr(args, "decoder_only", False):
         from codigem_lab.errors import ConfigError
 
@@ -172,20 +121,8 @@ def cmd_train(args) -> int:
     )
     print(format_table(table))
     if args.json:
-        print(
-            json_line(
-                {
-                    k: s[k]
-                    for k in [
-                        *cols,
-                        "epochs",
-                        "best_epoch",
-                        "train_s_per_epoch",
-                        "eval_s_per_epoch",
-                    ]
-                }
-            )
-        )
+        keys = [*cols, "epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"]
+        print(json_line({k: s[k] for k in keys}))
     return 0
 
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, _dense_float
 from codigem_lab.diffusion.schedule import q_step_sample
-from codigem_lab.errors import ConfigError
+from codigem_lab.diffusion.types import SCORE_MODES, Preset, ScoreMode
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.options import Option, config_options
 from codigem_lab.train import TrainableModule, TrainConfig
+from codigem_lab.validate import check, check_bool, check_choice
 
 
 class CODIGEMModule(TrainableModule):
@@ -97,7 +102,7 @@ class CODIGEMModule(TrainableModule):
         x = _dense_float(x, m._dtype())
         x0 = m.scale_input(x)
         eps = torch.randn(x0.shape, generator=self._noise, dtype=x0.dtype, device=x0.device)
-        z1 = q_step_sample(x0, m._beta[0], eps)
+        z1 = q_step_sample(x0, m.beta[0], eps)
         rec = m.log_likelihood(x, x0, m.decoder(z1))
         loss = (-rec).mean()  # the full loss -(rec - w kl).mean() sends rec the same -1/B
         return loss, {"reconstruction": rec.detach().mean()}
@@ -142,20 +147,64 @@ HISTORY_TERMS_DECODER_ONLY = (
 
 def check_decoder_only(decoder_only: object, score_mode: str, score_noise: bool = False) -> None:
     """Refuse ``decoder_only`` where it would not give the full model's ranking."""
-    if not isinstance(decoder_only, bool):
-        raise ConfigError(f"decoder_only must be True or False; got {decoder_only!r}")
-    if decoder_only and score_noise:
-        raise ConfigError(
-            "decoder_only with score_noise=True: scoring noise comes from torch's global "
-            "generator, whose state at test time depends on what training drew, so the fast "
-            "path could not reproduce the full model's scores. Use score_noise=False (default)."
-        )
-    if decoder_only and score_mode != "decoder":
-        raise ConfigError(
-            f"decoder_only needs score_mode='decoder'; with score_mode={score_mode!r} the "
-            "transition nets produce z_1 at scoring time, so training the decoder alone would "
-            "change the ranking. Drop --decoder-only, or score with --score-mode decoder."
-        )
+    check_bool("decoder_only", decoder_only)
+    check_bool("score_noise", score_noise)
+    check(
+        not (decoder_only and score_noise),
+        "decoder_only with score_noise=True: scoring noise comes from torch's global "
+        "generator, whose state at test time depends on what training drew, so the fast "
+        "path could not reproduce the full model's scores. Use score_noise=False (default).",
+    )
+    check(
+        not (decoder_only and score_mode != "decoder"),
+        f"decoder_only needs score_mode='decoder'; with score_mode={score_mode!r} the "
+        "transition nets produce z_1 at scoring time, so training the decoder alone would "
+        "change the ranking. Drop --decoder-only, or score with --score-mode decoder.",
+    )
+
+
+@dataclass(frozen=True)
+class CODIGEMParams:
+    """A CODIGEM run's hyper-parameters, typed and checked once: the preset's config with the
+    given overrides (checked by :class:`CODIGEMConfig`) and how the model scores.
+
+    ``given`` names the parameters set explicitly, in order; with their values they are the
+    run's ``RunSpec.params`` (:meth:`as_dict`), which name the run in the result cache.
+    """
+
+    variant: Preset
+    config: CODIGEMConfig
+    score_mode: ScoreMode = "decoder"
+    score_noise: bool = False
+    decoder_only: bool = False
+    given: tuple[str, ...] = ()
+
+    #: The flags of ``codigem-lab train`` that fill these: one per config field, and scoring.
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        *config_options(CODIGEMConfig, skip=("n_items",)),
+        Option("score_mode", "--score-mode", str, "decoder", "how CODIGEM scores", SCORE_MODES),
+        Option("decoder_only", "--decoder-only", None, False,
+               "CODIGEM, decoder scoring: train only the decoder on z_1 (the ranking-equivalent "
+               "fast path: same decoder weights and test metrics, bit for bit, as the full model)",
+               kind="switch"),
+    )  # fmt: skip
+    SCORING: ClassVar[tuple[str, ...]] = ("score_mode", "score_noise", "decoder_only")
+
+    def __post_init__(self) -> None:
+        check_choice("score_mode", self.score_mode, ScoreMode)
+        check_decoder_only(self.decoder_only, self.score_mode, self.score_noise)
+
+    @classmethod
+    def of(cls, variant: str | None, params: Mapping) -> CODIGEMParams:
+        """Typed params from a preset name and ``{name: value}`` (a RunSpec's, a notebook's)."""
+        given = dict(params)
+        scoring = {k: given.pop(k) for k in cls.SCORING if k in given}
+        config = CODIGEMConfig.preset(variant or "paper", **given)
+        return cls(variant or "paper", config, **scoring, given=tuple(params))
+
+    def as_dict(self) -> dict:
+        """The given parameters as ``{name: value}``: ``RunSpec.params``, the run's name."""
+        return {k: getattr(self if k in self.SCORING else self.config, k) for k in self.given}
 
 
 class CODIGEMRecommender(NeuralRecommender):
@@ -163,39 +212,43 @@ class CODIGEMRecommender(NeuralRecommender):
 
     ``decoder_only=True`` (decoder scoring only): the ranking-equivalent fast path. Only the
     decoder is trained, on z_1 alone; its weights and every test metric equal, bit for bit,
-    those of the same call without it (same seed). See :class:`CODIGEMModule`.
+    those of the same call without it (same seed). See :class:`CODIGEMModule`. ``params``
+    (typed, already checked) replaces ``variant`` and the keywords.
     """
 
     name = "codigem"
+    params_type = CODIGEMParams
 
     def __init__(
         self,
         variant: str = "paper",
         train_config: TrainConfig | None = None,
         run_dir: str | os.PathLike | None = None,
-        score_mode: str = "decoder",
-        score_noise: bool = False,
-        decoder_only: bool = False,
-        **overrides,
+        *,
+        params: CODIGEMParams | None = None,
+        **given,
     ) -> None:
         super().__init__(train_config=train_config, run_dir=run_dir)
-        if score_mode not in ("decoder", "reverse"):
-            raise ConfigError(f"score_mode must be 'decoder' or 'reverse', got {score_mode!r}")
-        check_decoder_only(decoder_only, score_mode, score_noise)
-        self.decoder_only = decoder_only
-        self.variant = variant
-        self.overrides = overrides
-        self.score_mode = score_mode
-        self.score_noise = score_noise
+        self.params = params if params is not None else CODIGEMParams.of(variant, given)
+        self.variant = self.params.variant
+        self.score_mode = self.params.score_mode
+        self.score_noise = self.params.score_noise
+        self.decoder_only = self.params.decoder_only
         self.config: CODIGEMConfig | None = None
-        CODIGEMConfig.preset(variant, n_items=1, **overrides)  # validate options early
+
+    @property
+    def overrides(self) -> dict:
+        """The config fields given on top of the preset."""
+        return {k: v for k, v in self.params.as_dict().items() if k not in CODIGEMParams.SCORING}
 
     @classmethod
-    def from_params(cls, params: dict, train_config=None, run_dir=None, variant=None):
+    def from_params(cls, params, train_config=None, run_dir=None, variant=None):
+        if isinstance(params, CODIGEMParams):
+            return cls(params.variant, train_config, run_dir, params=params)
         return cls(variant or "paper", train_config, run_dir, **params)
 
     def build(self, split) -> CODIGEMModule:
-        self.config = CODIGEMConfig.preset(self.variant, n_items=split.n_items, **self.overrides)
+        self.config = self.params.config.for_items(split.n_items)
         return CODIGEMModule(self.config, self.score_mode, self.score_noise, self.decoder_only)
 
     def describe(self) -> dict:

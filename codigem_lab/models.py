@@ -1,8 +1,9 @@
 """Model registry: a name (as the CLI spells it) -> the recommender class that implements it.
 
 Classes are imported lazily (``module:Class``), so a missing optional model never breaks the rest.
-Every class builds itself from plain hyper-parameters with ``from_params`` and is scored by the one
-Evaluator.
+Every class builds itself from its hyper-parameters with ``from_params`` and is scored by the one
+Evaluator. A class with a ``params_type`` (CODIGEM) gets them typed and checked once, by
+:func:`typed_params`; the others check theirs in their own config dataclass.
 """
 
 from __future__ import annotations
@@ -40,18 +41,28 @@ def model_class(name: str) -> type[Recommender]:
         raise ConfigError(f"model {name!r} is not available in this install ({exc})") from exc
 
 
+def typed_params(name: str, variant: str | None, params: object) -> object:
+    """``params`` as the model's typed params where it declares a ``params_type`` (already
+    typed ones are kept), else as a plain dict; the one check of a CODIGEM run's settings."""
+    params_type = getattr(model_class(name), "params_type", None)
+    if params_type is None or isinstance(params, params_type):
+        return params if params_type else dict(params or {})
+    return params_type.of(variant, params or {})
+
+
 def build_model(
     name: str,
     variant: str | None = None,
-    params: dict | None = None,
+    params: object = None,
     train_config: TrainConfig | None = None,
     run_dir=None,
 ) -> Recommender:
-    """Build a registered model; unknown names and unknown parameters get a clear error."""
+    """Build a registered model from a params dict or its typed params; unknown names and
+    unknown parameters get a clear error."""
     cls = model_class(name)
     if train_config is None:  # the model's own optimiser settings where it has them
         train_config = TrainConfig(**(getattr(cls, "paper_train", {}) or {}))
     try:
-        return cls.from_params(dict(params or {}), train_config, run_dir, variant)
+        return cls.from_params(typed_params(name, variant, params), train_config, run_dir, variant)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for model {name!r}: {exc}") from exc

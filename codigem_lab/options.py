@@ -9,6 +9,9 @@ runs (:func:`argv_for`), so a new flag is one edit, not three.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +19,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Option:
-    """One flag: ``--flag`` fills ``dest``; ``kind`` is 'value' (typed) or 'switch' (store_true)."""
+    """One flag: ``--flag`` fills ``dest``; ``kind`` is 'value' (typed), 'switch' (store_true)
+    or 'flag' (``--x`` True, ``--no-x`` False, neither: the default)."""
 
     dest: str
     flag: str
@@ -29,6 +33,10 @@ class Option:
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         if self.kind == "switch":
             parser.add_argument(self.flag, dest=self.dest, action="store_true", help=self.help)
+            return
+        if self.kind == "flag":
+            action = argparse.BooleanOptionalAction
+            parser.add_argument(self.flag, dest=self.dest, action=action, help=self.help)
             return
         parser.add_argument(
             self.flag,
@@ -43,11 +51,41 @@ class Option:
         """The words that set ``value`` (none when it is the default)."""
         if self.kind == "switch":
             return [self.flag] if value else []
+        if self.kind == "flag":
+            return [] if value is None else [self.flag if value else "--no-" + self.flag[2:]]
         if value is None or value == self.default:
             return []
         if isinstance(value, (tuple, list)):
             value = ",".join(str(v) for v in value)
         return [self.flag, f"{value:g}" if isinstance(value, float) else str(value)]
+
+
+def knob(default: Any, help: str) -> Any:
+    """A config dataclass field with its command-line help (read by :func:`config_options`)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def config_options(cls: type, skip: Iterable[str] = ()) -> tuple[Option, ...]:
+    """One flag per field of the config dataclass ``cls`` (``--beta-end`` fills ``beta_end``),
+    typed and with choices from the field's annotation, help from its ``metadata["help"]``.
+
+    Every default is None: a flag not given leaves the field to the config (or its preset).
+    """
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        hint, flag = hints[f.name], "--" + f.name.replace("_", "-")
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: X
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        help = f.metadata.get("help", "")
+        if hint is bool:
+            out.append(Option(f.name, flag, None, None, help, kind="flag"))
+        else:
+            out.append(Option(f.name, flag, str if choices else hint, None, help, choices))
+    return tuple(out)
 
 
 def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
@@ -59,6 +97,11 @@ def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> N
 def values_from_args(args: argparse.Namespace, options: Iterable[Option]) -> dict[str, Any]:
     """``{dest: value}`` for the options, read from parsed arguments."""
     return {opt.dest: getattr(args, opt.dest) for opt in options}
+
+
+def given_values(args: argparse.Namespace, options: Iterable[Option]) -> dict[str, Any]:
+    """``{dest: value}`` for the options a command line set to other than their default."""
+    return {o.dest: getattr(args, o.dest) for o in options if getattr(args, o.dest) != o.default}
 
 
 def argv_for(values: Mapping[str, Any], options: Iterable[Option]) -> list[str]:

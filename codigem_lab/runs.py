@@ -20,20 +20,45 @@ from codigem_lab.data.spec import DataSpec
 from codigem_lab.distributed import DistContext
 from codigem_lab.errors import ConfigError
 from codigem_lab.metrics import Evaluator
-from codigem_lab.models import build_model
+from codigem_lab.models import build_model, typed_params
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.options import Option
 from codigem_lab.train import TrainConfig, Trainer, load_checkpoint
+
+#: The training flags ``train`` and ``reproduce`` share (TrainConfig's fields; the split's seed).
+TRAIN_OPTIONS: tuple[Option, ...] = (
+    Option("split_seed", "--split-seed", int, None, "split the data with this seed "
+           "(default: the training seed)"),
+    Option("recall_definition", "--recall-definition", str, "minK",
+           "Recall@K denominator: min(K, #targets) or #targets", ("minK", "targets")),
+    Option("max_epochs", "--max-epochs", int, 100, "epoch cap"),
+    Option("patience", "--patience", int, 10, "early stopping patience (epochs)"),
+    Option("device", "--device", str, "auto", "auto (CUDA if available), cpu or cuda"),
+    Option("precision", "--precision", str, "fp32",
+           "fp32 (default, exact); tf32: TF32 matmuls on CUDA; bf16: bfloat16 autocast of the "
+           "training forward pass (scoring stays float32)", ("fp32", "tf32", "bf16")),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A model (name, variant, hyper-parameters) trained under a config on a data spec."""
+    """A model (name, variant, hyper-parameters) trained under a config on a data spec.
+
+    ``params`` may be a dict or the model's typed params (``CODIGEMParams``); either way the spec
+    keeps both: ``params`` the dict of given values (they name the run), ``config`` the typed
+    params, checked once here (or where they were typed), that reach the model.
+    """
 
     data: DataSpec
     model: str = "codigem"
     variant: str | None = "paper"
     params: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        config = typed_params(self.model, self.variant, self.params)
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "params", config if isinstance(config, dict) else config.as_dict())
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -100,7 +125,7 @@ def run_training(
         write_json(config_path, spec.to_dict())
     with ctx.first():  # one process per node prepares (and caches) the split
         split = spec.data.load()
-    rec = build_model(spec.model, spec.variant, spec.params, spec.train, run_dir)
+    rec = build_model(spec.model, spec.variant, spec.config, spec.train, run_dir)
     evaluator = Evaluator(
         split, spec.train.ks, spec.train.recall_definition, spec.train.eval_batch_size
     )
@@ -169,7 +194,7 @@ def evaluate_run(
         )
     spec = RunSpec.from_dict(json.loads(config_path.read_text()))
     split = spec.data.load()
-    rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
+    rec = build_model(spec.model, spec.variant, spec.config, spec.train, None)
     evaluator = Evaluator(
         split,
         spec.train.ks,

@@ -178,7 +178,7 @@ def test_iwae_bounds_catch_rows_sharing_one_chain(monkeypatch) -> None:
 
     def shared_chain(self, x_scaled, generator=None):
         zs, z = [], x_scaled
-        for beta_i in self._beta:
+        for beta_i in self.beta:
             eps = torch.randn(z.shape[1:], generator=generator, dtype=z.dtype).expand_as(z)
             z = model_module.q_step_sample(z, beta_i, eps)
             zs.append(z)

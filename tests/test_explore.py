@@ -44,11 +44,11 @@ def _one_thread():
 
 @pytest.fixture(autouse=True)
 def _fresh_memo():
-    ex._SPLITS.clear()
-    ex._TITLES.clear()
+    ex._split.cache_clear()
+    ex._titles.cache_clear()
     yield
-    ex._SPLITS.clear()
-    ex._TITLES.clear()
+    ex._split.cache_clear()
+    ex._titles.cache_clear()
 
 
 # ----------------------------------------------------------------------------- computation
@@ -75,7 +75,7 @@ def test_explore_result_and_cache(cache):
     assert r.alpha_bar_T == pytest.approx((1 - 1e-4) ** 3)
     assert r.user_choices[0][1] == r.user and "typical" in r.user_choices[0][0]
     # the same setting again: from the cache, same lists, no training, fast
-    ex._SPLITS.clear()
+    ex._split.cache_clear()
     t0 = time.perf_counter()
     again = ex.explore(setting, cache)
     assert not again.trained
@@ -160,7 +160,7 @@ def test_settings_share_runs_and_keys():
         ({"beta": 0}, "0 < beta < 1"),
         ({"T": 0}, "T must be an integer >= 1"),
         ({"input_scaling": "pm1"}, "input_scaling must be one of"),
-        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
     ],
 )
 def test_bad_settings_say_what_to_do(kwargs, match):

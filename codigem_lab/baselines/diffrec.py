@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codigem_lab.baselines.layers import TanhMLP
-from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.train import TrainableModule
+from codigem_lab.validate import check, int_tuple
 
 #: beta_1 of the released code's ``beta_fixed`` (Sohl-Dickstein et al. 2015, Sec. 2.4.1)
 FIRST_BETA = 1e-5

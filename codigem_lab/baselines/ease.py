@@ -13,9 +13,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from codigem_lab.baselines.validate import check_range
 from codigem_lab.neural import resolve_config
 from codigem_lab.recommender import Recommender
+from codigem_lab.validate import check_range
 
 
 @dataclass(frozen=True)

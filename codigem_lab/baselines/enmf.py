@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from codigem_lab.baselines.factors import UserFactorModule, gather_rows, implicit_user_solve
-from codigem_lab.baselines.validate import check_range
 from codigem_lab.neural import NeuralRecommender
+from codigem_lab.validate import check_range
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codigem_lab.baselines.layers import TanhMLP, anneal_weight, batches_per_epoch, multinomial_nll
-from codigem_lab.baselines.validate import check
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.train import TrainableModule
+from codigem_lab.validate import check
 
 #: users per chunk when scoring, to bound the [users, K, items] intermediates
 SCORE_CHUNK = 256

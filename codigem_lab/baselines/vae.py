@@ -46,9 +46,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codigem_lab.baselines.layers import TanhMLP, anneal_weight, multinomial_nll
-from codigem_lab.baselines.validate import check, int_tuple
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.train import TrainableModule
+from codigem_lab.validate import check, int_tuple
 
 
 # ======================================================================================= configs

@@ -19,10 +19,10 @@ import torch
 from tqdm.auto import tqdm
 
 from codigem_lab.baselines.factors import implicit_user_solve
-from codigem_lab.baselines.validate import check_range
 from codigem_lab.metrics import Evaluator
 from codigem_lab.neural import resolve_config
 from codigem_lab.recommender import Recommender
+from codigem_lab.validate import check_range
 
 
 @dataclass(frozen=True)

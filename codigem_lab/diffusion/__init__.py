@@ -1,75 +1,21 @@
-"""CODIGEM's diffusion model: noise schedule (eqs 4-5), the model and its ELBO (eqs 8-13), checks."""
+"""CODIGEM's diffusion model: noise schedule (eqs 4-5), the model and its ELBO (eqs 8-13), checks.
 
-from codigem_lab.diffusion.checks import (
-    CheckReport,
-    check_gaussian_kl,
-    check_iwae_bounds,
-    check_marginal,
-    check_preset_faithfulness,
-    check_rearrangements,
-    check_toy_elbo_gap,
-    gaussian_kl,
-    run_all_checks,
-)
-from codigem_lab.diffusion.model import (
-    CODIGEM,
-    PRESETS,
-    CODIGEMConfig,
-    ELBOTerms,
-    n_flops_per_example,
-)
-from codigem_lab.diffusion.schedule import (
-    SCHEDULES,
-    NoiseSchedule,
-    check_beta,
-    q_marginal_moments,
-    q_marginal_sample,
-    q_step_mean,
-    q_step_sample,
-)
-from codigem_lab.diffusion.types import (
-    SCORE_MODES,
-    Activation,
-    Init,
-    InputScaling,
-    Likelihood,
-    Preset,
-    Reduction,
-    ScheduleName,
-    ScoreMode,
-    check_choice,
-)
+The package names the few things a notebook reaches for; everything else is imported from its
+module (``diffusion.schedule``, ``diffusion.model``, ``diffusion.types``, ``diffusion.checks``).
+"""
+
+from codigem_lab.diffusion.checks import CheckReport, run_all_checks
+from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, ELBOTerms, n_flops_per_example
+from codigem_lab.diffusion.schedule import NoiseSchedule, q_marginal_sample, q_step_sample
 
 __all__ = [
     "CODIGEM",
-    "PRESETS",
-    "SCHEDULES",
-    "SCORE_MODES",
-    "Activation",
-    "Init",
-    "InputScaling",
-    "Likelihood",
-    "Preset",
-    "Reduction",
-    "ScheduleName",
-    "ScoreMode",
-    "check_beta",
-    "check_choice",
-    "q_marginal_moments",
-    "q_marginal_sample",
-    "q_step_mean",
     "CODIGEMConfig",
     "CheckReport",
     "ELBOTerms",
     "NoiseSchedule",
-    "check_gaussian_kl",
-    "check_iwae_bounds",
-    "check_marginal",
-    "check_preset_faithfulness",
-    "check_rearrangements",
-    "check_toy_elbo_gap",
-    "gaussian_kl",
     "n_flops_per_example",
+    "q_marginal_sample",
     "q_step_sample",
     "run_all_checks",
 ]

@@ -27,6 +27,7 @@ first-layer projection of the input to every later layer at no extra D x M param
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -36,18 +37,12 @@ from torch import Tensor, nn
 
 from codigem_lab.diffusion.schedule import (
     NoiseSchedule,
-    check_beta,
     q_marginal_sample,
     q_step_mean,
     q_step_sample,
 )
 from codigem_lab.diffusion.types import (
-    ACTIVATIONS,
-    INITS,
-    INPUT_SCALINGS,
-    LIKELIHOODS,
     PRESETS,
-    SCHEDULES,
     SCORE_MODES,
     Activation,
     Init,
@@ -57,26 +52,27 @@ from codigem_lab.diffusion.types import (
     Reduction,
     ScheduleName,
     ScoreMode,
-    check_choice,
 )
 from codigem_lab.errors import ConfigError
+from codigem_lab.options import knob
+from codigem_lab.validate import check_bool, check_choice, check_int, check_range
 
-__all__ = [
-    "ACTIVATIONS",
-    "CODIGEM",
-    "INITS",
-    "INPUT_SCALINGS",
-    "LIKELIHOODS",
-    "PRESETS",
-    "SCHEDULES",
-    "SCORE_MODES",
-    "CODIGEMConfig",
-    "ELBOTerms",
-    "n_flops_per_example",
-]
+__all__ = ["CODIGEM", "PRESETS", "SCORE_MODES", "CODIGEMConfig", "ELBOTerms", "n_flops_per_example"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 RELEASED_FIRST_LAYER_STD = 1e-4
+
+#: What each preset sets on top of the paper's defaults: 'released' switches on deviations 1-5.
+PRESET_FIELDS: dict[str, dict] = {
+    "paper": {},
+    "released": dict(
+        init="released",
+        input_scaling="none",
+        forward_term_bug=True,
+        pairing_bug=True,
+        anneal_overwritten=True,
+    ),
+}
 
 
 # ================================================================================== config
@@ -86,53 +82,49 @@ class CODIGEMConfig:
 
     Defaults follow the paper (Sec 3.1): M = 200 hidden units, 6 Linear layers per network with
     PReLU between them, T = 3, constant beta = 1e-4, Gaussian likelihood, Xavier init and inputs
-    scaled to [-1, 1]. Use :meth:`preset` for the 'paper' and 'released' settings.
+    scaled to [-1, 1]. Use :meth:`preset` for the 'paper' and 'released' settings. Every field
+    is checked once, here; ``n_items`` (D) may stay None until the data is known
+    (:meth:`for_items`).
     """
 
-    n_items: int
-    hidden: int = 200
-    n_layers: int = 6
-    activation: Activation = "prelu"
-    T: int = 3
-    beta: float = 1e-4
-    schedule: ScheduleName = "constant"
-    beta_end: float = 0.02
-    likelihood: Likelihood = "gaussian"
-    skip_forward: bool = False
-    skip_reverse: bool = False
-    anneal_steps: int = 0
-    anneal_cap: float = 1.0
-    init: Init = "xavier"
-    input_scaling: InputScaling = "minus1_1"
-    forward_term_bug: bool = False
-    pairing_bug: bool = False
-    anneal_overwritten: bool = False
-    dropout: float = 0.0
+    n_items: int | None = None
+    hidden: int = knob(200, "hidden units M per layer")
+    n_layers: int = knob(6, "Linear layers per network")
+    activation: Activation = knob("prelu", "nonlinearity between layers")
+    T: int = knob(3, "diffusion steps, >= 1")
+    beta: float = knob(1e-4, "noise per step, 0 < beta < 1 (the linear schedule's first)")
+    schedule: ScheduleName = knob("constant", "noise schedule beta_1..beta_T (eq 4)")
+    beta_end: float = knob(0.02, "the linear schedule's last beta")
+    likelihood: Likelihood = knob("gaussian", "p(x | z_1); multinomial is variant IV")
+    skip_forward: bool = knob(False, "variant II: skips in the transition nets")
+    skip_reverse: bool = knob(False, "variant III: skips in the decoder")
+    anneal_steps: int = knob(0, "variant I: KL annealing steps (0: off)")
+    anneal_cap: float = knob(1.0, "variant I: the KL weight's cap")
+    init: Init = knob("xavier", "weight init (released: deviation 4)")
+    input_scaling: InputScaling = knob("minus1_1", "x0 = 2x - 1, or x (deviation 5)")
+    forward_term_bug: bool = knob(False, "deviation 1 of the released code")
+    pairing_bug: bool = knob(False, "deviation 2 of the released code")
+    anneal_overwritten: bool = knob(False, "deviation 3 of the released code")
+    dropout: float = knob(0.0, "dropout on every network's input, 0 <= dropout < 1")
 
     def __post_init__(self) -> None:
-        _check_int("n_items", self.n_items, 1, "the number of item columns D")
-        _check_int("hidden", self.hidden, 1, "the paper uses 200")
-        _check_int("n_layers", self.n_layers, 2, "Linear layers per network; the paper uses 6")
-        _check_int("T", self.T, 1, "the paper uses 3")
-        _check_int("anneal_steps", self.anneal_steps, 0, "0 switches annealing off")
+        if self.n_items is not None:
+            check_int("n_items", self.n_items, 1, "the number of item columns D")
+        check_int("hidden", self.hidden, 1, "the paper uses 200")
+        check_int("n_layers", self.n_layers, 2, "Linear layers per network; the paper uses 6")
+        check_int("anneal_steps", self.anneal_steps, 0, "0 switches annealing off")
         check_choice("activation", self.activation, Activation)
-        check_choice("schedule", self.schedule, ScheduleName)
         check_choice("likelihood", self.likelihood, Likelihood)
         check_choice("init", self.init, Init)
         check_choice("input_scaling", self.input_scaling, InputScaling)
-        for name in (
-            "skip_forward",
-            "skip_reverse",
-            "forward_term_bug",
-            "pairing_bug",
-            "anneal_overwritten",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}")
-        check_beta(self.beta, "beta")
-        check_beta(self.beta_end, "beta_end")  # used by the linear schedule only
-        _check_real("dropout", self.dropout, 1.0, "0 <= dropout < 1")
-        _check_real("anneal_cap", self.anneal_cap, 1.0, "0 <= anneal_cap <= 1", closed_high=True)
+        for name in ("skip_forward", "skip_reverse", "forward_term_bug", "pairing_bug",
+                     "anneal_overwritten"):  # fmt: skip
+            check_bool(name, getattr(self, name))
+        check_range("dropout", self.dropout, 0.0, 1.0, open_high=True)
+        check_range("anneal_cap", self.anneal_cap, 0.0, 1.0)
+        # schedule, T, beta and beta_end: checked once, by building the schedule they name
+        noise = NoiseSchedule.from_name(self.schedule, self.T, self.beta, self.beta_end)
+        object.__setattr__(self, "_noise", noise)
         if self.skip_forward and self.T < 2:
             raise ConfigError(
                 "skip_forward (variant II) adds skips to the T-1 transition networks, and T = 1 "
@@ -141,37 +133,38 @@ class CODIGEMConfig:
 
     # ---------------------------------------------------------------------------- presets
     @classmethod
-    def preset(cls, name: Preset, n_items: int, **overrides: object) -> CODIGEMConfig:
+    def preset(cls, name: Preset, n_items: int | None = None, **overrides: object) -> CODIGEMConfig:
         """'paper' follows the equations; 'released' switches on the released code's deviations.
 
-        Both use T = 3, beta = 1e-4, M = 200. 'released' adds deviations 1-5 of the notes:
-        forward_term_bug, pairing_bug, anneal_overwritten, init='released', input_scaling='none'.
+        Both use T = 3, beta = 1e-4, M = 200; 'released' adds :data:`PRESET_FIELDS`.
         ``overrides`` replace any field, e.g. ``preset("paper", n_items=D, T=5)``.
         """
         check_choice("preset", name, Preset)
-        if name == "paper":
-            base = cls(n_items=n_items)
-        else:
-            base = cls(
-                n_items=n_items,
-                init="released",
-                input_scaling="none",
-                forward_term_bug=True,
-                pairing_bug=True,
-                anneal_overwritten=True,
-            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(
                 f"unknown CODIGEMConfig field(s) {unknown}; valid fields: {sorted(known)}"
             )
-        return dataclasses.replace(base, **overrides)
+        return cls(n_items=n_items, **{**PRESET_FIELDS[name], **overrides})
+
+    @staticmethod
+    def preset_value(name: Preset, field_name: str) -> object:
+        """The value preset ``name`` gives a field (without building a config)."""
+        return PRESET_FIELDS[name].get(field_name, getattr(CODIGEMConfig, field_name))
+
+    def for_items(self, n_items: int) -> CODIGEMConfig:
+        """This config for data with ``n_items`` columns; only D is checked (the rest was)."""
+        if self.n_items == n_items:
+            return self
+        out = copy.copy(self)  # shares the schedule: the same beta_1..beta_T object
+        object.__setattr__(out, "n_items", check_int("n_items", n_items, 1, "item columns D"))
+        return out
 
     # ---------------------------------------------------------------------------- helpers
     def noise_schedule(self) -> NoiseSchedule:
-        """The forward-process schedule beta_1..beta_T (eq 4) this config names."""
-        return NoiseSchedule.from_name(self.schedule, self.T, self.beta, self.beta_end)
+        """The forward-process schedule beta_1..beta_T (eq 4) this config names (built once)."""
+        return self._noise  # type: ignore[attr-defined]
 
     def kl_weight(self, step: int) -> float:
         """Variant I (Multi-VAE annealing): min(anneal_cap, step / anneal_steps); 1 if steps = 0.
@@ -186,34 +179,14 @@ class CODIGEMConfig:
     @property
     def deviations(self) -> tuple[str, ...]:
         """Names of the released-code deviations (1-5) this config switches on."""
-        out = []
-        if self.forward_term_bug:
-            out.append("forward_term_bug")
-        if self.pairing_bug:
-            out.append("pairing_bug")
-        if self.anneal_overwritten:
-            out.append("anneal_overwritten")
+        out = [
+            n for n in ("forward_term_bug", "pairing_bug", "anneal_overwritten") if getattr(self, n)
+        ]
         if self.init == "released":
             out.append("init")
         if self.input_scaling == "none":
             out.append("input_scaling")
         return tuple(out)
-
-
-def _check_int(name: str, value: object, low: int, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low} ({hint}); got {value!r}")
-
-
-def _check_real(
-    name: str, value: object, high: float, hint: str, closed_high: bool = False
-) -> None:
-    """A real number (not a bool) with 0 <= value < high, or <= high when ``closed_high``."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = value >= 0.0 and (value <= high if closed_high else value < high)
-    if not ok:
-        raise ConfigError(f"{name} out of range: need {hint}; got {value!r}")
 
 
 # ================================================================================= networks
@@ -300,11 +273,13 @@ class CODIGEM(nn.Module):
         super().__init__()
         if not isinstance(config, CODIGEMConfig):
             raise ConfigError(f"CODIGEM needs a CODIGEMConfig; got {type(config).__name__}")
-        self.config = config
-        c = config
+        if config.n_items is None:
+            raise ConfigError("CODIGEM needs the number of items: pass config.for_items(D)")
+        self.config = c = config
         self.schedule = c.noise_schedule()
-        self._beta = [float(b) for b in self.schedule.beta]
-        self._alpha_bar = [float(a) for a in self.schedule.alpha_bar]
+        #: beta_1..beta_T and alpha_bar_1..alpha_bar_T as Python floats (eq 5 takes a float).
+        self.beta = tuple(float(b) for b in self.schedule.beta)
+        self.alpha_bar = tuple(float(a) for a in self.schedule.alpha_bar)
         self.reverse_nets = nn.ModuleList(
             MLP(
                 c.n_items,
@@ -351,15 +326,14 @@ class CODIGEM(nn.Module):
     # ------------------------------------------------------------------------- diffusion
     def scale_input(self, x: Tensor) -> Tensor:
         """x -> 2x - 1 ('minus1_1', Sec 2.3) or x unchanged ('none', deviation 5)."""
-        x = _dense_float(x, self._dtype())
-        return 2.0 * x - 1.0 if self.config.input_scaling == "minus1_1" else x
+        return scale_input(_dense_float(x, self._dtype()), self.config.input_scaling)
 
     def sample_latents(
         self, x_scaled: Tensor, generator: torch.Generator | None = None
     ) -> list[Tensor]:
         """[z_1, ..., z_T] by iterating eq (5) (``schedule.q_step_sample``) from z_0 = x_scaled."""
         zs, z = [], x_scaled
-        for beta_i in self._beta:
+        for beta_i in self.beta:
             eps = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
             z = q_step_sample(z, beta_i, eps)
             zs.append(z)
@@ -395,7 +369,7 @@ class CODIGEM(nn.Module):
         prior = log_normal_std(zs[-1])
 
         forward_entropy = []
-        for i, beta_i in enumerate(self._beta):
+        for i, beta_i in enumerate(self.beta):
             z_prev = x0 if i == 0 else zs[i - 1]
             if c.forward_term_bug:  # deviation 1: conditioning input is z_i itself
                 z_prev = zs[i]
@@ -507,7 +481,7 @@ class CODIGEM(nn.Module):
         eps = None
         if noise:
             eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
-        return q_marginal_sample(x0, self._alpha_bar[t - 1], eps)
+        return q_marginal_sample(x0, self.alpha_bar[t - 1], eps)
 
     # ---------------------------------------------------------------------------- costing
     def n_flops_per_example(self) -> int:
@@ -530,6 +504,14 @@ def n_flops_per_example(config: CODIGEMConfig) -> int:
     decoder = trunk + M * D
     forward = 2 * ((config.T - 1) * per_reverse_net + decoder)
     return 3 * forward
+
+
+def scale_input(x, scaling: InputScaling = "minus1_1"):
+    """0/1 clicks -> the diffusion's input z_0: 2x - 1 ('minus1_1', Sec 2.3) or x ('none',
+    deviation 5); numpy arrays and tensors alike (the model and the noise panel share it)."""
+    return (
+        2.0 * x - 1.0 if check_choice("input_scaling", scaling, InputScaling) == "minus1_1" else x
+    )
 
 
 # ================================================================================ densities

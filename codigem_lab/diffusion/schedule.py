@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from codigem_lab.diffusion.types import SCHEDULES, ScheduleName, check_choice
+from codigem_lab.diffusion.types import SCHEDULES, ScheduleName
 from codigem_lab.errors import ConfigError
+from codigem_lab.validate import check_choice, check_int, check_range
 
 Array = np.ndarray | torch.Tensor
 Generator = int | np.random.Generator | torch.Generator | None
@@ -23,6 +24,7 @@ Generator = int | np.random.Generator | torch.Generator | None
 __all__ = [
     "SCHEDULES",
     "NoiseSchedule",
+    "check_T",
     "check_beta",
     "q_marginal_moments",
     "q_marginal_sample",
@@ -59,13 +61,13 @@ class NoiseSchedule:
     @classmethod
     def constant(cls, beta: float, T: int) -> NoiseSchedule:
         """The paper's schedule: beta_t = beta for t = 1..T (Sec 3.1: beta = 1e-4, T = 3)."""
-        return cls(beta=np.full(_check_T(T), check_beta(beta, "beta")))
+        return cls(beta=np.full(check_T(T), check_beta(beta, "beta")))
 
     @classmethod
     def linear(cls, beta_start: float, beta_end: float, T: int) -> NoiseSchedule:
         """beta_t evenly spaced from beta_start (t = 1) to beta_end (t = T), as in Ho et al. 2020."""
         start, end = check_beta(beta_start, "beta_start"), check_beta(beta_end, "beta_end")
-        return cls(beta=np.linspace(start, end, _check_T(T)))
+        return cls(beta=np.linspace(start, end, check_T(T)))
 
     @classmethod
     def cosine(cls, T: int, s: float = 0.008) -> NoiseSchedule:
@@ -74,9 +76,8 @@ class NoiseSchedule:
         beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}, clipped to at most 0.999 (the last step would
         otherwise be exactly 1).
         """
-        T = _check_T(T)
-        if not (isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0):
-            raise ConfigError(f"cosine schedule offset s must be a number > 0; got {s!r}")
+        T = check_T(T)
+        check_range("cosine schedule offset s", s, 0.0, open_low=True)
         t = np.arange(T + 1, dtype=np.float64)
         f = np.cos((t / T + s) / (1.0 + s) * math.pi / 2.0) ** 2
         alpha_bar = f / f[0]
@@ -87,13 +88,17 @@ class NoiseSchedule:
     def from_name(
         cls, name: ScheduleName, T: int, beta: float = 1e-4, beta_end: float = 0.02
     ) -> NoiseSchedule:
-        """Build a schedule by name: 'constant' (beta), 'linear' (beta -> beta_end) or 'cosine'."""
+        """Build a schedule by name: 'constant' (beta), 'linear' (beta -> beta_end) or 'cosine'.
+
+        The one validation of a named schedule: every argument is checked, used by ``name`` or
+        not, once (``CODIGEMConfig`` builds its schedule here and checks beta, T no more).
+        """
         check_choice("schedule", name, ScheduleName)
-        if name == "linear":
-            return cls.linear(beta, beta_end, T)
+        T, beta = check_T(T), check_beta(beta, "beta")
+        beta_end = check_beta(beta_end, "beta_end")
         if name == "cosine":
             return cls.cosine(T)
-        return cls.constant(beta, T)
+        return cls(beta=np.linspace(beta, beta_end if name == "linear" else beta, T))
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -202,25 +207,17 @@ def q_marginal_sample(x: Array, alpha_bar_t: float, eps: Array | None = None) ->
 
 
 def check_beta(value: object, name: str = "beta") -> float:
-    """The one validation of a noise variance: a real number with 0 < beta < 1 (eq 4).
+    """A noise variance: a real number with 0 < beta < 1 (eq 4); returned as a float."""
+    hint = "every beta must; the paper uses beta = 1e-4"
+    return float(check_range(name, value, 0, 1, open_low=True, open_high=True, hint=hint))
 
-    Used by every :class:`NoiseSchedule` constructor and by ``CODIGEMConfig`` for ``beta`` and
-    ``beta_end``; returns the value as a float.
-    """
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    if not (ok and 0.0 < float(value) < 1.0):  # NaN fails both comparisons
-        raise ConfigError(
-            f"{name} = {value!r} is out of range: every beta must satisfy 0 < beta < 1 "
-            "(the paper uses beta = 1e-4)"
-        )
-    return float(value)
+
+def check_T(T: object) -> int:
+    """The number of diffusion steps: an integer >= 1."""
+    return check_int("T", T, 1, "the number of diffusion steps; the paper uses 3")
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _check_T(T: int) -> int:
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ConfigError(f"T (the number of diffusion steps) must be an integer >= 1; got {T!r}")
-    return int(T)
 
 
 def _as_float(x: Array) -> Array:

@@ -1,17 +1,15 @@
-"""The mode strings of the diffusion layer, defined once as ``Literal`` types, and their one check.
+"""The mode strings of the diffusion layer, defined once as ``Literal`` types.
 
 Every string-valued option of :class:`~codigem_lab.diffusion.model.CODIGEMConfig` and of
-``CODIGEM.score`` is one of these types; :func:`check_choice` is the only place a value is
-validated against its type, so the allowed values and the error message live here alone.
-The tuples (``SCORE_MODES``, ``INPUT_SCALINGS``, ...) are derived from the types for callers
-that need to list the choices (argparse ``choices=``, widgets).
+``CODIGEM.score`` is one of these types, checked by :func:`codigem_lab.validate.check_choice`
+(re-exported here). The tuples are derived from the types for callers that list the choices.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from codigem_lab.errors import ConfigError
+from codigem_lab.validate import check_choice  # noqa: F401 (the check of these types)
 
 Preset = Literal["paper", "released"]
 """'paper' follows the equations; 'released' switches on the released code's deviations."""
@@ -38,22 +36,6 @@ Reduction = Literal["mean", "none"]
 """ELBO terms averaged over the batch, or one value per row."""
 
 PRESETS: tuple[str, ...] = get_args(Preset)
-ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
-LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
-INITS: tuple[str, ...] = get_args(Init)
 INPUT_SCALINGS: tuple[str, ...] = get_args(InputScaling)
 SCORE_MODES: tuple[str, ...] = get_args(ScoreMode)
-REDUCTIONS: tuple[str, ...] = get_args(Reduction)
-
-
-def check_choice(name: str, value: Any, choices: Any) -> str:
-    """Return ``value`` if it is one of ``choices`` (a ``Literal`` type or a tuple), else raise.
-
-    The error names the option, the allowed values and what was given, e.g.
-    ``input_scaling must be one of ('minus1_1', 'none'); got 'zscore'``.
-    """
-    allowed = get_args(choices) if not isinstance(choices, tuple) else choices
-    if not isinstance(value, str) or value not in allowed:
-        raise ConfigError(f"{name} must be one of {allowed}; got {value!r}")
-    return value

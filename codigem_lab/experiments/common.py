@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord, run_label
 from codigem_lab.models import model_class
 from codigem_lab.options import Option, argv_for
-from codigem_lab.runs import DataSpec, RunSpec
+from codigem_lab.runs import TRAIN_OPTIONS, DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 
 #: Quick mode (tests, the notebooks in CI): at most 600 users, 10 epochs of batches of 50 users,
@@ -56,17 +56,7 @@ class ExperimentConfig:
     #: The flags of ``reproduce`` that fill these fields (the data flags come from DataSpec).
     OPTIONS: ClassVar[tuple[Option, ...]] = (
         Option("seeds", "--seeds", int, 3, "number of training seeds (0, 1, ...)"),
-        Option("split_seed", "--split-seed", int, None, "fix the data split (default: = seed)"),
-        Option(
-            "recall_definition", "--recall-definition", str, "minK", "Recall@K denominator",
-            ("minK", "targets"),
-        ),
-        Option("max_epochs", "--max-epochs", int, 100, "epoch cap"),
-        Option("patience", "--patience", int, 10, "early stopping patience (epochs)"),
-        Option("device", "--device", str, "auto", "auto (CUDA if available), cpu or cuda"),
-        Option(
-            "precision", "--precision", str, "fp32", "training precision", ("fp32", "tf32", "bf16")
-        ),
+        *TRAIN_OPTIONS,  # split seed, recall definition, epochs, patience, device, precision
         Option("quick", "--quick", None, False, "small data, few epochs (tests, notebooks)",
                kind="switch"),
         Option("cache_root", "--cache-root", str, None, "result cache (default: runs/cache)"),

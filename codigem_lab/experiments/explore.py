@@ -32,6 +32,7 @@ rank, once; training is seeded, so the weights are the same.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import tempfile
@@ -45,11 +46,15 @@ import torch
 from tqdm.auto import tqdm
 
 from codigem_lab._io import write_json
-from codigem_lab.diffusion.schedule import NoiseSchedule
+from codigem_lab.codigem import CODIGEMParams
+from codigem_lab.diffusion.model import CODIGEMConfig
+from codigem_lab.diffusion.types import PRESETS, InputScaling, Preset
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
+from codigem_lab.options import knob
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
+from codigem_lab.validate import check_choice, check_int
 
 #: The explorer's training budget (see the module docstring): epochs, patience, users per batch.
 EPOCHS = 10
@@ -66,10 +71,6 @@ TOP_FILE = "explore_top.json"
 MIN_TARGETS = 3
 BASELINES = ("pop", "itemknn")
 MODELS = ("codigem", *BASELINES)
-PRESETS = ("paper", "released")
-INPUT_SCALINGS = ("minus1_1", "none")
-#: Input scaling each CODIGEM preset uses (paper: x in {-1, 1}; released code: x in {0, 1}).
-PRESET_SCALING = {"paper": "minus1_1", "released": "none"}
 #: Seconds between looks at a run another process is training, and how long to wait for it.
 WAIT_POLL_S = 1.0
 WAIT_MAX_S = 900.0
@@ -87,53 +88,44 @@ class ExploreSetting:
     """One explorer setting: the model (preset, beta, T, input scaling, variant), the data, the
     budget, and which test user to show (``user``: an original user id; None: a typical one)."""
 
-    beta: float = 1e-4
-    T: int = 3
-    preset: str = "paper"
-    input_scaling: str | None = None  # None: the preset's own (paper {-1, 1}, released {0, 1})
-    variant: str = "base"
-    dataset: str = "ml-100k"
-    source: str | None = None
-    data_preset: str | None = None  # preprocessing; None: the dataset's default
+    beta: float = knob(1e-4, "noise per step, 0 < beta < 1")
+    T: int = knob(3, "diffusion steps, >= 1")
+    preset: Preset = knob("paper", "CODIGEM preset")
+    input_scaling: InputScaling | None = knob(None, "x in {-1, 1} or {0, 1}; the preset's")
+    variant: str = knob("base", "Table 3 variant: base, I (annealing), II, III (skips), IV")
+    dataset: str = knob("ml-100k", "registry name, 'csv' or 'synthetic'")
+    source: str | None = knob(None, "local file, folder or archive to read")
+    data_preset: str | None = knob(None, "preprocessing (default: the dataset's)")
     split_seed: int = 0
-    seed: int = 0
-    max_users: int | None = None
-    epochs: int = EPOCHS
+    seed: int = knob(0, "training seed")
+    max_users: int | None = knob(None, "keep only this many users")
+    epochs: int = knob(EPOCHS, "at most this many epochs")
     patience: int = PATIENCE
     batch_size: int = BATCH_SIZE
-    user: int | None = None
+    user: int | None = knob(None, "test user id (default: a typical one)")
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ConfigError(
-                f"preset must be one of {PRESETS} (the CODIGEM preset); got {self.preset!r}"
-            )
-        if self.input_scaling is not None and self.input_scaling not in INPUT_SCALINGS:
-            raise ConfigError(
-                f"input_scaling must be one of {INPUT_SCALINGS} or None (the preset's own); "
-                f"got {self.input_scaling!r}"
-            )
-        variants = variant_overrides()
-        if self.variant not in variants:
-            raise ConfigError(
-                f"variant must be one of {sorted(variants)} (Table 3's base and I-IV); "
-                f"got {self.variant!r}"
-            )
-        beta = self.beta
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < 1:
-            raise ConfigError(
-                f"beta must be a number with 0 < beta < 1 (the paper: 1e-4); got {beta!r}"
-            )
-        if isinstance(self.T, bool) or not isinstance(self.T, (int, np.integer)) or self.T < 1:
-            raise ConfigError(f"T must be an integer >= 1 (the paper: 3); got {self.T!r}")
+        check_choice("variant", self.variant, tuple(variant_overrides()))
         for name in ("epochs", "patience", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+            check_int(name, getattr(self, name), 1)
+        # the model's knobs become CODIGEM's typed params here, checked once (CODIGEMConfig)
+        object.__setattr__(self, "params", CODIGEMParams.of(self.preset, self._given()))
+
+    def _given(self) -> dict:
+        """beta, T, the variant's overrides, the input scaling where not the preset's, fast path."""
+        plain = [v.item() if isinstance(v, np.generic) else v for v in (self.beta, self.T)]
+        params = dict(zip(("beta", "T"), plain))
+        params.update(variant_overrides()[self.variant])
+        own = self.preset in PRESETS and CODIGEMConfig.preset_value(self.preset, "input_scaling")
+        if self.input_scaling is not None and self.input_scaling != own:
+            params["input_scaling"] = self.input_scaling
+        params.update(FAST_PATH_PARAMS)
+        return params
 
     @property
     def scaling(self) -> str:
         """The input scaling this setting trains with."""
-        return self.input_scaling or PRESET_SCALING[self.preset]
+        return self.params.config.input_scaling
 
     def data(self) -> DataSpec:
         return DataSpec(
@@ -146,12 +138,7 @@ class ExploreSetting:
 
     def codigem_params(self) -> dict:
         """CODIGEM config overrides: beta, T, the variant's, input scaling where not the preset's."""
-        params = {"beta": float(self.beta), "T": int(self.T)}
-        params.update(variant_overrides()[self.variant])
-        if self.scaling != PRESET_SCALING[self.preset]:
-            params["input_scaling"] = self.scaling
-        params.update(FAST_PATH_PARAMS)
-        return params
+        return self.params.as_dict()
 
     def spec(self, model: str = "codigem", progress: bool = False) -> RunSpec:
         """The run behind this setting's ``model`` ('codigem', 'pop' or 'itemknn')."""
@@ -163,7 +150,7 @@ class ExploreSetting:
                 seed=self.seed,
                 progress=progress,
             )
-            return RunSpec(self.data(), "codigem", self.preset, self.codigem_params(), train)
+            return RunSpec(self.data(), "codigem", self.preset, self.params, train)
         if model in BASELINES:
             return RunSpec(
                 self.data(), model, None, {}, TrainConfig(seed=self.seed, progress=False)
@@ -385,23 +372,16 @@ def _run(cache: ResultCache, spec: RunSpec) -> tuple[RunRecord, bool]:
 
 
 # ---------------------------------------------------------------------------------- explore
-_TITLES: dict[tuple, pd.Series | None] = {}
-_SPLITS: dict[DataSpec, object] = {}
-
-
-def _titles(setting: ExploreSetting) -> pd.Series | None:
+@functools.cache
+def _titles(dataset: str, source: str | None) -> pd.Series | None:
     from codigem_lab.data import load_item_titles
 
-    key = (setting.dataset, setting.source)
-    if key not in _TITLES:
-        _TITLES[key] = load_item_titles(setting.dataset, source=setting.source)
-    return _TITLES[key]
+    return load_item_titles(dataset, source=source)
 
 
+@functools.cache
 def _split(data: DataSpec):
-    if data not in _SPLITS:
-        _SPLITS[data] = data.load()
-    return _SPLITS[data]
+    return data.load()
 
 
 def explore(
@@ -422,7 +402,7 @@ def explore(
     user, row = _user_row(split, setting.user)
     es = split.test
     targets = set(int(i) for i in split.items[es.target[row].indices])
-    titles = _titles(setting)
+    titles = _titles(setting.dataset, setting.source)
 
     def title(item: int) -> str:
         if titles is not None and item in titles.index:
@@ -451,8 +431,7 @@ def explore(
     if history is None:
         history = pd.DataFrame({"epoch": [], "R@50": []})
     keep = [c for c in ("epoch", "R@50", "loss") if c in history.columns]
-    schedule = NoiseSchedule.constant(float(setting.beta), int(setting.T))
-    ab = schedule.alpha_bar
+    ab = setting.params.config.noise_schedule().alpha_bar  # the schedule the model diffuses with
     return ExploreResult(
         setting=setting,
         user=user,
@@ -552,7 +531,7 @@ class Explorer:
 def grid(betas: Iterable[float], Ts: Iterable[int], **fixed) -> list[ExploreSetting]:
     """The settings of a beta x T grid (other fields from ``fixed``)."""
     Ts = tuple(Ts)
-    return [ExploreSetting(beta=float(b), T=int(t), **fixed) for b in betas for t in Ts]
+    return [ExploreSetting(beta=b, T=t, **fixed) for b in betas for t in Ts]
 
 
 def fill_grid(

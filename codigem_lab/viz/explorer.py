@@ -29,13 +29,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.viz.plots import figure_png, new_figure
 from codigem_lab.viz.snapshot import SnapshotDisplay
 
 #: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).
 BETAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
 T_MIN, T_MAX = 1, 15
-PRESETS = ("paper", "released")
 #: Input scaling choices: the preset's own, or either scaling explicitly.
 SCALINGS = (("as the preset", "auto"), ("x in {-1, 1}", "minus1_1"), ("x in {0, 1}", "none"))
 MODEL_NAMES = {"codigem": "CODIGEM", "pop": "Pop", "itemknn": "Item-KNN"}
@@ -124,17 +124,11 @@ def setting_point(result) -> dict:
     }
 
 
-def add_point(tried: Sequence[dict], result) -> list[dict]:
-    """``tried`` with ``result``'s setting added (once: a setting seen again is not repeated)."""
-    point = setting_point(result)
+def add_point(tried: Sequence[dict], item) -> list[dict]:
+    """``tried`` with a result's setting (or a ready point dict) added, once: a setting seen
+    again is not repeated."""
+    point = dict(item) if isinstance(item, dict) else setting_point(item)
     return [p for p in tried if p["key"] != point["key"]] + [point]
-
-
-def _add(tried: Sequence[dict], item) -> list[dict]:
-    """Add a result or a ready point (a dict as :func:`setting_point` makes)."""
-    if isinstance(item, dict):
-        return [p for p in tried if p["key"] != item["key"]] + [dict(item)]
-    return add_point(tried, item)
 
 
 def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure:
@@ -316,7 +310,7 @@ class ExplorerPanel(SnapshotDisplay):
         if not tried and callable(getattr(explore, "cached_points", None)):
             tried = explore.cached_points()  # settings tried before, in any session
         for r in tried:  # results, or points, of settings tried before
-            self.tried = _add(self.tried, r)
+            self.tried = add_point(self.tried, r)
         self._lock = threading.Lock()
         self._pending: dict | None = None
         self._busy = False
@@ -393,12 +387,13 @@ class ExplorerPanel(SnapshotDisplay):
 
     # -- values ------------------------------------------------------------------------------
     def values(self) -> dict:
-        """The widgets' current values as ``explore``'s keyword arguments."""
+        """The widgets' current values as ``explore``'s keyword arguments (typed and checked
+        once, by the ExploreSetting they make)."""
         scaling = self.scaling.value
         user = self.user.value
         return {
-            "beta": float(self.beta_slider.value),
-            "T": int(self.T_slider.value),
+            "beta": self.beta_slider.value,
+            "T": self.T_slider.value,
             "preset": self.preset.value,
             "input_scaling": None if scaling == "auto" else scaling,
             "user": None if user == -1 else int(user),
@@ -417,9 +412,7 @@ class ExplorerPanel(SnapshotDisplay):
             f"<i>working on beta = {beta_label(beta)}, T = {T}, {preset} preset "
             "(a new setting trains for a few seconds)...</i>"
         )
-        result = self.explore(
-            beta=float(beta), T=int(T), preset=preset, input_scaling=input_scaling, user=user
-        )
+        result = self.explore(beta=beta, T=T, preset=preset, input_scaling=input_scaling, user=user)
         view = explorer_view(result, self.tried, dpi=self.dpi)
         self.tried = view.tried
         self._show(view)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from codigem_lab.diffusion.model import scale_input
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.viz.plots import ForwardNoisingFigure, NoisingView
 from codigem_lab.viz.snapshot import SnapshotDisplay
@@ -37,13 +38,8 @@ class NoisingState(NoisingView):
 
 
 def scale_clicks(x: np.ndarray, scaling: str = "minus1_1") -> np.ndarray:
-    """0/1 clicks -> the diffusion's input: 2x - 1 (paper, Sec 2.3) or unchanged (released)."""
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    if scaling == "minus1_1":
-        return 2.0 * x - 1.0
-    if scaling == "none":
-        return x
-    raise ValueError(f"scaling must be 'minus1_1' or 'none'; got {scaling!r}")
+    """One user's 0/1 clicks as float64 -> the model's input z_0 (:func:`scale_input`)."""
+    return scale_input(np.asarray(x, dtype=np.float64).reshape(-1), scaling)
 
 
 def item_window(x: np.ndarray, width: int = 80, seed: int = 0) -> np.ndarray:
