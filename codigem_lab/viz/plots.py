@@ -51,7 +51,7 @@ def style_axes(
     nearly every figure here sets on each of its axes."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=title_size)
+    ax.set_title(title, **({} if title_size is None else {"fontsize": title_size}))
     if grid:
         ax.grid(alpha=0.3)
     if legend is not None:
@@ -95,15 +95,13 @@ def protocol_role_grid(split) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
     """
     n_items = split.n_items
     if split.protocol == "strong":
-        parts = [split.train.toarray() > 0]
-        codes = [np.where(parts[0], ROLE_TRAIN, ROLE_NONE)]
+        codes = [np.where(split.train.toarray() > 0, ROLE_TRAIN, ROLE_NONE)]
         for es, role in ((split.valid, ROLE_VALID), (split.test, ROLE_TEST)):
             g = np.full((es.n_users, n_items), ROLE_NONE)
             g[es.fold_in.toarray() > 0] = ROLE_FOLD_IN
             g[es.target.toarray() > 0] = role
             codes.append(g)
-        sizes = [c.shape[0] for c in codes]
-        starts = np.cumsum([0, *sizes])
+        starts = np.cumsum([0, *(c.shape[0] for c in codes)])
         labels = ["training users", "validation users", "test users"]
         groups = [(lab, int(starts[k]), int(starts[k + 1])) for k, lab in enumerate(labels)]
         return np.vstack(codes), groups
@@ -320,10 +318,10 @@ class ForwardNoisingFigure:
                 text.set_fontsize(7)
                 text.set_in_layout(False)
                 self.row_labels.append(text)
-        self.ax_chain.set_title("iterating eq (5): rows x, z_1, ..., z_T (top to bottom)")
-        self.ax_chain.set_xlabel("items (a window: half clicked by the user, half not)")
-        self.ax_closed.set_title("closed form: one draw of q(z_t | x) per row")
-        self.ax_closed.set_xlabel("the same items")
+        style_axes(self.ax_chain, "items (a window: half clicked by the user, half not)",
+                   title="iterating eq (5): rows x, z_1, ..., z_T (top to bottom)")  # fmt: skip
+        style_axes(self.ax_closed, "the same items",
+                   title="closed form: one draw of q(z_t | x) per row")  # fmt: skip
         self.fig.colorbar(self.im_closed, ax=self.ax_closed, fraction=0.08, pad=0.02)
 
         self.ln_ab, self.ln_sig = self._curves(self.ax_ab, v.reference_alpha_bar, "sampled (chain)")
@@ -527,15 +525,8 @@ def plot_deviation_effects(
     ax.set_yticks(np.arange(len(diff)), diff.index, fontsize=8)
     for (r, c), v in np.ndenumerate(vals):
         txt = "0" if abs(v) < 5e-4 else (f"{v:+.3g}" if abs(v) < 1000 else f"{v:+.2e}")
-        ax.text(
-            c,
-            r,
-            txt,
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if abs(v) > vmax / 20 else "black",
-        )
+        color = "white" if abs(v) > vmax / 20 else "black"
+        ax.text(c, r, txt, ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(im, ax=ax, label=f"difference from '{baseline}'")
     ax.set_title(title or f"change relative to '{baseline}'", fontsize=10)
     return fig
@@ -595,16 +586,9 @@ def plot_metric_bars(
     if reference:
         rows.append((reference_label, np.array([reference.get(c, np.nan) for c in cols])))
     for k, (label, vals) in enumerate(rows):
-        hatch = "//" if reference and k == n - 1 else None
-        ax.bar(
-            x + (k - (n - 1) / 2) * width,
-            vals,
-            width,
-            label=label,
-            hatch=hatch,
-            color=None if not hatch else "#dddddd",
-            edgecolor="#555555" if hatch else None,
-        )
+        is_reference = reference and k == n - 1  # hatched grey, after the models
+        style = {"hatch": "//", "color": "#dddddd", "edgecolor": "#555555"} if is_reference else {}
+        ax.bar(x + (k - (n - 1) / 2) * width, vals, width, label=label, **style)
     ax.set_xticks(x, cols)
     style_axes(ax, ylabel="test metric", legend={"fontsize": 8})
     return fig
