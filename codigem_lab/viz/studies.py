@@ -20,7 +20,7 @@ def plot_sweep(
     metrics=("R@50", "N@50"),
     logx: bool = False,
     title: str = "",
-    secondary: pd.Series | pd.DataFrame | None = None,
+    secondary: pd.DataFrame | None = None,
     secondary_label: str = "",
 ) -> Figure:
     """Mean ± std (shaded) of each metric against ``param``; optional second axis with one grey
@@ -37,13 +37,9 @@ def plot_sweep(
     handles, labels = ax.get_legend_handles_labels()
     if secondary is not None:
         ax2 = ax.twinx()
-        frame = (
-            secondary.to_frame(secondary_label) if isinstance(secondary, pd.Series) else secondary
-        )
-        for col, ls in zip(frame.columns, ("--", ":", "-.")):
-            (line,) = ax2.plot(
-                x, frame[col].reindex(summary.index).to_numpy(), color="grey", ls=ls, label=col
-            )
+        for col, ls in zip(secondary.columns, ("--", ":", "-.")):
+            y = secondary[col].reindex(summary.index).to_numpy()
+            (line,) = ax2.plot(x, y, color="grey", ls=ls, label=col)
             handles.append(line)
             labels.append(str(col))
         ax2.set_ylabel(secondary_label, color="grey")
