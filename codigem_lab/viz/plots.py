@@ -326,20 +326,20 @@ class ForwardNoisingFigure:
 
         self.ln_ab, self.ln_sig = self._curves(self.ax_ab, v.reference_alpha_bar, "sampled (chain)")
         self.ax_ab.set_ylim(-0.03, 1.05)
-        self.ax_ab.set_title("signal kept: alpha_bar_t")
         ref_snr = np.clip(v.reference_snr, *self.SNR_LIMITS)
         self.ln_snr, self.ln_snr_s = self._curves(self.ax_snr, ref_snr, "sampled")
         self.ax_snr.axhline(1.0, color="#555555", linewidth=0.8, linestyle=":")
         self.ax_snr.set_yscale("log")
         self.ax_snr.set_ylim(*self.SNR_LIMITS)
-        self.ax_snr.set_title("SNR_t = alpha_bar_t / (1 - alpha_bar_t)")
         _plain_log_ticks(self.ax_snr.yaxis, [1e-8, 1e-4, 1, 1e4, 1e8])
-        for ax in (self.ax_ab, self.ax_snr):
+        for ax, title in (
+            (self.ax_ab, "signal kept: alpha_bar_t"),
+            (self.ax_snr, "SNR_t = alpha_bar_t / (1 - alpha_bar_t)"),
+        ):
             ax.set_xscale("log")
             ax.set_xlim(*self.STEP_LIMITS)
             _plain_log_ticks(ax.xaxis, self.STEP_TICKS, fmt="{:.0f}")
-            ax.set_xlabel("step t")
-            ax.legend(fontsize=7, loc="lower left")
+            style_axes(ax, "step t", title=title, legend={"fontsize": 7, "loc": "lower left"})
 
         edges = v.hist_edges
         self.st_sampled = self.ax_hist.stairs(
@@ -349,20 +349,14 @@ class ForwardNoisingFigure:
             v.hist_closed, edges, color="#4c72b0", linewidth=1.5, label="q(z_T | x) closed form"
         )
         grid = np.linspace(edges[0], edges[-1], 200)
-        self.ax_hist.plot(
-            grid,
-            np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi),
-            "--",
-            color="#c44e52",
-            label="N(0, 1)",
-        )
+        normal = np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi)
+        self.ax_hist.plot(grid, normal, "--", color="#c44e52", label="N(0, 1)")
         self.ax_hist.set_yscale("log")
         self.ax_hist.set_ylim(1e-3, 50.0)
         self.ax_hist.set_xlim(edges[0], edges[-1])
         _plain_log_ticks(self.ax_hist.yaxis, [1e-3, 1e-2, 1e-1, 1, 10])
-        self.ax_hist.set_xlabel("value of one coordinate of z_T")
-        self.ax_hist.set_title("z_T over all items vs N(0, I)")
-        self.ax_hist.legend(fontsize=7, loc="upper left")
+        style_axes(self.ax_hist, "value of one coordinate of z_T", title="z_T over all items vs N(0, I)",
+                   legend={"fontsize": 7, "loc": "upper left"})  # fmt: skip
         self.suptitle = self.fig.suptitle(" ", fontsize=11)
 
     @staticmethod
