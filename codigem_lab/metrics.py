@@ -174,3 +174,28 @@ class Evaluator:
         )
         metrics = {c: float(per_user[c].mean()) if len(per_user) else float("nan") for c in cols}
         return EvalResult(which, metrics, per_user, self.recall_definition, seconds, len(rows))
+
+
+# -- beyond accuracy: what kind of items the lists hold, not whether they hit -------------------
+
+
+def item_popularity(train: sp.csr_matrix) -> np.ndarray:
+    """Each item's training interactions (its column count): the popularity the lists are read by."""
+    return np.asarray(train.getnnz(axis=0), dtype=np.float64)
+
+
+def list_popularity(top: np.ndarray, popularity: np.ndarray, n_users: int) -> dict[str, np.ndarray]:
+    """Per-user ARP and novelty of top-K lists (``top``: [users, K] item indices).
+
+    ARP (average recommendation popularity): the mean training count of a list's items.
+    Novelty: the mean self-information -log2(p_i) of a list's items, p_i = count_i / n_users (the
+    share of training users who have item i; unseen items count once, so log2 stays finite).
+    """
+    pop = popularity[top]
+    p = np.maximum(pop, 1.0) / float(n_users)
+    return {"ARP": pop.mean(axis=1), "novelty": (-np.log2(p)).mean(axis=1)}
+
+
+def catalogue_coverage(top: np.ndarray, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one user's top-K list."""
+    return float(len(np.unique(top)) / n_items) if n_items else float("nan")

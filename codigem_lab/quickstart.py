@@ -15,10 +15,13 @@ from codigem_lab.data.spec import DataSpec
 from codigem_lab.metrics import Evaluator
 from codigem_lab.report import format_table
 from codigem_lab.train import TrainConfig
+from codigem_lab.viz.frames import item_name
 
 
 @dataclass
 class QuickstartReport:
+    """What the quickstart prints (``text``), its metrics by model (``summary``) and as a table."""
+
     text: str
     summary: dict
     table: pd.DataFrame
@@ -68,16 +71,10 @@ def run_quickstart(
     users = np.flatnonzero(np.diff(es.fold_in.indptr) >= 5)[:n_users_shown]
     top = codigem.recommend(es.fold_in[users], n=5)
     for u, items in zip(users, top):
-        names = [_name(split.items[i], titles) for i in items]
+        names = [item_name(split.items[i], titles) for i in items]
         hits = set(es.target[u].indices)
         marked = [f"{n}{' *' if i in hits else ''}" for n, i in zip(names, items)]
         lines.append(f"User {es.users[u]} ({es.fold_in[u].nnz} items seen): " + ", ".join(marked))
     lines.append("(CODIGEM, released preset; * = a held-out item the user really interacted with)")
     summary = {name: {k: round(v, 4) for k, v in m.items()} for name, m in rows.items()}
     return QuickstartReport("\n".join(lines), summary, table)
-
-
-def _name(item_id, titles) -> str:
-    if titles is not None and item_id in titles.index:
-        return str(titles[item_id])
-    return f"item {item_id}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+from course.exercises import EXERCISES, check, exercises, right_answer
 
-from codigem_lab import exercises as E
-from codigem_lab.exercises import EXERCISES, check, right_answer
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +94,18 @@ def test_unknown_exercise_and_missing_context():
         check("04.batches", 3)
 
 
+def test_each_numbered_notebook_has_its_own_exercise_file():
+    """Exercises are found by file (course/exercises/nbNN.py), one per numbered notebook."""
+    numbered = {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    assert {e.notebook for e in EXERCISES.values()} == numbered
+    for nb in numbered:
+        assert (NOTEBOOKS / "course" / "exercises" / f"nb{nb}.py").is_file()
+
+
 def test_every_notebook_has_three_to_five_exercises():
-    for nb in [f"{i:02d}" for i in range(9)]:
-        n = len(E.exercises(nb))
+    for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
+        nb = path.name[:2]
+        n = len(exercises(nb))
         assert 3 <= n <= 5, f"notebook {nb} has {n} exercises"
 
 
@@ -103,10 +113,9 @@ def _solutions():
     """(exercise name, python code of its folded solution) for every exercise in the notebooks."""
     import json
     import re
-    from pathlib import Path
 
     out = []
-    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")):
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         for i, cell in enumerate(cells[:-1]):
             src = "".join(cell["source"])

@@ -3,7 +3,7 @@
 * No control characters in any cell (a ``\\b`` typed into a Python string once turned ``\\beta``
   into a backspace and ``eta``, and JupyterLab rendered "Math input error").
 * Every numbered notebook opens with its "What you'll learn" box and prerequisites, and ends with
-  3-5 exercises: a question, a cell calling ``check`` from ``codigem_lab.exercises`` with a
+  3-5 exercises: a question, a cell calling ``check`` from ``course.exercises`` with a
   placeholder, and a collapsible solution.
 """
 
@@ -15,8 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from codigem_lab.exercises import EXERCISES
+from course.exercises import EXERCISES
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NUMBERED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -44,8 +43,9 @@ def control_characters(path: Path) -> list[str]:
     return found
 
 
-def test_there_are_nine_numbered_notebooks():
-    assert [p.name[:2] for p in NUMBERED] == [f"{i:02d}" for i in range(9)]
+def test_numbered_notebooks_are_found_and_numbered_in_a_row():
+    assert len(NUMBERED) >= 9
+    assert [p.name[:2] for p in NUMBERED] == [f"{i:02d}" for i in range(len(NUMBERED))]
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)

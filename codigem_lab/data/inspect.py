@@ -1,13 +1,11 @@
-"""Small looks into the data for the notebooks: a user to show, a click vector, a toy matrix,
-and the size of the data after each preprocessing step."""
+"""Small looks into the data for the notebooks: a user to show, a click vector, the 0/1 matrix
+of an interactions table."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from codigem_lab.data.spec import DataSpec
 
 
 def users_with_targets(split, k: int = 3, min_seen: int = 10, which: str = "test") -> np.ndarray:
@@ -35,46 +33,6 @@ def interaction_matrix(df: pd.DataFrame) -> sp.csr_matrix:
     return m
 
 
-def toy_interactions(
-    n_users: int = 16, n_items: int = 24, n_interactions: int = 150, seed: int = 3
-) -> pd.DataFrame:
-    """A tiny synthetic interaction table for drawing the protocols cell by cell."""
-    from codigem_lab.data.synthetic import generate
-
-    return generate(
-        n_users=n_users, n_items=n_items, n_interactions=n_interactions, n_groups=2, seed=seed
-    )
-
-
 def click_vector(matrix, row: int) -> np.ndarray:
     """One user's 0/1 interaction vector over all items (a dense 1-D float array)."""
     return np.asarray(matrix[row].toarray(), dtype=np.float64).reshape(-1)
-
-
-def preprocessing_steps(data: DataSpec) -> pd.DataFrame:
-    """Users, items and interactions after each preprocessing step (raw, threshold, k-core)."""
-    from codigem_lab.data import get_preset, load_ratings, table1_stats
-    from codigem_lab.data.preprocess import k_core, to_implicit
-    from codigem_lab.data.synthetic import generate
-
-    prep = get_preset(data.preset or "none")
-    raw = (
-        generate()
-        if data.is_synthetic
-        else load_ratings(data.dataset, data.source, cache=data.cache)
-    )
-    thresholded = to_implicit(raw, prep)
-    cored = k_core(thresholded, prep.user_core, prep.item_core, prep.iterative)
-    if prep.min_rating is None:
-        thr = "no rating threshold"
-    else:
-        thr = f"rating {'>' if prep.strict else '>='} {prep.min_rating:g}"
-    core = (
-        f"{'iterative ' if prep.iterative else ''}core: users >= {prep.user_core}, "
-        f"items >= {prep.item_core}"
-        if prep.user_core or prep.item_core
-        else "no k-core"
-    )
-    steps = {"raw ratings": raw, thr: thresholded, core: cored}
-    table = pd.DataFrame({k: table1_stats(v) for k, v in steps.items()}).T
-    return table.astype({"users": int, "items": int, "interactions": int})

@@ -54,7 +54,7 @@ def presets_reading(test: pd.DataFrame, metric: str = "R@50") -> str:
 
 def table3_reading(rows: Sequence[Mapping], metric: str = "R@50") -> str:
     """Table 3 on screen, per preset: which variants equal the base model, how far the others move
-    (the changes of :func:`~codigem_lab.viz.results.table3_frame`)."""
+    (the changes of :func:`codigem_lab.viz.results.table3_frame`)."""
     if not rows:
         return "No rows to read."
     f = table3_frame(rows)

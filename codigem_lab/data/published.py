@@ -1,0 +1,77 @@
+"""Splits another paper published as files, read as they are (``--dataset published``).
+
+DiffRec's ``train_list.npy`` / ``valid_list.npy`` / ``test_list.npy`` (int64 (user, item) rows), or
+any folder with ``train``, ``valid`` and ``test`` tables of (user, item) rows (csv, tsv or
+whitespace-separated). Evaluation follows DiffRec's rules (:func:`~codigem_lab.data.temporal.
+per_user_split`): every user, validation masks the training items, the test masks training and
+validation items.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from codigem_lab.data.splits import Split
+from codigem_lab.data.temporal import per_user_split
+from codigem_lab.errors import DataError
+
+#: The file names a published split may use, tried in this order for each part.
+PUBLISHED_NAMES = ("{part}_list.npy", "{part}.csv", "{part}.tsv", "{part}.txt")
+
+
+def _read_part(folder: Path, part: str) -> tuple[pd.DataFrame, str]:
+    """The (user, item) rows of one part and the name of the file they came from."""
+    for pattern in PUBLISHED_NAMES:
+        path = folder / pattern.format(part=part)
+        if not path.is_file():
+            continue
+        if path.suffix == ".npy":
+            a = np.load(path, allow_pickle=False)
+            if a.ndim != 2 or a.shape[1] < 2:
+                raise DataError(f"{path}: expected an array of (user, item) rows, got {a.shape}")
+            return pd.DataFrame({"user": a[:, 0], "item": a[:, 1]}), path.name
+        sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix, r"\s+")
+        df = pd.read_csv(path, sep=sep, header=None, usecols=[0, 1], names=["user", "item"])
+        df = df.astype(str)
+        if len(df) and not df.iloc[0, 0].lstrip("-").isdigit():
+            df = df.iloc[1:]  # a header line
+        return df, path.name
+    tried = ", ".join(p.format(part=part) for p in PUBLISHED_NAMES)
+    raise DataError(
+        f"{folder} has no {part} file (looked for {tried}); a published split is a folder with "
+        "train, valid and test files of (user, item) rows"
+    )
+
+
+def published_split(source: str | os.PathLike) -> Split:
+    """The split shipped as three files of (user, item) rows in the folder ``source``.
+
+    Users and items are those of all three files, in sorted id order (DiffRec's ids are already
+    0..n-1, so its rows keep their numbers).
+    """
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        raise DataError(
+            f"{folder} is not a folder; a published split is a folder holding train, valid and "
+            "test files (DiffRec: train_list.npy, valid_list.npy, test_list.npy)"
+        )
+    read = [_read_part(folder, p) for p in ("train", "valid", "test")]
+    df = pd.concat([r[0] for r in read], ignore_index=True)
+    dup = df.duplicated()
+    if dup.any():
+        u, i = df[dup].iloc[0]
+        raise DataError(
+            f"{folder}: the pair (user {u}, item {i}) appears more than once across "
+            "train/valid/test; a split puts each interaction in one part"
+        )
+    part = np.repeat(np.arange(3), [len(r[0]) for r in read])
+    users = np.sort(df["user"].unique())
+    items = np.sort(df["item"].unique())
+    rows = pd.Index(users).get_indexer(df["user"])
+    cols = pd.Index(items).get_indexer(df["item"])
+    meta = {"files": [r[1] for r in read]}
+    return per_user_split("published", rows, cols, part, users, items, meta)
