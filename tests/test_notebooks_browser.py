@@ -1,12 +1,10 @@
-"""Notebooks 02 and 07 in a real browser: JupyterLab + headless Chromium, sliders moved by keyboard
-and mouse.
+"""Notebook 02 in a real browser: JupyterLab + headless Chromium, sliders moved by keyboard and
+mouse (the explorer, 07's live panel, has its own: tests/test_explorer_browser.py).
 
-What it checks, end to end: each notebook runs in JupyterLab ("Run > Run All Cells") in quick mode.
-In 02 the forward-noising panel appears, moving the beta slider with the keyboard and the T slider
-with the mouse changes the readouts and the plot, and the plot then settles. In 07 the sensitivity
-panel's beta and T sliders (keyboard, mouse) change the cached-result readout, and its button trains
-the chosen setting and prints the result. Screenshots and the measured latencies go to
-``test-artifacts/`` (git-ignored).
+What it checks, end to end: the notebook runs in JupyterLab ("Run > Run All Cells") in quick mode,
+the forward-noising panel appears, moving the beta slider with the keyboard and the T slider with
+the mouse changes the readouts and the plot, and the plot then settles. Screenshots and the
+measured latencies go to ``test-artifacts/`` (git-ignored).
 
 Skipped, with the reason, when Chromium (``shutil.which("chromium")``) or Playwright's Python
 package is missing. The JupyterLab server runs in its own process group with private config,
@@ -44,20 +42,18 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "02_forward_noising.ipynb"
-SENSITIVITY = REPO / "notebooks" / "07_sensitivity.ipynb"
 SERVER_START_S = 90
 RUN_ALL_S = 240
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A private JupyterLab server with copies of notebooks 02 and 07; yields (base_url, token, folder)."""
+    """A private JupyterLab server with a copy of notebook 02; yields (base_url, token, folder)."""
     require_browser()
     root = tmp_path_factory.mktemp("jupyterlab")
     work = root / "work"
     work.mkdir()
-    for nb in (NOTEBOOK, SENSITIVITY):
-        shutil.copy(nb, work / nb.name)
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
     env, _settings = lab_home(root, CODIGEM_LAB_QUICK="1")
     port, token = free_port(), os.urandom(16).hex()
     log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finalizer below)
@@ -129,12 +125,6 @@ def _open(lab, notebook: Path):
 @pytest.fixture()
 def page(lab):
     with _open(lab, NOTEBOOK) as pg:
-        yield pg
-
-
-@pytest.fixture()
-def sensitivity_page(lab):
-    with _open(lab, SENSITIVITY) as pg:
         yield pg
 
 
@@ -277,76 +267,3 @@ def _drive_sliders(page) -> None:
     }
     (ARTIFACTS / "02_sliders_timings.json").write_text(json.dumps(timings, indent=2))
     print(json.dumps(timings, indent=2))
-
-
-def test_sensitivity_sliders_and_train_button(sensitivity_page):
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        _drive_sensitivity(sensitivity_page)
-    except BaseException:
-        sensitivity_page.screenshot(
-            path=str(ARTIFACTS / "07_sensitivity_failure.png"), full_page=True
-        )
-        raise
-
-
-def _drive_sensitivity(page) -> None:
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    _run_all_cells(page)
-    panel = page.locator(".codigem-sensitivity-panel")
-    panel.wait_for(state="attached", timeout=RUN_ALL_S * 1000)
-    _wait_idle(page, RUN_ALL_S * 1000)
-    panel.scroll_into_view_if_needed()
-    panel.wait_for(state="visible")
-    readout0 = css_text(page, "codigem-sensitivity-readout")
-    assert "beta = 0.0001" in readout0 and "T = 3" in readout0, readout0
-    page.screenshot(path=str(ARTIFACTS / "07_sensitivity_before.png"))
-
-    # beta: keyboard, one step to the next swept value
-    beta_readout = page.locator(".codigem-sensitivity-beta-slider .widget-readout").first
-    beta_before = beta_readout.inner_text().strip()
-    handle = page.locator(".codigem-sensitivity-beta-slider .noUi-handle")
-    handle.scroll_into_view_if_needed()
-    handle.focus()
-    page.keyboard.press("ArrowRight")
-    readout1, beta_s = _wait_change(page, "codigem-sensitivity-readout", readout0)
-    beta_now = beta_readout.inner_text().strip()
-    assert float(beta_now) > float(beta_before)
-    assert f"beta = {beta_now}" in readout1, (beta_now, readout1)
-
-    # T: mouse, drag the handle to the left end (T = 3 is the largest swept value in quick mode)
-    t_readout = page.locator(".codigem-sensitivity-T-slider .widget-readout").first
-    assert t_readout.inner_text().strip() == "3"
-    t_handle = page.locator(".codigem-sensitivity-T-slider .noUi-handle")
-    t_handle.scroll_into_view_if_needed()
-    box = t_handle.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x - 600, y, steps=12)
-    page.mouse.up()
-    readout2, t_s = _wait_change(page, "codigem-sensitivity-readout", readout1)
-    T_now = int(t_readout.inner_text())
-    # a drag passes through intermediate values: wait for the readout to reach the last one
-    deadline = time.monotonic() + 30
-    while f"T = {T_now}" not in readout2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-        readout2, T_now = css_text(page, "codigem-sensitivity-readout"), int(t_readout.inner_text())
-    assert T_now < 3 and f"T = {T_now}" in readout2, (T_now, readout2)
-
-    # the button trains the selected setting now and prints its result in the panel
-    out = page.locator(".codigem-sensitivity-output")
-    page.locator(".codigem-sensitivity-train").click()
-    deadline = time.monotonic() + RUN_ALL_S
-    while time.monotonic() < deadline:
-        text = out.inner_text()
-        if "trained now" in text or "failed" in text:  # the result line, not the progress bar
-            break
-        time.sleep(0.5)
-    text = out.inner_text()
-    assert "failed" not in text and "trained now" in text and "R@50" in text, text
-    assert f"T = {T_now}" in text, text
-    page.screenshot(path=str(ARTIFACTS / "07_sensitivity_after.png"))
-    timings = {"beta_key_to_readout_s": round(beta_s, 3), "T_drag_to_readout_s": round(t_s, 3)}
-    (ARTIFACTS / "07_sensitivity_timings.json").write_text(json.dumps(timings, indent=2))

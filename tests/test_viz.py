@@ -347,3 +347,55 @@ def test_library_warnings_print_as_one_line_in_notebooks(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("RankingUnaffectedWarning: variant I cannot change the ranking\n")
     assert "UserWarning: something else\n" != err[-len("UserWarning: something else\n") :]
+
+
+# ----------------------------------------------------------------- study plots (Figs. 2-3)
+def _sweep_runs(param: str, values, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """Per-run frames as studies.sweep returns them (metric = f(value) + seed offset)."""
+    rows = []
+    for v in values:
+        for s in seeds:
+            r50 = (
+                0.4 - 0.1 * np.log10(float(v) + 1) + 0.01 * s
+                if param == "beta"
+                else 0.4 - 0.01 * v + 0.01 * s
+            )
+            rows.append(
+                {
+                    param: v,
+                    "seed": s,
+                    "R@20": r50 - 0.05,
+                    "R@50": r50,
+                    "N@20": r50 - 0.1,
+                    "N@50": r50 - 0.08,
+                    "epochs": 20 + s,
+                    "best_epoch": 10 + s,
+                    "train_s_per_epoch": 1.0 + 0.5 * (v if param == "T" else 3),
+                    "eval_s_per_epoch": 0.2,
+                    "history": pd.DataFrame({"epoch": [1, 2, 3], "R@50": [0.1, 0.2, r50]}),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_plot_beta_and_T_sweeps():
+    from codigem_lab.viz.studies import plot_beta_sweep, plot_T_sweep
+
+    beta_runs = _sweep_runs("beta", [1e-4, 1e-3, 1e-2, 0.9])
+    fig = plot_beta_sweep(beta_runs, [1e-4, 1e-2, 0.9])
+    ax = fig.axes[0]
+    assert len(ax.get_lines()[0].get_xdata()) == 3  # only the betas asked for
+    assert len(fig.axes) == 2  # alpha_bar_1 and alpha_bar_T on a second axis
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [1 - 1e-4, 0.99, 0.1])
+    fig_t = plot_T_sweep(_sweep_runs("T", [1, 2, 3]))
+    assert list(fig_t.axes[0].get_lines()[0].get_xdata()) == [1, 2, 3]
+
+
+def test_plot_convergence_one_mean_curve_per_setting():
+    from codigem_lab.viz.studies import plot_convergence
+
+    runs = _sweep_runs("T", [1, 3])
+    ax = plot_convergence(runs, "T").axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["T=1", "T=3"]
+    r50 = runs.query("T == 3")["R@50"].mean()
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [0.1, 0.2, r50])

@@ -1,10 +1,8 @@
-"""Notebooks 05-08's library code: results charts and tables (codigem_lab.viz.results) and the
-sensitivity widget's functions (codigem_lab.viz.sensitivity).
+"""Notebooks 05-08's library code: results charts and tables (codigem_lab.viz.results).
 
 Charts must return a Figure holding the promised artists (one bar per model, error bars, the
-paper's bars beside ours); the slider look-up must return the right cached row or say clearly
-that a setting was not run; the button's training function must return metrics in quick mode;
-and the notebooks' settings must give the very runs (cache keys) the CLI gives.
+paper's bars beside ours), and the notebooks' settings must give the very runs (cache keys) the
+CLI gives.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ from codigem_lab.experiments.common import ExperimentConfig  # noqa: E402
 from codigem_lab.experiments.registry import get_study  # noqa: E402
 from codigem_lab.experiments.settings import experiment_config  # noqa: E402
 from codigem_lab.viz import results as R  # noqa: E402
-from codigem_lab.viz import sensitivity as S  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
@@ -102,42 +99,6 @@ def table3_rows() -> list[dict]:
     return rows
 
 
-def _sweep_runs(param: str, values, seeds=(0, 1, 2)) -> pd.DataFrame:
-    """Per-run frames as studies.sweep returns them (metric = f(value) + seed offset)."""
-    rows = []
-    for v in values:
-        for s in seeds:
-            r50 = (
-                0.4 - 0.1 * math.log10(float(v) + 1) + 0.01 * s
-                if param == "beta"
-                else 0.4 - 0.01 * v + 0.01 * s
-            )
-            rows.append(
-                {
-                    param: v,
-                    "seed": s,
-                    "R@20": r50 - 0.05,
-                    "R@50": r50,
-                    "N@20": r50 - 0.1,
-                    "N@50": r50 - 0.08,
-                    "epochs": 20 + s,
-                    "best_epoch": 10 + s,
-                    "train_s_per_epoch": 1.0 + 0.5 * (v if param == "T" else 3),
-                    "eval_s_per_epoch": 0.2,
-                    "history": pd.DataFrame({"epoch": [1, 2, 3], "R@50": [0.1, 0.2, r50]}),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-@pytest.fixture
-def sweep() -> pd.DataFrame:
-    beta_runs = _sweep_runs("beta", [1e-4, 1e-3, 1e-2, 0.9])
-    T_runs = _sweep_runs("T", [1, 2, 3, 5])
-    return S.sweep_table(beta_runs, T_runs)
-
-
-# ------------------------------------------------------------------------------ Table 2
 def test_plot_table2_one_bar_per_model_with_error_bars_and_paper_bars(table2_rows):
     fig = R.plot_table2(table2_rows, metrics=("R@20", "R@50"), paper_label="paper (ml-1m)")
     assert isinstance(fig, Figure) and len(fig.axes) == 2
@@ -257,93 +218,6 @@ def test_plot_model_convergence_one_curve_per_model():
     np.testing.assert_allclose(curve.get_ydata(), [0.15, 0.275, 0.2])
 
 
-# -------------------------------------------------------------------- sensitivity widget
-def test_sweep_table_merges_both_sweeps_once(sweep):
-    assert set(sweep.columns) >= {"beta", "T", "seed", "R@50", "epochs"}
-    paper_setting = sweep[np.isclose(sweep["beta"], 1e-4) & (sweep["T"] == 3)]
-    assert len(paper_setting) == 3  # in both sweeps, kept once per seed
-    assert len(sweep) == 3 * (4 + 4 - 1)
-
-
-def test_lookup_result_returns_the_cached_row(sweep):
-    r = S.lookup_result(sweep, 1e-2, 3)
-    rows = sweep[np.isclose(sweep["beta"], 1e-2) & (sweep["T"] == 3)]
-    assert r["found"] and r["seeds"] == 3
-    assert r["R@50_mean"] == pytest.approx(rows["R@50"].mean())
-    assert r["R@50_std"] == pytest.approx(rows["R@50"].std(ddof=1))
-    assert r["epochs_mean"] == pytest.approx(21.0)
-    assert r["alpha_bar_T"] == pytest.approx((1 - 1e-2) ** 3)
-    assert "beta = 0.01, T = 3" in r["message"] and "cached" in r["message"]
-    t = S.lookup_result(sweep, 1e-4, 5)
-    assert t["found"] and t["train_s_per_epoch_mean"] == pytest.approx(3.5)
-    assert S.lookup_result(sweep, 0.0001000000000001, 3)["found"]  # float noise tolerated
-
-
-def test_lookup_result_says_clearly_when_a_setting_was_not_run(sweep):
-    r = S.lookup_result(sweep, 1e-2, 5)
-    assert not r["found"] and "R@50_mean" not in r
-    msg = r["message"]
-    assert "was not run" in msg and "T = 3" in msg and "beta = 0.0001" in msg
-    assert "0.01" in msg and "1, 2, 3, 5" in msg and "button" in msg
-    assert r["alpha_bar_T"] == pytest.approx((1 - 1e-2) ** 5)  # readouts still given
-    empty = S.lookup_result(None, 1e-4, 3)
-    assert not empty["found"] and "No sweep results" in empty["message"]
-    assert "not run" in S.format_result(r) or "was not run" in S.format_result(r)
-
-
-def test_panel_sliders_offer_swept_values_and_look_up_instantly(sweep):
-    calls = []
-
-    def fake_trainer(beta, T, quick, progress):
-        calls.append((beta, T, quick, progress))
-        return {"found": True, "beta": beta, "T": T, "message": "trained"}
-
-    panel = S.SensitivityPanel(sweep, quick=True, trainer=fake_trainer)
-    assert [v for _, v in panel.beta_slider.options] == [1e-4, 1e-3, 1e-2, 0.9]
-    assert [v for _, v in panel.T_slider.options] == [1, 2, 3, 5]
-    assert panel.last["found"] and panel.last["beta"] == 1e-4 and panel.last["T"] == 3
-    panel.beta_slider.value = 0.9  # a slider move runs the look-up
-    assert panel.last["beta"] == 0.9 and panel.last["found"]
-    assert "0.9" in panel.readout.value
-    panel.T_slider.value = 5
-    assert not panel.last["found"] and "was not run" in panel.readout.value
-    assert panel.train_now()["message"] == "trained"
-    assert calls == [(0.9, 5, True, True)] and not panel.button.disabled
-
-
-def test_panel_reports_a_failed_training_instead_of_raising(sweep):
-    def broken(*args, **kwargs):
-        raise RuntimeError("loss became nan")
-
-    panel = S.SensitivityPanel(sweep, trainer=broken)
-    out = panel.train_now()
-    assert not out["found"] and "loss became nan" in out["message"]
-    assert not panel.button.disabled
-
-
-def test_train_setting_quick_returns_metrics():
-    from codigem_lab.experiments import studies
-    from codigem_lab.experiments.common import QUICK_EPOCHS
-
-    out = studies.train_setting(1e-3, 2, quick=True, progress=False)
-    assert out["beta"] == 1e-3 and out["T"] == 2 and out["epochs"] == QUICK_EPOCHS
-    for m in ("R@20", "R@50", "N@20", "N@50"):
-        assert 0.0 <= out[m] <= 1.0
-    assert out["R@50"] > 0
-    assert out["alpha_bar_T"] == pytest.approx((1 - 1e-3) ** 2)
-    assert "trained now" in out["message"] and out["seconds"] > 0
-
-
-def test_plot_beta_and_T_sweeps(sweep):
-    beta_runs = _sweep_runs("beta", [1e-4, 1e-3, 1e-2, 0.9])
-    fig = S.plot_beta_sweep(beta_runs, [1e-4, 1e-2, 0.9])
-    ax = fig.axes[0]
-    assert len(ax.get_lines()[0].get_xdata()) == 3  # only the betas asked for
-    assert len(fig.axes) == 2  # alpha_bar_T on a second axis
-    fig_t = S.plot_T_sweep(_sweep_runs("T", [1, 2, 3]))
-    assert list(fig_t.axes[0].get_lines()[0].get_xdata()) == [1, 2, 3]
-
-
 # ------------------------------------------------------------- settings shared with the CLI
 def _cli_config(command: str) -> ExperimentConfig:
     from codigem_lab.cli import build_parser
@@ -364,20 +238,6 @@ def test_notebook_settings_give_the_cli_runs(quick):
             assert cfg.spec(model, seed, variant).key() == cli.spec(model, seed, variant).key()
     assert cli.extra == cfg.extra and cfg.extra["models"] == "pop,codigem"
     assert cfg.seeds == ((0,) if quick else (0, 1, 2)) and cfg.quick == quick
-
-
-def test_single_seed_readout_has_no_spread_and_the_selection_is_marked():
-    one = _sweep_runs("beta", [1e-4, 1e-2, 0.9]).query("seed == 0")
-    out = S.lookup_result(S.sweep_table(one, None), 1e-2, 3)
-    assert out["found"] and out["seeds"] == 1 and "±" not in out["message"]
-    assert "±" not in S.format_result(out)
-    fig = S.plot_selection(S.sweep_table(one, None), 1e-2, 3)
-    marked = [
-        ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o" and ln.get_markersize() >= 10
-    ]
-    assert len(marked) == 1 and marked[0].get_xdata()[0] == pytest.approx(1e-2)
-    assert "selected" in fig.axes[0].get_title()
-    assert "not in this sweep" in fig.axes[1].get_title()  # T sweep is at beta = 1e-4
 
 
 def test_table2_dot_plot_has_one_line_per_model_with_intervals(table2_rows):

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from codigem_lab.audit import RankingUnaffectedWarning, warn_if_cannot_change_ranking
-from codigem_lab.data.spec import resolve_data
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.experiments import paper
@@ -29,15 +27,8 @@ from codigem_lab.experiments.aggregate import (
     mean_std,
     mean_std_column,
 )
-from codigem_lab.experiments.common import (
-    QUICK_BATCH_SIZE,
-    QUICK_EPOCHS,
-    QUICK_MAX_USERS,
-    ExperimentConfig,
-    run_specs,
-)
+from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.tables import TableResult, nan_to_none
-from codigem_lab.train import TrainConfig
 
 #: Table 3's variants as CODIGEM config overrides. Variant I anneals the KL weight linearly to
 #: Multi-VAE's cap of 0.2; the warm-up length is ours (the paper gives none): 2,000 steps, about
@@ -545,62 +536,6 @@ def device_text(cfg: ExperimentConfig) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"CPU, {torch.get_num_threads()} threads"
-
-
-def train_setting(
-    beta: float,
-    T: int,
-    quick: bool = True,
-    progress: bool = True,
-    seed: int = 0,
-    data=None,
-    max_epochs: int | None = None,
-) -> dict:
-    """Train CODIGEM (paper preset) with this beta and T now, on small data; return its metrics.
-
-    Small data: the notebooks' quick dataset (ML-100K from the data cache or the registry, else
-    the synthetic one), at most 600 users in quick mode. ``quick`` trains 10 epochs of batches of
-    50, otherwise up to 20 with early stopping after 5. ``progress`` shows the trainer's tqdm bars (inside the
-    widget's Output area when the button runs it). The result is not stored in the cache: it is
-    a different, smaller setting than the sweeps'.
-
-    Returns ``beta``, ``T``, ``data``, test ``R@20``... ``N@50``, ``epochs``, ``best_epoch``,
-    ``seconds``, ``alpha_bar_T``, ``snr_T`` and a one-line ``message``.
-    """
-    from codigem_lab.codigem import CODIGEMRecommender
-
-    data = data if data is not None else resolve_data(quick=True)
-    cap = QUICK_MAX_USERS if (quick and not data.is_synthetic) else None
-    split = dataclasses.replace(data, seed=seed, max_users=cap).load()
-    epochs = max_epochs or (QUICK_EPOCHS if quick else 20)
-    batch = QUICK_BATCH_SIZE if quick else TrainConfig.batch_size
-    cfg = TrainConfig(
-        max_epochs=epochs, patience=min(5, epochs), seed=seed, progress=progress, batch_size=batch
-    )
-    start = time.perf_counter()
-    rec = CODIGEMRecommender("paper", cfg, beta=float(beta), T=int(T)).fit(split)
-    seconds = time.perf_counter() - start
-    res = rec.result
-    schedule = NoiseSchedule.constant(float(beta), int(T))
-    label = data.label + (f", {cap} users" if cap else "")
-    out = {
-        "found": True,
-        "beta": float(beta),
-        "T": int(T),
-        "data": label,
-        **{m: float(res.test.metrics[m]) for m in ("R@20", "R@50", "N@20", "N@50")},
-        "epochs": int(res.epochs),
-        "best_epoch": int(res.best_epoch),
-        "seconds": seconds,
-        "alpha_bar_T": float(schedule.alpha_bar[-1]),
-        "snr_T": float(schedule.snr[-1]),
-    }
-    out["message"] = (
-        f"trained now: beta = {beta:g}, T = {T} on {label}, {out['epochs']} epochs in "
-        f"{seconds:.1f} s: test R@50 = {out['R@50']:.4f}, N@50 = {out['N@50']:.4f} "
-        "(small data, not comparable with the cached full-data sweep)"
-    )
-    return out
 
 
 def training_path_note(cfg: ExperimentConfig) -> str:

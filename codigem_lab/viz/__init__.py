@@ -2,9 +2,7 @@
 
 from codigem_lab.viz.plots import (
     ForwardNoisingFigure,
-    NoisingView,
     figure_png,
-    new_figure,
     plot_check_grid,
     plot_deviation_effects,
     plot_elbo_terms,
@@ -21,10 +19,7 @@ from codigem_lab.viz.plots import (
 )
 from codigem_lab.viz.widgets import (
     ForwardNoisingPanel,
-    NoisingState,
-    forward_noising_panel,
     forward_noising_state,
-    kl_to_standard_normal,
     noising_readouts,
     noising_summary,
 )
@@ -32,13 +27,8 @@ from codigem_lab.viz.widgets import (
 __all__ = [
     "ForwardNoisingFigure",
     "ForwardNoisingPanel",
-    "NoisingState",
-    "NoisingView",
     "figure_png",
-    "forward_noising_panel",
     "forward_noising_state",
-    "kl_to_standard_normal",
-    "new_figure",
     "noising_readouts",
     "noising_summary",
     "plot_deviation_effects",

@@ -94,17 +94,9 @@ def runs_table(runs: Mapping[tuple[str, int], object]) -> pd.DataFrame:
 def table1_comparison(stats: Mapping[str, float], label: str, paper: str = "ML-1m") -> str:
     """Our Table 1 statistics beside the paper's column for ``paper``, as fixed-width text."""
     ref = TABLE1_BY_LABEL[paper]
-    rows = [
-        ("users", f"{stats['users']:,}", f"{ref['users']:,}", stats["users"] - ref["users"]),
-        ("items", f"{stats['items']:,}", f"{ref['items']:,}", stats["items"] - ref["items"]),
-        (
-            "interactions",
-            f"{stats['interactions']:,}",
-            f"{ref['interactions']:,}",
-            stats["interactions"] - ref["interactions"],
-        ),
-        ("sparsity", f"{stats['sparsity']:.2f}%", f"{ref['sparsity']:.2f}%", None),
-    ]
+    counts = ("users", "items", "interactions")
+    rows = [(k, f"{stats[k]:,}", f"{ref[k]:,}", stats[k] - ref[k]) for k in counts]
+    rows.append(("sparsity", f"{stats['sparsity']:.2f}%", f"{ref['sparsity']:.2f}%", None))
     head = f"{'':14}{'ours':>14}{'paper':>14}{'ours - paper':>14}"
     lines = [f"ours: {label}", f"paper: Table 1, {paper}", "", head]
     for name, ours, theirs, diff in rows:

@@ -21,6 +21,8 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, SymLogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from codigem_lab.viz.frames import item_name
+
 DEFAULT_DPI = 90
 
 # Roles of a cell in the user x item grid of an evaluation protocol (see protocol_role_grid).
@@ -39,6 +41,21 @@ def new_figure(width: float, height: float, dpi: int = DEFAULT_DPI) -> Figure:
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def style_axes(
+    ax, xlabel: str = "", ylabel: str = "", title: str = "", grid: bool = False,
+    legend: dict | None = None, title_size: float | None = None,
+) -> None:  # fmt: skip
+    """Axis labels, title, a light grid and a legend (``legend``: its keyword arguments): what
+    nearly every figure here sets on each of its axes."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, **({} if title_size is None else {"fontsize": title_size}))
+    if grid:
+        ax.grid(alpha=0.3)
+    if legend is not None:
+        ax.legend(**legend)
 
 
 def figure_png(fig: Figure, dpi: int | None = None, tight: bool = True) -> bytes:
@@ -78,15 +95,13 @@ def protocol_role_grid(split) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
     """
     n_items = split.n_items
     if split.protocol == "strong":
-        parts = [split.train.toarray() > 0]
-        codes = [np.where(parts[0], ROLE_TRAIN, ROLE_NONE)]
+        codes = [np.where(split.train.toarray() > 0, ROLE_TRAIN, ROLE_NONE)]
         for es, role in ((split.valid, ROLE_VALID), (split.test, ROLE_TEST)):
             g = np.full((es.n_users, n_items), ROLE_NONE)
             g[es.fold_in.toarray() > 0] = ROLE_FOLD_IN
             g[es.target.toarray() > 0] = role
             codes.append(g)
-        sizes = [c.shape[0] for c in codes]
-        starts = np.cumsum([0, *sizes])
+        starts = np.cumsum([0, *(c.shape[0] for c in codes)])
         labels = ["training users", "validation users", "test users"]
         groups = [(lab, int(starts[k]), int(starts[k + 1])) for k, lab in enumerate(labels)]
         return np.vstack(codes), groups
@@ -149,10 +164,8 @@ def plot_long_tail(
         rank[n_head - 1 :], counts[n_head - 1 :], color="#dd8452", alpha=0.6, label="long tail"
     )
     ax1.set_yscale("log")
-    ax1.set_xlabel("item rank by popularity")
-    ax1.set_ylabel("interactions")
-    ax1.set_title("popularity of each item")
-    ax1.legend(fontsize=8)
+    style_axes(ax1, "item rank by popularity", "interactions", "popularity of each item",
+               legend={"fontsize": 8})  # fmt: skip
     ax2.plot(rank / n, cum, color="#4c72b0")
     ax2.plot([0, 1], [0, 1], color="#999999", linestyle=":", label="equal popularity")
     share = cum[n_head - 1]
@@ -164,10 +177,8 @@ def plot_long_tail(
         fontsize=8,
         arrowprops={"arrowstyle": "->", "color": "#555555"},
     )
-    ax2.set_xlabel("share of items (most popular first)")
-    ax2.set_ylabel("share of interactions")
-    ax2.set_title("cumulative share")
-    ax2.legend(fontsize=8, loc="lower right")
+    style_axes(ax2, "share of items (most popular first)", "share of interactions",
+               "cumulative share", legend={"fontsize": 8, "loc": "lower right"})  # fmt: skip
     return fig
 
 
@@ -194,11 +205,10 @@ def plot_sparsity(matrix: sp.spmatrix, blocks: int = 80, dpi: int = DEFAULT_DPI)
         linestyle="--",
         label=f"median {np.median(user_counts):.0f} of {n_items:,} items",
     )
-    ax1.set_xlabel("interactions per user")
-    ax1.set_ylabel("users")
     density = 100.0 * m.nnz / (n_users * n_items)
-    ax1.set_title(f"{n_users:,} users x {n_items:,} items: {density:.2f}% filled")
-    ax1.legend(fontsize=8)
+    style_axes(ax1, "interactions per user", "users",
+               f"{n_users:,} users x {n_items:,} items: {density:.2f}% filled",
+               legend={"fontsize": 8})  # fmt: skip
 
     ur = np.empty(n_users, dtype=np.int64)
     ur[np.argsort(-user_counts, kind="stable")] = np.arange(n_users)
@@ -223,11 +233,10 @@ def plot_sparsity(matrix: sp.spmatrix, blocks: int = 80, dpi: int = DEFAULT_DPI)
         interpolation="nearest",
     )
     fig.colorbar(im, ax=ax2, label="share of cells filled")
-    ax2.set_xlabel("items, most popular first")
-    ax2.set_ylabel("users, most active first")
+    style_axes(ax2, "items, most popular first", "users, most active first",
+               "where the interactions are")  # fmt: skip
     ax2.set_xticks([])
     ax2.set_yticks([])
-    ax2.set_title("where the interactions are")
     return fig
 
 
@@ -309,50 +318,28 @@ class ForwardNoisingFigure:
                 text.set_fontsize(7)
                 text.set_in_layout(False)
                 self.row_labels.append(text)
-        self.ax_chain.set_title("iterating eq (5): rows x, z_1, ..., z_T (top to bottom)")
-        self.ax_chain.set_xlabel("items (a window: half clicked by the user, half not)")
-        self.ax_closed.set_title("closed form: one draw of q(z_t | x) per row")
-        self.ax_closed.set_xlabel("the same items")
+        style_axes(self.ax_chain, "items (a window: half clicked by the user, half not)",
+                   title="iterating eq (5): rows x, z_1, ..., z_T (top to bottom)")  # fmt: skip
+        style_axes(self.ax_closed, "the same items",
+                   title="closed form: one draw of q(z_t | x) per row")  # fmt: skip
         self.fig.colorbar(self.im_closed, ax=self.ax_closed, fraction=0.08, pad=0.02)
 
-        t_ref = np.arange(1, len(v.reference_alpha_bar) + 1)
-        self.ax_ab.plot(
-            t_ref, v.reference_alpha_bar, "s--", color="#999999", markersize=4, label="paper"
-        )
-        (self.ln_ab,) = self.ax_ab.plot(
-            [], [], "o-", color="#4c72b0", markersize=3, label="closed form"
-        )
-        (self.ln_sig,) = self.ax_ab.plot(
-            [], [], "x", color="#c44e52", markersize=5, label="sampled (chain)"
-        )
+        self.ln_ab, self.ln_sig = self._curves(self.ax_ab, v.reference_alpha_bar, "sampled (chain)")
         self.ax_ab.set_ylim(-0.03, 1.05)
-        self.ax_ab.set_title("signal kept: alpha_bar_t")
-
-        self.ax_snr.plot(
-            t_ref,
-            np.clip(v.reference_snr, *self.SNR_LIMITS),
-            "s--",
-            color="#999999",
-            markersize=4,
-            label="paper",
-        )
-        (self.ln_snr,) = self.ax_snr.plot(
-            [], [], "o-", color="#4c72b0", markersize=3, label="closed form"
-        )
-        (self.ln_snr_s,) = self.ax_snr.plot(
-            [], [], "x", color="#c44e52", markersize=5, label="sampled"
-        )
+        ref_snr = np.clip(v.reference_snr, *self.SNR_LIMITS)
+        self.ln_snr, self.ln_snr_s = self._curves(self.ax_snr, ref_snr, "sampled")
         self.ax_snr.axhline(1.0, color="#555555", linewidth=0.8, linestyle=":")
         self.ax_snr.set_yscale("log")
         self.ax_snr.set_ylim(*self.SNR_LIMITS)
-        self.ax_snr.set_title("SNR_t = alpha_bar_t / (1 - alpha_bar_t)")
         _plain_log_ticks(self.ax_snr.yaxis, [1e-8, 1e-4, 1, 1e4, 1e8])
-        for ax in (self.ax_ab, self.ax_snr):
+        for ax, title in (
+            (self.ax_ab, "signal kept: alpha_bar_t"),
+            (self.ax_snr, "SNR_t = alpha_bar_t / (1 - alpha_bar_t)"),
+        ):
             ax.set_xscale("log")
             ax.set_xlim(*self.STEP_LIMITS)
             _plain_log_ticks(ax.xaxis, self.STEP_TICKS, fmt="{:.0f}")
-            ax.set_xlabel("step t")
-            ax.legend(fontsize=7, loc="lower left")
+            style_axes(ax, "step t", title=title, legend={"fontsize": 7, "loc": "lower left"})
 
         edges = v.hist_edges
         self.st_sampled = self.ax_hist.stairs(
@@ -362,21 +349,24 @@ class ForwardNoisingFigure:
             v.hist_closed, edges, color="#4c72b0", linewidth=1.5, label="q(z_T | x) closed form"
         )
         grid = np.linspace(edges[0], edges[-1], 200)
-        self.ax_hist.plot(
-            grid,
-            np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi),
-            "--",
-            color="#c44e52",
-            label="N(0, 1)",
-        )
+        normal = np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi)
+        self.ax_hist.plot(grid, normal, "--", color="#c44e52", label="N(0, 1)")
         self.ax_hist.set_yscale("log")
         self.ax_hist.set_ylim(1e-3, 50.0)
         self.ax_hist.set_xlim(edges[0], edges[-1])
         _plain_log_ticks(self.ax_hist.yaxis, [1e-3, 1e-2, 1e-1, 1, 10])
-        self.ax_hist.set_xlabel("value of one coordinate of z_T")
-        self.ax_hist.set_title("z_T over all items vs N(0, I)")
-        self.ax_hist.legend(fontsize=7, loc="upper left")
+        style_axes(self.ax_hist, "value of one coordinate of z_T", title="z_T over all items vs N(0, I)",
+                   legend={"fontsize": 7, "loc": "upper left"})  # fmt: skip
         self.suptitle = self.fig.suptitle(" ", fontsize=11)
+
+    @staticmethod
+    def _curves(ax, reference: np.ndarray, sampled_label: str) -> tuple:
+        """The paper's curve (fixed) and two empty lines, closed form and sampled, for update."""
+        t_ref = np.arange(1, len(reference) + 1)
+        ax.plot(t_ref, reference, "s--", color="#999999", markersize=4, label="paper")
+        (closed,) = ax.plot([], [], "o-", color="#4c72b0", markersize=3, label="closed form")
+        (sampled,) = ax.plot([], [], "x", color="#c44e52", markersize=5, label=sampled_label)
+        return closed, sampled
 
     def _label_rows(self, T: int) -> None:
         """Row labels x, z_1, ..., z_T on both strips (every row up to T = 6, then a few)."""
@@ -470,15 +460,12 @@ def plot_schedules(schedules: Mapping[str, object], dpi: int = DEFAULT_DPI) -> F
         style = "o-" if s.T <= 60 else "-"
         ax1.plot(t, s.alpha_bar, style, markersize=3, label=name)
         ax2.plot(t, np.clip(s.snr, 1e-8, 1e8), style, markersize=3, label=name)
-    for ax in (ax1, ax2):
+    for ax, title in ((ax1, "alpha_bar_t"), (ax2, "SNR_t")):
         ax.set_xscale("log")
-    ax1.set_xlabel("step t")
-    ax1.set_title("alpha_bar_t")
+        style_axes(ax, "step t", title=title)
     ax1.set_ylim(-0.03, 1.05)
     ax2.set_yscale("log")
     ax2.axhline(1.0, color="#555555", linewidth=0.8, linestyle=":")
-    ax2.set_xlabel("step t")
-    ax2.set_title("SNR_t")
     ax1.legend(fontsize=8)
     return fig
 
@@ -503,8 +490,7 @@ def plot_elbo_terms(
     ax.set_xlim(-lim, lim)
     for yi, v in zip(y, values, strict=True):
         ax.text(v, yi, f" {v:,.1f} ", va="center", ha="left" if v >= 0 else "right", fontsize=8)
-    ax.set_xlabel("nats per user (symmetric log scale)")
-    ax.set_title(title, fontsize=10)
+    style_axes(ax, "nats per user (symmetric log scale)", title=title, title_size=10)
     return fig
 
 
@@ -533,15 +519,8 @@ def plot_deviation_effects(
     ax.set_yticks(np.arange(len(diff)), diff.index, fontsize=8)
     for (r, c), v in np.ndenumerate(vals):
         txt = "0" if abs(v) < 5e-4 else (f"{v:+.3g}" if abs(v) < 1000 else f"{v:+.2e}")
-        ax.text(
-            c,
-            r,
-            txt,
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if abs(v) > vmax / 20 else "black",
-        )
+        color = "white" if abs(v) > vmax / 20 else "black"
+        ax.text(c, r, txt, ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(im, ax=ax, label=f"difference from '{baseline}'")
     ax.set_title(title or f"change relative to '{baseline}'", fontsize=10)
     return fig
@@ -575,12 +554,12 @@ def plot_learning_curves(
         if best_epochs and name in best_epochs:
             for ax in (ax_loss, ax_terms, ax_val):
                 ax.axvline(best_epochs[name], color=c, linewidth=0.8, alpha=0.6)
-    ax_loss.set_title("training loss per epoch (nats per user)", fontsize=10)
-    ax_terms.set_title("-reconstruction and KL terms (nats per user)", fontsize=10)
-    ax_val.set_title("validation metrics (vertical line: best epoch)", fontsize=10)
-    for ax in (ax_loss, ax_terms, ax_val):
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=6)
+    for ax, title in (
+        (ax_loss, "training loss per epoch (nats per user)"),
+        (ax_terms, "-reconstruction and KL terms (nats per user)"),
+        (ax_val, "validation metrics (vertical line: best epoch)"),
+    ):
+        style_axes(ax, "epoch", title=title, legend={"fontsize": 6}, title_size=10)
     return fig
 
 
@@ -601,19 +580,11 @@ def plot_metric_bars(
     if reference:
         rows.append((reference_label, np.array([reference.get(c, np.nan) for c in cols])))
     for k, (label, vals) in enumerate(rows):
-        hatch = "//" if reference and k == n - 1 else None
-        ax.bar(
-            x + (k - (n - 1) / 2) * width,
-            vals,
-            width,
-            label=label,
-            hatch=hatch,
-            color=None if not hatch else "#dddddd",
-            edgecolor="#555555" if hatch else None,
-        )
+        is_reference = reference and k == n - 1  # hatched grey, after the models
+        style = {"hatch": "//", "color": "#dddddd", "edgecolor": "#555555"} if is_reference else {}
+        ax.bar(x + (k - (n - 1) / 2) * width, vals, width, label=label, **style)
     ax.set_xticks(x, cols)
-    ax.set_ylabel("test metric")
-    ax.legend(fontsize=8)
+    style_axes(ax, ylabel="test metric", legend={"fontsize": 8})
     return fig
 
 
@@ -642,10 +613,7 @@ def plot_reverse_process(view, titles=None, item_ids=None, dpi: int = DEFAULT_DP
         a.axis("off")
         lines = []
         for rank, col in enumerate(top, start=1):
-            item = item_ids[col] if item_ids is not None else col
-            name = (
-                str(titles[item]) if titles is not None and item in titles.index else f"item {item}"
-            )
+            name = item_name(item_ids[col] if item_ids is not None else col, titles)
             lines.append(f"{rank:>2}. {name[:28]}{'  ✓' if col in targets else ''}")
         a.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=7)
         hits = sum(int(c in targets) for c in top)

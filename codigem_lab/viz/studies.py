@@ -1,11 +1,17 @@
-"""Figures of the paper's studies (Figs. 2-3): metric against a hyper-parameter with a ± std band,
-and convergence curves. Each function takes data and returns a matplotlib Figure."""
+"""Figures of the paper's studies of CODIGEM (Figs. 2-3): a test metric against beta or T with a
+± std band over seeds, and convergence curves. Each function takes data and returns a Figure;
+``viz.study_figures`` draws the figures each registered study saves from these."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from codigem_lab.experiments.studies import noise_readouts, summarise_sweep
+from codigem_lab.viz.plots import new_figure, style_axes
 
 
 def plot_sweep(
@@ -14,12 +20,12 @@ def plot_sweep(
     metrics=("R@50", "N@50"),
     logx: bool = False,
     title: str = "",
-    secondary: pd.Series | pd.DataFrame | None = None,
+    secondary: pd.DataFrame | None = None,
     secondary_label: str = "",
 ) -> Figure:
     """Mean ± std (shaded) of each metric against ``param``; optional second axis with one grey
     line per column of ``secondary`` (e.g. alpha_bar_1 and alpha_bar_T)."""
-    fig = Figure(figsize=(6, 3.6), dpi=100)
+    fig = new_figure(6, 3.6, 100)
     ax = fig.subplots()
     x = np.asarray(summary.index, dtype=float)
     for m in metrics:
@@ -28,26 +34,41 @@ def plot_sweep(
         ax.fill_between(x, mean - std, mean + std, alpha=0.25)
     if logx:
         ax.set_xscale("log")
-    ax.set_xlabel(param)
-    ax.set_ylabel("test metric")
-    ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if secondary is not None:
         ax2 = ax.twinx()
-        frame = (
-            secondary.to_frame(secondary_label) if isinstance(secondary, pd.Series) else secondary
-        )
-        for col, ls in zip(frame.columns, ("--", ":", "-.")):
-            (line,) = ax2.plot(
-                x, frame[col].reindex(summary.index).to_numpy(), color="grey", ls=ls, label=col
-            )
+        for col, ls in zip(secondary.columns, ("--", ":", "-.")):
+            y = secondary[col].reindex(summary.index).to_numpy()
+            (line,) = ax2.plot(x, y, color="grey", ls=ls, label=col)
             handles.append(line)
             labels.append(str(col))
         ax2.set_ylabel(secondary_label, color="grey")
     ax.legend(handles, labels, loc="best")
-    ax.set_title(title)
-    fig.tight_layout()
+    style_axes(ax, param, "test metric", title, grid=True)
     return fig
+
+
+def plot_beta_sweep(
+    runs: pd.DataFrame, values: Sequence[float] | None = None, title: str = "", T: int = 3
+) -> Figure:
+    """Fig. 2: test R@50/N@50 against beta (mean ± std over seeds, log axis); on a second axis the
+    share of x's variance left in z_1 (the decoder's input) and in z_T (the sweep holds T fixed).
+    ``values`` keeps only those betas (e.g. the paper's coarse or fine range)."""
+    df = runs
+    if values is not None:
+        b = runs["beta"].to_numpy(dtype=float)
+        df = runs[np.isclose(b[:, None], np.asarray(values, dtype=float)[None, :]).any(axis=1)]
+    summary = summarise_sweep(df, "beta")
+    shares = noise_readouts(summary.index, T=T).set_index("beta")[["alpha_bar_1", "alpha_bar_T"]]
+    shares.columns = ["alpha_bar_1 (z_1, decoder input)", f"alpha_bar_T (z_{T})"]
+    return plot_sweep(
+        summary, "beta", logx=True, title=title, secondary=shares, secondary_label="signal share"
+    )
+
+
+def plot_T_sweep(runs: pd.DataFrame, title: str = "") -> Figure:
+    """Fig. 3 left: test R@50/N@50 against T (mean ± std over seeds)."""
+    return plot_sweep(summarise_sweep(runs, "T"), "T", title=title)
 
 
 def curve_band(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +83,9 @@ def curve_band(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def plot_convergence(
     runs: pd.DataFrame, param: str = "T", metric: str = "R@50", title: str = ""
 ) -> Figure:
-    """Validation ``metric`` per epoch for each value of ``param`` (mean over seeds, ± std band)."""
-    fig = Figure(figsize=(6, 3.6), dpi=100)
+    """Fig. 3 right: validation ``metric`` per epoch for each value of ``param`` (mean over seeds,
+    ± std band)."""
+    fig = new_figure(6, 3.6, 100)
     ax = fig.subplots()
     for value, group in runs.groupby(param):
         curves = [h[metric].to_numpy() for h in group["history"] if h is not None]
@@ -73,12 +95,8 @@ def plot_convergence(
         epochs = np.arange(1, len(mean) + 1)
         ax.plot(epochs, mean, label=f"{param}={value:g}")
         ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"validation {metric}")
-    ax.grid(alpha=0.3)
+    style_axes(ax, "epoch", f"validation {metric}", title, grid=True)
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 

@@ -15,13 +15,13 @@ from codigem_lab.experiments.registry import StudyOutput, get_study
 
 
 def _fig2_beta(out: StudyOutput, name: str) -> Figure:
-    from codigem_lab.viz.sensitivity import plot_beta_sweep
+    from codigem_lab.viz.studies import plot_beta_sweep
 
     return plot_beta_sweep(out.runs, title=f"Fig. 2: beta ({name})")
 
 
 def _fig3_T(out: StudyOutput, name: str) -> Figure:
-    from codigem_lab.viz.sensitivity import plot_T_sweep
+    from codigem_lab.viz.studies import plot_T_sweep
 
     return plot_T_sweep(out.runs, title=f"Fig. 3 left: T ({name})")
 
