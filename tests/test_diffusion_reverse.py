@@ -60,7 +60,7 @@ def test_reverse_score_uses_the_decoder_last() -> None:
 
 
 def test_reverse_score_differs_from_each_wrong_reading() -> None:
-    """The three mutations of issue 13 give other numbers on this model (so they are visible)."""
+    """The three named mutations give other numbers on this model (so they are visible)."""
     m = _affine_model(3)
     x = _x()
     got = m.score(x, mode="reverse")
