@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from codigem_lab.data.published import published_split
-from codigem_lab.data.temporal import temporal_split
+from codigem_lab.data.splits import temporal_split
 from codigem_lab.errors import ConfigError, DataError
 
 from .conftest import shared_file
