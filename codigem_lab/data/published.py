@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from codigem_lab.data.preprocess import table1_stats
-from codigem_lab.data.splits import Split, per_user_split
+from codigem_lab.data.splits import Split, id_codes, per_user_split
 from codigem_lab.errors import DataError
 
 #: The file names a published split may use, tried in this order for each part.
@@ -76,10 +76,7 @@ def published_split(source: str | os.PathLike) -> Split:
     0..n-1, so its rows keep their numbers).
     """
     df, part, files = read_published(source)
-    users = np.sort(df["user"].unique())
-    items = np.sort(df["item"].unique())
-    rows = pd.Index(users).get_indexer(df["user"])
-    cols = pd.Index(items).get_indexer(df["item"])
+    users, items, rows, cols = id_codes(df)
     split = per_user_split("published", rows, cols, part, users, items, {"files": files})
     split.stats = table1_stats(df)
     return split

@@ -48,7 +48,6 @@ LABELS = {
     "ml-latest-small": "MovieLens latest-small",
     "amazon-electronics": "Amazon Electronics",
     "synthetic": "synthetic (ML-100K-shaped, generated)",
-    "diffrec-ml-1m_clean": "DiffRec's ML-1M split",
 }
 #: Local copies a development machine may hold in its shared folder, by registry name: the
 #: official files (which seed the cache) or, for ML-1M, the ratings as a csv in official order
@@ -177,11 +176,8 @@ class DataSpec:
         """The prepared (cached on disk) split."""
         from codigem_lab.data.prepare import prepare_split
 
-        extra = {
-            k: v
-            for k, v in (("n_heldout", self.n_heldout), ("ratios", self.ratios))
-            if v is not None
-        }
+        extra = {"n_heldout": self.n_heldout, "ratios": self.ratios}
+        extra = {k: v for k, v in extra.items() if v is not None}
         return prepare_split(
             self.dataset,
             protocol=self.protocol,

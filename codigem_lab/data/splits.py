@@ -49,7 +49,7 @@ class EvalSet:
     ``fold_in`` is what a model sees (rows = evaluated users), ``mask`` the items excluded from
     ranking (the fold-in items, plus validation items at test time under ``ratio``), ``target`` the
     items to find. ``train_rows`` gives each user's row in ``Split.train`` when the evaluated users
-    are training users (``ratio`` protocol), so models with user embeddings can use them; it is
+    are training users (:data:`PER_USER`: ``ratio``, ``temporal``, published splits), so models with user embeddings can use them; it is
     ``None`` for the ``strong`` protocol, where models must fold in from ``fold_in``.
     """
 
@@ -132,6 +132,13 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
     m.data[:] = 1.0
     m.sort_indices()
     return m
+
+
+def id_codes(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted distinct users and items, and each row's user and item position among them."""
+    user, item = df["user"], df["item"]
+    users, items = np.sort(user.unique()), np.sort(item.unique())
+    return users, items, pd.Index(users).get_indexer(user), pd.Index(items).get_indexer(item)
 
 
 def rank_within_user(user_codes: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,10 +236,7 @@ def ratio_split(
     """
     _check_ratios(ratios)
     rng = np.random.default_rng(seed)
-    users = np.sort(df["user"].unique())
-    items = np.sort(df["item"].unique())
-    rows = pd.Index(users).get_indexer(df["user"])
-    cols = pd.Index(items).get_indexer(df["item"])
+    users, items, rows, cols = id_codes(df)
     rank, n_u = rank_within_user(rows, rng.random(len(rows)))
     n_valid = np.floor(ratios[1] * n_u).astype(int)
     n_test = np.floor(ratios[2] * n_u).astype(int)
@@ -272,10 +276,7 @@ def temporal_split(df: pd.DataFrame, ratios: tuple[float, ...] = TEMPORAL_RATIOS
         )
     ratios = tuple(float(r) for r in ratios)
     _check_ratios(ratios)
-    users = np.sort(df["user"].unique())
-    items = np.sort(df["item"].unique())
-    rows = pd.Index(users).get_indexer(df["user"])
-    cols = pd.Index(items).get_indexer(df["item"])
+    users, items, rows, cols = id_codes(df)
     rank, n_u = rank_within_user(rows, np.arange(len(df)), df["timestamp"].to_numpy())
     n_test = np.rint(ratios[2] * n_u).astype(np.int64)
     n_test = np.where((n_test == 0) & (ratios[2] > 0) & (n_u > 1), 1, n_test)
