@@ -32,7 +32,7 @@ def test_flags_round_trip_through_the_spec():
 def test_heldout_counts_become_integers_and_bad_protocols_are_refused():
     assert DataSpec(n_heldout=100.0).n_heldout == 100
     assert DataSpec(n_heldout=0.1).n_heldout == 0.1
-    with pytest.raises(Exception, match="protocol must be 'strong' or 'ratio'"):
+    with pytest.raises(Exception, match="protocol must be 'strong', 'ratio' or 'temporal'"):
         DataSpec(protocol="leave-one-out")
 
 

@@ -25,7 +25,7 @@ def test_split_fingerprint_is_pinned(dataset, preset, protocol, expected):
 def test_temporal_and_published_fingerprints_are_pinned():
     from codigem_lab.data import load_ratings, preprocess
     from codigem_lab.data.published import published_split
-    from codigem_lab.data.temporal import temporal_split
+    from codigem_lab.data.splits import temporal_split
 
     ratings = load_ratings("ml-100k", source=shared_file("ml-100k"))
     df = preprocess(ratings, "paper-ml1m")

@@ -1,4 +1,5 @@
-"""Datasets: registry and download, readers, the paper's preprocessing, both protocols, cache."""
+"""Datasets: registry and download, readers, the paper's preprocessing, the protocols and published
+splits, cache."""
 
 from codigem_lab.data.prepare import (
     default_preset,

@@ -1,7 +1,8 @@
 """From a dataset name to a cached ``Split``: load, preprocess, split, store.
 
 Prepared splits are cached under ``<cache>/prepared/`` keyed by dataset, source file, preprocessing,
-protocol and seed, so the second load of the same split reads one ``.npz`` file.
+protocol and seed, so the second load of the same split reads one ``.npz`` file. A ``published``
+dataset is a split another paper shipped (:mod:`~codigem_lab.data.published`), read as it is.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import scipy.sparse as sp
 from codigem_lab._io import atomic_path
 from codigem_lab.data import synthetic
 from codigem_lab.data.preprocess import Preprocessing, get_preset, preprocess, table1_stats
+from codigem_lab.data.published import published_split, read_published
 from codigem_lab.data.registry import cache_dir, load_ratings
-from codigem_lab.data.splits import EvalSet, Split, make_split
+from codigem_lab.data.splits import PER_USER, EvalSet, Split, make_split
 from codigem_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,9 @@ def load_interactions(
         if source is not None:
             raise ConfigError("--source is for files on disk; the synthetic dataset has none")
         ratings = synthetic.generate(synthetic_config)
+    elif dataset == "published":
+        _check_published(source, preset, overrides)
+        return read_published(source)[0]
     else:
         ratings = load_ratings(dataset, source=source, cache=cache)
     return preprocess(
@@ -67,14 +72,31 @@ def subsample_users(df: pd.DataFrame, max_users: int, seed: int = 0) -> pd.DataF
     return df[df["user"].isin(keep)].reset_index(drop=True)
 
 
+def _check_published(source, preset, options: dict) -> None:
+    """A published split is read as it is: it needs its folder and takes no other option."""
+    if source is None:
+        raise ConfigError(
+            "dataset 'published' needs the split's folder: pass --source FOLDER (DiffRec's "
+            "train_list.npy / valid_list.npy / test_list.npy, or train / valid / test files)"
+        )
+    given = sorted(k for k, v in dict(options, preset=preset).items() if v not in (None, "none"))
+    if given:
+        raise ConfigError(
+            f"a published split is read as it is, with its own preprocessing and protocol: "
+            f"{given} do not apply; leave them out"
+        )
+
+
 def _fingerprint(source: str | os.PathLike | None) -> str | None:
+    """The source path with its size and time, and those of the files in it when it is a folder."""
     if source is None:
         return None
     p = Path(source).resolve()
     if not p.exists():
         return str(p)
-    st = p.stat()
-    return f"{p}:{st.st_size}:{st.st_mtime_ns}"
+    files = [p, *sorted(f for f in p.iterdir() if f.is_file())] if p.is_dir() else [p]
+    out = [f"{f.name if f != p else f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
+    return "|".join(out)
 
 
 def split_key(
@@ -115,7 +137,17 @@ def prepare_split(
 
     ``min_rating``/``user_core``/``item_core`` override the preset's values; ``max_users`` keeps a
     seeded random subset of users after preprocessing (quick runs on a smaller copy of real data).
+    ``dataset="published"`` reads the split in the folder ``source``; its protocol is its own.
     """
+    published = dataset == "published"
+    if published:
+        if protocol not in ("strong", "published"):  # "strong": the default, not a choice
+            raise ConfigError(
+                f"a published split brings its own protocol; --protocol {protocol} does not apply"
+            )
+        overrides = dict(min_rating=min_rating, user_core=user_core, item_core=item_core)
+        _check_published(source, preset, dict(overrides, max_users=max_users, **split_kwargs))
+        protocol, seed = "published", 0  # nothing is drawn: every split seed is the same split
     prep = get_preset(
         preset if preset is not None else default_preset(dataset),
         min_rating=min_rating,
@@ -130,11 +162,14 @@ def prepare_split(
             return load_split(path)
         except Exception as exc:  # a corrupt entry is reported and rebuilt, never trusted
             log.warning("cached split %s is unreadable (%s); rebuilding it", path, exc)
-    df = load_interactions(dataset, source, prep, cache, synthetic_config)
-    if max_users is not None:
-        df = subsample_users(df, max_users, seed)
-    split = make_split(df, protocol=protocol, seed=seed, **split_kwargs)
-    split.stats = table1_stats(df)
+    if published:
+        split = published_split(source)
+    else:
+        df = load_interactions(dataset, source, prep, cache, synthetic_config)
+        if max_users is not None:
+            df = subsample_users(df, max_users, seed)
+        split = make_split(df, protocol=protocol, seed=seed, **split_kwargs)
+        split.stats = table1_stats(df)
     split.meta.update(
         dataset=dataset,
         source=None if source is None else str(source),
@@ -201,7 +236,7 @@ def load_split(path: str | os.PathLike) -> Split:
                 train_rows=z[f"{part}.train_rows"] if f"{part}.train_rows" in z else None,
             )
         train = _get_csr(z, "train")
-        if info["protocol"] == "ratio":
+        if info["protocol"] in PER_USER:
             for es in parts.values():
                 es.fold_in = train
             if (parts["valid"].mask != train).nnz == 0:

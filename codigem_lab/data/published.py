@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from codigem_lab.data.splits import Split, per_user_split
+from codigem_lab.data.preprocess import table1_stats
+from codigem_lab.data.splits import Split, id_codes, per_user_split
 from codigem_lab.errors import DataError
 
 #: The file names a published split may use, tried in this order for each part.
@@ -46,12 +47,9 @@ def _read_part(folder: Path, part: str) -> tuple[pd.DataFrame, str]:
     )
 
 
-def published_split(source: str | os.PathLike) -> Split:
-    """The split shipped as three files of (user, item) rows in the folder ``source``.
-
-    Users and items are those of all three files, in sorted id order (DiffRec's ids are already
-    0..n-1, so its rows keep their numbers).
-    """
+def read_published(source: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The (user, item) rows of all three files of the folder ``source``, each row's part (0 train,
+    1 valid, 2 test) and the file names read; refuses a pair that appears twice."""
     folder = Path(source).expanduser()
     if not folder.is_dir():
         raise DataError(
@@ -68,9 +66,17 @@ def published_split(source: str | os.PathLike) -> Split:
             "train/valid/test; a split puts each interaction in one part"
         )
     part = np.repeat(np.arange(3), [len(r[0]) for r in read])
-    users = np.sort(df["user"].unique())
-    items = np.sort(df["item"].unique())
-    rows = pd.Index(users).get_indexer(df["user"])
-    cols = pd.Index(items).get_indexer(df["item"])
-    meta = {"files": [r[1] for r in read]}
-    return per_user_split("published", rows, cols, part, users, items, meta)
+    return df, part, [r[1] for r in read]
+
+
+def published_split(source: str | os.PathLike) -> Split:
+    """The split shipped as three files of (user, item) rows in the folder ``source``.
+
+    Users and items are those of all three files, in sorted id order (DiffRec's ids are already
+    0..n-1, so its rows keep their numbers).
+    """
+    df, part, files = read_published(source)
+    users, items, rows, cols = id_codes(df)
+    split = per_user_split("published", rows, cols, part, users, items, {"files": files})
+    split.stats = table1_stats(df)
+    return split

@@ -134,8 +134,9 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
-#: Names that are not downloads: any local ratings table (source=PATH), and generated data.
-_SPECIAL = ("csv", "synthetic")
+#: Names that are not downloads: any local ratings table (source=PATH), a split another paper
+#: published (source=FOLDER, read by :mod:`~codigem_lab.data.published`), and generated data.
+_SPECIAL = ("csv", "published", "synthetic")
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -191,6 +192,11 @@ def load_ratings(
     if key == "synthetic":
         raise ConfigError(
             "the synthetic dataset is generated, not loaded: use codigem_lab.data.synthetic"
+        )
+    if key == "published":
+        raise ConfigError(
+            "a published split is a split, not ratings: use codigem_lab.data.published or "
+            "DataSpec('published', source=FOLDER)"
         )
     if key == "csv":
         if source is None:

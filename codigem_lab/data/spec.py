@@ -1,7 +1,9 @@
 """Which data a run uses: one dataclass, its command-line flags, and the notebooks' default.
 
-:class:`DataSpec` names a dataset (registry name, ``csv`` or ``synthetic``), an optional local
-source, the preprocessing preset and overrides, the protocol and the split seed. Every CLI
+:class:`DataSpec` names a dataset (registry name, ``csv``, ``synthetic``, or ``published``: a
+split another paper shipped, in the folder ``source``), an optional local source, the
+preprocessing preset and overrides, the protocol (``strong``, ``ratio`` or ``temporal``; a
+published split's is its own) with its options, and the split seed. Every CLI
 sub-command builds its data flags from :attr:`DataSpec.OPTIONS`; notebooks build one from their
 parameters cell with :func:`resolve_data`. Runs are keyed by :meth:`DataSpec.fingerprint`, the
 hash of the prepared split's content, not by the path string that reached it.
@@ -20,7 +22,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import pandas as pd
 
@@ -30,7 +32,7 @@ from codigem_lab.paths import shared_data_dir
 
 log = logging.getLogger(__name__)
 
-Protocol = Literal["strong", "ratio"]
+Protocol = Literal["strong", "ratio", "temporal", "published"]
 
 SYNTHETIC_BANNER = (
     "synthetic data: numbers mean nothing for MovieLens. Get the real data with "
@@ -55,6 +57,19 @@ SHARED_CSV = {"ml-1m": "ml-1m/ratings_no_timestamp.csv"}
 TITLE_FILES = ("movies.dat", "u.item", "movies.csv")
 
 
+def _shares(text: str) -> tuple[float, float, float]:
+    """``--ratios 0.7,0.2,0.1``: three shares (train, valid, test)."""
+    try:
+        shares = tuple(float(w) for w in text.split(","))
+    except ValueError:
+        shares = ()
+    if len(shares) != 3:
+        raise ValueError(
+            f"--ratios takes three comma-separated shares, e.g. 0.7,0.2,0.1; got {text!r}"
+        )
+    return shares
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Which data, preprocessed how, split by which protocol and seed (see the module doc)."""
@@ -70,10 +85,18 @@ class DataSpec:
     n_heldout: float | None = None
     cache: str | None = None
     max_users: int | None = None
+    ratios: tuple[float, float, float] | None = None
 
     #: The data flags every sub-command shares (``seed`` is the split seed).
     OPTIONS: ClassVar[tuple[Option, ...]] = (
-        Option("dataset", "--dataset", str, "synthetic", "registry name, 'csv' or 'synthetic'"),
+        Option(
+            "dataset",
+            "--dataset",
+            str,
+            "synthetic",
+            "registry name, 'csv', 'synthetic', or 'published' (a split another paper shipped: "
+            "--source FOLDER with train/valid/test files, e.g. DiffRec's *_list.npy)",
+        ),
         Option("source", "--source", str, None, "local file, folder or archive to read"),
         Option("preset", "--preset", str, None, "preprocessing: paper-ml1m, multvae or none"),
         Option("min_rating", "--min-rating", float, None, "override the rating threshold"),
@@ -82,18 +105,48 @@ class DataSpec:
         Option("cache", "--cache", str, None, "data cache folder (default: data_cache/)"),
     )
     SPLIT_OPTIONS: ClassVar[tuple[Option, ...]] = (
-        Option("protocol", "--protocol", str, "strong", "evaluation protocol", ("strong", "ratio")),
+        Option(
+            "protocol",
+            "--protocol",
+            str,
+            "strong",
+            "evaluation protocol: strong (held-out users, as the released code), ratio (each "
+            "user's items 8:1:1 at random, the paper's text) or temporal (each user's items by "
+            "time, DiffRec's; compare with --recall-definition targets, DiffRec's Recall). "
+            "A published dataset's is its own",
+            ("strong", "ratio", "temporal", "published"),
+        ),
         Option("n_heldout", "--heldout", float, None, "held-out users (count or fraction)"),
+        Option(
+            "ratios",
+            "--ratios",
+            _shares,
+            None,
+            "train,valid,test shares of each user's items for --protocol ratio (default 0.8,0.1,"
+            "0.1) or temporal (default 0.7,0.2,0.1, as DiffRec's shipped files; its paper says "
+            "7:1:2)",
+        ),
     )
 
     def __post_init__(self) -> None:
-        if self.protocol not in ("strong", "ratio"):
+        if self.dataset == "published" and self.protocol == "strong":  # the default: not chosen
+            object.__setattr__(self, "protocol", "published")
+        if self.protocol not in get_args(Protocol) or (self.protocol == "published") != (
+            self.dataset == "published"
+        ):
             raise ConfigError(
-                f"protocol must be 'strong' or 'ratio'; got {self.protocol!r} "
-                "(strong: held-out users, as the released code; ratio: the paper's 8:1:1)"
+                f"protocol must be 'strong', 'ratio' or 'temporal'; got {self.protocol!r} for "
+                f"dataset {self.dataset!r} (strong: held-out users, as the released code; ratio: "
+                "the paper's 8:1:1; temporal: by time, DiffRec's; a published split brings its own)"
             )
         if self.n_heldout is not None and self.n_heldout >= 1:
             object.__setattr__(self, "n_heldout", int(self.n_heldout))
+        if self.ratios is not None:
+            object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
+            if self.protocol not in ("ratio", "temporal"):
+                raise ConfigError(
+                    f"--ratios applies to --protocol ratio or temporal, not {self.protocol!r}"
+                )
 
     # ----------------------------------------------------------------------- command line
     @classmethod
@@ -123,7 +176,8 @@ class DataSpec:
         """The prepared (cached on disk) split."""
         from codigem_lab.data.prepare import prepare_split
 
-        extra = {} if self.n_heldout is None else {"n_heldout": self.n_heldout}
+        extra = {"n_heldout": self.n_heldout, "ratios": self.ratios}
+        extra = {k: v for k, v in extra.items() if v is not None}
         return prepare_split(
             self.dataset,
             protocol=self.protocol,
@@ -152,7 +206,7 @@ class DataSpec:
         from codigem_lab.data.readers import read_item_titles
         from codigem_lab.data.registry import load_item_titles
 
-        if self.dataset == "synthetic":
+        if self.dataset in ("synthetic", "published"):
             return None
         if self.dataset == "csv":
             path = _titles_beside(Path(self.source)) if self.source else None
@@ -172,6 +226,8 @@ class DataSpec:
                 if Path(self.source).as_posix().endswith(rel):
                     return name
             return Path(self.source).stem
+        if self.dataset == "published" and self.source:
+            return Path(self.source).name
         return self.dataset
 
     @property
@@ -180,6 +236,8 @@ class DataSpec:
         base = LABELS.get(self.name, self.name)
         if self.dataset == "csv":
             base += f" (local csv {Path(self.source).name})"
+        if self.dataset == "published":
+            base = f"published split {Path(self.source).name}" if self.source else "published"
         return base + (f", preset {self.preset}" if self.preset else "")
 
     @property

@@ -1,6 +1,6 @@
 """Evaluation protocols and the ``Split`` they produce.
 
-Two protocols are in use for the paper's numbers:
+Two protocols are in use for the paper's numbers, a third for comparison with DiffRec:
 
 - ``strong`` (Multi-VAE's strong generalisation, used by the released CODIGEM code): users are
   shuffled, some are held out for validation and test; item ids come from training users only;
@@ -9,8 +9,12 @@ Two protocols are in use for the paper's numbers:
 - ``ratio`` (the paper's text, and the toolkit its baselines ran in): each user's interactions are
   split 8:1:1 into train / validation / test. The train items are the model input; train (and, at
   test time, validation) items are masked before ranking.
+- ``temporal`` (DiffRec's "temporal splitting"): each user's interactions ordered by timestamp, the
+  oldest share trains, the next validates, the newest is the test; evaluated as ``ratio`` is.
+  DiffRec's shipped ML-1M files are about 7:2:1 (the default here), its paper's text says 7:1:2.
+  DiffRec's Recall@K is hits / #targets: pass ``--recall-definition targets`` to compare.
 
-Both produce a :class:`Split`: a CSR training matrix plus an :class:`EvalSet` each for validation
+Each produces a :class:`Split`: a CSR training matrix plus an :class:`EvalSet` each for validation
 and test, with id maps back to the original user and item ids.
 """
 
@@ -26,7 +30,12 @@ import scipy.sparse as sp
 
 from codigem_lab.errors import ConfigError, DataError
 
-PROTOCOLS = ("strong", "ratio")
+PROTOCOLS = ("strong", "ratio", "temporal")
+#: The protocols (and published splits) whose evaluated users are the training users: their
+#: fold-in rows are the training matrix (see :func:`per_user_split`).
+PER_USER = ("ratio", "temporal", "published")
+#: DiffRec's shipped temporal proportions (train, valid, test); its paper's text says 7:1:2.
+TEMPORAL_RATIOS = (0.7, 0.2, 0.1)
 #: ``strong``: the share of a held-out user's items that are targets, and the fewest items a user
 #: needs to have any (Multi-VAE's 80/20 fold-in/target split).
 TARGET_FRACTION = 0.2
@@ -40,7 +49,7 @@ class EvalSet:
     ``fold_in`` is what a model sees (rows = evaluated users), ``mask`` the items excluded from
     ranking (the fold-in items, plus validation items at test time under ``ratio``), ``target`` the
     items to find. ``train_rows`` gives each user's row in ``Split.train`` when the evaluated users
-    are training users (``ratio`` protocol), so models with user embeddings can use them; it is
+    are training users (:data:`PER_USER`: ``ratio``, ``temporal``, published splits), so models with user embeddings can use them; it is
     ``None`` for the ``strong`` protocol, where models must fold in from ``fold_in``.
     """
 
@@ -123,6 +132,13 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
     m.data[:] = 1.0
     m.sort_indices()
     return m
+
+
+def id_codes(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted distinct users and items, and each row's user and item position among them."""
+    user, item = df["user"], df["item"]
+    users, items = np.sort(user.unique()), np.sort(item.unique())
+    return users, items, pd.Index(users).get_indexer(user), pd.Index(items).get_indexer(item)
 
 
 def rank_within_user(user_codes: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,13 +234,9 @@ def ratio_split(
     Validation and test get ``floor(ratio * n)`` items each, at least one while the user keeps at
     least one training item (the split rule of the toolkit the paper's baselines ran in).
     """
-    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
-        raise ConfigError(f"ratios must be three non-negative numbers summing to 1, got {ratios}")
+    _check_ratios(ratios)
     rng = np.random.default_rng(seed)
-    users = np.sort(df["user"].unique())
-    items = np.sort(df["item"].unique())
-    rows = pd.Index(users).get_indexer(df["user"])
-    cols = pd.Index(items).get_indexer(df["item"])
+    users, items, rows, cols = id_codes(df)
     rank, n_u = rank_within_user(rows, rng.random(len(rows)))
     n_valid = np.floor(ratios[1] * n_u).astype(int)
     n_test = np.floor(ratios[2] * n_u).astype(int)
@@ -237,6 +249,44 @@ def ratio_split(
     part = np.where(rank < n_train, 0, np.where(rank < n_train + n_valid, 1, 2))
     return per_user_split(
         "ratio", rows, cols, part, users, items, {"seed": seed, "ratios": list(ratios)}
+    )
+
+
+def _check_ratios(ratios: tuple[float, ...]) -> None:
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise ConfigError(
+            f"--ratios must be three non-negative shares summing to 1 (train,valid,test), "
+            f"got {tuple(ratios)}"
+        )
+
+
+def temporal_split(df: pd.DataFrame, ratios: tuple[float, ...] = TEMPORAL_RATIOS) -> Split:
+    """Each user's oldest ``ratios[0]`` of interactions train, the next ``ratios[1]`` validate,
+    the newest test (ties in time keep the file's order). Needs a ``timestamp`` column.
+
+    A user with n interactions gets ``round(ratios[2] n)`` test and ``round(ratios[1] n)``
+    validation items, at least one each while at least one item is left to train on.
+    """
+    if "timestamp" not in df:
+        raise DataError(
+            "the temporal protocol orders each user's interactions by time, but this data has no "
+            "timestamps (the shared ML-1M csv and the synthetic dataset have none). Use a dataset "
+            "with them (ml-100k, ml-latest-small, ml-1m or ml-20m from the registry) or "
+            "--protocol strong / ratio"
+        )
+    ratios = tuple(float(r) for r in ratios)
+    _check_ratios(ratios)
+    users, items, rows, cols = id_codes(df)
+    rank, n_u = rank_within_user(rows, np.arange(len(df)), df["timestamp"].to_numpy())
+    n_test = np.rint(ratios[2] * n_u).astype(np.int64)
+    n_test = np.where((n_test == 0) & (ratios[2] > 0) & (n_u > 1), 1, n_test)
+    n_valid = np.rint(ratios[1] * n_u).astype(np.int64)
+    n_valid = np.where((n_valid == 0) & (ratios[1] > 0) & (n_u - n_test > 1), 1, n_valid)
+    n_valid = np.minimum(n_valid, np.maximum(n_u - n_test - 1, 0))
+    n_train = n_u - n_valid - n_test
+    part = np.where(rank < n_train, 0, np.where(rank < n_train + n_valid, 1, 2))
+    return per_user_split(
+        "temporal", rows, cols, part, users, items, {"ratios": list(ratios), "order": "time"}
     )
 
 
@@ -271,13 +321,15 @@ def per_user_split(
 
 
 def make_split(df: pd.DataFrame, protocol: str = "strong", seed: int = 0, **kwargs) -> Split:
-    """Split preprocessed interactions (columns ``user``, ``item``) under a named protocol."""
+    """Split preprocessed interactions (columns ``user``, ``item``[, ``timestamp``]) under a named
+    protocol (``kwargs``: that protocol's options, e.g. ``n_heldout`` or ``ratios``)."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
     if len(df) == 0:
         raise DataError("no interactions to split")
-    fn = strong_split if protocol == "strong" else ratio_split
-    allowed = set(inspect.signature(fn).parameters) - {"df", "seed"}
+    fn = {"strong": strong_split, "ratio": ratio_split, "temporal": temporal_split}[protocol]
+    params = set(inspect.signature(fn).parameters)
+    allowed = params - {"df", "seed"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         flags = ", ".join("--" + k.replace("n_", "").replace("_", "-") for k in unknown)
@@ -285,4 +337,6 @@ def make_split(df: pd.DataFrame, protocol: str = "strong", seed: int = 0, **kwar
             f"option(s) {unknown} ({flags}) do not apply to the {protocol!r} protocol; "
             f"it takes {sorted(allowed)}"
         )
-    return fn(df, seed=seed, **kwargs)
+    if "seed" in params:  # the temporal split draws nothing
+        kwargs["seed"] = seed
+    return fn(df, **kwargs)
