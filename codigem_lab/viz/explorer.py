@@ -505,11 +505,6 @@ class ExplorerPanel(SnapshotDisplay):
         raise TimeoutError(f"the explorer was still working after {timeout} s")
 
 
-def explorer_panel(explore: Callable[..., object], **kwargs):
-    """Build an :class:`ExplorerPanel` around ``explore`` and return its widget box."""
-    return ExplorerPanel(explore, **kwargs).widget
-
-
 def open_explorer(dataset: str = "ml-100k", **panel) -> ExplorerPanel:
     """The explorer panel on ``dataset`` through the one data path (``resolve_data``): real data
     from the cache or the registry, else the synthetic dataset with its banner; a data error shows
