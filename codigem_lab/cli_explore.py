@@ -4,12 +4,15 @@
 
 trains CODIGEM for the setting through the result cache (a setting is trained once), prints one
 test user's top 10 beside Pop's and Item-KNN's with the held-out hits marked, R@20/R@50 of the
-three models, alpha_bar_1/alpha_bar_T, and with ``--json`` ends with one JSON line.
+three models, alpha_bar_1/alpha_bar_T, and with ``--json`` ends with one JSON line. The data comes
+the notebooks' way (``resolve_data``): the cache or the registry, else the synthetic dataset with
+its banner printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from codigem_lab.options import add_options, config_options, given_values
 from codigem_lab.report import json_line
@@ -40,10 +43,26 @@ def setting_from_args(args: argparse.Namespace):
     return ExploreSetting(**given_values(args, config_options(ExploreSetting, skip=SKIP)))
 
 
+def resolved_setting(setting, progress: bool = True):
+    """``setting`` on its data as the notebooks get it (``resolve_data``): from the cache or the
+    registry, else the synthetic dataset (the banner is printed). Given sources stay as given."""
+    from codigem_lab.data.spec import resolve_data
+    from codigem_lab.experiments.explore import data_fields
+
+    s = setting
+    data = resolve_data(
+        s.dataset, s.source, s.data_preset, progress=progress, seed=s.split_seed,
+        max_users=s.max_users,
+    )  # fmt: skip
+    if data.banner and s.dataset != "synthetic":
+        print(f"{s.dataset} is not available: {data.banner}")
+    return dataclasses.replace(s, **data_fields(data))
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     from codigem_lab.experiments.explore import explore, render_text
 
-    setting = setting_from_args(args)
+    setting = resolved_setting(setting_from_args(args), progress=not args.no_progress)
     print(f"explore {setting.label()} on {setting.dataset} (cached settings return at once)")
     result = explore(setting, cache=args.cache_root, progress=not args.no_progress)
     print(render_text(result))

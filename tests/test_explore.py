@@ -330,6 +330,35 @@ def test_panel_shows_errors_and_keeps_working():
     assert panel.error is None and "ready" in panel.status.value
 
 
+def test_panel_first_update_error_is_one_line_not_a_traceback():
+    panel = vx.ExplorerPanel(FakeExplore(fail_beta=1e-4), threaded=False)  # must not raise
+    assert "ConfigError: this setting fails on purpose" in panel.status.value
+    assert "codigem-explorer-error" in panel.status.value and panel.view is None
+    panel.beta_slider.value = 0.1
+    assert panel.error is None and "ready" in panel.status.value
+
+
+def test_open_explorer_on_unknown_data_shows_the_fix_in_the_panel():
+    panel = vx.open_explorer("ml-100kk", threaded=False)
+    assert "codigem-explorer-error" in panel.status.value and "ml-100k" in panel.status.value
+    assert panel.error is not None and panel.banner.value == ""
+
+
+def test_explorer_takes_resolved_data(cache):
+    from codigem_lab.data.spec import DataSpec
+
+    data = DataSpec("synthetic", max_users=300, seed=0)
+    explorer = ex.Explorer(data, cache=cache, epochs=2, patience=2)
+    assert explorer.base == ExploreSetting(**QUICK)  # the same runs, the same keys
+    assert "numbers mean nothing" in explorer.banner
+    assert ex.Explorer("ml-100k").banner is None  # a bare name is taken as given
+    with pytest.raises(ConfigError, match="strong protocol"):
+        ex.Explorer(DataSpec("synthetic", protocol="ratio"))
+    panel = vx.ExplorerPanel(explorer, threaded=False)
+    assert "numbers mean nothing" in panel.banner.value
+    assert "codigem-explorer-readout-data" not in panel.readout.value  # shown once, on top
+
+
 def test_panel_with_the_real_explorer(cache):
     explorer = ex.Explorer(cache=cache, **QUICK)
     panel = vx.ExplorerPanel(explorer, threaded=False)

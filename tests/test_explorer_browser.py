@@ -7,8 +7,10 @@ the two servers share, so the second one finds the first one's runs.
 
 ML-100K comes from the data cache (``$CODIGEM_LAB_DATA``, else ``data_cache/``), seeded from
 ``$CODIGEM_LAB_SHARED_DATA``/``../shared/data`` when missing there; skipped without it, or without
-Chromium / Playwright / Voilà. Servers run in their own process groups and are always killed.
-Screenshots go to ``test-artifacts/``.
+Chromium / Playwright / Voilà. A third server serves the Voilà page as on a fresh clone with no
+network (empty data cache, no shared folder, ``$CODIGEM_LAB_OFFLINE``): the page shows the
+synthetic data's banner and its slider still trains. Servers run in their own process groups and
+are always killed. Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -80,7 +82,6 @@ def servers(tmp_path_factory):
     )
     token = os.urandom(16).hex()
     lab_port, voila_port = free_port(), free_port()
-    procs, logs = [], []
     commands = {
         "lab": [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
@@ -90,12 +91,51 @@ def servers(tmp_path_factory):
             f"--LabApp.user_settings_dir={root / 'settings'}", "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
-        "voila": [
-            sys.executable, "-m", "voila", str(work / NOTEBOOK.name), "--no-browser",
-            "--Voila.ip=127.0.0.1", f"--port={voila_port}", "--Voila.port_retries=0",
-            "--show_tracebacks=True",
-        ],
+        "voila": _voila(work / NOTEBOOK.name, voila_port),
     }  # fmt: skip
+    with _started(commands, env, work, root) as procs:
+        lab = f"http://127.0.0.1:{lab_port}"
+        _wait_http(f"{lab}/api/status?token={token}", procs[0], root / "lab.log")
+        voila = f"http://127.0.0.1:{voila_port}"
+        _wait_port(voila_port, procs[1], root / "voila.log")
+        yield {"lab": lab, "token": token, "voila": voila, "root": root}
+
+
+@pytest.fixture(scope="module")
+def offline_voila(tmp_path_factory):
+    """The Voilà page on a fresh clone with no network: no data anywhere, downloads fail."""
+    require_browser("voila")
+    root = tmp_path_factory.mktemp("explorer-offline")
+    work = root / "work"
+    work.mkdir()
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    env, _settings = lab_home(
+        root,
+        CODIGEM_LAB_DATA=str(root / "empty-cache"),
+        CODIGEM_LAB_SHARED_DATA=str(root / "no-shared-here"),
+        CODIGEM_LAB_OFFLINE="1",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+        CODIGEM_LAB_RUNS=str(root / "runs"),
+        CODIGEM_LAB_THREADS="1",
+    )
+    port = free_port()
+    with _started({"voila": _voila(work / NOTEBOOK.name, port)}, env, work, root) as procs:
+        _wait_port(port, procs[0], root / "voila.log")
+        yield {"voila": f"http://127.0.0.1:{port}", "root": root}
+
+
+def _voila(notebook: Path, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1",
+        f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True",
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _started(commands: dict[str, list[str]], env: dict, work: Path, root: Path):
+    """Start each server in its own process group, logging to ``root/NAME.log``; yield them."""
+    procs, logs = [], []
     try:
         for name, cmd in commands.items():
             log = open(root / f"{name}.log", "w")  # noqa: SIM115 (closed below)
@@ -110,11 +150,7 @@ def servers(tmp_path_factory):
                     start_new_session=True,
                 )  # fmt: skip
             )
-        lab = f"http://127.0.0.1:{lab_port}"
-        _wait_http(f"{lab}/api/status?token={token}", procs[0], root / "lab.log")
-        voila = f"http://127.0.0.1:{voila_port}"
-        _wait_port(voila_port, procs[1], root / "voila.log")
-        yield {"lab": lab, "token": token, "voila": voila, "root": root}
+        yield procs
     finally:
         for p in procs:
             kill_group(p)
@@ -179,14 +215,15 @@ def _r50(status: str) -> float:
     return float(m.group(1))
 
 
-def _drive(page, name: str) -> dict:
-    """Wait for the panel, drag beta to the right end, check the lists and R@50 change."""
+def _drive(page, name: str, hits: bool = True) -> dict:
+    """Wait for the panel, drag beta to the right end, check the lists and R@50 change
+    (``hits``: that the paper setting's lists mark a held-out movie, as on ML-100K)."""
     panel = page.locator(".codigem-explorer-panel")
     panel.wait_for(state="attached", timeout=TRAIN_S * 2 * 1000)  # the first setting trains
     status0 = _wait_for(page, "codigem-explorer-status", lambda t: "ready" in t, TRAIN_S, "start")
     assert "beta = 1e-04" in status0 and "T = 3" in status0, status0
     top0 = css_text(page, "codigem-explorer-top10")
-    assert top0.count("\u2713") >= 1, "no held-out hit marked in the paper setting's lists"
+    assert not hits or top0.count("\u2713") >= 1, "no held-out hit in the paper setting's lists"
     page.screenshot(path=str(ARTIFACTS / f"explorer_{name}_before.png"), full_page=True)
 
     handle = page.locator(".codigem-explorer-beta-slider .noUi-handle")
@@ -258,4 +295,21 @@ def test_explorer_as_voila_page(servers):
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "explorer_voila_failure.png"), full_page=True)
             print(tail(servers["root"] / "voila.log"))
+            raise
+
+
+def test_explorer_voila_page_offline_shows_the_banner_and_trains(offline_voila):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _browser(offline_voila["voila"]) as page:
+        try:
+            info = _drive(page, "voila_offline", hits=False)
+            banner = css_text(page, "codigem-explorer-banner")
+            assert "synthetic data: numbers mean nothing for MovieLens" in banner, banner
+            assert "codigem-lab data fetch" in banner, banner
+            assert "There was an error" not in page.inner_text("body")
+            assert "Traceback" not in page.inner_text("body")
+            _save("voila_offline", info)
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "explorer_voila_offline_failure.png"))
+            print(tail(offline_voila["root"] / "voila.log"))
             raise

@@ -3,7 +3,10 @@
 Files live in a cache folder (see :func:`cache_dir`). A dataset already in the cache (its official
 archive or its extracted folder), or one given as ``source`` (an archive, a folder, or the ratings
 file itself), is used offline once its checksum matches. Otherwise it is downloaded with pooch
-against a pinned hash. Nothing here deletes a file the user passed in.
+against a pinned hash, unless ``$CODIGEM_LAB_OFFLINE`` is set (to anything but ``0`` or empty):
+then every download fails at once with the manual fix, as it would with no network (tests, and
+machines behind a firewall that would only time out). Nothing here deletes a file the user passed
+in.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from codigem_lab.errors import ChecksumError, ConfigError, DataError
 log = logging.getLogger(__name__)
 
 ENV_VAR = "CODIGEM_LAB_DATA"
+OFFLINE_VAR = "CODIGEM_LAB_OFFLINE"
 MARKER = ".verified_from_archive"
 PIN_FILE = "PINNED_SHA256"
 _CHUNK = 1 << 20
@@ -469,6 +473,8 @@ def _verify_or_pin(spec: DatasetSpec, path: Path, root: Path, user_file: bool) -
 def _download(spec: DatasetSpec, root: Path, progress: bool) -> Path:
     """Fetch the official file with pooch against the pinned hash; DataError when offline."""
     target = root if spec.is_zip else root / spec.folder
+    if os.environ.get(OFFLINE_VAR, "0") not in ("", "0"):
+        raise DataError(_download_failed(spec, root, RuntimeError(f"${OFFLINE_VAR} is set")))
     try:
         path = pooch.retrieve(
             spec.url,

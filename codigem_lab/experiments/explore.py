@@ -384,6 +384,30 @@ def _split(data: DataSpec):
     return data.load()
 
 
+def data_fields(data: DataSpec | str) -> dict:
+    """The :class:`ExploreSetting` fields of resolved data (or of a bare dataset name)."""
+    if isinstance(data, str):
+        return {"dataset": data}
+    unsupported = {
+        f.name: getattr(data, f.name)
+        for f in dataclasses.fields(data)
+        if f.name in ("protocol", "min_rating", "user_core", "item_core", "n_heldout")
+        and getattr(data, f.name) != f.default
+    }
+    if unsupported:
+        raise ConfigError(
+            f"the explorer trains on the data's own preprocessing and the strong protocol; "
+            f"{unsupported} cannot be set here (leave them at their defaults)"
+        )
+    return {
+        "dataset": data.dataset,
+        "source": data.source,
+        "data_preset": data.preset,
+        "split_seed": data.seed,
+        "max_users": data.max_users,
+    }
+
+
 def explore(
     setting: ExploreSetting | None = None,
     cache: ResultCache | str | None = None,
@@ -464,14 +488,21 @@ class Explorer:
 
     def __init__(
         self,
-        dataset: str = "ml-100k",
+        data: DataSpec | str = "ml-100k",
         cache: ResultCache | str | None = None,
         progress: bool = False,
         **fixed,
     ) -> None:
-        self.base = ExploreSetting(dataset=dataset, **fixed)
+        """``data``: the resolved data (a :class:`DataSpec`, as
+        :func:`~codigem_lab.data.spec.resolve_data` returns it) or a dataset name taken as given."""
+        self.base = ExploreSetting(**{**data_fields(data), **fixed})
         self.cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
         self.progress = progress
+
+    @property
+    def banner(self) -> str | None:
+        """The synthetic-data warning the panel shows above everything; None for real data."""
+        return self.base.data().banner
 
     def setting(self, **values) -> ExploreSetting:
         return dataclasses.replace(self.base, **values)

@@ -29,7 +29,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from codigem_lab.data.spec import SYNTHETIC_BANNER
 from codigem_lab.diffusion.types import PRESETS
+from codigem_lab.errors import CodigemError
 from codigem_lab.viz.plots import figure_png, new_figure
 from codigem_lab.viz.snapshot import SnapshotDisplay
 
@@ -86,11 +88,7 @@ def readouts(result) -> dict[str, str]:
     verdict += f"; Item-KNN is at {knn50:.3f}"
     how = "trained now" if result.trained else "from the cache"
     hits = sum(t.hit for t in result.top.get("codigem", []))
-    banner = (
-        {"data": "synthetic data: numbers mean nothing for MovieLens (get ml-100k into the cache)"}
-        if getattr(result, "synthetic", False)
-        else {}
-    )
+    banner = {"data": SYNTHETIC_BANNER} if getattr(result, "synthetic", False) else {}
     return {
         **banner,
         "setting": f"beta = {beta_label(s.beta)}, T = {s.T}, {s.preset} preset, input {s.scaling}"
@@ -349,6 +347,10 @@ class ExplorerPanel(SnapshotDisplay):
         self.user = w.Dropdown(options=[("typical test user", -1)], value=-1, description="user")
         self.user.layout = w.Layout(width="420px")
         self.status = w.HTML()
+        banner = getattr(explore, "banner", None)  # the synthetic data's warning, before any result
+        self.banner = w.HTML(
+            f"<b style='color:#c44e52'>{html.escape(banner)}</b>" if isinstance(banner, str) else ""
+        )
         self.readout = w.HTML()
         self.top10 = w.HTML()
         self.metrics = w.HTML()
@@ -360,6 +362,7 @@ class ExplorerPanel(SnapshotDisplay):
             (self.scaling, "scaling"),
             (self.user, "user"),
             (self.status, "status"),
+            (self.banner, "banner"),
             (self.top10, "top10"),
             (self.metrics, "metrics"),
             (self.image, "plot"),
@@ -368,6 +371,7 @@ class ExplorerPanel(SnapshotDisplay):
         self.readout.add_class("codigem-explorer-readouts")
         self.widget = w.VBox(
             [
+                self.banner,
                 w.HBox(
                     [
                         w.VBox([self.beta_slider, self.T_slider, self.user]),
@@ -381,7 +385,8 @@ class ExplorerPanel(SnapshotDisplay):
             ]
         )
         self.widget.add_class("codigem-explorer-panel")
-        self.update(self.beta_slider.value, T, preset, input_scaling, user)
+        first = {"beta": self.beta_slider.value, "T": T, "preset": preset}
+        self._safe_update({**first, "input_scaling": input_scaling, "user": user})
         for widget in (self.beta_slider, self.T_slider, self.preset, self.scaling, self.user):
             widget.observe(self._on_change, names="value")
 
@@ -432,6 +437,7 @@ class ExplorerPanel(SnapshotDisplay):
         self.readout.value = "".join(
             f"<div class='codigem-explorer-readout-{k}'><code>{html.escape(text)}</code></div>"
             for k, text in view.readouts.items()
+            if not (k == "data" and self.banner.value)  # shown once, above the sliders
         )
         self.top10.value = (
             f"<b>Top 10 for user {r.user}</b> ({HIT} = a held-out movie)<br>{view.top10_html}"
@@ -499,6 +505,25 @@ class ExplorerPanel(SnapshotDisplay):
         raise TimeoutError(f"the explorer was still working after {timeout} s")
 
 
-def explorer_panel(explore: Callable[..., object], **kwargs):
-    """Build an :class:`ExplorerPanel` around ``explore`` and return its widget box."""
-    return ExplorerPanel(explore, **kwargs).widget
+def open_explorer(dataset: str = "ml-100k", **panel) -> ExplorerPanel:
+    """The explorer panel on ``dataset`` through the one data path (``resolve_data``): real data
+    from the cache or the registry, else the synthetic dataset with its banner; a data error shows
+    as one line in the panel (naming the fix), never a traceback. ``panel``: ExplorerPanel's."""
+    from codigem_lab.data.spec import resolve_data
+    from codigem_lab.experiments.explore import Explorer
+
+    try:
+        explore = Explorer(resolve_data(dataset))
+    except CodigemError as exc:
+        explore = _Unavailable(exc)
+    return ExplorerPanel(explore, **panel)
+
+
+@dataclass
+class _Unavailable:
+    """An ``explore`` callable for data that could not be had: every call raises its error."""
+
+    error: CodigemError
+
+    def __call__(self, **values) -> object:
+        raise self.error
