@@ -10,7 +10,6 @@ import torch
 from codigem_lab import load_run
 from codigem_lab._io import write_json
 from codigem_lab.cli import main
-from codigem_lab.data import SyntheticConfig
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
 from codigem_lab.runs import RunSpec, run_training
@@ -19,15 +18,10 @@ from codigem_lab.train import TrainConfig
 
 from .conftest import shared_file
 from .test_cli import last_json
+from .test_experiments_cache import small_synthetic  # noqa: F401 (fixture)
 
-
-@pytest.fixture
-def small_synthetic(monkeypatch):
-    """Make 'synthetic' small so these runs take a fraction of a second."""
-    import codigem_lab.data.synthetic as syn
-
-    small = SyntheticConfig(n_users=200, n_items=120, n_interactions=5000, n_groups=3, seed=0)
-    monkeypatch.setattr(syn, "SyntheticConfig", lambda *a, **k: small)
+#: every run here is on the small synthetic data
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 def spec(model="codigem", protocol="strong", **data) -> RunSpec:
@@ -41,9 +35,11 @@ def spec(model="codigem", protocol="strong", **data) -> RunSpec:
 
 
 @pytest.mark.parametrize(
-    "model, protocol", [("codigem", "strong"), ("itemknn", "strong"), ("pop", "ratio")]
-)
-def test_load_run_scores_like_the_trained_recommender(tmp_path, small_synthetic, model, protocol):
+    "model, protocol",
+    [("codigem", "strong"), ("bpr", "ratio"), ("itemknn", "strong"), ("ease", "strong"),
+     ("wmf", "ratio"), ("pop", "ratio")],
+)  # fmt: skip
+def test_load_run_scores_like_the_trained_recommender(tmp_path, model, protocol):
     out = run_training(spec(model, protocol), tmp_path / "run")
     es = out.split.test
     rec = load_run(tmp_path / "run")
@@ -54,7 +50,7 @@ def test_load_run_scores_like_the_trained_recommender(tmp_path, small_synthetic,
     )
 
 
-def test_recommend_prints_top_k_without_fold_in_items(tmp_path, small_synthetic, capsys):
+def test_recommend_prints_top_k_without_fold_in_items(tmp_path, capsys):
     run = tmp_path / "run"
     out = run_training(spec(), run)
     es = out.split.test
@@ -73,7 +69,7 @@ def test_recommend_prints_top_k_without_fold_in_items(tmp_path, small_synthetic,
     assert items == top
 
 
-def test_unknown_user_is_one_line_saying_where_the_ids_are(tmp_path, small_synthetic, capsys):
+def test_unknown_user_is_one_line_saying_where_the_ids_are(tmp_path, capsys):
     run_training(spec("pop"), tmp_path / "run")
     assert main(["recommend", str(tmp_path / "run"), "--user", "-5"]) == 2
     err = capsys.readouterr().err.strip()
@@ -81,7 +77,7 @@ def test_unknown_user_is_one_line_saying_where_the_ids_are(tmp_path, small_synth
     assert "user -5 is not a test or validation user" in err and "test_per_user.csv" in err
 
 
-def test_a_checkpoint_of_another_item_set_is_refused_in_one_line(tmp_path, small_synthetic, capsys):
+def test_a_checkpoint_of_another_item_set_is_refused_in_one_line(tmp_path, capsys):
     run_training(spec(), tmp_path / "a")
     fewer = spec(item_core=40)  # another item set: fewer items survive the core filter
     n_a, n_b = open_run(tmp_path / "a").split.n_items, fewer.data.load().n_items
