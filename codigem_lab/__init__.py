@@ -9,6 +9,7 @@ from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.metrics import Evaluator
 from codigem_lab.models import build_model
+from codigem_lab.saved import load_run
 from codigem_lab.train import TrainConfig
 
 __version__ = "0.1.0"
@@ -22,6 +23,7 @@ __all__ = [
     "TrainConfig",
     "build_model",
     "load_interactions",
+    "load_run",
     "prepare_split",
     "table1_stats",
 ]

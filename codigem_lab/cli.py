@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_train.register(sub, add_data_args)
     cli_reproduce.register(sub)
-    from codigem_lab import cli_explore
+    from codigem_lab import cli_explore, cli_recommend
 
     cli_explore.register(sub)
+    cli_recommend.register(sub)
     return parser
 
 

@@ -18,7 +18,7 @@ import torch
 
 from codigem_lab.errors import ConfigError
 from codigem_lab.recommender import Recommender
-from codigem_lab.train import TrainableModule, TrainConfig, Trainer, TrainResult
+from codigem_lab.train import TrainableModule, TrainConfig, Trainer, TrainResult, load_checkpoint
 
 
 class NeuralRecommender(Recommender):
@@ -65,10 +65,33 @@ class NeuralRecommender(Recommender):
             cfg = replace(cfg, progress=progress)
         torch.manual_seed(cfg.seed)  # weights are initialised from the run's seed
         module = self.build(split)
-        self.trainer = Trainer(
-            module, split, cfg, run_dir=self.run_dir, model_config=self.describe()
-        )
+        made = {
+            **self.describe(),
+            "n_items": split.n_items,
+        }  # stored in checkpoints, checked on load
+        self.trainer = Trainer(module, split, cfg, run_dir=self.run_dir, model_config=made)
         self.result = self.trainer.fit(resume=resume)
+        return self
+
+    def load(self, split, path: str | os.PathLike) -> NeuralRecommender:
+        """Fitted from the weights of checkpoint ``path`` (``best.pt``) instead of training; a
+        checkpoint made by another model or for another item set is a one-line ConfigError."""
+        ck = load_checkpoint(path)
+        made = ck.get("model_config") or {}
+        name, n = made.get("model", "an unknown model"), made.get("n_items", "an unknown number of")
+        mismatch = ConfigError(
+            f"{path}: checkpoint was made by model {name} with {n} items; "
+            f"this run/split has model {self.name} with {split.n_items} items"
+        )
+        if name != self.name or n not in (split.n_items, "an unknown number of"):
+            raise mismatch
+        module = self.build(split)
+        try:
+            module.load_state_dict(ck["model"])
+        except (RuntimeError, KeyError) as exc:  # shapes of another item set (older checkpoints)
+            raise mismatch from exc
+        cfg = replace(self.train_config, progress=False)
+        self.trainer = Trainer(module, split, cfg, model_config=made)
         return self
 
     @property

@@ -22,9 +22,13 @@ def spec(model="codigem", seed=0, epochs=3, **params):
 def small_synthetic(monkeypatch):
     """Make 'synthetic' small so these runs take a fraction of a second."""
     import codigem_lab.data.synthetic as syn
+    from codigem_lab.data.spec import _fingerprint
 
     small = SyntheticConfig(n_users=200, n_items=120, n_interactions=5000, n_groups=3, seed=0)
     monkeypatch.setattr(syn, "SyntheticConfig", lambda *a, **k: small)
+    _fingerprint.cache_clear()  # memoised fingerprints of the full-size data would key these runs
+    yield
+    _fingerprint.cache_clear()  # and the small data's must not key later tests' runs
 
 
 def test_second_run_comes_from_cache(tmp_path, small_synthetic, monkeypatch):
@@ -90,6 +94,26 @@ def test_corrupt_entry_is_reported_and_rerun(tmp_path, small_synthetic, capsys):
     d["test"]["R@50"] = "0.99"
     (first.path / "record.json").write_text(json.dumps(d))
     assert cache.get(s) is None
+
+
+def test_the_cache_keeps_best_pt_for_load_run(tmp_path, small_synthetic, capsys):
+    """A stored neural run keeps best.pt (size printed once), not last.pt; the entry opens with
+    load_run to the scores it was evaluated with. ``keep_best=False`` drops best.pt too."""
+    import torch
+
+    from codigem_lab import load_run
+    from codigem_lab.saved import open_run
+
+    cache = ResultCache(tmp_path)
+    record = cache.run(spec(epochs=2))
+    assert (record.path / "best.pt").exists() and not (record.path / "last.pt").exists()
+    cache.run(spec(epochs=2))  # from the cache: nothing printed again
+    assert capsys.readouterr().out.count("MiB) for load_run") == 1
+    split = open_run(record.path).split
+    scores = load_run(record.path).score(split.test.fold_in)
+    assert torch.isfinite(torch.as_tensor(scores)).all()
+    dropped = ResultCache(tmp_path / "lean", keep_best=False).run(spec(epochs=2))
+    assert not list(dropped.path.glob("*.pt"))
 
 
 def test_different_specs_are_different_entries(tmp_path, small_synthetic):

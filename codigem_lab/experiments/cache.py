@@ -6,7 +6,10 @@ protocol, hyper-parameters, seed); its hash names a folder under the cache root 
 - ``record.json`` — the spec, validation/test metrics, summary; written last and atomically, so its
   presence (and validity) marks the run as finished;
 - ``history.csv`` (per-epoch), ``test_per_user.csv`` (per-user metrics, for paired t-tests);
-- ``last.pt`` while a neural run is in progress: a re-run resumes from it instead of starting over.
+- ``last.pt`` while a neural run is in progress: a re-run resumes from it instead of starting over;
+- ``config.json`` and, for a neural run, ``best.pt`` (its selected weights; dropped with
+  ``keep_best=False``), so that :func:`codigem_lab.saved.load_run` and ``codigem-lab recommend``
+  open the entry like a ``train`` run folder.
 
 A corrupt or incomplete entry is reported and re-run, never trusted. While a process trains a run
 it holds an OS file lock on ``<key>.lock`` beside the folder (``filelock``), so that two commands
@@ -122,13 +125,20 @@ class ResultCache:
 
     ``keep_stale``: use records made by another version of the code (reported) instead of
     re-running them. Each stale entry is reported once per cache object (and collected in
-    ``stale_notes``).
+    ``stale_notes``). ``keep_best=False``: drop a neural run's ``best.pt`` too (it is kept by
+    default, its size printed once when the run is stored).
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, keep_stale: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        keep_stale: bool = False,
+        keep_best: bool = True,
+    ) -> None:
         # default: $CODIGEM_LAB_RUNS, else runs/cache in the repository
         self.root = Path(root) if root is not None else runs_root()
         self.keep_stale = keep_stale
+        self.keep_best = keep_best
         self.stale_notes: list[str] = []
 
     def _note_stale(self, note: str) -> None:
@@ -197,7 +207,8 @@ class ResultCache:
         return False
 
     def run(self, spec: RunSpec, keep_checkpoints: bool = False) -> RunRecord:
-        """Return the cached record for ``spec``, or train it (resuming a partial run) and store it.
+        """Return the cached record for ``spec``, or train it (resuming a partial run) and store it
+        (``keep_checkpoints``: keep ``last.pt`` too).
 
         Raises :class:`RunInProgress` when another live process is training the same run.
         """
@@ -238,8 +249,8 @@ class ResultCache:
             "recall_definition": spec.train.recall_definition,
         }
         if not keep_checkpoints:
-            for f in ("last.pt", "best.pt"):
-                (path / f).unlink(missing_ok=True)
+            (path / "last.pt").unlink(missing_ok=True)
+            self._keep_best(path / "best.pt")
         write_json(path / RECORD, record)
         return RunRecord(
             spec,
@@ -251,6 +262,19 @@ class ResultCache:
             False,
             code_version(),
             path.name,
+        )
+
+    def _keep_best(self, best: Path) -> None:
+        """Drop ``best`` (``keep_best=False``) or say once, when the run is stored, what it costs."""
+        if not best.exists():
+            return
+        if not self.keep_best:
+            best.unlink()
+            return
+        mb = best.stat().st_size / 2**20
+        print(
+            f"kept {best} ({mb:.1f} MiB) for load_run / `codigem-lab recommend`; "
+            "ResultCache(keep_best=False) drops it"
         )
 
     def records(self) -> list[RunRecord]:
