@@ -32,7 +32,10 @@ from codigem_lab.runs import DataSpec, RunSpec, run_training
 from codigem_lab.train import TrainConfig, Trainer
 
 TOL = 1e-4  # metrics, absolute
-LOSS_RTOL = 1e-6  # loss terms, relative
+# Loss terms, relative: the all-reduce sums gradients in another order than one process does, so
+# the reverse nets drift apart in float32 (seen: 8e-6 relative on reverse_2 after three epochs on
+# an AVX-512 CPU, where 1e-6 failed on unchanged code).
+LOSS_RTOL = 5e-5
 WORLD = 2
 SYNTH = SyntheticConfig(n_users=300, n_items=200, n_interactions=9000, n_groups=4, seed=1)
 # 240 training users in batches of 45: the ranks get 23/22 users, and 8/7 in the last batch.
