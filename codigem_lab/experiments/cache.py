@@ -139,6 +139,7 @@ class ResultCache:
         self.root = Path(root) if root is not None else runs_root()
         self.keep_stale = keep_stale
         self.keep_best = keep_best
+        self._told_best = False  # the note on kept checkpoints is printed once per cache
         self.stale_notes: list[str] = []
 
     def _note_stale(self, note: str) -> None:
@@ -265,17 +266,20 @@ class ResultCache:
         )
 
     def _keep_best(self, best: Path) -> None:
-        """Drop ``best`` (``keep_best=False``) or say once, when the run is stored, what it costs."""
+        """Drop ``best`` (``keep_best=False``) or say once per cache what keeping it costs."""
         if not best.exists():
             return
         if not self.keep_best:
             best.unlink()
             return
-        mb = best.stat().st_size / 2**20
-        print(
-            f"kept {best} ({mb:.1f} MiB) for load_run / `codigem-lab recommend`; "
-            "ResultCache(keep_best=False) drops it"
-        )
+        if not self._told_best:
+            self._told_best = True
+            mb = best.stat().st_size / 2**20
+            print(
+                f"the result cache keeps each run's best.pt ({mb:.1f} MiB for run "
+                f"{best.parent.name}) for load_run / `codigem-lab recommend`; "
+                "ResultCache(keep_best=False) drops it"
+            )
 
     def records(self) -> list[RunRecord]:
         """Every finished, readable record under the root."""
