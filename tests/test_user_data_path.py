@@ -32,16 +32,8 @@ def _run_notebook_02(tmp_path: Path, cache: Path) -> str:
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "HTTP_PROXY": "http://127.0.0.1:9",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    client = NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env={**os.environ, **env})  # the kernel's environment: a user's
     texts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
