@@ -1,9 +1,5 @@
-"""BPR-MF (Rendle, Freudenthaler, Gantner & Schmidt-Thieme, UAI 2009).
-
-Matrix factorisation ``x_uij = p_u . q_i - p_u . q_j`` trained on sampled triples (user, observed
-item i, unobserved item j) with the BPR-Opt criterion (Rendle et al., Sec. 4.1), per triple
-``-ln sigma(x_uij) + reg (|p_u|^2 + |q_i|^2 + |q_j|^2)``.
-"""
+"""BPR-MF (Rendle, Freudenthaler, Gantner & Schmidt-Thieme, UAI 2009): BPR-Opt (Sec. 4.1) on sampled
+(user, observed item, unobserved item) triples; defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -26,16 +22,8 @@ from codigem_lab.validate import check_range
 
 @dataclass(frozen=True)
 class BPRConfig:
-    """BPR-MF hyper-parameters.
-
-    ``factors`` 64 (Rendle et al. report 8-128 factors; 64 is the usual toolkit default);
-    ``init_std`` 0.1 is the N(0, 0.1^2) initialisation of MyMediaLite, the authors' library.
-    ``reg`` (lambda, per triple) is tuned per data set in the paper; 1e-3 was chosen on the
-    ML-1M strong-protocol validation set (1e-4: validation R@50 0.40, 1e-3 and 3e-3: 0.43).
-    A held-out user's factors get ``fold_in_steps`` Adam steps at ``fold_in_lr`` (100 at 0.02:
-    near convergence, and better on ML-1M validation than 10-50 steps); ``seed`` seeds the
-    fold-in's negative sampling.
-    """
+    """BPR-MF hyper-parameters; a held-out user's factors get ``fold_in_steps`` Adam steps, its
+    negatives seeded by ``seed``."""
 
     factors: int = 64
     reg: float = 1e-3
@@ -72,10 +60,8 @@ class BPRModule(UserFactorModule):
     ) -> tuple[torch.Tensor, int]:
         """Summed BPR-Opt over the observed ``pairs`` of ``x``, one fresh negative each; #triples.
 
-        Scores come from one dense ``p @ q.T`` and are gathered per triple, which is cheaper than
-        gathering factor rows for every triple; the per-triple L2 terms are summed in closed
-        form from how often each row occurs.
-        """
+        Scores come from one dense ``p @ q.T`` (cheaper than gathering rows per triple); the L2
+        terms are summed from how often each row occurs."""
         u, i = pairs
         j = sample_negatives(x, u, generator)
         s = p @ q.T
@@ -112,20 +98,8 @@ class BPRModule(UserFactorModule):
 
 
 class BPR(NeuralRecommender):
-    """BPR-MF trained by the shared trainer on batches of training users.
-
-    Each batch pairs every observed (user, item) of the batch's users with one uniformly drawn
-    unobserved item, so an epoch sees each training interaction once (LearnBPR's bootstrap
-    sampling, Rendle et al. Sec. 4.2, in user-batched form); the loss is summed per user and
-    averaged over the batch's users. Default optimiser: Adam, lr 1e-2 (``paper_train``, ours:
-    the usual Adam at 1e-3 with batches of ~1000 triples makes tens of times more updates per
-    epoch than batches of 200 users, and at 1e-3 here the user factors barely move).
-
-    Fold-in (``strong`` protocol): a held-out user's factors start at zero and take
-    ``fold_in_steps`` Adam steps on the same BPR loss over their fold-in items (fresh seeded
-    negatives each step) with the item factors frozen, all users of a batch at once. Under
-    ``ratio`` the learned factors of the training user are used.
-    """
+    """BPR-MF on batches of training users, each observed pair with one unobserved item (LearnBPR,
+    Sec. 4.2, user-batched); held-out users are folded in by gradient steps."""
 
     name = "bpr"
     config_class = BPRConfig

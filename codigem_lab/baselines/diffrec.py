@@ -1,37 +1,5 @@
 """DiffRec (Wang et al., "Diffusion Recommender Model", SIGIR 2023): Gaussian diffusion on a user's
-interaction vector, with an MLP that predicts x_0.
-
-Forward process (Sec. 3.1 of the paper): q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I) with a
-"linear-variance" schedule, 1 - abar_t = linspace(s * noise_min, s * noise_max, T) for t = 1..T
-(s = ``noise_scale``), from which beta_t = 1 - abar_t / abar_{t-1}. The released code then fixes
-beta_1 = 1e-5 ("beta_fixed"), which shifts every 1 - abar_t down; ``fix_first_beta`` keeps that.
-
-Training (Sec. 3.2-3.3): draw t uniformly, x_t ~ q(x_t | x_0), predict x0_hat = f(x_t, t) and
-minimise the per-item mean squared error ||x0_hat - x_0||^2 / M, weighted by
-SNR(t-1) - SNR(t) for t > 1 and by 1 for t = 1 when ``reweight`` is on (the ELBO weighting of
-Sec. 3.3; the released code's ``reweight``). The paper's importance sampling of t (Sec. 3.3) is not
-implemented: t is uniform, which has the same expected loss (the code divides by the sampling
-probability) and only a higher variance.
-
-Inference (Sec. 3.4): start from the observed x itself (``sampling_steps = 0``, the code's default
-and its ML-1M setting; ``sampling_steps = T'`` > 0 diffuses x to step T' first, with noise), then run
-the T reverse steps with their means only, x_{t-1} = mu(x_t, x0_hat, t) = coef1_t x0_hat +
-coef2_t x_t (the posterior mean of q(x_{t-1} | x_t, x_0)); the last step returns x0_hat, the scores.
-
-Network (the released ``DNN``): sinusoidal timestep embedding of size ``emb_size`` through a
-Linear layer, concatenated to the (dropout 0.5) input, then a tanh MLP
-[M + emb -> reversed(dims) -> dims[1:] -> M]; Xavier-normal weights, N(0, 0.001^2) biases.
-
-Defaults: the released ML-1M checkpoint (``inference.py`` of github.com/YiyanXu/DiffRec:
-``ml-1m_clean_lr0.001_wd0.0_bs400_dims[200,600]_emb10_x0_steps40_scale0.005_min0.005_max0.01
-_sample0_reweight1``): ``steps=40``, ``noise_scale=0.005``, ``noise_min=0.005``,
-``noise_max=0.01``, ``dims=(200, 600)`` (so [M+10 -> 600 -> 200 -> 600 -> M]), ``emb_size=10``,
-``sampling_steps=0``, ``reweight=True``; ``dropout=0.5`` and ``norm=False`` are the code's
-defaults. The optimiser there is AdamW with weight decay 0 (i.e. Adam), lr 1e-3, batch 400
-(``paper_train``); the shared Trainer uses its ``TrainConfig``. The code also evaluates every 5
-epochs with patience 20 on Recall@20, and its ML-1M data (ratings >= 4, temporal split) differ from
-ours. User-free: ``train_rows`` is ignored; every user is scored from the fold-in row.
-"""
+interaction vector with an MLP that predicts x_0; defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -188,10 +156,7 @@ class DiffRecModule(TrainableModule):
 
 
 class DiffRec(NeuralRecommender):
-    """DiffRec (Wang et al., SIGIR 2023); defaults and their sources in the module docstring.
-
-    User-free: scores come from the fold-in row only (``train_rows`` is ignored).
-    """
+    """DiffRec (Wang et al., SIGIR 2023); user-free: ``train_rows`` is ignored."""
 
     name = "diffrec"
     config_class = DiffRecConfig

@@ -1,9 +1,5 @@
-"""EASE (Steck, WWW 2019, "Embarrassingly Shallow Autoencoders for Sparse Data").
-
-An item-item weight matrix ``B`` with a zero diagonal, fitted in closed form (Steck, eq. 8):
-``G = X^T X + lambda I``, ``P = G^-1``, ``B_ij = -P_ij / P_jj`` (i != j), ``B_jj = 0``.
-A user's scores are ``x_u B``, so held-out users need no fold-in: ``B`` applies to any row.
-"""
+"""EASE (Steck, WWW 2019): a closed-form item-item matrix ``B`` with a zero diagonal (eq. 8); a
+user's scores are ``x_u B``, so held-out users need no fold-in."""
 
 from __future__ import annotations
 
@@ -20,8 +16,7 @@ from codigem_lab.validate import check_range
 
 @dataclass(frozen=True)
 class EASEConfig:
-    """``lam``: the L2 weight lambda; 500 is Steck's value for ML-20M-scale data (his Sec. 4
-    reports lambda between 200 and 1000 on the three data sets) and a good ML-1M value too."""
+    """``lam``: the L2 weight lambda (Steck's value for ML-20M-scale data)."""
 
     lam: float = 500.0
 
@@ -30,11 +25,7 @@ class EASEConfig:
 
 
 class EASE(Recommender):
-    """Closed-form item-item model; ``score = X_fold_in @ B`` (same rule for both protocols).
-
-    The zero diagonal keeps an item from predicting itself, but a user's own items still score
-    high through their co-occurring items; the evaluator, not the model, masks them.
-    """
+    """Closed-form item-item model; ``score = X_fold_in @ B`` (same rule for both protocols)."""
 
     name = "ease"
     config_class = EASEConfig

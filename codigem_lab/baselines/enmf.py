@@ -1,17 +1,5 @@
-"""ENMF (Chen, Zhang, Zhang, Liu & Ma, TOIS 2020, "Efficient Neural Matrix Factorization without
-Sampling for Recommendation"), user-based variant.
-
-Prediction ``y_uv = h^T (p_u * q_v)``, trained on the whole data with weight ``c+ = 1`` on
-observed pairs and ``c0`` on all others. For a batch B of users the paper's efficient
-whole-data loss is (the constant dropped)
-
-    L = sum_{u in B} sum_{v in V_u+} ((1 - c0) y_uv^2 - 2 y_uv)
-        + c0 sum_{d, d'} (sum_{u in B} p_ud p_ud') (sum_v q_vd q_vd') h_d h_d'
-
-where the k x k Gram form of the second term avoids a sum over every (user, item) pair.
-Dropout on ``p_u`` regularises. (The trainer hands over a dense batch anyway, so the observed
-predictions come from one dense [B, n_items] product, which is cheap at these sizes.)
-"""
+"""ENMF (Chen et al., TOIS 2020), user-based: ``y_uv = h^T (p_u * q_v)`` trained on the whole data by
+the paper's efficient Gram-form loss; defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -26,15 +14,8 @@ from codigem_lab.validate import check_range
 
 @dataclass(frozen=True)
 class ENMFConfig:
-    """ENMF hyper-parameters, defaults from the authors' released code (chenchongthu/ENMF).
-
-    ``factors`` 64 (``embed_size``), ``c0`` 0.1 (``negative_weight``, the weight of every
-    unobserved pair; the paper tunes it per data set), ``dropout`` 0.3 (keep probability 0.7),
-    ``init_std`` 0.01 for the embeddings (truncated normal in the code, plain normal here) and
-    ``h`` initialised to 0.01, no L2 penalty
-    (``lambda_bilinear = 0``). ``ridge`` is a tiny L2 term that only keeps the fold-in solve
-    well-posed.
-    """
+    """ENMF hyper-parameters: ``c0`` weighs every unobserved pair; ``ridge`` only keeps the fold-in
+    solve well-posed."""
 
     factors: int = 64
     c0: float = 0.1
@@ -95,18 +76,7 @@ class ENMFModule(UserFactorModule):
 
 
 class ENMF(NeuralRecommender):
-    """User-based ENMF trained by the shared trainer on batches of training users (as the
-    authors' code does, 256 users a batch there, 200 here).
-
-    Default optimiser Adam, lr 1e-2 (``paper_train``, ours; the released code uses Adagrad, lr 0.05,
-    which the shared trainer does not offer; at its Adamax 1e-3 the user rows, updated once per
-    epoch, barely move).
-
-    Fold-in (``strong`` protocol) is exact, not gradient steps: ENMF's loss is quadratic in
-    ``p_u * h`` with the items fixed, so a held-out user's vector is one weighted least-squares
-    solve (c+ = 1, c- = c0, as in WMF's user step) of the expected loss under training's dropout.
-    Under ``ratio`` the learned ``p_u`` of the training user is used. Dropout is off at scoring.
-    """
+    """User-based ENMF on batches of training users; fold-in is exact (one least-squares solve)."""
 
     name = "enmf"
     config_class = ENMFConfig

@@ -1,18 +1,5 @@
-"""User-factor models: what the matrix-factorisation baselines (WMF, BPR, ENMF, NeuMF) share.
-
-- :func:`positive_pairs` / :func:`sample_negatives`: (user, item) pairs of a dense batch and
-  uniformly drawn unobserved items, for the sampled losses (BPR, NeuMF); :func:`gather_rows` and
-  :func:`gather_entries`: indexing with a run-to-run identical backward;
-- :func:`implicit_user_solve`: the batched weighted least-squares user solve of implicit ALS
-  (Hu, Koren & Volinsky 2008, eq. 4), also the exact fold-in of ENMF's quadratic loss;
-- :func:`gradient_fold_in`: fresh user parameters fitted by Adam steps on a model's own loss
-  with the item side :func:`frozen`, for models without a closed-form user step (BPR, NeuMF);
-- :class:`UserFactorModule`: the ``scores`` rule every MF module follows: learned user factors
-  under the ``ratio`` protocol (``train_rows`` given), folded-in ones under ``strong``.
-
-Their recommenders are plain :class:`~codigem_lab.neural.NeuralRecommender` subclasses with a
-config dataclass and ``paper_train`` optimiser settings.
-"""
+"""What the matrix-factorisation baselines (WMF, BPR, ENMF, NeuMF) share: sampled pairs, the implicit
+ALS user solve, gradient fold-in, the user-factor scoring rule (docs/baselines.md)."""
 
 from __future__ import annotations
 
@@ -34,11 +21,8 @@ def positive_pairs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``t[idx]`` along the first dimension, with a deterministic backward.
-
-    Advanced indexing accumulates gradients of repeated indices in a thread-dependent order on
-    CPU (results differ in the last bits from run to run); ``index_select`` does not.
-    """
+    """``t[idx]`` along the first dimension, with a deterministic backward (advanced indexing
+    accumulates repeated indices' gradients in a thread-dependent order on CPU)."""
     return torch.index_select(t, 0, idx)
 
 
@@ -53,12 +37,8 @@ def sample_negatives(
     generator: torch.Generator | None = None,
     rounds: int = 10,
 ) -> torch.Tensor:
-    """One uniformly drawn unobserved item for each entry of ``rows`` (row indices into ``x``).
-
-    Draws that hit an observed item are redrawn (``rounds`` times; a user who has nearly every item
-    may keep a rare positive, which only adds noise). Uses ``generator`` when given, else torch's
-    global RNG (which the trainer seeds and checkpoints).
-    """
+    """One uniformly drawn unobserved item for each entry of ``rows`` (row indices into ``x``);
+    hits on observed items are redrawn ``rounds`` times (a rare positive left only adds noise)."""
     n_items = x.shape[1]
     flat = x.reshape(-1)
     cols = torch.randint(n_items, (len(rows),), generator=generator, device=x.device)
@@ -105,20 +85,8 @@ def implicit_user_solve(
     rel_reg: float = 0.0,
     block_elements: int = 2**24,
 ) -> torch.Tensor:
-    """Rows ``p_u`` minimising ``sum_i c_ui (x_ui - p_u . q_i)^2 + reg |p_u|^2 (+ rel_reg term)``.
-
-    ``c_ui`` is ``c_pos`` where ``x_ui > 0`` and ``c_neg`` elsewhere (binary ``x``). Setting the
-    gradient to zero gives, for every row at once (Hu et al. 2008, eq. 4, with their ``Y^T Y``
-    trick so a row costs O(nnz_u k^2 + k^3) instead of O(n_items k^2)):
-
-        M_u = c_neg Q^T Q + (c_pos - c_neg) sum_{i in u} q_i q_i^T
-        (M_u + reg I + rel_reg diag(M_u)) p_u = c_pos sum_{i in u} q_i
-
-    ``rel_reg diag(M_u)`` is the expected penalty of inverted dropout with keep probability
-    ``1 / (1 + rel_reg)`` on ``p_u`` (used for ENMF). The sums over a row's items are one sparse
-    float32 product with the per-item outer products; the k x k systems are solved in float64, in
-    blocks of rows holding about ``block_elements`` numbers of ``M_u`` at a time.
-    """
+    """Rows ``p_u`` minimising ``sum_i c_ui (x_ui - p_u . q_i)^2 + reg |p_u|^2 (+ rel_reg term)``,
+    Hu et al. 2008 eq. 4 for every row at once (derivation: docs/baselines.md)."""
     device = q.device
     q32 = q.detach().float()
     k = q32.shape[1]
@@ -151,15 +119,8 @@ def gradient_fold_in(
     seed: int,
     device: torch.device | str = "cpu",
 ) -> dict[str, torch.Tensor]:
-    """Fit fresh user parameters (zeros, shapes ``[n_rows, dims[name]]``) by Adam on ``loss_fn``.
-
-    ``loss_fn(params, generator)`` is the model's training loss summed over the fold-in rows, with
-    the item side frozen by the caller (see :func:`frozen`); Adam scales each entry on its own,
-    so a row's result depends on that row only (and on the sampling stream). A local generator
-    seeded with ``seed`` drives any sampling: the same batch always gets the same result, and the
-    global RNG the trainer relies on is left untouched. Runs with gradients on even inside the
-    evaluator's ``no_grad``.
-    """
+    """Fit fresh user parameters (zeros, shapes ``[n_rows, dims[name]]``) by Adam on ``loss_fn``
+    (items :func:`frozen` by the caller); sampling uses a local generator seeded with ``seed``."""
     gen = torch.Generator(device=device).manual_seed(seed)
     params = {
         name: torch.zeros(n_rows, d, device=device, requires_grad=True) for name, d in dims.items()
@@ -189,11 +150,8 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
 
 
 class UserFactorModule(TrainableModule):
-    """A module with one learned row of user parameters per training user.
-
-    ``scores(x, train_rows)`` uses the learned rows for ``train_rows`` (``ratio`` protocol) and
-    :meth:`fold_in` otherwise (``strong`` protocol: held-out users). Nothing is masked.
-    """
+    """One learned row of user parameters per training user, used for ``train_rows`` (``ratio``);
+    held-out users (``strong``) get :meth:`fold_in`."""
 
     @abc.abstractmethod
     def user_params(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,37 +1,5 @@
-"""MacridVAE (Ma et al., "Learning Disentangled Representations for Recommendation", NeurIPS 2019).
-
-Generative model (Sec. 3 of the paper), for a user u with clicks x_u over M items:
-
-- macro disentanglement: every item i has an embedding h_i and belongs to one of K concepts,
-  c_i ~ Categorical(softmax_k(cos(h_i, m_k) / tau)) with learned prototypes m_1..m_K;
-- micro disentanglement: the user has one d-dimensional representation per concept, z_u^(k);
-- likelihood: multinomial over items with
-  p(i | z_u, C) proportional to sum_k c_ik exp(cos(z_u^(k), h_i) / tau).
-
-Inference: q(z^(k) | x_u, C) = N(mu_k, sigma_k^2 I), computed by one shared encoder from the
-concept-k part of the clicks, x_u * c_{:,k} (L2-normalised, dropout), with mu_k projected onto the
-unit sphere and sigma_k = sigma_0 exp(-b_k / 2). The prior is N(0, sigma_0^2 I); since ||mu_k|| = 1
-the mu-part of the KL is a constant and is dropped (as the released code does). The loss is the
-beta-VAE bound: multinomial NLL + beta * sum_k KL_k, beta annealed linearly from 0 to its cap over
-the first epochs. During training the concept assignments are a Gumbel-softmax (temperature 1)
-sample of the item-prototype softmax, one sample per batch shared by its users; at test time the
-softmax itself (the mode). Scores are the log-probabilities of the mixture at z = mu (no sampling).
-
-Defaults (the released code, github.com/JianxinMa/disentangled-recsys, ``main.py`` arguments):
-``k=7`` (kfac), ``d=100`` (dfac), ``tau=0.1``, ``std=0.075`` (sigma_0), ``dropout=0.5``
-(keep 0.5), ``beta=0.2``, annealed over ``anneal_epochs=5`` epochs (``total_anneal_steps =
-5 * batches per epoch``), Gumbel-softmax on (``nogb`` off), ``weight_l2=0`` (``rg``: L2 on the
-encoder weights, item embeddings and prototypes). The encoder is [M -> d -> 2d] with tanh (the
-code's ``q_dims = [M, dfac, dfac]``). Init: Glorot-uniform weights, embeddings and prototypes,
-biases N(0, 0.001^2) truncated. Optimiser: Adam lr 1e-3 in the code (``paper_train``); the shared
-Trainer uses its ``TrainConfig``, batch size included.
-
-Simplifications, stated honestly: the mixture log-likelihood is computed as a logsumexp over
-concepts of ``cos / tau + log c_ik`` (the code's ``log(sum_k c_ik exp(.))``, the same value, stable
-in float32); concept-k inputs, codes and logits are batched as [users, K, ...] tensors instead of the
-code's Python loop over k. The one-hot category alignment used for the paper's visualisations is
-not included. User-free: ``train_rows`` is ignored; every user is scored from the fold-in row.
-"""
+"""MacridVAE (Ma et al., "Learning Disentangled Representations for Recommendation", NeurIPS 2019):
+K concepts with prototypes, one code per concept; defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -54,8 +22,7 @@ SCORE_CHUNK = 256
 @dataclass(frozen=True)
 class MacridVAEConfig:
     """``k`` concepts of ``d`` dims each; ``tau`` cosine temperature; ``std`` prior sigma_0;
-    ``beta`` KL weight cap reached after ``anneal_epochs``; ``gumbel`` samples concepts in training.
-    """
+    ``beta`` KL weight cap reached after ``anneal_epochs``; ``gumbel`` samples concepts in training."""
 
     k: int = 7
     d: int = 100
@@ -79,7 +46,7 @@ class MacridVAEConfig:
 
 
 class MacridVAEModule(TrainableModule):
-    """Item embeddings, K prototypes and one shared concept encoder; see the module docstring."""
+    """Item embeddings, K prototypes and one shared concept encoder."""
 
     def __init__(self, n_items: int, config: MacridVAEConfig, anneal_steps: float) -> None:
         super().__init__()
@@ -93,11 +60,8 @@ class MacridVAEModule(TrainableModule):
         self.encoder = TanhMLP([n_items, c.d, 2 * c.d])
 
     def _dropout(self, h: Tensor) -> Tensor:
-        """Inverted dropout, an independent mask per concept (as the code's per-k ``q_graph_k``).
-
-        Same distribution as ``nn.Dropout``; a uniform draw and a compare is about twice as fast
-        as ``bernoulli_`` on the [B, K, M] tensor on CPU.
-        """
+        """Inverted dropout, a mask per concept (the code's per-k ``q_graph_k``); a uniform draw and
+        a compare is about twice as fast as ``bernoulli_`` on CPU."""
         p = self.config.dropout
         if not self.training or p == 0:
             return h
@@ -152,10 +116,7 @@ class MacridVAEModule(TrainableModule):
 
 
 class MacridVAE(NeuralRecommender):
-    """MacridVAE (Ma et al., NeurIPS 2019); defaults and sources in the module docstring.
-
-    User-free: scores come from the fold-in row only (``train_rows`` is ignored).
-    """
+    """MacridVAE (Ma et al., NeurIPS 2019); user-free: ``train_rows`` is ignored."""
 
     name = "macridvae"
     config_class = MacridVAEConfig

@@ -1,11 +1,5 @@
-"""NeuMF (He, Liao, Zhang, Nie, Hu & Chua, WWW 2017, "Neural Collaborative Filtering").
-
-Two towers over separate user/item embeddings, fused by one output layer (Sec. 3.4, eq. 11):
-GMF ``p^G_u * q^G_i`` and an MLP on ``[p^M_u, q^M_i]`` with ReLU layers halving in width,
-``y_ui = sigma(h^T [GMF; MLP])``. Trained pointwise with binary cross-entropy on each observed pair
-and ``n_negatives`` uniformly drawn unobserved items per observed pair (Sec. 3.1.1, eq. 7),
-without pre-training.
-"""
+"""NeuMF (He et al., WWW 2017): GMF and MLP towers fused by one output layer (Sec. 3.4, eq. 11),
+BCE with sampled negatives (eq. 7); defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -28,17 +22,8 @@ from codigem_lab.validate import check_range
 
 @dataclass(frozen=True)
 class NeuMFConfig:
-    """NeuMF hyper-parameters, defaults from the authors' released code (hexiangnan/neural_
-    collaborative_filtering, ``NeuMF.py``): ``gmf_factors`` 8 (``num_factors``), MLP
-    ``layers`` (64, 32, 16, 8) whose first entry is the concatenated embedding width (so 32 per
-    side), 4 negatives per positive (the paper's choice, Sec. 4.1), no L2 (``reg`` 0), N(0, 0.01^2)
-    embedding initialisation.
-
-    Fold-in (ours, chosen on ML-1M strong-protocol validation): ``fold_in_steps`` 50 Adam steps at
-    ``fold_in_lr`` 0.03, each drawing ``fold_in_negatives`` 1 negative per positive weighted by
-    ``n_negatives`` (the same expected loss at 2/5 of the cost; validation R@50 0.412 against
-    0.413 with 4 draws and 30 steps); ``seed`` seeds the fold-in's negative sampling.
-    """
+    """NeuMF hyper-parameters; ``layers[0]`` is the user and item MLP embeddings side by side, and
+    fold-in draws ``fold_in_negatives`` per positive, weighted to ``n_negatives``."""
 
     gmf_factors: int = 8
     layers: tuple[int, ...] = (64, 32, 16, 8)
@@ -67,12 +52,8 @@ class NeuMFConfig:
 
 
 class NeuMFModule(UserFactorModule):
-    """GMF and MLP embeddings, the MLP tower and the fusing output layer.
-
-    The first MLP layer acts on ``[p^M_u, q^M_i]``, so it splits into a user part and an item part
-    that are computed once per user and once per item and added per pair (the same numbers as
-    the concatenation, far fewer operations when scoring every item).
-    """
+    """GMF and MLP embeddings, the MLP tower and the fusing output layer; the first MLP layer is
+    split into a user part and an item part, computed once each and added per pair."""
 
     def __init__(self, n_users: int, n_items: int, config: NeuMFConfig) -> None:
         super().__init__()
@@ -119,12 +100,8 @@ class NeuMFModule(UserFactorModule):
     def _bce(
         self, pg, pm, x, pairs, generator=None, b=None, n_draws: int | None = None
     ) -> tuple[torch.Tensor, int]:
-        """Summed BCE over the observed ``pairs`` and ``n_negatives`` negatives per pair.
-
-        ``n_draws`` fresh negatives are drawn per pair (default ``n_negatives``) and weighted by
-        ``n_negatives / n_draws``: the same expected loss from fewer pairs. ``b``: the item part
-        of the first MLP layer, when already computed.
-        """
+        """Summed BCE over the observed ``pairs`` and ``n_negatives`` negatives per pair, from
+        ``n_draws`` draws weighted by ``n_negatives / n_draws``; ``b``: a precomputed item part."""
         u, i = pairs
         n_draws = n_draws or self.config.n_negatives
         u_neg = u.repeat(n_draws)
@@ -182,18 +159,7 @@ class NeuMFModule(UserFactorModule):
 
 
 class NeuMF(NeuralRecommender):
-    """NeuMF trained by the shared trainer on batches of training users: each batch scores all
-    observed pairs of its users and ``n_negatives`` fresh negatives per pair.
-
-    Default optimiser Adam, lr 1e-2 (``paper_train``, ours): the paper's Adam at 1e-3 runs with
-    batches of 256 pairs, some 500 times more updates per epoch than batches of 200 users.
-
-    Fold-in (``strong`` protocol): a held-out user's GMF and MLP embeddings start at zero and take
-    ``fold_in_steps`` Adam steps on the same BCE loss over their fold-in items (fresh seeded
-    negatives each step, ``fold_in_negatives`` per positive, importance-weighted to
-    ``n_negatives``) with items and network frozen, all users of a batch at once. Under
-    ``ratio`` the learned embeddings of the training user are used.
-    """
+    """NeuMF on batches of training users; held-out users are folded in by gradient steps."""
 
     name = "neumf"
     config_class = NeuMFConfig

@@ -1,40 +1,5 @@
-"""Multi-VAE and Multi-DAE (Liang et al., "Variational Autoencoders for Collaborative Filtering",
-WWW 2018): one autoencoder module, with or without the variational bottleneck.
-
-Both read a user's click vector x_u, L2-normalise it, drop half of its entries (dropout 0.5 on the
-input, Sec. 2.4 of the paper), encode it with a tanh MLP and decode logits f(z) over all items; the
-likelihood is multinomial, log pi(z) = log_softmax(f(z)) (Sec. 2), so the reconstruction term is
--sum_i x_ui log pi_i.
-
-- Multi-VAE^PR: q(z|x) = N(mu, diag sigma^2) with a 2 x 200 head (mu, log sigma^2), reparameterised
-  sample during training, beta-weighted KL to N(0, I) (Sec. 2.2.2) with beta annealed linearly from 0 and
-  capped (Sec. 2.2.2). Architecture [D -> 600 -> 200 -> 600 -> D] (Sec. 4.3).
-- Multi-DAE: the same network without the variational head, [D -> 200 -> D] (Sec. 4.3: the better
-  DAE architecture), tanh on the code, and an L2 penalty on the weights (Sec. 2.3).
-
-Defaults and where they come from (the released code, github.com/dawenl/vae_cf, notebook
-``VAE_ML20M_WWW2018``):
-
-- ``hidden=(600,)``, ``latent=200`` (VAE) and ``hidden=()``, ``latent=200`` (DAE): Sec. 4.3;
-- ``dropout=0.5``: keep_prob 0.5 on the normalised input (both models);
-- ``total_anneal_steps=200000``, ``anneal_cap=0.2``: beta = min(cap, updates / total) per
-  gradient update, the code's schedule (the paper's Sec. 2.2.2 picks the cap on validation);
-- ``weight_l2``: the code's ``lam = 0.01 / batch_size`` for the DAE (0 for the VAE), added as
-  ``2 * lam * ||W||^2 / 2 = lam * ||W||^2`` over the weight matrices (not the biases) to the
-  batch-mean loss; i.e. 0.01 ||W||^2 per batch of *summed* user losses. Here ``weight_l2 = 0.01``
-  and the penalty on the batch-mean loss is ``weight_l2 / batch_size * ||W||^2`` with
-  ``batch_size = TrainConfig.batch_size``;
-- initialisation: Xavier (Glorot-uniform) weights, biases ~ N(0, 0.001^2) truncated at 2 std;
-- optimiser: Adam, lr 1e-3, batches of 500 users in the code (``paper_train`` below). The shared
-  Trainer takes these from ``TrainConfig`` (lab default: Adamax, lr 1e-3, batch 200), so pass
-  ``TrainConfig(**MultVAE.paper_train)`` to train with the paper's optimiser settings.
-
-Scoring: decoder logits at the posterior mean (no dropout, no sampling). These are user-free
-autoencoders: ``train_rows`` (ratio protocol) is ignored and every user is scored from the fold-in
-row alone, under both protocols.
-
-The building blocks it shares with MacridVAE and DiffRec are in :mod:`codigem_lab.baselines.layers`.
-"""
+"""Multi-VAE^PR and Multi-DAE (Liang et al., WWW 2018): one autoencoder module, with or without
+the variational bottleneck; defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -51,14 +16,10 @@ from codigem_lab.train import TrainableModule
 from codigem_lab.validate import check, int_tuple
 
 
-# ======================================================================================= configs
 @dataclass(frozen=True)
 class AutoencoderConfig:
-    """Shape and regularisation shared by Multi-VAE and Multi-DAE (see the module docstring).
-
-    ``hidden``: encoder hidden sizes (the decoder mirrors them); ``latent``: code size;
-    ``dropout``: input dropout rate; ``weight_l2``: L2 weight of the code's ``lam * batch_size``.
-    """
+    """Shared shape and regularisation: encoder ``hidden`` sizes (the decoder mirrors them), code
+    size, input dropout, ``weight_l2`` (the released code's ``lam * batch_size``)."""
 
     hidden: tuple[int, ...] = ()
     latent: int = 200
@@ -81,8 +42,7 @@ class MultDAEConfig(AutoencoderConfig):
 
 @dataclass(frozen=True)
 class MultVAEConfig(AutoencoderConfig):
-    """Multi-VAE^PR: [D -> 600 -> 200 -> 600 -> D], dropout 0.5, beta annealed to 0.2 over 200k
-    updates (the released code's ``total_anneal_steps`` and ``anneal_cap``), no weight penalty."""
+    """Multi-VAE^PR: [D -> 600 -> 200 -> 600 -> D], beta annealed to 0.2 over 200k updates."""
 
     hidden: tuple[int, ...] = (600,)
     total_anneal_steps: int = 200_000
@@ -97,13 +57,9 @@ class MultVAEConfig(AutoencoderConfig):
         check(self.anneal_cap >= 0.0, f"anneal_cap must be >= 0, got {self.anneal_cap!r}")
 
 
-# ======================================================================================== module
 class MultAutoencoder(TrainableModule):
-    """x -> normalise -> dropout -> encoder -> (mu, log sigma^2) or tanh code -> decoder -> logits.
-
-    ``variational=True`` is Multi-VAE (encoder outputs 2 x latent), ``False`` Multi-DAE.
-    ``l2_batch_size`` turns ``weight_l2`` into the per-user-mean penalty (module docstring).
-    """
+    """x -> normalise -> dropout -> encoder -> (mu, log sigma^2) (Multi-VAE) or tanh code
+    (Multi-DAE) -> decoder -> logits; ``l2_batch_size`` makes ``weight_l2`` a per-user penalty."""
 
     def __init__(
         self,
@@ -165,7 +121,6 @@ class MultAutoencoder(TrainableModule):
         return self.decoder(z)
 
 
-# ================================================================================ recommenders
 class _MultAutoencoderRecommender(NeuralRecommender):
     """Builds a :class:`MultAutoencoder` for the split; ``train_rows`` is ignored when scoring."""
 
@@ -179,7 +134,7 @@ class _MultAutoencoderRecommender(NeuralRecommender):
 
 
 class MultVAE(_MultAutoencoderRecommender):
-    """Multi-VAE^PR (Liang et al., WWW 2018); defaults and their sources in the module docstring."""
+    """Multi-VAE^PR (Liang et al., WWW 2018)."""
 
     name = "multvae"
     config_class = MultVAEConfig
@@ -187,7 +142,7 @@ class MultVAE(_MultAutoencoderRecommender):
 
 
 class MultDAE(_MultAutoencoderRecommender):
-    """Multi-DAE (Liang et al., WWW 2018); defaults and their sources in the module docstring."""
+    """Multi-DAE (Liang et al., WWW 2018)."""
 
     name = "multdae"
     config_class = MultDAEConfig

@@ -1,10 +1,5 @@
-"""WMF: implicit-feedback matrix factorisation by alternating least squares.
-
-Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM 2008:
-preference ``p_ui = 1`` for observed pairs and 0 otherwise, confidence ``c_ui = 1 + alpha r_ui``
-(eq. 2 with binary ``r``), loss ``sum_ui c_ui (p_ui - x_u . y_i)^2 + lambda (|x|^2 + |y|^2)``
-(eq. 3), minimised by alternating closed-form user and item steps (eqs. 4 and 5).
-"""
+"""WMF (Hu, Koren & Volinsky, ICDM 2008): implicit-feedback matrix factorisation by alternating
+least squares (eqs. 3-5); defaults and their sources in docs/baselines.md."""
 
 from __future__ import annotations
 
@@ -27,16 +22,8 @@ from codigem_lab.validate import check_range
 
 @dataclass(frozen=True)
 class WMFConfig:
-    """WMF hyper-parameters.
-
-    ``alpha`` and ``lam`` (lambda) weight the observed pairs and the L2 penalty. Hu et al. use
-    alpha = 40 on their (log-scaled watching-time) data and 10-200 factors; on binary ML-1M data
-    alpha = 40 over-weights the positives (validation R@50 0.45 with lambda 100), so our defaults
-    (64 factors, alpha 3, lambda 30: 0.48) were chosen on the ML-1M strong-protocol validation
-    set. ``iterations`` ALS sweeps (Hu et al. report convergence after ~10), keeping the sweep
-    with the best validation ``R@50`` (stopping after ``patience`` sweeps without improvement);
-    ``seed`` seeds the item-factor initialisation, N(0, ``init_std``^2).
-    """
+    """WMF hyper-parameters: ``alpha`` and ``lam`` weight the observed pairs and the L2 penalty;
+    at most ``iterations`` ALS sweeps, stopping after ``patience`` without a better R@50."""
 
     factors: int = 64
     alpha: float = 3.0
@@ -56,13 +43,8 @@ class WMFConfig:
 
 
 class WMF(Recommender):
-    """Implicit ALS; each user (item) step is one batched weighted least-squares solve.
-
-    Fold-in (``strong`` protocol) is exact: a held-out user's factors are the ALS user step
-    (Hu et al. eq. 4) on their fold-in items with the item factors fixed. Under ``ratio`` the
-    learned factors of the training user are used. ``history`` holds the per-sweep validation
-    metrics.
-    """
+    """Implicit ALS, each step one batched least-squares solve; fold-in is the exact user step
+    (eq. 4); ``history`` holds the per-sweep validation metrics."""
 
     name = "wmf"
     config_class = WMFConfig
