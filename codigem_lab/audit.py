@@ -79,7 +79,6 @@ def _one_thread(fn):
     return wrapper
 
 
-# ================================================================================== report
 @dataclass(frozen=True)
 class GradientFlowReport:
     """Where gradients flow in one model, for one score mode.
@@ -101,7 +100,6 @@ class GradientFlowReport:
     config: CODIGEMConfig | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
 
-    # ------------------------------------------------------------------------ derived sets
     @property
     def ranking_groups(self) -> frozenset[str]:
         """Groups whose training can change the ranking: the groups that reach it, closed under
@@ -141,7 +139,6 @@ class GradientFlowReport:
             )
         return bool(set(terms) & set(self.ranking_terms) or set(groups) & self.ranking_groups)
 
-    # ------------------------------------------------------------------------- rendering
     def to_frame(self) -> pd.DataFrame:
         """One row per loss term, then one for the ranking; one boolean column per parameter
         group (reached or not), then the term's weight in the loss and whether it can change the
@@ -219,7 +216,6 @@ def _names(items: Iterable[str]) -> str:
     return ", ".join(items) if items else "nothing"
 
 
-# ============================================================================ grouping, grads
 def default_groups(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
     """Parameters grouped by sub-network: the first name part, with the index when it is a list
     entry ('reverse_nets.0'), below the CODIGEM model when the module holds one (CODIGEM:
@@ -297,7 +293,6 @@ def _random_clicks(batch: int, n_items: int, seed: int, dtype=torch.float64) -> 
     return x
 
 
-# ================================================================================= CODIGEM
 def codigem_terms(terms: ELBOTerms) -> dict[str, Tensor]:
     """The ELBO's terms by name, in eq (9)'s order: reconstruction, reverse_1..T-1, prior,
     forward_entropy_1..T (each a batch mean)."""
@@ -400,7 +395,6 @@ def _describe_codigem(c: CODIGEMConfig) -> str:
     return "CODIGEM (" + ", ".join(bits) + ")"
 
 
-# ============================================================================ variant effect
 @dataclass(frozen=True)
 class VariantEffect:
     """What a config change does to one batch, with the same seed, weights and noise as the base.
@@ -679,7 +673,6 @@ def warn_if_cannot_change_ranking(
     return out
 
 
-# ========================================================================= any recommender
 def _batch_from(split_or_batch, batch: int, dtype=torch.float32) -> Tensor:
     import scipy.sparse as sp
 

@@ -54,7 +54,6 @@ class CODIGEMModule(TrainableModule):
         self._noise: torch.Generator | None = None
         self.set_decoder_only(decoder_only)
 
-    # -- noise -------------------------------------------------------------------------------
     def seed_noise(self, key: int) -> None:
         """Reseed this module's noise generator (the trainer calls it once per batch)."""
         device = self.model.decoder.out.weight.device
@@ -62,7 +61,6 @@ class CODIGEMModule(TrainableModule):
             self._noise = torch.Generator(device=device)
         self._noise.manual_seed(int(key))
 
-    # -- decoder-only fast path --------------------------------------------------------------
     def set_decoder_only(self, on: bool = True) -> None:
         """Train the decoder alone (z_1 only), or the whole model again (``on=False``).
 

@@ -85,7 +85,6 @@ class DistContext:
             return torch.device("cuda", self.local_rank)
         return torch.device("cpu")
 
-    # -- the trainer's steps ---------------------------------------------------------------
     def loss(self, module: torch.nn.Module, device: torch.device) -> Callable:
         """``module.loss``; with several ranks through DistributedDataParallel (parameters shared)."""
         if not self.enabled:
@@ -108,7 +107,6 @@ class DistContext:
         rows = np.flatnonzero(n_target > 0)[self.rank :: self.world_size]  # a strided share
         return gather_eval(evaluator.evaluate(scorer, which, users=rows), rows, self)
 
-    # -- collectives -----------------------------------------------------------------------
     def all_true(self, flag: bool) -> bool:
         """True on every rank iff ``flag`` is true on every rank."""
         if not self.enabled:
@@ -219,9 +217,6 @@ def default_nproc() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 2
 
 
-# -- batching ----------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Shard:
     """This rank's part of one global batch of training users.
@@ -299,9 +294,6 @@ class UserBatchSampler(DistributedSampler):
             yield from shard.rows[: shard.n_real].tolist()
 
 
-# -- evaluation --------------------------------------------------------------------------------
-
-
 def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:
     """All ranks' per-user results for their ``rows``, in row order, with rank 0's means.
 
@@ -326,9 +318,6 @@ class LossForward(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, step: int, rows: np.ndarray):
         return self.module.loss(x, step, rows)
-
-
-# -- random number generators ------------------------------------------------------------------
 
 
 def rank_seed(seed: int, rank: int) -> int:

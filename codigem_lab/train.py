@@ -285,7 +285,6 @@ class Trainer:
             items, desc=desc, disable=not (self.config.progress and self.dist.is_main), **kw
         )
 
-    # -- scoring ---------------------------------------------------------------------------
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
         """Dense scores for fold-in rows (eval mode, no gradients)."""
         self.module.eval()
@@ -297,7 +296,6 @@ class Trainer:
         """Metrics of the current weights on ``which`` (under DDP, every rank gets them all)."""
         return self.dist.evaluate(self.evaluator, self, which)
 
-    # -- training --------------------------------------------------------------------------
     def fit(self, resume: bool = False, evaluate_test: bool = True) -> TrainResult:
         """Train with early stopping; restore the best weights; score the test set once."""
         cfg = self.config
@@ -469,7 +467,6 @@ class Trainer:
         else:
             state.bad_epochs += 1
 
-    # -- checkpoints -----------------------------------------------------------------------
     def _save_last(self, path: Path, state: _FitState, np_rng: np.random.Generator) -> None:
         """Rank 0 writes ``last.pt``; it holds every rank's RNG state (a collective)."""
         rngs = self.dist.gather(_rng_state(np_rng))

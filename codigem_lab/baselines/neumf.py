@@ -72,7 +72,6 @@ class NeuMFModule(UserFactorModule):
             torch.nn.init.xavier_uniform_(layer.weight)
             torch.nn.init.zeros_(layer.bias)
 
-    # -- the two towers ----------------------------------------------------------------------
     def _user_part(self, pm: torch.Tensor) -> torch.Tensor:
         """``a``: the user half of the first MLP layer (with its bias), one row per user."""
         e = self.config.layers[0] // 2
@@ -120,7 +119,6 @@ class NeuMFModule(UserFactorModule):
             loss = loss + self.config.reg * (user_term + item_term)
         return loss, len(u) + len(u_neg)
 
-    # -- trainer and scoring hooks -----------------------------------------------------------
     def loss(self, x: torch.Tensor, step: int, rows) -> tuple[torch.Tensor, dict[str, float]]:
         r = torch.as_tensor(rows, dtype=torch.long, device=x.device)
         pg, pm = gather_rows(self.user_gmf, r), gather_rows(self.user_mlp, r)

@@ -154,9 +154,6 @@ def sniff_delimiter(line: str, path: str | os.PathLike = "", lineno: int = 1) ->
     return best
 
 
-# --- item titles ------------------------------------------------------------------------------
-
-
 def read_item_titles(path: str | os.PathLike) -> pd.Series:
     """Read item titles (item id -> title) from ``u.item``, ``movies.dat`` or ``movies.csv``."""
     path = _existing_file(path)
@@ -213,9 +210,6 @@ def _read_movies_csv_titles(path: Path) -> pd.Series:
 
 def _titles(df: pd.DataFrame) -> pd.Series:
     return df.set_index("item")["title"].astype(str).rename("title")
-
-
-# --- the shared machinery ---------------------------------------------------------------------
 
 
 def _existing_file(path: str | os.PathLike) -> Path:
@@ -397,9 +391,6 @@ def _split_line(line: str, sep: str) -> list[str]:
     if len(sep) == 1:
         return next(csv.reader([line], delimiter=sep), [])
     return line.split(sep)
-
-
-# --- generic csv: which column is which -------------------------------------------------------
 
 
 def _is_header(fields: list[str], wanted: tuple[str | None, ...]) -> bool:

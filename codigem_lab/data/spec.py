@@ -148,7 +148,6 @@ class DataSpec:
                     f"--ratios applies to --protocol ratio or temporal, not {self.protocol!r}"
                 )
 
-    # ----------------------------------------------------------------------- command line
     @classmethod
     def from_args(cls, args, split: bool = True, **overrides) -> DataSpec:
         """The spec the data flags of a parsed command line describe."""
@@ -160,7 +159,6 @@ class DataSpec:
         opts = self.OPTIONS + (self.SPLIT_OPTIONS if split else ())
         return argv_for(dataclasses.asdict(self), opts)
 
-    # -------------------------------------------------------------------------- loading
     def _reading(self) -> dict:
         """Where the ratings come from and how they are preprocessed, as keyword arguments."""
         return dict(
@@ -213,7 +211,6 @@ class DataSpec:
             return read_item_titles(path) if path else None
         return load_item_titles(self.dataset, source=self.source, cache=self.cache)
 
-    # ------------------------------------------------------------------------- describing
     @property
     def is_synthetic(self) -> bool:
         return self.dataset == "synthetic"
@@ -256,7 +253,6 @@ def _titles_beside(path: Path) -> Path | None:
     return next((folder / n for n in TITLE_FILES if (folder / n).is_file()), None)
 
 
-# ============================================================================ default data
 def seed_cache_from_shared(
     dataset: str, cache: str | None = None, shared: Path | None = None
 ) -> bool:

@@ -48,7 +48,6 @@ class CheckReport:
         return f"[{'PASS' if self.passed else 'FAIL'}] {self.name}: {self.message}"
 
 
-# ------------------------------------------------------------------------------------ helpers
 def _build(config: CODIGEMConfig, seed: int) -> CODIGEM:
     """A float64 CODIGEM in eval mode (dropout off, so densities are deterministic) whose init
     depends only on ``seed``; the global RNG is left as it was."""
@@ -99,7 +98,6 @@ def _textbook_terms(model: CODIGEM, x: Tensor, zs: list[Tensor]) -> dict[str, An
     return {"rec": rec, "rev": rev, "prior": prior, "lq": lq, "x0": x0}
 
 
-# ======================================================================== 1. rearrangements
 def check_rearrangements(
     config: CODIGEMConfig | None = None, batch: int = 16, seed: int = 0
 ) -> CheckReport:
@@ -192,7 +190,6 @@ def check_rearrangements(
     return CheckReport("rearrangements", algebra_ok and model_ok, msg, details)
 
 
-# ======================================================================= 2. forward sampler
 def _z_mean(sample: Tensor, mean: Tensor | float, var: float) -> Tensor:
     """z statistic of the sample mean of each column against ``mean`` (known variance ``var``)."""
     return (sample.mean(0) - mean) / math.sqrt(var / sample.shape[0])
@@ -311,7 +308,6 @@ def check_marginal(
     return CheckReport("marginal", passed, msg, details)
 
 
-# ========================================================================== 3. Gaussian KL
 def gaussian_kl(mu_q: Tensor, std_q: Tensor, mu_p: Tensor, std_p: Tensor) -> Tensor:
     """KL(N(mu_q, diag std_q^2) || N(mu_p, diag std_p^2)), summed over the last axis.
 
@@ -448,7 +444,6 @@ def check_gaussian_kl(
     return CheckReport("gaussian_kl", passed, msg, details)
 
 
-# ========================================================================= 4. toy ELBO gap
 class AffineNet(nn.Module):
     """A drop-in for :class:`~codigem_lab.diffusion.model.MLP`: z -> a * z + c (one Linear).
 
@@ -656,7 +651,6 @@ def check_toy_elbo_gap(
     return CheckReport("toy_elbo_gap", ok, msg, details)
 
 
-# =================================================================== 5. preset faithfulness
 _CONSEQUENCES = {
     "forward_term_bug": (
         "the reported ELBO/loss is shifted by a parameter-free amount (gradients unchanged), so "
@@ -798,7 +792,6 @@ def check_preset_faithfulness(config: CODIGEMConfig | str = "paper", seed: int =
     return CheckReport("preset_faithfulness", False, "\n".join(lines), details)
 
 
-# ============================================================================ 6. IWAE bounds
 def _train_small(config: CODIGEMConfig, x: Tensor, steps: int, seed: int) -> CODIGEM:
     """A float64 CODIGEM trained for ``steps`` full-batch Adam steps on ``x`` (seeded)."""
     model = _build(config, seed).train()
@@ -901,7 +894,6 @@ def check_iwae_bounds(
     return CheckReport("iwae_bounds", passed, msg, details)
 
 
-# ======================================================================================= all
 def run_all_checks(preset: str = "paper", seed: int = 0) -> list[CheckReport]:
     """Checks 1-6, each on a CODIGEM built from ``preset`` (small sizes, beta = 0.1 where noted).
 

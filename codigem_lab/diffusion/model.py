@@ -1,28 +1,8 @@
-"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over a user's 0/1 click vector.
+"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over 0/1 click vectors (eqs 2-13).
 
-Generative model (eq 2):  p(x, z_1:T) = p(x | z_1) prod_{i=1}^{T-1} p(z_i | z_{i+1}) p(z_T),
-with p(z_T) = N(0, I), p(z_i | z_{i+1}) = N(mu_i(z_{i+1}), diag exp(logvar_i(z_{i+1}))) (eq 7),
-and p(x | z_1) = N(x | tanh(NN(z_1)), I) (Sec 2.3). The variational posterior is the fixed
-forward diffusion Q(z_1:T | x) of eqs (3)-(5); training maximises the ELBO of eq (9)/(13).
-
-The released code departs from the equations in five model-side ways (see
-``docs/released-code.md``); each is a named switch on :class:`CODIGEMConfig`, so the
-``released`` preset is this same model with those switches on, never a second copy.
-
-Variants of the paper's Table 3:
-  I   ``anneal_steps``/``anneal_cap``: Multi-VAE KL annealing, weight = min(cap, step/steps).
-  II  ``skip_forward``: residual skips in the hidden blocks of the T-1 transition networks
-      p(z_i | z_{i+1}).
-  III ``skip_reverse``: residual skips in the hidden blocks of the decoder p(x | z_1).
-  IV  ``likelihood='multinomial'``: log p(x | z_1) = sum_d x_d log softmax(NN(z_1))_d.
-
-Why II/III are read this way: the paper says (Sec 3.1) that the MLPs "parametrize the
-distributions in FDP and RDP components" and that Tanh is "the last layer of the RDP", so the
-Tanh decoder is what the paper calls the RDP network; the only other networks are the T-1
-transition nets, whose inputs during training are the forward-diffusion latents z_{i+1} ~ Q,
-hence the "FDP" networks. The skip connections cite Dieng et al. (2019), whose point is that the
-latent reaches every layer of the network; a residual block h <- h + act(W h) carries the
-first-layer projection of the input to every later layer at no extra D x M parameters.
+Each released-code deviation is a named switch on :class:`CODIGEMConfig` (docs/released-code.md),
+so the ``released`` preset is this same model; Table 3's variants I-IV are fields too (how II and
+III are read: docs/model-and-checks.md).
 """
 
 from __future__ import annotations
@@ -75,17 +55,10 @@ PRESET_FIELDS: dict[str, dict] = {
 }
 
 
-# ================================================================================== config
 @dataclass(frozen=True)
 class CODIGEMConfig:
-    """Everything that defines a CODIGEM model; frozen, so a run's config can be hashed.
-
-    Defaults follow the paper (Sec 3.1): M = 200 hidden units, 6 Linear layers per network with
-    PReLU between them, T = 3, constant beta = 1e-4, Gaussian likelihood, Xavier init and inputs
-    scaled to [-1, 1]. Use :meth:`preset` for the 'paper' and 'released' settings. Every field
-    is checked once, here; ``n_items`` (D) may stay None until the data is known
-    (:meth:`for_items`).
-    """
+    """Everything that defines a CODIGEM model (defaults: the paper's Sec 3.1), checked once, here;
+    frozen, so a run's config can be hashed. ``n_items`` (D) may wait for :meth:`for_items`."""
 
     n_items: int | None = None
     hidden: int = knob(200, "hidden units M per layer")
@@ -131,14 +104,10 @@ class CODIGEMConfig:
                 "has none; set T >= 2 or skip_forward=False"
             )
 
-    # ---------------------------------------------------------------------------- presets
     @classmethod
     def preset(cls, name: Preset, n_items: int | None = None, **overrides: object) -> CODIGEMConfig:
-        """'paper' follows the equations; 'released' switches on the released code's deviations.
-
-        Both use T = 3, beta = 1e-4, M = 200; 'released' adds :data:`PRESET_FIELDS`.
-        ``overrides`` replace any field, e.g. ``preset("paper", n_items=D, T=5)``.
-        """
+        """'paper' follows the equations; 'released' adds :data:`PRESET_FIELDS` (the released code's
+        deviations); ``overrides`` replace any field, e.g. ``preset("paper", n_items=D, T=5)``."""
         check_choice("preset", name, Preset)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - known)
@@ -161,17 +130,13 @@ class CODIGEMConfig:
         object.__setattr__(out, "n_items", check_int("n_items", n_items, 1, "item columns D"))
         return out
 
-    # ---------------------------------------------------------------------------- helpers
     def noise_schedule(self) -> NoiseSchedule:
         """The forward-process schedule beta_1..beta_T (eq 4) this config names (built once)."""
         return self._noise  # type: ignore[attr-defined]
 
     def kl_weight(self, step: int) -> float:
         """Variant I (Multi-VAE annealing): min(anneal_cap, step / anneal_steps); 1 if steps = 0.
-
-        This is the weight a trainer should pass to ``CODIGEM.forward``; with
-        ``anneal_overwritten`` (deviation 3) the model then ignores it and uses 1.
-        """
+        With ``anneal_overwritten`` (deviation 3) ``CODIGEM.forward`` ignores it and uses 1."""
         if self.anneal_steps == 0:
             return 1.0
         return min(self.anneal_cap, step / self.anneal_steps)
@@ -189,13 +154,9 @@ class CODIGEMConfig:
         return tuple(out)
 
 
-# ================================================================================= networks
 class MLP(nn.Module):
-    """Linear(D_in, M), act, (n_layers - 2) x [Linear(M, M), act], Linear(M, D_out).
-
-    ``residual=True`` turns each hidden block into h <- h + act(W h + b) (variants II/III).
-    ``dropout`` is applied to the network input during training.
-    """
+    """Linear(D_in, M), act, (n_layers - 2) x [Linear(M, M), act], Linear(M, D_out), input dropout;
+    ``residual=True`` turns each hidden block into h <- h + act(W h + b) (variants II/III)."""
 
     def __init__(
         self,
@@ -231,7 +192,6 @@ def _activation(name: str) -> nn.Module:
     return {"prelu": nn.PReLU, "relu": nn.ReLU, "tanh": nn.Tanh}[name]()
 
 
-# ================================================================================= outputs
 @dataclass
 class ELBOTerms:
     """The pieces of the ELBO (eq 9) for one batch, each averaged over the batch.
@@ -259,15 +219,9 @@ class ELBOTerms:
     latents: list[Tensor] = field(repr=False, default_factory=list)
 
 
-# =================================================================================== model
 class CODIGEM(nn.Module):
-    """T-1 transition nets p(z_i | z_{i+1}) and a decoder p(x | z_1); trained on the ELBO (eq 9).
-
-    ``reverse_nets[i - 1]`` parametrises p(z_i | z_{i+1}) and outputs [mean, log-variance]
-    (Linear(M, 2D) split in two); ``decoder`` outputs NN(z_1), to which the Gaussian likelihood
-    applies tanh (Sec 2.3). The multinomial likelihood (variant IV) uses NN(z_1) as logits, with
-    no tanh: a softmax over tanh-bounded logits could not express a peaked distribution.
-    """
+    """T-1 transition nets p(z_i | z_{i+1}) (``reverse_nets[i - 1]``: [mean, log-variance], eq 7)
+    and a decoder p(x | z_1): tanh mean (Sec 2.3), or plain logits (multinomial, variant IV)."""
 
     def __init__(self, config: CODIGEMConfig) -> None:
         super().__init__()
@@ -280,36 +234,23 @@ class CODIGEM(nn.Module):
         #: beta_1..beta_T and alpha_bar_1..alpha_bar_T as Python floats (eq 5 takes a float).
         self.beta = tuple(float(b) for b in self.schedule.beta)
         self.alpha_bar = tuple(float(a) for a in self.schedule.alpha_bar)
+
+        def mlp(d_out: int, residual: bool) -> MLP:
+            return MLP(c.n_items, c.hidden, d_out, c.n_layers, c.activation, residual, c.dropout)
+
         self.reverse_nets = nn.ModuleList(
-            MLP(
-                c.n_items,
-                c.hidden,
-                2 * c.n_items,
-                c.n_layers,
-                c.activation,
-                c.skip_forward,
-                c.dropout,
-            )
-            for _ in range(c.T - 1)
+            mlp(2 * c.n_items, c.skip_forward) for _ in range(c.T - 1)
         )
-        self.decoder = MLP(
-            c.n_items, c.hidden, c.n_items, c.n_layers, c.activation, c.skip_reverse, c.dropout
-        )
-        # Gaussian p(x | z_1) = N(x0 | link(NN(z_1)), exp(logvar) I): the paper's link is tanh and
-        # its variance 1 (Sec 2.3). Both are parameter-free and exist so the derivation checks can
-        # run a linear-Gaussian toy with exact ln p(x) through this class (diffusion/checks.py).
+        self.decoder = mlp(c.n_items, c.skip_reverse)
+        # p(x | z_1) = N(x0 | link(NN(z_1)), exp(logvar) I): tanh and 0 (Sec 2.3); the checks' toy
+        # swaps in its own, to run a linear-Gaussian model with exact ln p(x) through this class
         self.output_link: nn.Module = nn.Tanh()
         self.output_logvar: float = 0.0
         self.reset_parameters()
 
-    # ------------------------------------------------------------------------------- init
     def reset_parameters(self) -> None:
-        """'xavier': Glorot-uniform weights, zero biases in every Linear (Sec 3.1).
-
-        'released' (deviation 4): PyTorch's default init everywhere, except the first layer of
-        each transition net, whose weight AND bias are redrawn from N(0, 1e-4^2) (the released
-        code applies ``normal_(0, 1e-4)`` to both); the decoder is never re-initialised.
-        """
+        """'xavier': Glorot-uniform weights, zero biases (Sec 3.1). 'released' (deviation 4):
+        PyTorch's default, but each transition net's first weight AND bias from N(0, 1e-4^2)."""
         for net in [*self.reverse_nets, self.decoder]:
             for layer in net.linears():
                 layer.reset_parameters()
@@ -323,7 +264,6 @@ class CODIGEM(nn.Module):
                 nn.init.normal_(net.first.weight, mean=0.0, std=RELEASED_FIRST_LAYER_STD)
                 nn.init.normal_(net.first.bias, mean=0.0, std=RELEASED_FIRST_LAYER_STD)
 
-    # ------------------------------------------------------------------------- diffusion
     def scale_input(self, x: Tensor) -> Tensor:
         """x -> 2x - 1 ('minus1_1', Sec 2.3) or x unchanged ('none', deviation 5)."""
         return scale_input(_dense_float(x, self._dtype()), self.config.input_scaling)
@@ -339,7 +279,6 @@ class CODIGEM(nn.Module):
             zs.append(z)
         return zs
 
-    # ------------------------------------------------------------------------------- ELBO
     def forward(
         self,
         x: Tensor,
@@ -348,11 +287,8 @@ class CODIGEM(nn.Module):
         latents: list[Tensor] | None = None,
         reduction: Reduction = "mean",
     ) -> ELBOTerms:
-        """One-sample estimate of the ELBO (eq 9) and its terms for a batch x [B, D] of 0/1 rows.
-
-        ``latents`` replaces the sampled chain [z_1..z_T] (used by the checks); ``kl_weight``
-        defaults to 1 and is forced to 1 when ``anneal_overwritten`` (deviation 3) is on.
-        """
+        """One-sample estimate of the ELBO (eq 9) and its terms for a batch x [B, D] of 0/1 rows;
+        ``latents`` replaces the sampled chain (the checks use it)."""
         c = self.config
         x = _dense_float(x, self._dtype())
         if x.ndim != 2 or x.shape[1] != c.n_items:
@@ -385,29 +321,15 @@ class CODIGEM(nn.Module):
         return terms
 
     def log_likelihood(self, x: Tensor, x0: Tensor, nn_out: Tensor) -> Tensor:
-        """ln p(x | z_1) per row from the decoder output ``nn_out`` = NN(z_1).
-
-        Gaussian on the scaled x0 (variance exp(output_logvar), a constant: one scalar-variance
-        density, no [B, D] log-variance tensor), or multinomial on the raw counts x. The one
-        place the reconstruction term is computed: ``forward`` and the trainer's decoder-only
-        path both call it, so their decoder gradients are the same tensor ops.
-        """
+        """ln p(x | z_1) per row from ``nn_out`` = NN(z_1): Gaussian on x0 or multinomial on x; the
+        one place it is computed (``forward`` and the decoder-only path share its tensor ops)."""
         if self.config.likelihood == "gaussian":
-            lv = self.output_logvar
-            if isinstance(lv, (int, float)):
-                return log_normal_iso(x0, self.output_link(nn_out), math.exp(lv))
-            return log_normal(x0, self.output_link(nn_out), torch.full_like(nn_out, lv))
+            return log_normal_iso(x0, self.output_link(nn_out), math.exp(self.output_logvar))
         return (x * torch.log_softmax(nn_out, dim=-1)).sum(-1)
 
     def _reverse_pairs(self, zs: list[Tensor]) -> list[tuple[Tensor, Tensor, Tensor]]:
-        """(value, mean, logvar) for each reverse term, in the order i = 1..T-1.
-
-        Paper: term i scores z_i under reverse_nets[i-1](z_{i+1}). Deviation 2 (pairing_bug):
-        the released code builds the list of net outputs from i = T-1 down to 1 and then scores
-        it against z_1, z_2, ... in increasing order, so term k (k = 1..T-1) scores z_k under
-        reverse_nets[T-1-k](z_{T+1-k}). For T = 3: z_1 | net_2(z_3) and z_2 | net_1(z_2), as in
-        the notes. For T = 2 the reversal is the identity (no effect); T = 1 has no reverse term.
-        """
+        """(value, mean, logvar) of reverse terms i = 1..T-1: z_i under reverse_nets[i-1](z_{i+1});
+        deviation 2 (pairing_bug) scores z_k under reverse_nets[T-1-k](z_{T+1-k}) instead."""
         T = self.config.T
         pairs = []
         for k in range(1, T):
@@ -419,7 +341,6 @@ class CODIGEM(nn.Module):
             pairs.append((zs[k - 1], mu, logvar))
         return pairs
 
-    # ------------------------------------------------------------------------------ score
     @torch.no_grad()
     def score(
         self,
@@ -428,20 +349,10 @@ class CODIGEM(nn.Module):
         noise: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Item scores [B, D] for fold-in rows x (pre-mask: the evaluator masks fold-in items).
-
-        'decoder' (default; how the released code produced the paper's numbers): z_1 from
-        q(z_1 | x) (its mean sqrt(alpha_bar_1) x unless ``noise``), then the decoder.
-        'reverse' (the paper's Sec 2.4 reading): z_T from q(z_T | x) (mean unless ``noise``),
-        then z_i = mean of p(z_i | z_{i+1}) for i = T-1..1 (sampled if ``noise``), then the
-        decoder. Sec 2.4 literally draws z_T from p(z_T) = N(0, I), which would ignore x; we
-        start from the forward-diffused x instead. The reverse chain always uses the intended
-        pairing, also for models trained with ``pairing_bug``.
-
-        Returns NN(z_1), the decoder's pre-tanh output (or multinomial logits): tanh is
-        monotone, so rankings equal those of the Gaussian mean, without float32 ties where tanh
-        saturates at 1.
-        """
+        """Item scores [B, D] for fold-in rows x, unmasked: the decoder's pre-tanh output (tanh is
+        monotone; no float32 ties where it saturates) on z_1 from q(z_1 | x) ('decoder', the
+        released code's way) or from :meth:`reverse_chain` ('reverse', Sec 2.4, started from the
+        diffused x, not N(0, I), with the intended pairing); means unless ``noise``."""
         check_choice("mode", mode, ScoreMode)
         was_training = self.training
         self.eval()
@@ -457,12 +368,8 @@ class CODIGEM(nn.Module):
     def reverse_chain(
         self, x: Tensor, noise: bool = False, generator: torch.Generator | None = None
     ) -> list[Tensor]:
-        """[z_T, z_{T-1}, ..., z_1] of reverse-chain scoring (Sec 2.4): z_T from q(z_T | x) (its
-        mean unless ``noise``), then z_i = mean of p(z_i | z_{i+1}) (sampled if ``noise``).
-
-        What :meth:`score` with ``mode="reverse"`` feeds the decoder is the last element; the
-        whole chain is what notebook 04 draws. No gradients are recorded by :meth:`score`.
-        """
+        """[z_T, z_{T-1}, ..., z_1] of reverse-chain scoring (Sec 2.4): z_T from q(z_T | x), then
+        z_i = mean of p(z_i | z_{i+1}) (sampled if ``noise``)."""
         z = self._diffuse_to(self.scale_input(x), self.config.T, noise, generator)
         chain = [z]
         for i in range(self.config.T - 1, 0, -1):  # z_{i+1} -> z_i
@@ -483,7 +390,6 @@ class CODIGEM(nn.Module):
             eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         return q_marginal_sample(x0, self.alpha_bar[t - 1], eps)
 
-    # ---------------------------------------------------------------------------- costing
     def n_flops_per_example(self) -> int:
         """Forward + backward matmul FLOPs per user; see :func:`n_flops_per_example`."""
         return n_flops_per_example(self.config)
@@ -493,11 +399,8 @@ class CODIGEM(nn.Module):
 
 
 def n_flops_per_example(config: CODIGEMConfig) -> int:
-    """Matmul FLOPs per user for one training step: 3 x sum over Linear layers of 2 * in * out.
-
-    A lower bound for benchmarks (forward = 2 in*out per layer, backward about twice that);
-    activations, the residual adds and the ELBO's elementwise terms are not counted.
-    """
+    """Matmul FLOPs per user for one training step, 3 x sum over Linear layers of 2 * in * out
+    (backward about twice forward): a lower bound, elementwise work not counted."""
     D, M, L = config.n_items, config.hidden, config.n_layers
     trunk = D * M + (L - 2) * M * M
     per_reverse_net = trunk + M * 2 * D
@@ -507,14 +410,12 @@ def n_flops_per_example(config: CODIGEMConfig) -> int:
 
 
 def scale_input(x, scaling: InputScaling = "minus1_1"):
-    """0/1 clicks -> the diffusion's input z_0: 2x - 1 ('minus1_1', Sec 2.3) or x ('none',
-    deviation 5); numpy arrays and tensors alike (the model and the noise panel share it)."""
+    """0/1 clicks -> z_0: 2x - 1 ('minus1_1', Sec 2.3) or x ('none', deviation 5), any array."""
     return (
         2.0 * x - 1.0 if check_choice("input_scaling", scaling, InputScaling) == "minus1_1" else x
     )
 
 
-# ================================================================================ densities
 def log_normal(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
     """ln N(x | mean, diag exp(logvar)) summed over the last axis (a true density, in nats)."""
     return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * torch.exp(-logvar)).sum(-1)

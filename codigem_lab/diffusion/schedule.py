@@ -57,7 +57,6 @@ class NoiseSchedule:
         beta.setflags(write=False)
         object.__setattr__(self, "beta", beta)
 
-    # ----------------------------------------------------------------------------- constructors
     @classmethod
     def constant(cls, beta: float, T: int) -> NoiseSchedule:
         """The paper's schedule: beta_t = beta for t = 1..T (Sec 3.1: beta = 1e-4, T = 3)."""
@@ -100,7 +99,6 @@ class NoiseSchedule:
             return cls.cosine(T)
         return cls(beta=np.linspace(beta, beta_end if name == "linear" else beta, T))
 
-    # ------------------------------------------------------------------------------- properties
     @property
     def T(self) -> int:
         """Number of diffusion steps."""
@@ -122,7 +120,6 @@ class NoiseSchedule:
         ab = self.alpha_bar
         return ab / (1.0 - ab)
 
-    # -------------------------------------------------------------------------------- sampling
     def q_marginal(self, x: Array, t: int) -> tuple[Array, float]:
         """Mean and (isotropic) variance of q(z_t | x) = N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I).
 
@@ -157,7 +154,6 @@ class NoiseSchedule:
             raise ConfigError(f"step t must be an integer in 0..T = 0..{self.T}; got {t!r}")
         return int(t)
 
-    # ------------------------------------------------------------------------ value semantics
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NoiseSchedule) and np.array_equal(self.beta, other.beta)
 
@@ -215,9 +211,6 @@ def check_beta(value: object, name: str = "beta") -> float:
 def check_T(T: object) -> int:
     """The number of diffusion steps: an integer >= 1."""
     return check_int("T", T, 1, "the number of diffusion steps; the paper uses 3")
-
-
-# ------------------------------------------------------------------------------------ helpers
 
 
 def _as_float(x: Array) -> Array:
