@@ -1,11 +1,7 @@
 """Numerical checks of CODIGEM's ELBO derivation (eqs 4-13) and of a config's faithfulness to it.
 
-Every check runs the :class:`CODIGEM` class itself (its sampler, its ``forward`` terms, its
-networks or affine stand-ins of the same interface) and compares it with something computed
-independently: closed forms (q(z_t | x), DDPM's Gaussian KLs, the exact ln p(x) of a
-linear-Gaussian toy) or textbook densities from ``torch.distributions``. Distribution tests
-state their sample size and power in their docstrings. Each returns a :class:`CheckReport`;
-:func:`run_all_checks` runs all six in a few seconds on one CPU thread. Everything is float64.
+Each runs the :class:`CODIGEM` class itself in float64 against something computed independently
+and returns a :class:`CheckReport` (design and power of each: docs/model-and-checks.md).
 
 1. ``rearrangements``: bookkeeping. eqs (9), (10), (11), (13) are regroupings of one sum, and
    the model's reported ELBO must equal eq (9) on the same chains.
@@ -13,8 +9,7 @@ state their sample size and power in their docstrings. Each returns a :class:`Ch
 3. ``gaussian_kl``: the model's reverse and prior terms as Monte Carlo KLs against DDPM's L_t.
 4. ``toy_elbo_gap``: a linear-Gaussian toy with exact ln p(x), through the class.
 5. ``preset_faithfulness``: which of the released code's deviations a config switches on.
-6. ``iwae_bounds``: ELBO <= IWAE_K <= IWAE_K' on a small trained model.
-"""
+6. ``iwae_bounds``: ELBO <= IWAE_K <= IWAE_K' on a small trained model."""
 
 from __future__ import annotations
 
@@ -49,8 +44,7 @@ class CheckReport:
 
 
 def _build(config: CODIGEMConfig, seed: int) -> CODIGEM:
-    """A float64 CODIGEM in eval mode (dropout off, so densities are deterministic) whose init
-    depends only on ``seed``; the global RNG is left as it was."""
+    """A float64 CODIGEM in eval mode (deterministic densities) from ``seed``; global RNG kept."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return CODIGEM(config).double().eval()
@@ -103,17 +97,8 @@ def check_rearrangements(
 ) -> CheckReport:
     """Bookkeeping: eqs (9), (10), (11), (13) regroup the same sum; the model's ELBO equals (9).
 
-    This is a check of bookkeeping, not of the derivation: the four forms are the same per-chain
-    tensors (textbook ln p and ln q from ``torch.distributions``) summed in another order, so
-    they agree whenever the sums are typed right. Its teeth are the last comparison: the model's
-    own ``forward`` ELBO on the same chains must equal eq (9) built from textbook densities,
-    which catches a wrong term in the model (a forward term not following eq (4), a reverse
-    net fed the wrong latent, an unscaled reconstruction target), so a config whose code departs
-    from eq (9) (the 'released' preset) fails this check.
-
-    Default model: the 'paper' preset with D = 6, M = 16, T = 4 and beta = 0.1 (T = 4 makes the
-    middle sums of (10)-(13) non-empty; a larger beta makes every term matter).
-    """
+    The model's own ``forward`` ELBO on the same chains must equal eq (9) from textbook densities,
+    so a config whose code departs from it (the 'released' preset) fails. Default: paper, T = 4."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=6, hidden=16, T=4, beta=0.1)
     if config.T < 2:
@@ -196,10 +181,7 @@ def _z_mean(sample: Tensor, mean: Tensor | float, var: float) -> Tensor:
 
 
 def _z_var(resid: Tensor) -> Tensor:
-    """Chi-square variance test of standardized residuals, per column, as a z statistic.
-
-    Under H0 sum r^2 ~ chi^2_n, i.e. approximately N(n, 2n); returns (sum r^2 - n) / sqrt(2n).
-    """
+    """Chi-square variance test of standardized residuals, per column, as a z statistic."""
     n = resid.shape[0]
     return ((resid**2).sum(0) - n) / math.sqrt(2.0 * n)
 
@@ -216,23 +198,8 @@ def check_marginal(
 ) -> CheckReport:
     """The model's own latents (``CODIGEM.sample_latents``, eq 5) follow q(z_t | x) and q(z_t | z_{t-1}).
 
-    ``n_samples`` chains from the fixed x0 = (-1, 0, 0.5, 1) (D = 4) through a CODIGEM built
-    from ``config`` (default: the paper preset at T = 4, beta = 0.1, so the noise is visible).
-    Tests, each a two-sided z test at |z| < 5 (76 tests, family-wise false alarm < 5e-5):
-
-    * marginal, eq (4) composed: z_t ~ N(sqrt(alpha_bar_t) x0, (1 - alpha_bar_t) I), with
-      alpha_bar_t from ``NoiseSchedule.alpha_bar`` (a cumprod, not the sampler): a z test on the
-      mean and a chi-square variance test of the standardized residuals, per (t, d);
-    * one step, eq (4): r_t = (z_t - sqrt(1 - beta_t) z_{t-1}) / sqrt(beta_t) is N(0, 1) and
-      uncorrelated with z_{t-1}: z tests on mean, variance and sqrt(n) corr(r_t, z_{t-1});
-    * shape: a Kolmogorov-Smirnov test of all pooled residuals against N(0, 1) (p > 1e-6).
-
-    Power at n = 20000: a mean off by 0.057 SD, or a variance off by 8 %, is found with
-    probability > 0.999 ((5 + 3.09) / sqrt(n) SD; 8.09 sqrt(2 / n)). Replacing sqrt(1 - beta)
-    by (1 - beta) in eq (5) at beta = 0.1 shifts the mean of z_1 at x0 = 1 by 0.154 SD
-    (21.8 SE) and the variance of z_4 by -13 %: detected with power > 0.999 (the exact power
-    is in ``details['power_sqrt_mutation']``).
-    """
+    z tests (|z| < 5) on mean, variance and step correlation per (t, d), and a KS test of the pooled
+    residuals, over ``n_samples`` chains from x0 = (-1, 0, 0.5, 1); power in ``details``."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=4, hidden=8, T=4, beta=0.1)
     from scipy import stats
@@ -309,20 +276,13 @@ def check_marginal(
 
 
 def gaussian_kl(mu_q: Tensor, std_q: Tensor, mu_p: Tensor, std_p: Tensor) -> Tensor:
-    """KL(N(mu_q, diag std_q^2) || N(mu_p, diag std_p^2)), summed over the last axis.
-
-    = 0.5 sum_d [ln(s_p^2 / s_q^2) + (s_q^2 + (mu_q - mu_p)^2) / s_p^2 - 1].
-    """
+    """KL(N(mu_q, diag std_q^2) || N(mu_p, diag std_p^2)), summed over the last axis."""
     vq, vp = std_q**2, std_p**2
     return 0.5 * (torch.log(vp / vq) + (vq + (mu_q - mu_p) ** 2) / vp - 1.0).sum(-1)
 
 
 def q_posterior(schedule: NoiseSchedule, t: int, x0: Tensor, z_t: Tensor) -> tuple[Tensor, float]:
-    """Mean and variance of q(z_{t-1} | z_t, x0), t = 2..T (Bayes' rule on eqs 4 and its marginal).
-
-    mean = sqrt(ab_{t-1}) beta_t / (1 - ab_t) x0 + sqrt(alpha_t) (1 - ab_{t-1}) / (1 - ab_t) z_t,
-    var = (1 - ab_{t-1}) beta_t / (1 - ab_t), with ab = alpha_bar (Ho et al. 2020, eq 7).
-    """
+    """Mean and variance of q(z_{t-1} | z_t, x0), t = 2..T (Ho et al. 2020, eq 7)."""
     ab_t, ab_prev = float(schedule.alpha_bar[t - 1]), float(schedule.alpha_bar[t - 2])
     b = float(schedule.beta[t - 1])
     mean = (math.sqrt(ab_prev) * b / (1.0 - ab_t)) * x0 + (
@@ -334,24 +294,10 @@ def q_posterior(schedule: NoiseSchedule, t: int, x0: Tensor, z_t: Tensor) -> tup
 def check_gaussian_kl(
     config: CODIGEMConfig | None = None, n_chains: int = 4000, seed: int = 0
 ) -> CheckReport:
-    """The model's reverse and prior terms, as Monte Carlo KLs, match DDPM's analytic form.
+    """The model's reverse and prior terms, as Monte Carlo KLs, match DDPM's analytic L_t.
 
-    eq (9) regroups (Ho et al. 2020, eq 5) into
-    ELBO = E ln p(x|z_1) - KL(q(z_T|x) || p(z_T)) - sum_{t=2}^{T} E_q(z_t|x) KL(q(z_{t-1}|z_t,x)
-    || p(z_{t-1}|z_t)), the last terms being DDPM's L_{t-1}. On chains from the model's own
-    ``forward`` (its sampler, its reverse terms ``reverse[t-2]`` = ln p(z_{t-1}|z_t) and its
-    ``prior``), for each t the per-chain value ln q(z_{t-1}|z_t,x) - reverse[t-2] minus the
-    closed-form :func:`gaussian_kl` between q(z_{t-1}|z_t,x) and N(mu, exp(logvar)) of
-    ``reverse_nets[t-2](z_t)`` has mean 0; it must be within 5 SE of 0 (a z test per term).
-    Also exact (no Monte Carlo), per chain: the model's sum of ln q(z_i|z_{i-1}) (its
-    ``-forward_entropy``) equals ln q(z_T|x) + sum_t ln q(z_{t-1}|z_t,x), the same joint
-    density factorised backwards.
-
-    Default: paper preset, D = 6, M = 16, T = 4, beta = 0.1, 8 users x ``n_chains`` chains.
-    Power: each term's SE is in ``details``; a bias of (5 + 3.09) SE (typically < 0.1 nats) is
-    found with probability > 0.999. Fails for a net scored on the wrong latent (deviation 2), a
-    forward term not following eq (4) (deviation 1), or latents not drawn by eq (5).
-    """
+    Per term a z test (|z| < 5) over 8 users x ``n_chains`` chains of the model's own ``forward``;
+    exactly, its forward terms must factorise as ln q(z_T|x) + sum_t ln q(z_{t-1}|z_t,x)."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=6, hidden=16, T=4, beta=0.1)
     model = _build(dataclasses.replace(config, dropout=0.0), seed)
@@ -445,11 +391,8 @@ def check_gaussian_kl(
 
 
 class AffineNet(nn.Module):
-    """A drop-in for :class:`~codigem_lab.diffusion.model.MLP`: z -> a * z + c (one Linear).
-
-    With ``logvar`` set it is a transition net with fixed variance, returning [mean, logvar]
-    (shape [B, 2D]) as ``CODIGEM.reverse_nets`` do; without it, a decoder returning [B, D].
-    """
+    """A drop-in for the model's ``MLP``: z -> a * z + c; with ``logvar``, a transition net
+    returning [mean, logvar] as ``CODIGEM.reverse_nets`` do."""
 
     def __init__(self, n_items: int, a: float, c: float = 0.0, logvar: float | None = None):
         super().__init__()
@@ -471,17 +414,14 @@ class AffineNet(nn.Module):
 
 @dataclass(frozen=True)
 class _LinearGaussianModel:
-    """Per-coordinate p(z_T) = N(0, prior_var), z_i = a[i] z_{i+1} + N(0, v[i]) (x = z_0).
-
-    ``a[0], v[0]`` define p(x | z_1); ``a[i], v[i]`` for i = 1..T-1 define p(z_i | z_{i+1}).
-    """
+    """Per-coordinate p(z_T) = N(0, prior_var), z_i = a[i] z_{i+1} + N(0, v[i]) (x = z_0)."""
 
     prior_var: float
     a: tuple[float, ...]
     v: tuple[float, ...]
 
     def var_x(self) -> float:
-        """Var x under p: Var z_T = prior_var, Var z_i = a_i^2 Var z_{i+1} + v_i down to z_0 = x."""
+        """Var x under p: Var z_i = a_i^2 Var z_{i+1} + v_i from Var z_T = prior_var to z_0 = x."""
         var = self.prior_var
         for a, v in zip(reversed(self.a), reversed(self.v), strict=True):
             var = a * a * var + v
@@ -491,11 +431,9 @@ class _LinearGaussianModel:
 def _true_reversal(schedule: NoiseSchedule, s2: float) -> _LinearGaussianModel:
     """The exact time reversal of eq (4) when x ~ N(0, s2): then p(z_1:T | x) = Q(z_1:T | x).
 
-    Marginals: sigma_0^2 = s2, sigma_t^2 = (1 - beta_t) sigma_{t-1}^2 + beta_t. Conditioning the
-    jointly Gaussian pair (z_{t-1}, z_t) gives q(z_{t-1} | z_t) = N(a z_t, v) with
-    a = sqrt(1 - beta_t) sigma_{t-1}^2 / sigma_t^2 and v = beta_t sigma_{t-1}^2 / sigma_t^2;
-    the prior is the marginal q(z_T) = N(0, sigma_T^2), CODIGEM's N(0, I) exactly when s2 = 1.
-    """
+    Conditioning the jointly Gaussian (z_{t-1}, z_t) with marginals sigma_t^2 = (1 - beta_t)
+    sigma_{t-1}^2 + beta_t gives a = sqrt(1 - beta_t) sigma_{t-1}^2 / sigma_t^2, v = beta_t
+    sigma_{t-1}^2 / sigma_t^2; the prior is q(z_T) = N(0, sigma_T^2)."""
     sig2 = [s2]
     for b in schedule.beta:
         sig2.append((1.0 - b) * sig2[-1] + b)
@@ -511,10 +449,8 @@ def _analytic_elbo(model: _LinearGaussianModel, schedule: NoiseSchedule, x: Tens
     """E_Q of the eq (9) integrand in closed form, x [R, D] -> [R].
 
     Under Q(z | x): E z_i = sqrt(alpha_bar_i) x, Var z_i = 1 - alpha_bar_i and
-    Cov(z_i, z_{i+1}) = sqrt(1 - beta_{i+1}) Var z_i. For a Gaussian term ln N(y | a w, v):
-    E = -0.5 [ln 2 pi v + ((E y - a E w)^2 + Var y + a^2 Var w - 2 a Cov(y, w)) / v];
-    each ln q(z_i | z_{i-1}) has expectation -0.5 (ln 2 pi beta_i + 1).
-    """
+    Cov(z_i, z_{i+1}) = sqrt(1 - beta_{i+1}) Var z_i; each ln q(z_i | z_{i-1}) has expectation
+    -0.5 (ln 2 pi beta_i + 1)."""
     ab = [1.0, *schedule.alpha_bar.tolist()]  # index 0 is x itself
     beta = [0.0, *schedule.beta.tolist()]
     T = schedule.T
@@ -538,12 +474,8 @@ def _analytic_elbo(model: _LinearGaussianModel, schedule: NoiseSchedule, x: Tens
 
 
 def toy_codigem(config: CODIGEMConfig, lg: _LinearGaussianModel, seed: int = 0) -> CODIGEM:
-    """A float64 CODIGEM whose networks are the affine maps of the linear-Gaussian model ``lg``.
-
-    ``reverse_nets[i-1]`` becomes z_{i+1} -> [a_i z_{i+1}, ln v_i] (i = 1..T-1), the decoder
-    z_1 -> a_0 z_1 with ``output_link`` the identity and ``output_logvar`` = ln v_0. Everything
-    else (sampler, ELBO terms, pairing, scaling, deviations) is the class's own code.
-    """
+    """A float64 CODIGEM whose networks are the affine maps of ``lg`` (decoder: identity link, fixed
+    log-variance); everything else is the class's own code."""
     if abs(lg.prior_var - 1.0) > 1e-12:
         raise ConfigError(
             f"CODIGEM's prior is N(0, I); the toy needs prior_var = 1, got {lg.prior_var}"
@@ -567,19 +499,8 @@ def check_toy_elbo_gap(
 ) -> CheckReport:
     """A linear-Gaussian toy with exact ln p(x), run through the CODIGEM class itself.
 
-    A CODIGEM with T = 3, D = 3, beta = 0.1, 0.2, 0.3 (linear schedule) and inputs used as they
-    are, whose nets are replaced by affine maps with fixed variance (:func:`toy_codigem`), so that
-    p(z_T) = N(0, I), p(z_i | z_{i+1}) = N(a_i z_{i+1}, v_i), p(x | z_1) = N(a_0 z_1, v_0) and
-    ln p(x) = ln N(x | 0, Var x) is exact. The switches of ``config`` (deviations 1-3) are kept.
-    Two reverse models:
-    * generic: a = (1.1, 0.9, 0.9), v = (0.3, 0.5, 0.5);
-    * true reversal of eq (4) for data x ~ N(0, I): then p(z | x) = Q(z | x).
-    For ``n_points`` x ~ N(0, I), the model's Monte Carlo ELBO (``forward(...).elbo`` over
-    ``n_samples`` chains of its own sampler) must be within 5 SE of the closed-form E_Q of
-    eq (9) (SE about 0.01 nats: a bias of 0.08 nats is found with power > 0.999); the generic
-    gap ln p(x) - ELBO must exceed 5 SE; at the true reversal the ELBO must equal ln p(x) on
-    every chain (to 1e-9: the integrand is then constant).
-    """
+    Its Monte Carlo ELBO must match the closed-form E_Q of eq (9) within 5 SE, stay below ln p(x)
+    for generic affine nets and equal it, chain by chain, at the exact time reversal."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=3)
     toy_cfg = dataclasses.replace(
@@ -676,14 +597,8 @@ _CONSEQUENCES = {
 
 
 def check_preset_faithfulness(config: CODIGEMConfig | str = "paper", seed: int = 0) -> CheckReport:
-    """Detect, by probing a small copy of the model, where ``config`` departs from the paper.
-
-    The probe keeps every field but uses D = 32, M = 64 and no dropout. Behavioural tests:
-    forward terms vs the textbook ln q(z_i | z_{i-1}) on a sampled chain; which (net, latent)
-    reproduces each reported reverse term; whether a KL weight of 0.5 reaches the loss; each
-    Linear layer's weight std and bias vs Xavier; what the model maps 0 and 1 clicks to before
-    diffusion. (Deviation 6 of the notes lives in the evaluation loop, not the model.)
-    """
+    """Detect, by probing a small copy of the model (D = 32, M = 64), where ``config`` departs from
+    the paper: forward terms, reverse pairing, KL weight, init, input scaling (deviations 1-5)."""
     if isinstance(config, str):
         config = CODIGEMConfig.preset(config, n_items=32)
     probe = dataclasses.replace(config, n_items=32, hidden=64, dropout=0.0)
@@ -807,12 +722,8 @@ def _train_small(config: CODIGEMConfig, x: Tensor, steps: int, seed: int) -> COD
 def iwae_bound(
     model: CODIGEM, x: Tensor, k: int, n_groups: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
-    """Per-user IWAE_k estimate ln (1/k) sum_j exp(w_j) (Burda et al. 2016) and its SE, [U] each.
-
-    w_j is the model's own one-chain ELBO integrand (``forward(..., reduction='none').elbo``,
-    eq 9) on k independent chains Q(z | x); IWAE_1 is the ELBO. ``n_groups`` independent groups
-    of k chains per user are averaged.
-    """
+    """Per-user IWAE_k estimate ln (1/k) sum_j exp(w_j) (Burda et al. 2016) and its SE, [U] each,
+    from ``n_groups`` groups of k chains of the model's one-chain ELBO (eq 9)."""
     U = x.shape[0]
     with torch.no_grad():
         w = model(x.repeat_interleave(n_groups * k, 0), generator=generator, reduction="none").elbo
@@ -830,16 +741,8 @@ def check_iwae_bounds(
 ) -> CheckReport:
     """ELBO <= IWAE_K <= IWAE_K' (K < K') on a small trained CODIGEM (Burda et al. 2016).
 
-    The model (``config`` with D = 20, M = 32, T = 3, beta = 0.1, trained ``steps`` Adam steps on
-    64 synthetic users) gives each user an ELBO, IWAE_K and IWAE_K' estimate, each from its own
-    ``n_chains`` independent chains, so the estimators do not share noise. Passes if both
-    differences (averaged over 16 users) are positive by more than 3 SE (at the defaults each
-    gap is about 5 nats with SE < 0.3, so > 15 SE) and the groups of one estimator disagree
-    (nonzero spread). Jensen's inequality
-    makes the expected ordering hold for any log weights; what can break it is the model's
-    per-row ELBO: rows not scored on independent chains, or a batch-averaged value where
-    ``reduction='none'`` promised one per row, leave IWAE equal to the ELBO.
-    """
+    Each gap, averaged over 16 users, must exceed 3 SE, and independent groups must disagree: rows
+    sharing one chain would leave IWAE equal to the ELBO."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=20)
     small = dataclasses.replace(
@@ -895,13 +798,7 @@ def check_iwae_bounds(
 
 
 def run_all_checks(preset: str = "paper", seed: int = 0) -> list[CheckReport]:
-    """Checks 1-6, each on a CODIGEM built from ``preset`` (small sizes, beta = 0.1 where noted).
-
-    1 rearrangements (bookkeeping), 2 marginal (the sampler), 3 gaussian_kl (reverse terms vs
-    DDPM's L_t), 4 toy_elbo_gap (exact ln p(x) through the class), 5 preset_faithfulness,
-    6 iwae_bounds. On 'released', checks 1, 3, 4 and 5 fail (deviations 1-2 break them; 5 names
-    all five), 2 and 6 pass: its sampler and its bound ordering are unchanged.
-    """
+    """Checks 1-6, each on a small CODIGEM built from ``preset`` (beta = 0.1 where it matters)."""
     small = CODIGEMConfig.preset(preset, n_items=6, hidden=16, T=4, beta=0.1)
     return [
         check_rearrangements(small, seed=seed),
