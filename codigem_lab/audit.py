@@ -1,33 +1,7 @@
-"""Gradient-flow audit: which parameters each loss term trains, which parameters reach the ranking,
-and so which parts of training can change a model's recommendations. The one place that tells
-why Table 3's variants I and II cannot change a decoder-scored ranking.
-
-Three questions, each answered with autograd on one small random batch:
-
-(a) **Loss terms -> parameters.** Each term of the ELBO (eq 9) is back-propagated on its own;
-    a parameter group is *reached* by a term when its gradient is non-zero.
-(b) **Parameters -> ranking.** The score a ranking is sorted by is back-propagated, under the
-    chosen score mode; a group that gets a non-zero gradient can move the ranking directly.
-(c) **Training -> ranking.** A group's *training* can change the ranking when the group reaches
-    the ranking, or shares a loss term with a group that does (its values then enter that
-    group's gradient); a loss term can change the ranking when it reaches such a group.
-
-For CODIGEM with decoder scoring (how the released code ranks), only ``decoder`` reaches the
-ranking and only ``reconstruction`` reaches ``decoder``; the KL terms reach the transition nets
-alone, and the prior and forward terms have no trainable parameter at all. So KL annealing
-(Table 3 variant I) and skips in the transition nets (variant II) cannot change a decoder-scored
-ranking: the decoder they train is the very same. Under reverse-chain scoring the transition
-nets reach the ranking too, and both variants can. :func:`variant_effect` checks a variant
-empirically (same seed, same weights, same noise: which initial values, which gradients and which
-scores differ from the base model's), and :func:`ranking_unaffected` /
-:func:`warn_if_cannot_change_ranking` combine it with a report, for a study to call before it
-spends hours training a variant that is the base model again.
-
-Caveats (outside what gradients show): the audit assumes per-parameter optimisers (Adam, Adamax,
-SGD; no global gradient-norm clipping, which would couple every group) and that variants consume
-the same random numbers (true for dropout 0, the paper's setting). It gives the *possibility* of a
-change: a term that reaches a ranking group can still leave a particular ranking unchanged.
-"""
+"""Gradient-flow audit: which parameters each loss term trains, which reach the ranking, and so
+which parts of training can change a model's recommendations (why Table 3's variants I and II
+cannot change a decoder-scored ranking). What it finds: docs/released-code.md; its caveats:
+docs/model-and-checks.md."""
 
 from __future__ import annotations
 
@@ -63,9 +37,8 @@ class RankingUnaffectedWarning(UserWarning):
 
 
 def _one_thread(fn):
-    """Run ``fn`` with one intra-op thread: the probes are tiny, and on a busy machine a second
-    thread's synchronisation costs far more than it saves (0.3 s per backward pass instead of
-    milliseconds). The caller's thread count is restored afterwards."""
+    """Run ``fn`` with one intra-op thread (tiny probes: a second thread's sync costs far more than
+    it saves); the caller's thread count is restored."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -81,13 +54,8 @@ def _one_thread(fn):
 
 @dataclass(frozen=True)
 class GradientFlowReport:
-    """Where gradients flow in one model, for one score mode.
-
-    ``term_reach[t]``: parameter groups with a non-zero gradient of loss term ``t``;
-    ``ranking_reach``: groups with a non-zero gradient of the scores; ``*_norms``: the gradient
-    norms behind them; ``term_weights[t]``: the factor ``t`` carries in the training loss ("1"
-    or "KL weight"). ``config`` is the CODIGEM config audited (``None`` for other models).
-    """
+    """Where gradients flow in one model, for one score mode: groups reached by each loss term
+    (``term_reach``) and by the scores (``ranking_reach``), with gradient norms and term weights."""
 
     model: str
     score_mode: str
@@ -129,40 +97,23 @@ class GradientFlowReport:
         """The loss terms whose gradient reaches ``group``."""
         return tuple(t for t, reached in self.term_reach.items() if group in reached)
 
-    def can_change_ranking(self, terms: Iterable[str] = (), groups: Iterable[str] = ()) -> bool:
-        """Whether changing these loss terms (their form or weight) or these groups (their
-        architecture, init or gradient) can change the ranking under this score mode."""
-        unknown = set(terms) - set(self.term_reach)
-        if unknown:
-            raise ConfigError(
-                f"unknown loss term(s) {sorted(unknown)}; known: {list(self.term_reach)}"
-            )
-        return bool(set(terms) & set(self.ranking_terms) or set(groups) & self.ranking_groups)
-
     def to_frame(self) -> pd.DataFrame:
-        """One row per loss term, then one for the ranking; one boolean column per parameter
-        group (reached or not), then the term's weight in the loss and whether it can change the
-        ranking."""
-        rows = []
-        for term, reached in self.term_reach.items():
-            row = {g: g in reached for g in self.groups}
-            row["weight in loss"] = self.term_weights.get(term, "1")
-            row["can change ranking"] = term in self.ranking_terms
-            rows.append(row)
-        rank = {g: g in self.ranking_reach for g in self.groups}
-        rank["weight in loss"] = ""
-        rank["can change ranking"] = True
-        rows.append(rank)
-        index = [*self.term_reach, f"ranking ({self.score_mode} scoring)"]
-        frame = pd.DataFrame(rows, index=pd.Index(index, name="gradient of"))
+        """One row per loss term, then the ranking: reached per group, weight, changes ranking."""
+        reach = [*self.term_reach.values(), self.ranking_reach]
+        frame = self._frame([{g: g in r for g in self.groups} for r in reach], "gradient of")
+        frame["weight in loss"] = [*(self.term_weights.get(t, "1") for t in self.term_reach), ""]
+        frame["can change ranking"] = [*(t in self.ranking_terms for t in self.term_reach), True]
         return frame
 
     def norms_frame(self) -> pd.DataFrame:
         """Like :meth:`to_frame`, with the gradient norms instead of booleans."""
-        rows = [{g: self.term_norms[t].get(g, 0.0) for g in self.groups} for t in self.term_reach]
-        rows.append({g: self.ranking_norms.get(g, 0.0) for g in self.groups})
+        norms = [*(self.term_norms[t] for t in self.term_reach), self.ranking_norms]
+        rows = [{g: n.get(g, 0.0) for g in self.groups} for n in norms]
+        return self._frame(rows, "gradient norm of")
+
+    def _frame(self, rows: list[dict], name: str) -> pd.DataFrame:
         index = [*self.term_reach, f"ranking ({self.score_mode} scoring)"]
-        return pd.DataFrame(rows, index=pd.Index(index, name="gradient norm of"))
+        return pd.DataFrame(rows, index=pd.Index(index, name=name))
 
     def summary(self) -> str:
         """A few plain sentences: what reaches the ranking, through which terms, what cannot."""
@@ -217,10 +168,8 @@ def _names(items: Iterable[str]) -> str:
 
 
 def default_groups(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
-    """Parameters grouped by sub-network: the first name part, with the index when it is a list
-    entry ('reverse_nets.0'), below the CODIGEM model when the module holds one (CODIGEM:
-    reverse_nets.0, ..., decoder, for any T); for other modules below a wrapper prefix that every
-    parameter shares ('net.' in DiffRec: emb_layer, mlp)."""
+    """Parameters grouped by sub-network: the first name part, with a list index ('reverse_nets.0'),
+    below the CODIGEM model held, or below a prefix all parameters share ('net.' in DiffRec)."""
     named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     parts = [n.split(".") for n, _ in named]
     inner = next((name for name, m in module.named_modules() if isinstance(m, CODIGEM)), None)
@@ -269,12 +218,8 @@ def _projection(scores: Tensor, seed: int) -> Tensor:
 
 
 def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -> Tensor:
-    """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated.
-
-    ``CODIGEM.score`` is wrapped in ``torch.no_grad`` (and ``torch.enable_grad`` cannot override
-    a decorator), so this calls the function it wraps; there is no second copy of the scoring
-    to drift from the model's.
-    """
+    """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated (no
+    second copy of the scoring to drift from the model's)."""
     fn = inspect.unwrap(type(model).score)
     with torch.enable_grad():
         out = fn(model, x, mode=mode)
@@ -322,13 +267,8 @@ def audit_codigem(
     probe: bool = True,
     x: Tensor | None = None,
 ) -> GradientFlowReport:
-    """The gradient-flow report of a CODIGEM config (or a built model) under ``score_mode``.
-
-    ``config``: a :class:`CODIGEMConfig`, a preset name ('paper', 'released') or a
-    :class:`CODIGEM` (audited as it is, with its own weights). With ``probe`` a config is
-    audited at probe size (:func:`probe_config`; the flow does not depend on D or M), in float64.
-    ``x``: the batch (default: a seeded random 0/1 batch).
-    """
+    """The gradient-flow report of a CODIGEM config, preset or built model under ``score_mode``; a
+    config is audited at probe size (``probe``), in float64, on ``x`` or a seeded random batch."""
     if score_mode not in SCORE_MODES:
         raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
     if isinstance(config, str):
@@ -397,14 +337,8 @@ def _describe_codigem(c: CODIGEMConfig) -> str:
 
 @dataclass(frozen=True)
 class VariantEffect:
-    """What a config change does to one batch, with the same seed, weights and noise as the base.
-
-    ``changed_terms``: loss terms whose value, weight (at some training step) or gradient differ;
-    ``changed_init``: groups whose initial values differ; ``changed_gradients``: groups whose
-    gradient of the training loss differs (at some step of :data:`PROBE_STEPS`);
-    ``scores_changed``: the scores (under ``score_mode``) differ; ``architecture_changed``:
-    parameter names or shapes differ (then everything counts as changed).
-    """
+    """What a config change does to one batch, with the same seed, weights and noise as the base:
+    changed terms, initial values, training gradients, scores or architecture."""
 
     overrides: dict
     score_mode: str
@@ -463,13 +397,8 @@ def variant_effect(
     *,
     seed: int = 0,
 ) -> VariantEffect:
-    """Compare the variant ``config + overrides`` with ``config`` on one probe batch.
-
-    Both are built from the same seed (so init differences show), then the variant gets the base
-    model's weights and both see the same batch and noise: every loss term's value, weight and
-    gradient is compared at each step of :data:`PROBE_STEPS` (annealing changes with the step),
-    and the scores under ``score_mode``.
-    """
+    """Compare the variant ``config + overrides`` with ``config`` on one probe batch: same seed
+    (init differences show), then the base weights, batch and noise, at each :data:`PROBE_STEPS`."""
     if score_mode not in SCORE_MODES:
         raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
     if isinstance(config, str):
@@ -532,14 +461,8 @@ def variant_effect(
 def ranking_unaffected(
     report: GradientFlowReport, variant: Mapping[str, object] | VariantEffect, *, seed: int = 0
 ) -> bool:
-    """True when the variant cannot change the ranking under ``report.score_mode``.
-
-    ``variant``: the config overrides of a variant (e.g. ``studies.VARIANTS['I (annealing)']``),
-    applied to ``report.config``; or a :class:`VariantEffect`. The variant cannot change the
-    ranking when, at the same weights, the scores are unchanged and neither the init nor the
-    training gradient of any group in ``report.ranking_groups`` changes (nor any term that
-    reaches them).
-    """
+    """True when the variant (config overrides or a :class:`VariantEffect`) cannot change the
+    ranking under ``report.score_mode``: same scores, nothing reaching ranking groups changes."""
     effect = _effect(report, variant, seed)
     if effect.architecture_changed or effect.scores_changed:
         return False
@@ -710,14 +633,8 @@ def audit_recommender(
     batch: int = PROBE_BATCH,
     groups: Callable[[nn.Module], dict] | None = None,
 ) -> GradientFlowReport:
-    """The gradient-flow report of any trainable recommender (its ``loss``/``scores`` module).
-
-    ``recommender_or_module``: a :class:`~codigem_lab.neural.NeuralRecommender` (its module is
-    built for ``split_or_batch``, which must then be a Split), a module with ``loss(x, step)`` and
-    ``scores(x)``, or a CODIGEM recommender / module / model (then :func:`audit_codigem` runs on
-    it, term by term, under its score mode unless ``score_mode`` is given). Other modules expose
-    one differentiable loss, so their report has one term, ``loss``.
-    """
+    """The gradient-flow report of any trainable recommender, module or CODIGEM (then term by term,
+    via :func:`audit_codigem`); other modules expose one loss term, ``loss``."""
     from codigem_lab.codigem import CODIGEMModule, CODIGEMRecommender
 
     obj = recommender_or_module
@@ -786,19 +703,3 @@ def _codigem_x(model: CODIGEM, split_or_batch, batch: int) -> Tensor | None:
         return None
     return _batch_from(split_or_batch, batch, model._dtype())
 
-
-__all__ = [
-    "GradientFlowReport",
-    "RankingUnaffectedWarning",
-    "VariantEffect",
-    "audit_codigem",
-    "audit_recommender",
-    "audit_variants",
-    "codigem_scores_with_grad",
-    "default_groups",
-    "explain_variant",
-    "probe_config",
-    "ranking_unaffected",
-    "variant_effect",
-    "warn_if_cannot_change_ranking",
-]

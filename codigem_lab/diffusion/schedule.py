@@ -1,10 +1,7 @@
 """The forward diffusion process of CODIGEM: a noise schedule beta_1..beta_T and q (eqs 4-5).
 
-Everything here is a cheap pure function of the schedule and its inputs (a notebook slider calls
-it for D = 3000, T = 50), and works on numpy arrays and torch tensors alike.
-
-Indexing follows the paper: steps are t = 1..T, ``beta[t - 1]`` is beta_t, and z_0 = x.
-"""
+Cheap pure functions (a notebook slider calls them for D = 3000, T = 50) of numpy arrays and torch
+tensors alike; steps are t = 1..T, ``beta[t - 1]`` is beta_t, and z_0 = x."""
 
 from __future__ import annotations
 
@@ -14,32 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from codigem_lab.diffusion.types import SCHEDULES, ScheduleName
+from codigem_lab.diffusion.types import ScheduleName
 from codigem_lab.errors import ConfigError
 from codigem_lab.validate import check_choice, check_int, check_range
 
 Array = np.ndarray | torch.Tensor
 Generator = int | np.random.Generator | torch.Generator | None
 
-__all__ = [
-    "SCHEDULES",
-    "NoiseSchedule",
-    "check_T",
-    "check_beta",
-    "q_marginal_moments",
-    "q_marginal_sample",
-    "q_step_mean",
-    "q_step_sample",
-]
-
 
 @dataclass(frozen=True, eq=False)
 class NoiseSchedule:
-    """Variances beta_1..beta_T of the Gaussian steps q(z_t | z_{t-1}) (eq 4), float64, read-only.
-
-    Build it with :meth:`constant` (the paper: one beta for every step), :meth:`linear` or
-    :meth:`cosine`; ``NoiseSchedule(beta=[...])`` takes explicit values.
-    """
+    """Variances beta_1..beta_T of the Gaussian steps q(z_t | z_{t-1}) (eq 4), float64, read-only:
+    :meth:`constant` (the paper's), :meth:`linear`, :meth:`cosine` or explicit ``beta=[...]``."""
 
     beta: np.ndarray
 
@@ -70,11 +53,8 @@ class NoiseSchedule:
 
     @classmethod
     def cosine(cls, T: int, s: float = 0.008) -> NoiseSchedule:
-        """Nichol & Dhariwal's schedule: alpha_bar_t = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) pi/2)^2.
-
-        beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}, clipped to at most 0.999 (the last step would
-        otherwise be exactly 1).
-        """
+        """Nichol & Dhariwal's alpha_bar_t = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) pi/2)^2, with
+        beta_t = 1 - alpha_bar_t / alpha_bar_{t-1} clipped to 0.999 (the last would be 1)."""
         T = check_T(T)
         check_range("cosine schedule offset s", s, 0.0, open_low=True)
         t = np.arange(T + 1, dtype=np.float64)
@@ -87,11 +67,8 @@ class NoiseSchedule:
     def from_name(
         cls, name: ScheduleName, T: int, beta: float = 1e-4, beta_end: float = 0.02
     ) -> NoiseSchedule:
-        """Build a schedule by name: 'constant' (beta), 'linear' (beta -> beta_end) or 'cosine'.
-
-        The one validation of a named schedule: every argument is checked, used by ``name`` or
-        not, once (``CODIGEMConfig`` builds its schedule here and checks beta, T no more).
-        """
+        """Build a schedule by name ('constant', 'linear', 'cosine'): the one validation of a named
+        schedule, every argument checked once, used or not (``CODIGEMConfig`` relies on it)."""
         check_choice("schedule", name, ScheduleName)
         T, beta = check_T(T), check_beta(beta, "beta")
         beta_end = check_beta(beta_end, "beta_end")
@@ -121,10 +98,8 @@ class NoiseSchedule:
         return ab / (1.0 - ab)
 
     def q_marginal(self, x: Array, t: int) -> tuple[Array, float]:
-        """Mean and (isotropic) variance of q(z_t | x) = N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I).
-
-        Iterating eq (5) t times composes Gaussians, giving this closed form; t = 0 returns (x, 0).
-        """
+        """Mean and (isotropic) variance of q(z_t | x), N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I);
+        t = 0 returns (x, 0)."""
         t = self._check_t(t)
         x = _as_float(x)
         if t == 0:
@@ -167,37 +142,24 @@ class NoiseSchedule:
 
 
 def q_step_sample(z_prev: Array, beta_i: float, eps: Array) -> Array:
-    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps.
-
-    The one implementation of eq (5): ``NoiseSchedule.sample_chain`` and
-    ``CODIGEM.sample_latents`` (the training hot path) both call it. ``beta_i`` is a Python
-    float, so the two square roots cost nothing next to the tensor arithmetic.
-    """
+    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps; the one
+    implementation (``sample_chain`` and ``CODIGEM.sample_latents`` call it)."""
     return q_step_mean(z_prev, beta_i) + math.sqrt(beta_i) * eps
 
 
 def q_step_mean(z_prev: Array, beta_i: float) -> Array:
-    """Mean sqrt(1 - beta_i) z_{i-1} of q(z_i | z_{i-1}) = N(sqrt(1 - beta_i) z_{i-1}, beta_i I), eq (4).
-
-    The density's mean and the sampler of eq (5) share this one line.
-    """
+    """Mean sqrt(1 - beta_i) z_{i-1} of q(z_i | z_{i-1}), eq (4), shared by density and sampler."""
     return math.sqrt(1.0 - beta_i) * z_prev
 
 
 def q_marginal_moments(x: Array, alpha_bar_t: float) -> tuple[Array, float]:
-    """Mean and variance of q(z_t | x) = N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I).
-
-    Composing t Gaussian steps of eq (5) gives this closed form (alpha_bar_t = prod_s (1 -
-    beta_s)); ``NoiseSchedule.q_marginal`` and ``CODIGEM.score`` use it.
-    """
+    """Mean and variance of q(z_t | x): sqrt(alpha_bar_t) x and 1 - alpha_bar_t (eq 5, t times)."""
     return math.sqrt(alpha_bar_t) * x, 1.0 - alpha_bar_t
 
 
 def q_marginal_sample(x: Array, alpha_bar_t: float, eps: Array | None = None) -> Array:
-    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps, one draw of q(z_t | x) in one step.
-
-    With ``eps=None`` the mean sqrt(alpha_bar_t) x (how ``CODIGEM.score`` diffuses without noise).
-    """
+    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps, one draw of q(z_t | x); its mean if
+    ``eps`` is None."""
     mean, var = q_marginal_moments(x, alpha_bar_t)
     return mean if eps is None else mean + math.sqrt(var) * eps
 
