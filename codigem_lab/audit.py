@@ -702,4 +702,3 @@ def _codigem_x(model: CODIGEM, split_or_batch, batch: int) -> Tensor | None:
     if split_or_batch is None:
         return None
     return _batch_from(split_or_batch, batch, model._dtype())
-
