@@ -1,25 +1,7 @@
-"""Data-parallel training with ``torch.distributed``: ranks, the process group, batches, gathering.
-
-``torchrun`` starts one process per GPU (or CPU worker) and tells each its place through the
-environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``);
-:func:`process_group` turns that into an initialised process group (NCCL on CUDA, gloo on CPU) for
-the duration of a command. The :class:`~codigem_lab.train.Trainer` asks :meth:`DistContext.current`
-who it is and leaves every multi-rank step to it, so its loop reads as the one-process loop:
-
-- :meth:`DistContext.loss`, :meth:`~DistContext.weighted`: the loss through DDP, weighted so that
-  the averaged gradient is the global batch mean's;
-- :class:`UserBatchSampler`: every rank draws the same global shuffle of the training users (the
-  permutation a single process draws), cuts it into the same global batches, and takes a strided
-  share of each, so a global batch is made of exactly the users the one-process run puts in it;
-- :meth:`DistContext.all_true`, :meth:`~DistContext.sum_values`: agree on finiteness, sum epoch
-  statistics;
-- :meth:`DistContext.evaluate`: each rank scores a strided share of the held-out users; the
-  per-user metrics are all-gathered and put back in the one-process order (:func:`gather_eval`);
-- :func:`rank_seed`, :func:`rank_rng_state`: independent noise per rank, also after a resume.
-
-A single process (no ``torchrun``, or ``WORLD_SIZE=1``) gets a context whose collectives are
-no-ops, so the one-process path does exactly what it did before distributed training existed.
-"""
+"""Data-parallel training with ``torch.distributed`` under ``torchrun``: ranks, the process group,
+sharded batches, gathered evaluation, per-rank seeds. The Trainer leaves every multi-rank step to
+:class:`DistContext`, whose collectives are no-ops in one process, so its loop reads as the
+one-process loop; a global batch holds exactly the users the one-process run puts in it."""
 
 from __future__ import annotations
 
@@ -47,10 +29,8 @@ def under_torchrun(environ: dict | None = None) -> bool:
 
 @dataclass(frozen=True)
 class DistContext:
-    """This process's place among the ranks, and the collectives the trainer needs.
-
-    Every collective is a no-op when ``world_size == 1``.
-    """
+    """This process's place among the ranks, and the collectives the trainer needs (no-ops when
+    ``world_size == 1``)."""
 
     rank: int = 0
     world_size: int = 1
@@ -132,12 +112,12 @@ class DistContext:
         dist.all_gather_object(out, obj)
         return out
 
-    def broadcast(self, obj: object, src: int = 0) -> object:
-        """Rank ``src``'s ``obj`` on every rank."""
+    def broadcast(self, obj: object) -> object:
+        """Rank 0's ``obj`` on every rank."""
         if not self.enabled:
             return obj
         box = [obj]
-        dist.broadcast_object_list(box, src=src)
+        dist.broadcast_object_list(box, src=0)
         return box[0]
 
     def agree(self, value: object) -> bool:
@@ -150,12 +130,9 @@ class DistContext:
             dist.barrier()
 
     @contextlib.contextmanager
-    def first(self, per_node: bool = True) -> Iterator[None]:
-        """Run the block on rank 0 (``per_node``: on each node's local rank 0) before the others.
-
-        For work whose result the others can reuse from disk, e.g. preparing the cached split.
-        """
-        leader = (self.local_rank if per_node else self.rank) == 0
+    def first(self) -> Iterator[None]:
+        """Run the block on each node's local rank 0 before the others (work reused from disk)."""
+        leader = self.local_rank == 0
         if not leader:
             self.barrier()
         yield
@@ -165,12 +142,9 @@ class DistContext:
 
 @contextlib.contextmanager
 def process_group(device: str = "auto") -> Iterator[DistContext]:
-    """Initialise the default process group from torchrun's environment for the block.
-
-    NCCL when this rank will train on CUDA (``device`` is ``auto`` or ``cuda`` and a GPU is
-    visible), gloo otherwise. Without ``WORLD_SIZE > 1`` in the environment, or when a group already
-    exists, nothing is started and the current context is yielded.
-    """
+    """Initialise the default process group from torchrun's environment for the block: NCCL when
+    this rank trains on CUDA, gloo otherwise; nothing without ``WORLD_SIZE > 1`` or with a group
+    already."""
     started = dist.is_available() and dist.is_initialized()
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or started:
         yield DistContext.current()
@@ -191,10 +165,8 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
 
 def relaunch(argv: Sequence[str], nproc: int) -> int:
     """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status.
-
-    ``--distributed`` and ``--nproc`` are dropped from ARGV: the ranks need neither, and torchrun's
-    own parser would take ``--nproc`` for an abbreviation of its ``--nproc_per_node``.
-    """
+    ``--nproc`` and ``--distributed`` are dropped (torchrun would read ``--nproc`` as
+    ``--nproc_per_node``)."""
     run = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     ranks = [f"--nproc_per_node={int(nproc)}", "-m", "codigem_lab.cli"]
     return subprocess.call([*run, *ranks, *_without_launch_flags(argv)])
@@ -219,11 +191,8 @@ def default_nproc() -> int:
 
 @dataclass(frozen=True)
 class Shard:
-    """This rank's part of one global batch of training users.
-
-    ``rows`` holds ``n_real`` user rows, or one stand-in row (weight 0) when a tiny last batch
-    leaves this rank nothing: every rank must still run forward and backward for DDP's all-reduce.
-    """
+    """This rank's part of one global batch: ``n_real`` user rows, or one stand-in row of weight 0
+    when a tiny batch leaves it none (every rank must run forward and backward for DDP)."""
 
     rows: np.ndarray
     n_real: int
@@ -236,16 +205,11 @@ class Shard:
 
 
 class UserBatchSampler(DistributedSampler):
-    """This rank's share of each shuffled global batch of training users.
+    """This rank's share of each shuffled global batch of training users (a ``DistributedSampler``).
 
-    A :class:`~torch.utils.data.distributed.DistributedSampler` (``num_replicas``, ``rank``,
-    ``set_epoch``) whose shuffle is the one-process trainer's: :meth:`set_epoch` draws
-    ``rng.permutation(n_users)`` from the trainer's numpy generator (the same state on every rank,
-    saved in checkpoints), the permutation is cut into global batches of ``batch_size`` users, and
-    rank r takes ``batch[r::world]``. So the global batch composition, and with per-example-mean
-    losses the averaged gradient, equal the one-process run's. Iterating yields this rank's user
-    rows (the sampler contract); :meth:`batches` yields them grouped into :class:`Shard` objects.
-    """
+    :meth:`set_epoch` draws the one-process trainer's permutation from its numpy generator (the
+    same on every rank, saved in checkpoints); rank r takes ``batch[r::world]`` of each global
+    batch."""
 
     def __init__(
         self,
@@ -295,11 +259,8 @@ class UserBatchSampler(DistributedSampler):
 
 
 def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:
-    """All ranks' per-user results for their ``rows``, in row order, with rank 0's means.
-
-    Every rank computes the same per-user table; the means are broadcast from rank 0 so that
-    early stopping compares bit-identical numbers everywhere.
-    """
+    """All ranks' per-user results for their ``rows``, in row order, with rank 0's means broadcast
+    (so early stopping compares bit-identical numbers everywhere)."""
     pieces = ctx.gather((np.asarray(rows), part.per_user, part.seconds))
     order = np.argsort(np.concatenate([p[0] for p in pieces]), kind="stable")
     per_user = pd.concat([p[1] for p in pieces]).iloc[order]
@@ -321,22 +282,16 @@ class LossForward(torch.nn.Module):
 
 
 def rank_seed(seed: int, rank: int) -> int:
-    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere.
-
-    Ranks must draw independent noise (dropout, diffusion) for their different users; the
-    shuffle, drawn from numpy with the run's seed, stays the same on every rank.
-    """
+    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere
+    (ranks draw independent noise; the numpy shuffle stays shared)."""
     if rank == 0:
         return seed
     return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
 
 
 def rank_rng_state(ck: dict, ctx: DistContext, seed: int) -> dict:
-    """This rank's RNG state from a checkpoint (``seed``: the run's).
-
-    Its own saved state when the world size is unchanged; otherwise the numpy state (the shared
-    shuffle) with a fresh torch state per rank, so ranks still draw independent noise.
-    """
+    """This rank's RNG state from a checkpoint: its own when the world size is unchanged, else the
+    shared numpy state with a fresh torch state per rank."""
     per_rank = ck.get("rng_ranks")
     if per_rank is not None and len(per_rank) == ctx.world_size:
         return per_rank[ctx.rank]
