@@ -1,9 +1,5 @@
-"""CODIGEM as a recommender: the diffusion model behind the shared ``fit``/``score`` interface.
-
-Scoring follows the released code by default (``score_mode='decoder'``: decoder on the
-forward-diffused fold-in vector, noise off so a test score is reproducible); ``'reverse'`` runs the
-reverse chain as the paper's Sec. 2.4 describes. The experiments use ``'decoder'``.
-"""
+"""CODIGEM as a recommender: the diffusion model behind the shared ``fit``/``score`` interface,
+scored by its decoder (the released code's way) or by the reverse chain (Sec 2.4)."""
 
 from __future__ import annotations
 
@@ -27,15 +23,10 @@ from codigem_lab.validate import check, check_bool, check_choice
 class CODIGEMModule(TrainableModule):
     """Adapts :class:`CODIGEM` to the trainer: ``loss`` = negative ELBO with KL annealing.
 
-    Noise is keyed by batch (``keyed_noise``): it comes from the module's own generator, which the
-    trainer reseeds before every batch (:meth:`seed_noise`), and eps_1 is always the first draw,
-    so a batch's noise depends neither on earlier batches nor on the shuffle. With
-    :meth:`set_decoder_only` (``--decoder-only``) the loss is -ln p(x | z_1) alone: only eps_1 is
-    drawn and only the decoder runs (the T-1 transition nets and z_2..z_T are skipped), which
-    gives the decoder the same gradient, bit for bit, as the full loss (the KL terms do not depend
-    on the decoder, and the forward process has no parameters); the whole model's ELBO terms are
-    then logged at validation time (:meth:`epoch_terms`, :data:`HISTORY_TERMS_DECODER_ONLY`).
-    """
+    Noise is keyed by batch: the module's generator is reseeded before every batch and eps_1
+    is the first draw. With :meth:`set_decoder_only` the loss is -ln p(x | z_1) alone, which
+    gives the decoder the full loss's gradient bit for bit; the whole model's terms are logged
+    at validation time."""
 
     keyed_noise = True
 
@@ -64,13 +55,9 @@ class CODIGEMModule(TrainableModule):
     def set_decoder_only(self, on: bool = True) -> None:
         """Train the decoder alone (z_1 only), or the whole model again (``on=False``).
 
-        Equivalent to the full model exactly when scores come from the decoder on q(z_1 | x)
-        (``score_mode='decoder'``): then the decoder is all that reaches the ranking, and its
-        gradient is the reconstruction term's alone in every CODIGEMConfig (annealing, skips,
-        the released deviations and dropout only touch the KL side or the decoder's own input).
-        Under ``score_mode='reverse'`` the transition nets produce z_1 at scoring time, so
-        skipping them would change the ranking: refused.
-        """
+        The decoder's gradient is the reconstruction term's alone in every config, so this
+        equals the full model exactly under decoder scoring; under reverse scoring the
+        transition nets make z_1: refused."""
         check_decoder_only(on, self.score_mode, self.score_noise)
         self.decoder_only = bool(on)
         self.epoch_terms_note = HISTORY_TERMS_DECODER_ONLY if self.decoder_only else None
@@ -163,12 +150,9 @@ def check_decoder_only(decoder_only: object, score_mode: str, score_noise: bool 
 
 @dataclass(frozen=True)
 class CODIGEMParams:
-    """A CODIGEM run's hyper-parameters, typed and checked once: the preset's config with the
-    given overrides (checked by :class:`CODIGEMConfig`) and how the model scores.
-
-    ``given`` names the parameters set explicitly, in order; with their values they are the
-    run's ``RunSpec.params`` (:meth:`as_dict`), which name the run in the result cache.
-    """
+    """A CODIGEM run's hyper-parameters, typed and checked once: the preset's config with
+    overrides and how the model scores; ``given`` names the parameters set explicitly (the
+    run's ``params``)."""
 
     variant: Preset
     config: CODIGEMConfig
@@ -206,13 +190,9 @@ class CODIGEMParams:
 
 
 class CODIGEMRecommender(NeuralRecommender):
-    """CODIGEM with a preset (``paper`` or ``released``) and any config overrides.
-
-    ``decoder_only=True`` (decoder scoring only): the ranking-equivalent fast path. Only the
-    decoder is trained, on z_1 alone; its weights and every test metric equal, bit for bit,
-    those of the same call without it (same seed). See :class:`CODIGEMModule`. ``params``
-    (typed, already checked) replaces ``variant`` and the keywords.
-    """
+    """CODIGEM with a preset (``paper`` or ``released``) and any config overrides;
+    ``decoder_only`` is the ranking-equivalent fast path; ``params`` (typed, checked) replaces
+    the keywords."""
 
     name = "codigem"
     params_type = CODIGEMParams

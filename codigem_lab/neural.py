@@ -1,10 +1,5 @@
 """The one base class of trained recommenders: build a torch module for the split, train it with
-the one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it.
-
-A model with a frozen config dataclass names it in ``config_class`` (its instance is
-``self.config``); ``paper_train`` holds the optimiser settings the model's paper or released code
-uses, applied when no :class:`~codigem_lab.train.TrainConfig` is given.
-"""
+the one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it."""
 
 from __future__ import annotations
 

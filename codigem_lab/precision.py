@@ -1,9 +1,5 @@
-"""Mixed precision for training (``TrainConfig.precision``), kept apart from the plain loop.
-
-``fp32`` (default, exact); ``tf32``: CUDA matmuls and convolutions on TF32 tensor cores (no
-effect on CPU); ``bf16``: ``torch.autocast`` to bfloat16 for the training forward pass (CPU or
-CUDA). Scoring stays float32, so rankings are not quantised to bfloat16's 8-bit mantissa.
-"""
+"""Mixed precision for training (``TrainConfig.precision``): ``fp32`` (exact), ``tf32`` (CUDA
+tensor cores) or ``bf16`` (autocast of the training forward pass); scoring stays float32."""
 
 from __future__ import annotations
 
@@ -17,11 +13,8 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 
 @contextlib.contextmanager
 def matmul_precision(precision: str, device: torch.device) -> Iterator[None]:
-    """Inside the block, CUDA matmuls and convolutions may use TF32 when ``precision == 'tf32'``.
-
-    torch keeps these switches process-wide, so they are set for the block and restored after it.
-    A no-op on CPU and for the other precisions.
-    """
+    """Inside the block, CUDA matmuls may use TF32 when ``precision == 'tf32'`` (process-wide
+    switches, restored after it)."""
     if precision != "tf32" or device.type != "cuda":
         yield
         return

@@ -1,9 +1,6 @@
-"""One interface for every recommender (Cornac-style): ``fit(split)`` then ``score(fold_in)``.
-
-``score`` gets a CSR batch of fold-in rows (and, under the ``ratio`` protocol, the users' rows in
-the training matrix, for models with user embeddings) and returns dense scores. It never masks:
-the :class:`~codigem_lab.metrics.Evaluator` masks fold-in items for every model alike.
-"""
+"""One interface for every recommender (Cornac-style): ``fit(split)`` then ``score(fold_in)``,
+dense and never masked (the :class:`~codigem_lab.metrics.Evaluator` masks fold-in items for
+all alike)."""
 
 from __future__ import annotations
 

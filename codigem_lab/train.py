@@ -1,18 +1,11 @@
-"""One trainer for CODIGEM and the neural baselines.
+"""One trainer for CODIGEM and the neural baselines (the released CODIGEM code's schedule:
+Adamax, lr 1e-3, batches of 200 users, early stopping on validation Recall@50, best weights
+restored).
 
-Adamax (lr 1e-3), batches of 200 users shuffled each epoch, at most 100 epochs, early stopping after
-10 epochs without a better validation Recall@50, best checkpoint restored, test scored once; the
-released CODIGEM code's schedule. Only the current batch is densified. Checkpoints are written
-atomically each epoch and hold everything ``resume`` needs (weights, optimiser, RNG states,
-history), so an interrupted run resumes to the same result as an uninterrupted one.
-
-The loop knows models only through :class:`TrainableModule`: ``loss`` and ``scores``, plus hooks
-with no-op defaults that CODIGEM fills (noise keyed by batch, a divergence hint, validation-time
-history columns of its decoder-only fast path; see :class:`~codigem_lab.codigem.CODIGEMModule`).
-What is not the plain one-process loop lives in its own module, which a reader may skip:
-data-parallel training under ``torchrun`` in :mod:`codigem_lab.distributed`, TF32/bfloat16 in
-:mod:`codigem_lab.precision`.
-"""
+Checkpoints are written atomically each epoch and hold all ``resume`` needs, so an interrupted
+run resumes to the same result. Models are seen only through :class:`TrainableModule`;
+torchrun and mixed precision live in :mod:`codigem_lab.distributed` and
+:mod:`codigem_lab.precision`."""
 
 from __future__ import annotations
 
@@ -42,10 +35,8 @@ OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": tor
 class TrainableModule(torch.nn.Module, abc.ABC):
     """What the trainer calls on a model: ``loss``, ``scores``, and hooks with no-op defaults."""
 
-    #: True: before each batch the trainer calls :meth:`seed_noise` with a key mixed from (seed,
-    #: rank, epoch, batch) and reseeds torch's generator (dropout) from the same key on a second
-    #: stream (:func:`batch_key`), so a batch's noise depends on the batch alone, not on what
-    #: earlier batches drew. False: all noise continues torch's global generator.
+    #: True: before each batch the trainer reseeds the model's noise (:meth:`seed_noise`) and
+    #: dropout from :func:`batch_key`, so a batch's noise depends on the batch alone.
     keyed_noise: bool = False
 
     @abc.abstractmethod
@@ -125,13 +116,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class DenseBatches:
-    """Dense float32 batches of rows of a CSR matrix, scattered into one preallocated buffer.
-
-    The matrix's index arrays live on the device; a batch is ``buffer.zero_()`` and one
-    ``index_put_`` of its nonzeros, so no per-batch allocation of a [B, D] array, no scipy row
-    slicing and no dtype conversion. The returned tensor is a view of the buffer: it is
-    overwritten by the next call (the trainer finishes a step before it asks for the next batch).
-    """
+    """Dense float32 batches of rows of a CSR matrix, scattered into one preallocated device
+    buffer (one ``index_put_``, no per-batch allocation); the returned view is overwritten
+    next call."""
 
     def __init__(self, m: sp.csr_matrix, batch_size: int, device: torch.device) -> None:
         m = sp.csr_matrix(m)
@@ -162,12 +149,9 @@ class DenseBatches:
 
 
 def batch_key(seed: int, rank: int, epoch: int, batch: int, stream: int = 0) -> int:
-    """A 63-bit seed for one batch's noise, mixed from the run's seed, rank, epoch and batch.
-
-    ``stream`` separates independent uses in the same batch (0: the model's noise generator,
-    1: torch's global generator, i.e. dropout; 2: validation-time ELBO terms). SeedSequence
-    mixing, so neighbouring keys give unrelated streams.
-    """
+    """A 63-bit seed for one batch's noise, SeedSequence-mixed from (seed, rank, epoch, batch,
+    stream); ``stream`` 0: the model's generator, 1: torch's (dropout), 2: validation-time
+    ELBO terms."""
     ss = np.random.SeedSequence([int(seed), int(rank), int(epoch), int(batch), int(stream)])
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
@@ -237,11 +221,8 @@ class _FitState:
 
 
 class Trainer:
-    """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics.
-
-    ``dist`` defaults to the running process group (:meth:`DistContext.current`): a single
-    process unless started by torchrun.
-    """
+    """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics;
+    ``dist`` defaults to the running process group (one process unless started by torchrun)."""
 
     def __init__(
         self,
@@ -444,11 +425,8 @@ class Trainer:
         )
 
     def _epoch_terms(self, epoch: int) -> dict[str, float]:
-        """The module's validation-time history columns (:meth:`TrainableModule.epoch_terms`).
-
-        On the first ``batch_size`` validation users' fold-in rows (one batch), noise keyed by the
-        epoch on its own stream, so they never touch a training draw.
-        """
+        """The module's validation-time history columns on the first ``batch_size`` validation
+        users, noise keyed by the epoch on its own stream (never touching a training draw)."""
         if self.module.epoch_terms_note is None:
             return {}
         fold_in = self.split.eval_set("valid").fold_in[: self.config.batch_size]
