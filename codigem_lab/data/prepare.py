@@ -1,9 +1,5 @@
-"""From a dataset name to a cached ``Split``: load, preprocess, split, store.
-
-Prepared splits are cached under ``<cache>/prepared/`` keyed by dataset, source file, preprocessing,
-protocol and seed, so the second load of the same split reads one ``.npz`` file. A ``published``
-dataset is a split another paper shipped (:mod:`~codigem_lab.data.published`), read as it is.
-"""
+"""From a dataset name to a cached ``Split``: load, preprocess, split, store under
+``<cache>/prepared/`` (keyed by dataset, source, preprocessing, protocol and seed)."""
 
 from __future__ import annotations
 
@@ -133,12 +129,9 @@ def prepare_split(
     max_users: int | None = None,
     **split_kwargs,
 ) -> Split:
-    """Load, preprocess and split a dataset, reusing the on-disk cache when it holds this split.
-
-    ``min_rating``/``user_core``/``item_core`` override the preset's values; ``max_users`` keeps a
-    seeded random subset of users after preprocessing (quick runs on a smaller copy of real data).
-    ``dataset="published"`` reads the split in the folder ``source``; its protocol is its own.
-    """
+    """Load, preprocess and split a dataset, reusing the on-disk cache when it holds this split;
+    ``max_users`` keeps a seeded random subset of users (quick runs); ``published`` reads
+    ``source``."""
     published = dataset == "published"
     if published:
         if protocol not in ("strong", "published"):  # "strong": the default, not a choice

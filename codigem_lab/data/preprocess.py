@@ -1,14 +1,7 @@
-"""Paper preprocessing: rating threshold, iterative k-core, implicit feedback.
-
-Presets name the exact recipes in use:
-
-- ``paper-ml1m``: keep rating >= 3, iterative 10-core on users and items (the paper's Sec. 3.1).
-  On ML-1M this gives 6,033 users, 3,123 items and 834,449 interactions; the paper's Table 1 prints
-  6,034 / 3,124 because its toolkit counts a padding id 0 in both.
-- ``multvae``: keep rating > 3.5, users with >= 5 interactions (Multi-VAE's and the released
-  CODIGEM code's ML-20M recipe: 136,677 users, 20,108 items, 9,990,682 interactions).
-- ``none``: no threshold, no k-core.
-"""
+"""Paper preprocessing: rating threshold, iterative k-core, implicit feedback. Presets:
+``paper-ml1m`` (rating >= 3, iterative 10-core, Sec. 3.1; the paper's Table 1 counts a padding
+id 0 too), ``multvae`` (rating > 3.5, users with >= 5 interactions: Multi-VAE's and the
+released code's ML-20M recipe) and ``none``."""
 
 from __future__ import annotations
 
@@ -22,11 +15,8 @@ from codigem_lab.errors import ConfigError, DataError
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """A rating threshold plus an iterative k-core.
-
-    ``min_rating`` keeps ratings >= it (or > it when ``strict``); ``user_core``/``item_core`` keep
-    users/items with at least that many interactions, repeated until stable when ``iterative``.
-    """
+    """A rating threshold (``>=``, or ``>`` when ``strict``) plus a k-core on users and items,
+    repeated until stable when ``iterative``."""
 
     name: str = "custom"
     min_rating: float | None = None
@@ -94,20 +84,11 @@ def get_preset(
     return base
 
 
-def to_implicit(ratings: pd.DataFrame, prep: Preprocessing) -> pd.DataFrame:
-    """Apply the rating threshold and drop repeated (user, item) pairs (each counts once)."""
-    rows, _, _ = _implicit_rows(ratings, prep)
-    return ratings.iloc[rows]
-
-
 def k_core(
     df: pd.DataFrame, user_core: int, item_core: int, iterative: bool = True
 ) -> pd.DataFrame:
-    """Keep users with >= ``user_core`` and items with >= ``item_core`` interactions.
-
-    Iterative: repeat until no row is removed (a removal can push others under the threshold).
-    Non-iterative follows Multi-VAE: items first, then users, once.
-    """
+    """Keep users with >= ``user_core`` and items with >= ``item_core`` interactions; iterative
+    until nothing is removed, else Multi-VAE's one pass, items first."""
     u = pd.factorize(df["user"])[0]
     i = pd.factorize(df["item"])[0]
     return df.loc[_core_mask(u, i, user_core, item_core, iterative)]
@@ -116,12 +97,8 @@ def k_core(
 def preprocess(
     ratings: pd.DataFrame, preset: str | Preprocessing | None = "none", **overrides
 ) -> pd.DataFrame:
-    """Turn explicit ratings into the implicit interactions a preset keeps (columns user, item).
-
-    The same rows as ``k_core(to_implicit(ratings))``, found on row positions and integer codes so
-    that the table is copied once, at the end (ML-20M's 20M ratings: one 10M-row copy instead of
-    three full ones).
-    """
+    """Explicit ratings -> the implicit interactions a preset keeps (threshold, first of each
+    pair, k-core), on row positions and integer codes so the table is copied once, at the end."""
     prep = get_preset(preset, **overrides)
     rows, u, i = _implicit_rows(ratings, prep)
     rows = rows[_core_mask(u, i, prep.user_core, prep.item_core, prep.iterative)]
@@ -138,10 +115,8 @@ def preprocess(
 def _implicit_rows(
     ratings: pd.DataFrame, prep: Preprocessing
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of the rows passing the threshold, first of each (user, item) pair, in order.
-
-    Also returns the user and item codes (``pd.factorize``) of those rows, for the k-core.
-    """
+    """Positions of the rows passing the threshold, first of each (user, item) pair, in order,
+    and their user and item codes (``pd.factorize``) for the k-core."""
     rows = np.arange(len(ratings))
     if prep.min_rating is not None:
         if "rating" not in ratings:

@@ -1,11 +1,6 @@
-"""Readers for rating files: one function per on-disk format, each returning a tidy DataFrame.
-
-Every ratings reader returns the columns ``user``, ``item``, ``rating`` (float32) and, where the
-format has one, ``timestamp`` (int64). Reading uses the pandas C engine with explicit dtypes, so
-ML-20M's 20 million rows load in seconds. When a file does not parse, a slow line-by-line scan finds
-the first bad line, and the DataError names the file, the 1-based line number and what was expected.
-Duplicate (user, item) pairs are kept; preprocessing deals with them.
-"""
+"""Readers for rating files, one per on-disk format, each returning ``user``, ``item``,
+``rating`` (float32) and, where the format has one, ``timestamp`` (int64), via pandas' C
+engine; a file that does not parse is scanned for the first bad line, named in the DataError."""
 
 from __future__ import annotations
 
@@ -114,11 +109,8 @@ def read_ratings_csv(
     rating_col: str | None = "rating",
     timestamp_col: str | None = None,
 ) -> pd.DataFrame:
-    """Read any local ratings table: delimiter sniffed, columns found by name or common alias.
-
-    ``rating_col=None`` means implicit feedback: every rating becomes 1.0. Without a header line the
-    columns are taken by position: user, item[, rating[, timestamp]].
-    """
+    """Read any local ratings table: delimiter sniffed, columns found by name or common alias, or
+    by position without a header; ``rating_col=None`` is implicit feedback (every rating 1.0)."""
     path = _existing_file(path)
     lineno, first = _first_line(path, "utf-8-sig")
     sep = sniff_delimiter(first, path, lineno)
@@ -277,10 +269,8 @@ def _read_options(layout: _Layout, skip: int) -> dict:
 
 
 def _read_fast(path: Path, layout: _Layout, skip: int) -> pd.DataFrame | None:
-    """pandas C-engine read with explicit dtypes; ``::`` is read as ``:`` with empty gap fields.
-
-    Returns None when a ``::`` file does not fit that trick (a field holding ':').
-    """
+    """pandas C-engine read with explicit dtypes; ``::`` is read as ``:`` with empty gap fields
+    (None when a field holds ':')."""
     options = _read_options(layout, skip) | {"engine": "c", "low_memory": ID not in layout.kinds}
     if layout.sep != "::":
         return pd.read_csv(path, sep=layout.sep, names=list(layout.names), **options)

@@ -1,18 +1,7 @@
-"""Which data a run uses: one dataclass, its command-line flags, and the notebooks' default.
-
-:class:`DataSpec` names a dataset (registry name, ``csv``, ``synthetic``, or ``published``: a
-split another paper shipped, in the folder ``source``), an optional local source, the
-preprocessing preset and overrides, the protocol (``strong``, ``ratio`` or ``temporal``; a
-published split's is its own) with its options, and the split seed. Every CLI
-sub-command builds its data flags from :attr:`DataSpec.OPTIONS`; notebooks build one from their
-parameters cell with :func:`resolve_data`. Runs are keyed by :meth:`DataSpec.fingerprint`, the
-hash of the prepared split's content, not by the path string that reached it.
-
-Where data comes from, in order (:func:`resolve_data`): the data cache (``data_cache/`` or
-``$CODIGEM_LAB_DATA``); on development machines the local copies in ``$CODIGEM_LAB_SHARED_DATA``
-or ``../shared/data``, which seed the cache; a download with its pinned checksum; and, offline with
-nothing cached, the embedded synthetic dataset, always with :data:`SYNTHETIC_BANNER` beside it.
-"""
+"""Which data a run uses: :class:`DataSpec` (dataset, source, preprocessing, protocol, split
+seed), its command-line flags, and the notebooks' :func:`resolve_data` (the data cache, then
+the shared development copies, then the registry's download; synthetic, with its banner, only
+offline)."""
 
 from __future__ import annotations
 
@@ -256,11 +245,9 @@ def _titles_beside(path: Path) -> Path | None:
 def seed_cache_from_shared(
     dataset: str, cache: str | None = None, shared: Path | None = None
 ) -> bool:
-    """Copy a development machine's local official files of ``dataset`` into the data cache.
-
-    Returns True when the cache now holds them (already there, or copied). The registry verifies
-    their checksum when they are read, as for a download.
-    """
+    """Copy a development machine's local official files of ``dataset`` into the data cache; True
+    when the cache holds them (the registry checks their checksum when reading, as for a
+    download)."""
     from codigem_lab.data.registry import cache_dir, get_spec
 
     shared = shared_data_dir() if shared is None else shared
@@ -306,12 +293,9 @@ def resolve_data(
 ) -> DataSpec:
     """A notebook's data parameters as a :class:`DataSpec`, real data wherever it can be had.
 
-    ``dataset="auto"``: ML-1M with the paper's preprocessing (``paper-ml1m``), or ML-100K in quick
-    mode (all ratings kept). A registry name without ``source`` is found in the data cache, seeded
-    from the shared folder on development machines, or downloaded (pinned checksum, progress bar);
-    when none of that works the synthetic dataset is returned, whose :attr:`DataSpec.banner` says
-    so. Anything else (``csv`` with a source, ``synthetic``) is taken as given.
-    """
+    ``"auto"``: ML-1M with ``paper-ml1m``, ML-100K in quick mode. A registry name is found in
+    the cache, seeded from the shared folder or downloaded, else the synthetic data (with its
+    banner)."""
     if dataset == "auto":
         dataset = "ml-100k" if quick else "ml-1m"
     if preset is None and dataset == "ml-1m":

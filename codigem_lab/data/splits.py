@@ -1,22 +1,11 @@
-"""Evaluation protocols and the ``Split`` they produce.
+"""Evaluation protocols and the :class:`Split` they produce (a CSR training matrix, an
+:class:`EvalSet` each for validation and test, ids back to the original users and items).
 
-Two protocols are in use for the paper's numbers, a third for comparison with DiffRec:
-
-- ``strong`` (Multi-VAE's strong generalisation, used by the released CODIGEM code): users are
-  shuffled, some are held out for validation and test; item ids come from training users only;
-  each held-out user's items are split 80% fold-in (model input) / 20% target (users with fewer
-  than 5 items keep all as fold-in).
-- ``ratio`` (the paper's text, and the toolkit its baselines ran in): each user's interactions are
-  split 8:1:1 into train / validation / test. The train items are the model input; train (and, at
-  test time, validation) items are masked before ranking.
-- ``temporal`` (DiffRec's "temporal splitting"): each user's interactions ordered by timestamp, the
-  oldest share trains, the next validates, the newest is the test; evaluated as ``ratio`` is.
-  DiffRec's shipped ML-1M files are about 7:2:1 (the default here), its paper's text says 7:1:2.
-  DiffRec's Recall@K is hits / #targets: pass ``--recall-definition targets`` to compare.
-
-Each produces a :class:`Split`: a CSR training matrix plus an :class:`EvalSet` each for validation
-and test, with id maps back to the original user and item ids.
-"""
+- ``strong`` (Multi-VAE's strong generalisation, the released CODIGEM code's): held-out users,
+  each one's items split 80% fold-in / 20% target; item ids from training users only.
+- ``ratio`` (the paper's text): each user's interactions split 8:1:1 at random.
+- ``temporal`` (DiffRec's): each user's interactions by time, oldest train, newest test
+  (DiffRec's shipped ML-1M files are about 7:2:1, the default; its paper says 7:1:2)."""
 
 from __future__ import annotations
 
@@ -44,14 +33,9 @@ MIN_ITEMS_FOR_TARGET = 5
 
 @dataclass
 class EvalSet:
-    """Held-out interactions for one evaluation stage.
-
-    ``fold_in`` is what a model sees (rows = evaluated users), ``mask`` the items excluded from
-    ranking (the fold-in items, plus validation items at test time under ``ratio``), ``target`` the
-    items to find. ``train_rows`` gives each user's row in ``Split.train`` when the evaluated users
-    are training users (:data:`PER_USER`: ``ratio``, ``temporal``, published splits), so models with user embeddings can use them; it is
-    ``None`` for the ``strong`` protocol, where models must fold in from ``fold_in``.
-    """
+    """Held-out interactions for one stage: ``fold_in`` (model input), ``mask`` (excluded from
+    ranking), ``target`` (to find); ``train_rows`` maps users to ``Split.train`` rows under
+    :data:`PER_USER` protocols (None under ``strong``, where models fold in)."""
 
     fold_in: sp.csr_matrix
     target: sp.csr_matrix
@@ -103,13 +87,8 @@ class Split:
         return pd.DataFrame(rows, columns=["part", "users", "interactions"]).set_index("part")
 
     def fingerprint(self) -> str:
-        """A hash of the split's content (every matrix and id), independent of where it came from.
-
-        Two splits with the same fingerprint hold the same interactions, split the same way, so
-        the result cache keys runs by it: the same ratings read from the registry or from a local
-        csv share their runs. Computed once per split (sha1 over the index arrays: milliseconds
-        for ML-1M, a fraction of a second for ML-20M).
-        """
+        """A hash of the split's content (every matrix and id), independent of where it came
+        from: the result cache keys runs by it. Computed once per split."""
         if "_fingerprint" not in self.__dict__:
             h = hashlib.sha1(self.protocol.encode())
             mats = [self.train]
@@ -170,10 +149,8 @@ def _n_heldout(value: int | float, n_users: int) -> int:
 
 
 def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) -> Split:
-    """Multi-VAE strong generalisation: held-out users, 80/20 fold-in/target for each.
-
-    ``n_heldout`` is the number (or fraction) of validation users and, equally, test users.
-    """
+    """Multi-VAE strong generalisation: ``n_heldout`` (count or fraction) validation and as many
+    test users, 80/20 fold-in/target for each."""
     rng = np.random.default_rng(seed)
     users = np.sort(df["user"].unique())
     n = _n_heldout(n_heldout, len(users))
@@ -229,11 +206,9 @@ def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) 
 def ratio_split(
     df: pd.DataFrame, seed: int = 0, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
 ) -> Split:
-    """Per-user random 8:1:1 split into train / validation / test interactions.
-
-    Validation and test get ``floor(ratio * n)`` items each, at least one while the user keeps at
-    least one training item (the split rule of the toolkit the paper's baselines ran in).
-    """
+    """Per-user random 8:1:1 split; validation and test get ``floor(ratio * n)`` items, at least
+    one while the user keeps a training item (the rule of the toolkit the paper's baselines
+    ran in)."""
     _check_ratios(ratios)
     rng = np.random.default_rng(seed)
     users, items, rows, cols = id_codes(df)
@@ -262,11 +237,7 @@ def _check_ratios(ratios: tuple[float, ...]) -> None:
 
 def temporal_split(df: pd.DataFrame, ratios: tuple[float, ...] = TEMPORAL_RATIOS) -> Split:
     """Each user's oldest ``ratios[0]`` of interactions train, the next ``ratios[1]`` validate,
-    the newest test (ties in time keep the file's order). Needs a ``timestamp`` column.
-
-    A user with n interactions gets ``round(ratios[2] n)`` test and ``round(ratios[1] n)``
-    validation items, at least one each while at least one item is left to train on.
-    """
+    the newest test (``round(ratio n)``, at least one while one trains; ties keep file order)."""
     if "timestamp" not in df:
         raise DataError(
             "the temporal protocol orders each user's interactions by time, but this data has no "
@@ -299,11 +270,8 @@ def per_user_split(
     items: np.ndarray,
     meta: dict,
 ) -> Split:
-    """A Split from each interaction's part (0 train, 1 valid, 2 test), evaluated over all users.
-
-    The training row is every user's input; validation masks the training items, the test masks
-    training and validation items (the ``ratio``, ``temporal`` and published splits).
-    """
+    """A Split from each interaction's part (0 train, 1 valid, 2 test) over all users: validation
+    masks the training items, the test masks training and validation items."""
     shape = (len(users), len(items))
     train = _csr(rows[part == 0], cols[part == 0], shape)
     valid_t = _csr(rows[part == 1], cols[part == 1], shape)
