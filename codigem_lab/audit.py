@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from codigem_lab.diffusion.model import CODIGEM, SCORE_MODES, CODIGEMConfig, ELBOTerms
 from codigem_lab.errors import ConfigError
+from codigem_lab.validate import check_choice
 
 #: Size of the probe model the CODIGEM audit builds (the flow of gradients does not depend on it).
 PROBE_ITEMS = 24
@@ -269,8 +270,7 @@ def audit_codigem(
 ) -> GradientFlowReport:
     """The gradient-flow report of a CODIGEM config, preset or built model under ``score_mode``; a
     config is audited at probe size (``probe``), in float64, on ``x`` or a seeded random batch."""
-    if score_mode not in SCORE_MODES:
-        raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
+    check_choice("score_mode", score_mode, SCORE_MODES)
     if isinstance(config, str):
         config = CODIGEMConfig.preset(config, n_items=PROBE_ITEMS)
     if isinstance(config, CODIGEM):
@@ -399,8 +399,7 @@ def variant_effect(
 ) -> VariantEffect:
     """Compare the variant ``config + overrides`` with ``config`` on one probe batch: same seed
     (init differences show), then the base weights, batch and noise, at each :data:`PROBE_STEPS`."""
-    if score_mode not in SCORE_MODES:
-        raise ConfigError(f"score_mode must be one of {SCORE_MODES}; got {score_mode!r}")
+    check_choice("score_mode", score_mode, SCORE_MODES)
     if isinstance(config, str):
         config = CODIGEMConfig.preset(config, n_items=PROBE_ITEMS)
     base_cfg = probe_config(config)
@@ -463,13 +462,28 @@ def ranking_unaffected(
 ) -> bool:
     """True when the variant (config overrides or a :class:`VariantEffect`) cannot change the
     ranking under ``report.score_mode``: same scores, nothing reaching ranking groups changes."""
-    effect = _effect(report, variant, seed)
-    if effect.architecture_changed or effect.scores_changed:
-        return False
-    rg = report.ranking_groups
-    if set(effect.changed_init) & rg or set(effect.changed_gradients) & rg:
-        return False
-    return not (set(effect.changed_terms) & set(report.ranking_terms))
+    return not _reasons(report, _effect(report, variant, seed))
+
+
+def _reasons(report: GradientFlowReport, effect: VariantEffect) -> list[str]:
+    """Why the variant can change the ranking; none when it cannot."""
+    reasons = []
+    if effect.scores_changed:
+        reasons.append("the scores differ at the same weights")
+    hit = sorted(set(effect.changed_gradients) & report.ranking_groups)
+    if hit:
+        reasons.append(f"the training gradient of {_names(hit)} changes")
+    hit = sorted(set(effect.changed_init) & report.ranking_groups)
+    if hit:
+        reasons.append(f"the init of {_names(hit)} changes")
+    terms = [t for t in effect.changed_terms if t in report.ranking_terms]
+    if terms:
+        reasons.append(
+            f"it changes loss terms {_names(terms)}, which train the ranking's parameters"
+        )
+    if effect.architecture_changed:
+        reasons.append("the parameters themselves differ")
+    return reasons
 
 
 def _effect(report: GradientFlowReport, variant, seed: int) -> VariantEffect:
@@ -494,7 +508,8 @@ def explain_variant(
     effect = _effect(report, variant, 0)
     label = name or str(effect.overrides)
     mode = f"{report.score_mode} scoring"
-    if ranking_unaffected(report, effect):
+    reasons = _reasons(report, effect)
+    if not reasons:
         if effect.changes_nothing:
             why = "it changes no loss term, gradient, initial value or score at all"
         else:
@@ -515,23 +530,7 @@ def explain_variant(
                 f"ranking is reached only by {_names(report._ordered(report.ranking_groups))}"
             )
         return f"{label} cannot change the ranking under {mode}: {why}."
-    reasons = []
-    if effect.scores_changed:
-        reasons.append("the scores differ at the same weights")
-    hit = sorted(set(effect.changed_gradients) & report.ranking_groups)
-    if hit:
-        reasons.append(f"the training gradient of {_names(hit)} changes")
-    hit = sorted(set(effect.changed_init) & report.ranking_groups)
-    if hit:
-        reasons.append(f"the init of {_names(hit)} changes")
-    terms = [t for t in effect.changed_terms if t in report.ranking_terms]
-    if terms:
-        reasons.append(
-            f"it changes loss terms {_names(terms)}, which train the ranking's parameters"
-        )
-    if effect.architecture_changed:
-        reasons.append("the parameters themselves differ")
-    return f"{label} can change the ranking under {mode}: {'; '.join(reasons) or 'see the report'}."
+    return f"{label} can change the ranking under {mode}: {'; '.join(reasons)}."
 
 
 def _variant_effects(config, variants, score_mode, seed):
