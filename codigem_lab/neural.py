@@ -91,14 +91,10 @@ class NeuralRecommender(Recommender):
 
     @property
     def module(self) -> torch.nn.Module:
-        if self.trainer is None:
-            raise RuntimeError("call fit(split) before using the model")
-        return self.trainer.module
+        return self._fitted(self.trainer).module
 
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
-        if self.trainer is None:
-            raise RuntimeError("call fit(split) before score()")
-        return self.trainer.score(fold_in, train_rows)
+        return self._fitted(self.trainer).score(fold_in, train_rows)
 
 
 def resolve_config(model: str, config_class: type | None, config: object | None):

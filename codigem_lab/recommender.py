@@ -38,6 +38,13 @@ class Recommender(abc.ABC):
     ) -> np.ndarray | torch.Tensor:
         """Dense scores [n_rows, n_items] for the given fold-in rows; higher ranks first."""
 
+    @staticmethod
+    def _fitted(state):
+        """``state`` (what ``fit`` made), or the error for a model used before ``fit``."""
+        if state is None:
+            raise RuntimeError("call fit(split) before using the model")
+        return state
+
     def recommend(self, fold_in: sp.csr_matrix, n: int = 10, train_rows=None) -> np.ndarray:
         """Top-``n`` item columns per row, fold-in items excluded."""
         scores = torch.as_tensor(self.score(fold_in, train_rows)).float()

@@ -28,6 +28,7 @@ from codigem_lab.distributed import DistContext, UserBatchSampler, rank_rng_stat
 from codigem_lab.errors import ConfigError, TrainingError
 from codigem_lab.metrics import DEFAULT_KS, EvalResult, Evaluator
 from codigem_lab.precision import PRECISIONS, autocast, matmul_precision
+from codigem_lab.validate import check_choice, check_int, check_range
 
 OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
@@ -86,21 +87,11 @@ class TrainConfig:
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}"
-            )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"unknown precision {self.precision!r}; choose one of {list(PRECISIONS)}"
-            )
-        for name in ("batch_size", "max_epochs", "eval_batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.patience < 1:
-            raise ConfigError(f"patience must be >= 1, got {self.patience}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        check_choice("precision", self.precision, PRECISIONS)
+        for name in ("batch_size", "max_epochs", "eval_batch_size", "patience"):
+            check_int(name, getattr(self, name), 1)
+        check_range("lr", self.lr, 0.0, open_low=True)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

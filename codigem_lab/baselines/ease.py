@@ -45,6 +45,4 @@ class EASE(Recommender):
         return self
 
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> np.ndarray:
-        if self.B is None:
-            raise RuntimeError("call fit(split) before score()")
-        return np.asarray(fold_in.astype(np.float32) @ self.B.numpy())
+        return np.asarray(fold_in.astype(np.float32) @ self._fitted(self.B).numpy())

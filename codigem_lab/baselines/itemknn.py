@@ -60,6 +60,4 @@ class ItemKNN(Recommender):
         return self
 
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> np.ndarray:
-        if self.sim is None:
-            raise RuntimeError("call fit(split) before score()")
-        return np.asarray((fold_in @ self.sim).todense(), dtype=np.float32)
+        return np.asarray((fold_in @ self._fitted(self.sim)).todense(), dtype=np.float32)

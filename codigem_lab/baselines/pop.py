@@ -22,6 +22,4 @@ class Pop(Recommender):
         return self
 
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
-        if self.counts is None:
-            raise RuntimeError("call fit(split) before score()")
-        return self.counts.expand(fold_in.shape[0], -1)
+        return self._fitted(self.counts).expand(fold_in.shape[0], -1)

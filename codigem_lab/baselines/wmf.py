@@ -89,8 +89,7 @@ class WMF(Recommender):
         return self
 
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
-        if self.item_factors is None:
-            raise RuntimeError("call fit(split) before score()")
+        self._fitted(self.item_factors)
         if train_rows is not None:
             users = self.user_factors[torch.as_tensor(np.asarray(train_rows), dtype=torch.long)]
         else:
