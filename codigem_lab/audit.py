@@ -94,10 +94,6 @@ class GradientFlowReport:
         """Loss terms with no trainable parameter in their graph: they change the loss value only."""
         return tuple(t for t, reached in self.term_reach.items() if not reached)
 
-    def terms_reaching(self, group: str) -> tuple[str, ...]:
-        """The loss terms whose gradient reaches ``group``."""
-        return tuple(t for t, reached in self.term_reach.items() if group in reached)
-
     def to_frame(self) -> pd.DataFrame:
         """One row per loss term, then the ranking: reached per group, weight, changes ranking."""
         reach = [*self.term_reach.values(), self.ranking_reach]
@@ -125,7 +121,7 @@ class GradientFlowReport:
             coupled = self._ordered(rg - self.ranking_reach)
             lines.append(f"- their training is coupled to: {_names(coupled)}")
         for group in self.groups:
-            terms = self.terms_reaching(group)
+            terms = [t for t, reached in self.term_reach.items() if group in reached]
             lines.append(f"- {group} is trained by: {_names(terms) if terms else 'no loss term'}")
         if self.inert_terms:
             lines.append(

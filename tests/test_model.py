@@ -282,7 +282,7 @@ def test_flops() -> None:
         for mod in m.modules()
         if isinstance(mod, torch.nn.Linear)
     )
-    assert m.n_flops_per_example() == 3 * counted
+    assert n_flops_per_example(m.config) == 3 * counted
 
 
 def test_sparse_input_and_shape_check() -> None:

@@ -194,29 +194,18 @@ def _activation(name: str) -> nn.Module:
 
 @dataclass
 class ELBOTerms:
-    """The pieces of the ELBO (eq 9) for one batch, each averaged over the batch.
+    """The pieces of the ELBO (eq 9) for one batch: batch means, or [B] with ``reduction='none'``;
+    true log densities in nats, summed over the D items (constants included)."""
 
-    With ``reduction='none'`` every tensor has shape [B] instead. All terms are true log
-    densities in nats, summed over the D items (constants -0.5 log 2 pi included).
-
-    - ``reconstruction`` = ln p(x | z_1)
-    - ``reverse[i-1]``  = ln p(z_i | z_{i+1}), i = 1..T-1 (as the model scores them)
-    - ``prior``          = ln p(z_T) = ln N(z_T | 0, I)
-    - ``forward_entropy[i-1]`` = -ln q(z_i | z_{i-1}), i = 1..T, z_0 = x (eq 4)
-    - ``kl`` = -(sum reverse + prior + sum forward_entropy); ``elbo`` = reconstruction - kl
-    - ``loss`` = -(reconstruction - kl_weight * kl), the quantity to minimise
-    - ``latents`` = [z_1, ..., z_T] the terms were evaluated on
-    """
-
-    loss: Tensor
-    elbo: Tensor
-    reconstruction: Tensor
-    reverse: list[Tensor]
-    prior: Tensor
-    forward_entropy: list[Tensor]
-    kl: Tensor
+    loss: Tensor  # -(reconstruction - kl_weight * kl), the quantity to minimise
+    elbo: Tensor  # reconstruction - kl
+    reconstruction: Tensor  # ln p(x | z_1)
+    reverse: list[Tensor]  # ln p(z_i | z_{i+1}), i = 1..T-1 (as the model scores them)
+    prior: Tensor  # ln p(z_T) = ln N(z_T | 0, I)
+    forward_entropy: list[Tensor]  # -ln q(z_i | z_{i-1}), i = 1..T, z_0 = x (eq 4)
+    kl: Tensor  # -(sum reverse + prior + sum forward_entropy)
     kl_weight: float
-    latents: list[Tensor] = field(repr=False, default_factory=list)
+    latents: list[Tensor] = field(repr=False, default_factory=list)  # [z_1, ..., z_T]
 
 
 class CODIGEM(nn.Module):
@@ -390,10 +379,6 @@ class CODIGEM(nn.Module):
             eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         return q_marginal_sample(x0, self.alpha_bar[t - 1], eps)
 
-    def n_flops_per_example(self) -> int:
-        """Forward + backward matmul FLOPs per user; see :func:`n_flops_per_example`."""
-        return n_flops_per_example(self.config)
-
     def _dtype(self) -> torch.dtype:
         return self.decoder.out.weight.dtype
 
@@ -442,14 +427,6 @@ def _dense_float(x: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 def _batch_mean(t: ELBOTerms) -> ELBOTerms:
-    return ELBOTerms(
-        loss=t.loss.mean(),
-        elbo=t.elbo.mean(),
-        reconstruction=t.reconstruction.mean(),
-        reverse=[r.mean() for r in t.reverse],
-        prior=t.prior.mean(),
-        forward_entropy=[f.mean() for f in t.forward_entropy],
-        kl=t.kl.mean(),
-        kl_weight=t.kl_weight,
-        latents=t.latents,
-    )
+    means = {k: v.mean() for k, v in vars(t).items() if isinstance(v, Tensor)}
+    lists = {k: [v.mean() for v in getattr(t, k)] for k in ("reverse", "forward_entropy")}
+    return dataclasses.replace(t, **means, **lists)
