@@ -150,14 +150,8 @@ class DataSpec:
 
     def _reading(self) -> dict:
         """Where the ratings come from and how they are preprocessed, as keyword arguments."""
-        return dict(
-            source=self.source,
-            preset=self.preset,
-            cache=self.cache,
-            min_rating=self.min_rating,
-            user_core=self.user_core,
-            item_core=self.item_core,
-        )
+        fields = ("source", "preset", "cache", "min_rating", "user_core", "item_core")
+        return {f: getattr(self, f) for f in fields}
 
     def load(self):
         """The prepared (cached on disk) split."""
