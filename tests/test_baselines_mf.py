@@ -302,3 +302,9 @@ def test_run_folder_round_trip(name, params, tmp_path):
     out = run_training(spec, tmp_path / "run")
     again = evaluate_run(tmp_path / "run", "test")
     assert again.metrics == pytest.approx(out.test, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["pop", "itemknn", "ease", "wmf", "bpr", "multvae"])
+def test_score_before_fit_is_a_clear_error(name, small_split):
+    with pytest.raises(RuntimeError, match=r"call fit\(split\)"):
+        build_model(name).score(small_split.valid.fold_in)

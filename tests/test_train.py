@@ -106,6 +106,9 @@ def test_config_validation():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ConfigError, match="batch_size"):
         TrainConfig(batch_size=0)
+    for field, bad in (("precision", "fp8"), ("patience", 0), ("max_epochs", 0), ("lr", 0.0)):
+        with pytest.raises(ConfigError, match=field):
+            TrainConfig(**{field: bad})
     with pytest.raises(ConfigError):
         CODIGEMRecommender("paper", beta=2.0)
     assert resolve_device("auto").type in ("cpu", "cuda")
