@@ -99,12 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--json", action="store_true")
     quick.set_defaults(func=cmd_quickstart)
 
-    from codigem_lab import cli_reproduce, cli_train
+    from codigem_lab import cli_explore, cli_recommend, cli_reproduce, cli_train
 
     cli_train.register(sub, add_data_args)
     cli_reproduce.register(sub)
-    from codigem_lab import cli_explore, cli_recommend
-
     cli_explore.register(sub)
     cli_recommend.register(sub)
     return parser

@@ -37,12 +37,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_explore)
 
 
-def setting_from_args(args: argparse.Namespace):
-    from codigem_lab.experiments.explore import ExploreSetting
-
-    return ExploreSetting(**given_values(args, config_options(ExploreSetting, skip=SKIP)))
-
-
 def resolved_setting(setting, progress: bool = True):
     """``setting`` on its data as the notebooks get it (``resolve_data``): from the cache or the
     registry, else the synthetic dataset (the banner is printed). Given sources stay as given."""
@@ -60,9 +54,10 @@ def resolved_setting(setting, progress: bool = True):
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from codigem_lab.experiments.explore import explore, render_text
+    from codigem_lab.experiments.explore import ExploreSetting, explore, render_text
 
-    setting = resolved_setting(setting_from_args(args), progress=not args.no_progress)
+    given = given_values(args, config_options(ExploreSetting, skip=SKIP))
+    setting = resolved_setting(ExploreSetting(**given), progress=not args.no_progress)
     print(f"explore {setting.label()} on {setting.dataset} (cached settings return at once)")
     result = explore(setting, cache=args.cache_root, progress=not args.no_progress)
     print(render_text(result))

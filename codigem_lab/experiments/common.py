@@ -80,10 +80,6 @@ class ExperimentConfig:
         return self.data_spec.source
 
     @property
-    def preset(self) -> str | None:
-        return self.data_spec.preset
-
-    @property
     def protocol(self) -> str:
         return self.data_spec.protocol
 

@@ -110,10 +110,6 @@ def display_name(model: str, variant: str | None = None) -> str:
     return DISPLAY.get(model, model) + (f" ({variant})" if variant else "")
 
 
-#: Which dataset name of ours each paper column corresponds to (csv copies of ML-1M included).
-PAPER_DATASET = {"ml-1m": "ml-1m", "ml-20m": "ml-20m", "amazon-electronics": "amazon-electronics"}
-
-
 def table2(dataset: str) -> pd.DataFrame | None:
     """The paper's Table 2 block for a dataset (rows: our model names), or None if it has none."""
     block = _T2.get(dataset)

@@ -287,8 +287,3 @@ class ForwardNoisingPanel(SnapshotDisplay):
 
     def snapshot_png(self) -> bytes:
         return bytes(self.image.value)
-
-
-def forward_noising_panel(x: np.ndarray, **kwargs):
-    """Build a :class:`ForwardNoisingPanel` for a click vector and return its widget box."""
-    return ForwardNoisingPanel(x, **kwargs).widget
