@@ -118,13 +118,6 @@ def table2(dataset: str) -> pd.DataFrame | None:
     return pd.DataFrame(block, index=_T2_COLS).T
 
 
-#: Table 1 by the column names the paper prints (ML-20m, ML-1m, AE).
-TABLE1_BY_LABEL = {
-    label: {k: (v if k == "sparsity" else int(v)) for k, v in TABLE1.loc[name].items()}
-    for label, name in (("ML-20m", "ml-20m"), ("ML-1m", "ml-1m"), ("AE", "amazon-electronics"))
-}
-
-
 def codigem_row(dataset: str = "ml-1m") -> dict[str, float]:
     """CODIGEM's row of the paper's Table 2 for ``dataset`` (R@20, R@50, N@20, N@50)."""
     return table2(dataset).loc["codigem"].to_dict()
