@@ -1,5 +1,5 @@
-"""The notebooks' figures (codigem_lab.viz, course.figures) and helpers (session, course.frames,
-data.inspect).
+"""The notebooks' figures (codigem_lab.viz, course.figures, course.noising) and helpers (session,
+course.frames, data.inspect).
 
 Each plot function must return a Figure holding the artists it promises, built from the data it
 was given, without touching pyplot's global figure list.
@@ -18,15 +18,16 @@ from PIL import Image
 
 matplotlib.use("Agg")
 
-from course import figures  # noqa: E402
+from course import (
+    figures,  # noqa: E402
+    noising,  # noqa: E402
+)
 from course import frames as course_frames  # noqa: E402
 
-from codigem_lab import (
-    session,  # noqa: E402
-    viz,  # noqa: E402
-)
+from codigem_lab import session  # noqa: E402
 from codigem_lab.data import inspect  # noqa: E402
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
+from codigem_lab.viz import plots  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
@@ -126,15 +127,15 @@ def clicks():
 
 
 def test_plot_forward_noising_has_strips_lines_and_histogram(clicks):
-    state = viz.forward_noising_state(clicks, beta=0.05, T=7, seed=0)
-    fig = viz.plot_forward_noising(state)
+    state = noising.forward_noising_state(clicks, beta=0.05, T=7, seed=0)
+    fig = noising.plot_forward_noising(state)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 6  # 2 strips, alpha_bar, SNR, histogram, colorbar
     chain_im, closed_im = _images(fig)[:2]
     assert chain_im.get_array().shape == (8, state.strip_chain.shape[1])
     np.testing.assert_array_equal(chain_im.get_array(), state.strip_chain)
     np.testing.assert_array_equal(closed_im.get_array(), state.strip_closed)
-    f = viz.ForwardNoisingFigure(state, animated=False)
+    f = noising.ForwardNoisingFigure(state, animated=False)
     np.testing.assert_allclose(f.ln_ab.get_ydata(), state.alpha_bar)
     np.testing.assert_array_equal(f.ln_ab.get_xdata(), np.arange(1, 8))
     np.testing.assert_allclose(f.st_closed.get_data().values, np.maximum(state.hist_closed, 1e-12))
@@ -142,9 +143,9 @@ def test_plot_forward_noising_has_strips_lines_and_histogram(clicks):
 
 
 def test_forward_noising_figure_update_and_png_follow_the_state(clicks):
-    a = viz.forward_noising_state(clicks, beta=1e-4, T=3, seed=0)
-    b = viz.forward_noising_state(clicks, beta=0.3, T=20, seed=0)
-    f = viz.ForwardNoisingFigure(a)
+    a = noising.forward_noising_state(clicks, beta=1e-4, T=3, seed=0)
+    b = noising.forward_noising_state(clicks, beta=0.3, T=20, seed=0)
+    f = noising.ForwardNoisingFigure(a)
     png_a = f.png()
     f.update(b)
     np.testing.assert_allclose(f.ln_ab.get_ydata(), b.alpha_bar)
@@ -221,8 +222,8 @@ def test_plot_metric_bars_with_reference():
 
 
 def test_figure_png_is_a_small_palette_png(clicks):
-    fig = viz.plot_forward_noising(viz.forward_noising_state(clicks, 0.05, 10))
-    img = _png_ok(viz.figure_png(fig))
+    fig = noising.plot_forward_noising(noising.forward_noising_state(clicks, 0.05, 10))
+    img = _png_ok(plots.figure_png(fig))
     assert img.mode == "P"
     w, h = fig.get_size_inches() * fig.dpi  # "tight" crops or slightly grows the canvas
     assert abs(img.size[0] - w) < 0.05 * w and abs(img.size[1] - h) < 0.05 * h
@@ -302,18 +303,18 @@ def _execute_tool():
 
 
 def test_strips_label_their_rows_and_follow_T(clicks):
-    f = viz.ForwardNoisingFigure(viz.forward_noising_state(clicks, beta=1e-2, T=3, seed=0))
+    f = noising.ForwardNoisingFigure(noising.forward_noising_state(clicks, beta=1e-2, T=3, seed=0))
     shown = [t.get_text() for t in f.row_labels[: f.MAX_ROW_LABELS] if t.get_text()]
     assert shown == ["x", "z_1", "z_2", "z_3"]
-    f.update(viz.forward_noising_state(clicks, beta=1e-2, T=20, seed=0))
+    f.update(noising.forward_noising_state(clicks, beta=1e-2, T=20, seed=0))
     shown = [t.get_text() for t in f.row_labels[: f.MAX_ROW_LABELS] if t.get_text()]
     assert shown[0] == "x" and shown[-1] == "z_20" and len(shown) <= f.MAX_ROW_LABELS
 
 
 def test_T_slider_stops_include_the_papers_T(clicks):
-    from codigem_lab.viz.widgets import T_CHOICES
+    from course.noising import T_CHOICES
 
-    panel = viz.ForwardNoisingPanel(clicks)
+    panel = noising.ForwardNoisingPanel(clicks)
     assert panel.T_slider.value == 3 and 3 in panel.T_slider.options
     assert tuple(panel.T_slider.options) == T_CHOICES
 
