@@ -13,9 +13,8 @@ from codigem_lab.baselines import ItemKNN, Pop
 from codigem_lab.codigem import CODIGEMRecommender
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.metrics import Evaluator
-from codigem_lab.report import format_table
+from codigem_lab.report import format_table, item_name
 from codigem_lab.train import TrainConfig
-from codigem_lab.viz.frames import item_name
 
 
 @dataclass

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from codigem_lab._io import atomic_path
 from codigem_lab.experiments.studies import noise_readouts, summarise_sweep
 from codigem_lab.viz.plots import new_figure, style_axes
 
@@ -17,18 +19,17 @@ from codigem_lab.viz.plots import new_figure, style_axes
 def plot_sweep(
     summary: pd.DataFrame,
     param: str,
-    metrics=("R@50", "N@50"),
     logx: bool = False,
     title: str = "",
     secondary: pd.DataFrame | None = None,
     secondary_label: str = "",
 ) -> Figure:
-    """Mean ± std (shaded) of each metric against ``param``; optional second axis with one grey
+    """Mean ± std (shaded) of R@50 and N@50 against ``param``; optional second axis with one grey
     line per column of ``secondary`` (e.g. alpha_bar_1 and alpha_bar_T)."""
     fig = new_figure(6, 3.6, 100)
     ax = fig.subplots()
     x = np.asarray(summary.index, dtype=float)
-    for m in metrics:
+    for m in ("R@50", "N@50"):
         mean, std = summary[f"{m}_mean"].to_numpy(), np.nan_to_num(summary[f"{m}_std"].to_numpy())
         ax.plot(x, mean, marker="o", label=m)
         ax.fill_between(x, mean - std, mean + std, alpha=0.25)
@@ -102,10 +103,6 @@ def plot_convergence(
 
 def save_figure(fig: Figure, stem) -> list:
     """Save as PNG and SVG beside each other; returns the paths."""
-    from pathlib import Path
-
-    from codigem_lab._io import atomic_path
-
     paths = []
     for ext in ("png", "svg"):
         path = Path(f"{stem}.{ext}")

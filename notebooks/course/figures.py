@@ -7,15 +7,18 @@ Built on the library's :func:`~codigem_lab.viz.plots.new_figure` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, SymLogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from codigem_lab.viz.frames import item_name
+from codigem_lab.diffusion.model import CODIGEM
+from codigem_lab.report import item_name
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure, style_axes
 
 # Roles of a cell in the user x item grid of an evaluation protocol (see protocol_role_grid).
@@ -324,10 +327,71 @@ def plot_metric_bars(
     return fig
 
 
+@dataclass
+class ReverseProcess:
+    """One user's chain and rankings; ``items`` is the window of item columns the strips show."""
+
+    T: int
+    items: np.ndarray  # [W] item columns shown in the strips
+    x_scaled: np.ndarray  # [W] the scaled input x0 on the window
+    chain: np.ndarray  # [T, W] z_T, z_{T-1}, ..., z_1 on the window
+    decoder_scores: np.ndarray  # [D] NN(z_1) with z_1 from q(z_1 | x)
+    reverse_scores: np.ndarray  # [D] NN(z_1) with z_1 from the reverse chain
+    top_decoder: np.ndarray  # [n] item columns, best first (fold-in masked)
+    top_reverse: np.ndarray  # [n]
+    targets: np.ndarray  # the user's held-out item columns
+    overlap: int  # items the two top-n lists share
+
+
+def reverse_process(
+    model: CODIGEM, fold_in_row, target_row, n: int = 10, width: int = 60, seed: int = 0
+) -> ReverseProcess:
+    """The chain and both rankings of one user (rows of the split's fold-in / target matrices).
+
+    Runs a trained CODIGEM on the user's fold-in row: the forward latent z_T = sqrt(alpha_bar_T) x0
+    (its mean), the reverse chain z_{T-1}, ..., z_1 through the transition networks (the paper's
+    Sec. 2.4), and the decoder's scores of both ways to score, decoder scoring (z_1 from
+    q(z_1 | x), as the released code ranks) and reverse scoring (z_1 from the chain), each turned
+    into a ranking with the fold-in items masked. Nothing is trained here.
+    """
+    x = torch.from_numpy(np.asarray(fold_in_row.toarray(), dtype=np.float32))
+    x = x.to(next(model.parameters()).dtype)
+    with torch.no_grad():
+        chain = [z[0].numpy() for z in model.reverse_chain(x)]
+        dec = model.score(x, mode="decoder")[0].numpy()
+        rev = model.score(x, mode="reverse")[0].numpy()
+        x0 = model.scale_input(x)[0].numpy()
+    seen = fold_in_row.indices
+    targets = np.asarray(target_row.indices)
+    rng = np.random.default_rng(seed)
+    clicked = rng.permutation(seen)[: width // 2]
+    rest = np.setdiff1d(np.arange(x.shape[1]), seen)
+    others = rng.choice(rest, size=min(width - len(clicked), len(rest)), replace=False)
+    items = np.concatenate([np.sort(clicked), np.sort(others)])
+
+    def top(scores: np.ndarray) -> np.ndarray:
+        s = scores.astype(np.float64).copy()
+        s[seen] = -np.inf
+        return np.argsort(-s, kind="stable")[:n]
+
+    t_dec, t_rev = top(dec), top(rev)
+    return ReverseProcess(
+        T=len(chain),
+        items=items,
+        x_scaled=x0[items],
+        chain=np.stack([z[items] for z in chain]),
+        decoder_scores=dec,
+        reverse_scores=rev,
+        top_decoder=t_dec,
+        top_reverse=t_rev,
+        targets=targets,
+        overlap=len(set(t_dec.tolist()) & set(t_rev.tolist())),
+    )
+
+
 def plot_reverse_process(view, titles=None, item_ids=None, dpi: int = DEFAULT_DPI) -> Figure:
-    """Notebook 04: one user's reverse process (a :class:`~codigem_lab.experiments.reverse_view.
-    ReverseProcess`). Left: strips of x, z_T, ..., z_1 and the decoder's scores over a window of
-    items (half the user's fold-in items, half others). Right: the top 10 under decoder scoring
+    """Notebook 04: one user's reverse process (a :class:`ReverseProcess`). Left: strips of x,
+    z_T, ..., z_1 and the decoder's scores over a window of items (half the user's fold-in items, half others). Right: the top 10 under decoder scoring
     and under reverse scoring, held-out hits marked with a check."""
     fig = new_figure(11.0, 3.4, dpi)
     gs = fig.add_gridspec(1, 3, width_ratios=[2.2, 1.0, 1.0])

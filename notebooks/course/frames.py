@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from codigem_lab.experiments.paper import TABLE1
-from codigem_lab.viz.frames import item_name
+from codigem_lab.report import item_name
 
 #: Table 1 by the column names the paper prints (ML-20m, ML-1m, AE).
 TABLE1_BY_LABEL = {
