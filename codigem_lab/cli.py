@@ -1,9 +1,7 @@
 """The ``codigem-lab`` command: a thin layer that parses options and calls the library.
 
-Errors a user can fix exit non-zero with one line on stderr (``--debug`` shows the traceback).
-Under ``torchrun`` (``WORLD_SIZE > 1``) the command runs inside a process group, one rank per
-process: ``torchrun --nproc-per-node 4 -m codigem_lab.cli train ...``.
-"""
+Errors a user can fix exit non-zero with one line on stderr (``--debug`` shows the traceback);
+under ``torchrun`` each rank runs the command inside a process group."""
 
 from __future__ import annotations
 

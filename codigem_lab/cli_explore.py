@@ -1,13 +1,5 @@
-"""``codigem-lab explore``: the live explorer's computation for one setting, from the shell.
-
-    codigem-lab explore --dataset ml-100k --beta 1e-4 --T 3 --json
-
-trains CODIGEM for the setting through the result cache (a setting is trained once), prints one
-test user's top 10 beside Pop's and Item-KNN's with the held-out hits marked, R@20/R@50 of the
-three models, alpha_bar_1/alpha_bar_T, and with ``--json`` ends with one JSON line. The data comes
-the notebooks' way (``resolve_data``): the cache or the registry, else the synthetic dataset with
-its banner printed.
-"""
+"""``codigem-lab explore``: the live explorer's computation for one setting, from the shell:
+CODIGEM trained through the result cache, one user's top 10 beside Pop's and Item-KNN's."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""One interface for every recommender (Cornac-style): ``fit(split)`` then ``score(fold_in)``.
-
-``score`` gets a CSR batch of fold-in rows (and, under the ``ratio`` protocol, the users' rows in
-the training matrix, for models with user embeddings) and returns dense scores. It never masks:
-the :class:`~codigem_lab.metrics.Evaluator` masks fold-in items for every model alike.
-"""
+"""One interface for every recommender (Cornac-style): ``fit(split)`` then ``score(fold_in)``,
+which never masks: the :class:`~codigem_lab.metrics.Evaluator` masks for every model alike."""
 
 from __future__ import annotations
 
@@ -39,7 +35,8 @@ class Recommender(abc.ABC):
     def score(
         self, fold_in: sp.csr_matrix, train_rows: np.ndarray | None = None
     ) -> np.ndarray | torch.Tensor:
-        """Dense scores [n_rows, n_items] for the given fold-in rows; higher ranks first."""
+        """Dense scores [n_rows, n_items] for the fold-in rows; higher ranks first. ``train_rows``:
+        the users' training rows under ``ratio``, for models with user embeddings."""
 
     def recommend(self, fold_in: sp.csr_matrix, n: int = 10, train_rows=None) -> np.ndarray:
         """Top-``n`` item columns per row, fold-in items excluded."""

@@ -1,9 +1,6 @@
-"""Open a finished run folder (``train``'s or a result-cache entry) as a fitted recommender.
-
-Neural models get the weights of the run's ``best.pt``. The closed-form models (pop, itemknn,
-ease, wmf) store no state: they are refitted on the run's split, which ``config.json`` rebuilds
-exactly (the split and their fits are deterministic), so a run folder needs no extra file for them.
-"""
+"""Open a finished run folder (``train``'s or a result-cache entry) as a fitted recommender:
+neural models load ``best.pt``; closed-form ones are refitted on the split ``config.json``
+rebuilds exactly (both are deterministic), so they need no file of their own."""
 
 from __future__ import annotations
 

@@ -7,11 +7,7 @@ import pandas as pd
 
 
 def elbo_terms_dict(terms) -> dict[str, float]:
-    """Flatten :class:`~codigem_lab.diffusion.ELBOTerms` (batch means) into named floats.
-
-    Names follow eq (9): ``ln p(x|z1)``, ``ln p(z1|z2)``..., ``ln p(zT)``, ``-ln q(z1|x)``,
-    ``-ln q(z2|z1)``..., then ``KL`` and ``ELBO``.
-    """
+    """:class:`~codigem_lab.diffusion.ELBOTerms` (batch means) as floats named after eq (9)."""
     out = {"ln p(x|z1)": float(terms.reconstruction)}
     for i, r in enumerate(terms.reverse, start=1):
         out[f"ln p(z{i}|z{i + 1})"] = float(r)
@@ -68,15 +64,10 @@ def deviation_study(
     kl_weight: float = 0.5,
     n_users: int = 200,
 ) -> pd.DataFrame:
-    """Train the paper model with each deviation switched on alone; report its ELBO terms.
-
-    Every variant trains ``epochs`` epochs from the same seed, then is scored on the same
-    ``n_users`` training users with the same noise. Columns: the terms as the variant's code
-    reports them (:func:`elbo_terms_dict`; ``loss`` with a KL weight of ``kl_weight``, so
-    deviation 3 shows), ``true ELBO`` (the same weights scored by the textbook eq (9): deviations
-    1-3 switched off, as they change what is reported, not the architecture) and the validation
-    ``R@50`` of the best epoch.
-    """
+    """Train the paper model with each deviation switched on alone, from one seed, and score it on
+    the same users and noise: its ELBO terms as its code reports them (``loss`` at ``kl_weight``,
+    so deviation 3 shows), the ``true ELBO`` of its weights (deviations 1-3, which change only what
+    is reported, switched off) and the best epoch's validation ``R@50``."""
     import dataclasses
 
     import torch

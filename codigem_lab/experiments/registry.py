@@ -1,11 +1,5 @@
-"""The study registry: each of the paper's tables and figures listed once.
-
-A :class:`Study` names its run function (defined in :mod:`~codigem_lab.experiments.table2` or
-:mod:`~codigem_lab.experiments.studies`, which know nothing of this list), its own command-line
-options, its file stem and the figures it saves. ``codigem-lab reproduce``, the notebooks and
-every printed "same runs as: codigem-lab reproduce ..." line derive from :data:`STUDIES`. The
-figures themselves are drawn by :mod:`codigem_lab.viz.study_figures` (the layer above).
-"""
+"""The study registry: each of the paper's tables and figures listed once, with its run function,
+options, file stem and figures; ``reproduce``, the notebooks and every printed command use it."""
 
 from __future__ import annotations
 

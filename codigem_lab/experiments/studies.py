@@ -1,8 +1,5 @@
 """The paper's studies of CODIGEM itself: Table 3 (variants I-IV), Fig. 2 (beta), Fig. 3 (T and
-convergence), Table 4 (time vs T) and Table 5 (CODIGEM vs Multi-VAE vs MacridVAE efficiency).
-
-Every run goes through the result cache, so a re-run prints the same tables in seconds.
-"""
+convergence), Table 4 (time vs T) and Table 5 (efficiency against Multi-VAE and MacridVAE)."""
 
 from __future__ import annotations
 
@@ -215,15 +212,9 @@ def sweep(cfg: ExperimentConfig, param: str, values, label: str) -> pd.DataFrame
 def timed_seconds(
     cfg: ExperimentConfig, specs, label: str = "timing"
 ) -> tuple[pd.DataFrame, float]:
-    """Train and evaluation seconds per epoch from short runs of ``specs`` made back to back.
-
-    The convergence runs behind the tables were made over hours, beside whatever else shared the
-    CPU; these ``TIMING_EPOCHS``-epoch runs (cached too) are made one after another by one
-    command, so their seconds compare. Each is the median over epochs after the first (warm-up).
-    A timing run already in the cache is loaded, not re-timed (``made_now`` is False for it): a
-    spec that another study timed before (Table 4's T = 3 run is Table 5's CODIGEM run) keeps the
-    seconds of that earlier command.
-    """
+    """Train and evaluation seconds per epoch (median after the warm-up epoch) from short runs of
+    ``specs`` made back to back by one command, so that they compare; a cached one keeps the
+    seconds of the command that timed it (``made_now`` False)."""
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
     timed = [
         dataclasses.replace(s, train=dataclasses.replace(s.train, max_epochs=n, patience=n))
@@ -243,12 +234,8 @@ def timed_seconds(
 
 
 def noise_readouts(betas, T: int = 3) -> pd.DataFrame:
-    """How much of x survives the forward process for each beta (links to notebook 02).
-
-    ``alpha_bar_T`` and ``snr_T``: in z_T, what the reverse chain starts from; ``alpha_bar_1`` and
-    ``snr_1``: in z_1 (eq 4, one step: 1 - beta), the decoder's input, which is what decoder
-    scoring ranks with, whatever T is.
-    """
+    """How much of x survives for each beta: in z_T (``alpha_bar_T``, ``snr_T``), where the reverse
+    chain starts, and in z_1 (``alpha_bar_1``, ``snr_1``), the decoder's input, whatever T is."""
     rows = []
     for b in betas:
         s = NoiseSchedule.constant(b, T)

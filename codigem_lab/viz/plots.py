@@ -1,10 +1,5 @@
-"""What every figure uses: a pyplot-free Figure, axis styling, small palette PNGs.
-
-Figures are built with :class:`matplotlib.figure.Figure` directly, never through ``pyplot``, so
-nothing is registered in pyplot's global figure list (no leaks, no double display in Jupyter:
-a notebook shows a returned Figure once). Sizes and dpi are modest so the PNGs embedded in
-committed notebooks stay small.
-"""
+"""What every figure uses: a Figure built without ``pyplot`` (no global figure list, so no leaks
+and no double display in Jupyter), axis styling, small palette PNGs for committed notebooks."""
 
 from __future__ import annotations
 
@@ -40,11 +35,8 @@ def style_axes(
 
 
 def figure_png(fig: Figure, dpi: int | None = None, tight: bool = True) -> bytes:
-    """The figure as a small PNG: rendered with Agg, then reduced to a 256-colour palette.
-
-    Plots need few colours; the palette PNG is 2-3 times smaller than the RGBA one (this is what
-    keeps the committed notebooks small). ``tight`` crops empty margins like Jupyter does.
-    """
+    """The figure as a PNG reduced to a 256-colour palette (2-3 times smaller than RGBA);
+    ``tight`` crops empty margins like Jupyter does."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight" if tight else None)
     buf.seek(0)

@@ -1,9 +1,5 @@
-"""The figures each registered study saves beside its table, keyed by the registry's names.
-
-``FIGURES[study][suffix](output, name)`` draws one figure from a study's
-:class:`~codigem_lab.experiments.registry.StudyOutput`; :func:`study_figures` draws them all.
-A test checks that every figure a study lists in the registry has a maker here.
-"""
+"""The figures each registered study saves beside its table: ``FIGURES[study][suffix](output,
+name)`` draws one from a :class:`~codigem_lab.experiments.registry.StudyOutput`."""
 
 from __future__ import annotations
 
