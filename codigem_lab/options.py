@@ -26,11 +26,8 @@ class Option:
     kind: str = "value"
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        if self.kind == "switch":
-            parser.add_argument(self.flag, dest=self.dest, action="store_true", help=self.help)
-            return
-        if self.kind == "flag":
-            action = argparse.BooleanOptionalAction
+        if self.kind in ("switch", "flag"):
+            action = "store_true" if self.kind == "switch" else argparse.BooleanOptionalAction
             parser.add_argument(self.flag, dest=self.dest, action=action, help=self.help)
             return
         parser.add_argument(

@@ -51,11 +51,8 @@ class SavedRun:
         es, row = self.user_row(user)
         train_rows = None if es.train_rows is None else es.train_rows[[row]]
         scores = torch.as_tensor(self.recommender.score(es.fold_in[[row]], train_rows))
-        scores = (
-            scores.float()
-            .cpu()[0]
-            .masked_fill(torch.from_numpy(es.mask[row].toarray()[0] > 0), float("-inf"))
-        )
+        masked = torch.from_numpy(es.mask[row].toarray()[0] > 0)
+        scores = scores.float().cpu()[0].masked_fill(masked, float("-inf"))
         top = torch.topk(scores, min(k, int(torch.isfinite(scores).sum())))
         return pd.DataFrame(
             {
