@@ -50,12 +50,10 @@ SWEEP_SUMMARY = ("epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"
 TIMING_EPOCHS = 5
 
 
-def reproduce_table3(cfg: ExperimentConfig, presets=None) -> TableResult:
-    """CODIGEM base and variants I-IV under each preset, R@50/N@50 beside the paper's Table 3.
-
-    ``presets``: default ``cfg.extra["presets"]``, else both ('paper', 'released').
-    """
-    presets = tuple(presets or cfg.extra.get("presets") or ("paper", "released"))
+def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
+    """CODIGEM base and variants I-IV under each preset (``cfg.extra["presets"]``, else 'paper'
+    and 'released'), R@50/N@50 beside the paper's Table 3."""
+    presets = tuple(cfg.extra.get("presets") or ("paper", "released"))
     # before training: which variants cannot change the ranking under this score mode (warned)
     audit_notes = [
         msg
