@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codigem_lab.errors import ConfigError
 from codigem_lab.report import item_name, json_line
 
 
@@ -24,7 +25,6 @@ def register(sub) -> None:
 
 
 def cmd_recommend(args) -> int:
-    from codigem_lab.errors import ConfigError
     from codigem_lab.saved import open_run
 
     if args.k < 1:

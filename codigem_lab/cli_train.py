@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from codigem_lab.diffusion.types import PRESETS
+from codigem_lab.errors import ConfigError
 from codigem_lab.options import Option, add_options, given_values
 from codigem_lab.report import format_table, json_line
 
@@ -76,8 +77,6 @@ def spec_from_args(args: argparse.Namespace):
         variant = args.variant
         params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
     elif getattr(args, "decoder_only", False):
-        from codigem_lab.errors import ConfigError
-
         raise ConfigError(f"--decoder-only is for --model codigem only; got --model {args.model}")
     # the model's own optimiser settings (``paper_train``), then what the command line says
     own = dict(getattr(model_class(args.model), "paper_train", {}) or {})

@@ -3,7 +3,15 @@ read its ELBO terms as that code reports them beside the true ELBO (notebook 03)
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import pandas as pd
+import torch
+
+from codigem_lab.codigem import CODIGEMRecommender
+from codigem_lab.diffusion.model import CODIGEM
+from codigem_lab.train import TrainConfig
 
 
 def elbo_terms_dict(terms) -> dict[str, float]:
@@ -25,8 +33,6 @@ def evaluate_elbo_terms(
     model, x, seed: int = 0, kl_weight: float | None = None
 ) -> dict[str, float]:
     """ELBO terms of ``model`` on a dense batch ``x`` with a fixed noise seed (eval mode)."""
-    import torch
-
     was = model.training
     model.eval()
     try:
@@ -39,8 +45,6 @@ def evaluate_elbo_terms(
 
 def expected_forward_term(n_items: int, beta: float) -> float:
     """E[-ln q(z_i | z_{i-1})] = D/2 (ln(2 pi beta) + 1): a constant of the schedule (nats)."""
-    import math
-
     return 0.5 * n_items * (math.log(2 * math.pi * beta) + 1.0)
 
 
@@ -68,14 +72,6 @@ def deviation_study(
     the same users and noise: its ELBO terms as its code reports them (``loss`` at ``kl_weight``,
     so deviation 3 shows), the ``true ELBO`` of its weights (deviations 1-3, which change only what
     is reported, switched off) and the best epoch's validation ``R@50``."""
-    import dataclasses
-
-    import torch
-
-    from codigem_lab.codigem import CODIGEMRecommender
-    from codigem_lab.diffusion.model import CODIGEM
-    from codigem_lab.train import TrainConfig
-
     rows = {}
     x = torch.from_numpy(split.train[: min(n_users, split.n_train_users)].toarray())
     cfg = TrainConfig(max_epochs=epochs, patience=epochs, seed=seed, progress=False)
