@@ -87,11 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     quick = sub.add_parser("quickstart", help="the README's demo (offline: synthetic data)")
     add_options(quick, DataSpec.OPTIONS)
-    quick.set_defaults(dataset="auto")
     quick.add_argument("--epochs", type=int, default=20)
     quick.add_argument("--no-progress", action="store_true")
     quick.add_argument("--json", action="store_true")
-    quick.set_defaults(func=cmd_quickstart)
+    quick.set_defaults(dataset="auto", func=cmd_quickstart)
 
     cli_train.register(sub)
     cli_reproduce.register(sub)

@@ -37,15 +37,12 @@ def runs_root() -> Path:
     ``notebooks/``) and the CLI (run from the repository root) share one cache."""
     if os.environ.get(RUNS_ENV):
         return Path(os.environ[RUNS_ENV]).expanduser().absolute()
-    root = repo_root()
-    base = root if root is not None else Path.cwd()
-    return (base / "runs" / "cache").absolute()
+    return ((repo_root() or Path.cwd()) / "runs" / "cache").absolute()
 
 
 def results_root() -> Path:
     """``<repo>/results`` in a checkout, else ``results`` in the working folder."""
-    root = repo_root()
-    return (root if root is not None else Path.cwd()) / "results"
+    return (repo_root() or Path.cwd()) / "results"
 
 
 def notebooks_dir() -> Path:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 
-PNG = "image/png"
-
 
 class SnapshotDisplay:
     """Mixin: ``self.widget`` is the live box; :meth:`snapshot_png` a picture of its state."""
@@ -23,7 +21,7 @@ class SnapshotDisplay:
         png = self.snapshot_png()
         if png:
             data = dict(data)
-            data[PNG] = base64.b64encode(png).decode("ascii")
+            data["image/png"] = base64.b64encode(png).decode("ascii")
             data["text/plain"] = (
                 f"{type(self).__name__} (a picture of its state; run the cell for the live panel)"
             )
