@@ -18,13 +18,17 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from codigem_lab import viz
 from codigem_lab.data import inspect as nb
-from codigem_lab.viz.plots import ForwardNoisingFigure, figure_png
+from codigem_lab.viz.plots import figure_png
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))  # the panel of 02
+from course.noising import ForwardNoisingFigure, ForwardNoisingPanel, forward_noising_state  # noqa: E402
 
 TARGET_MS = 200.0
 BETAS = (1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 0.9)
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    panel = viz.ForwardNoisingPanel(x)
+    panel = ForwardNoisingPanel(x)
     grid = [(b, t) for t in TS for b in BETAS]
     for beta, T in grid[:3]:  # warm-up
         panel.update(beta, T)
@@ -73,17 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeats):
         for beta, T in grid:
             t0 = time.perf_counter()
-            viz.forward_noising_state(x, beta, T, window=panel.window)
+            forward_noising_state(x, beta, T, window=panel.window)
             state_ms.append(1000 * (time.perf_counter() - t0))
             panel.update(beta, T)
             total_ms.append(panel.last_update_ms)
     at50 = [ms for ms, (_, T) in zip(total_ms, grid * args.repeats, strict=True) if T == 50]
 
-    naive = ForwardNoisingFigure(viz.forward_noising_state(x, 1e-4, 3), animated=False)
+    naive = ForwardNoisingFigure(forward_noising_state(x, 1e-4, 3), animated=False)
     naive_ms = []
     for beta, T in grid[:: max(1, len(grid) // 8)]:
         t0 = time.perf_counter()
-        naive.update(viz.forward_noising_state(x, beta, T, window=panel.window))
+        naive.update(forward_noising_state(x, beta, T, window=panel.window))
         figure_png(naive.fig, tight=False)
         naive_ms.append(1000 * (time.perf_counter() - t0))
 

@@ -1,9 +1,7 @@
 """The ``codigem-lab`` command: a thin layer that parses options and calls the library.
 
-Errors a user can fix exit non-zero with one line on stderr (``--debug`` shows the traceback).
-Under ``torchrun`` (``WORLD_SIZE > 1``) the command runs inside a process group, one rank per
-process: ``torchrun --nproc-per-node 4 -m codigem_lab.cli train ...``.
-"""
+Errors a user can fix exit non-zero with one line on stderr (``--debug`` shows the traceback);
+under ``torchrun`` each rank runs the command inside a process group."""
 
 from __future__ import annotations
 
@@ -16,14 +14,6 @@ from collections.abc import Sequence
 
 from codigem_lab.errors import CodigemError
 from codigem_lab.report import json_line
-
-
-def add_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
-    """The data flags every sub-command shares (from :attr:`DataSpec.OPTIONS`)."""
-    from codigem_lab.data.spec import DataSpec
-    from codigem_lab.options import add_options
-
-    add_options(p, DataSpec.OPTIONS + (DataSpec.SPLIT_OPTIONS if split else ()))
 
 
 def cmd_data_stats(args) -> int:
@@ -66,6 +56,10 @@ def cmd_quickstart(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from codigem_lab import cli_explore, cli_recommend, cli_reproduce, cli_train
+    from codigem_lab.data.spec import DataSpec
+    from codigem_lab.options import add_options
+
     parser = argparse.ArgumentParser(prog="codigem-lab", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument(
@@ -80,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="datasets: statistics")
     dsub = data.add_subparsers(dest="data_command", required=True)
     stats = dsub.add_parser("stats", help="print Table 1 statistics of a preprocessed dataset")
-    add_data_args(stats, split=False)
+    add_options(stats, DataSpec.OPTIONS)
     stats.add_argument("--json", action="store_true", help="end with one JSON line")
     stats.set_defaults(func=cmd_data_stats)
     fetch = dsub.add_parser(
@@ -92,19 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(func=cmd_data_fetch)
 
     quick = sub.add_parser("quickstart", help="the README's demo (offline: synthetic data)")
-    add_data_args(quick, split=False)
-    quick.set_defaults(dataset="auto")
+    add_options(quick, DataSpec.OPTIONS)
     quick.add_argument("--epochs", type=int, default=20)
     quick.add_argument("--no-progress", action="store_true")
     quick.add_argument("--json", action="store_true")
-    quick.set_defaults(func=cmd_quickstart)
+    quick.set_defaults(dataset="auto", func=cmd_quickstart)
 
-    from codigem_lab import cli_reproduce, cli_train
-
-    cli_train.register(sub, add_data_args)
+    cli_train.register(sub)
     cli_reproduce.register(sub)
-    from codigem_lab import cli_explore, cli_recommend
-
     cli_explore.register(sub)
     cli_recommend.register(sub)
     return parser

@@ -1,13 +1,5 @@
-"""``codigem-lab explore``: the live explorer's computation for one setting, from the shell.
-
-    codigem-lab explore --dataset ml-100k --beta 1e-4 --T 3 --json
-
-trains CODIGEM for the setting through the result cache (a setting is trained once), prints one
-test user's top 10 beside Pop's and Item-KNN's with the held-out hits marked, R@20/R@50 of the
-three models, alpha_bar_1/alpha_bar_T, and with ``--json`` ends with one JSON line. The data comes
-the notebooks' way (``resolve_data``): the cache or the registry, else the synthetic dataset with
-its banner printed.
-"""
+"""``codigem-lab explore``: the live explorer's computation for one setting, from the shell:
+CODIGEM trained through the result cache, one user's top 10 beside Pop's and Item-KNN's."""
 
 from __future__ import annotations
 
@@ -37,32 +29,19 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_explore)
 
 
-def setting_from_args(args: argparse.Namespace):
-    from codigem_lab.experiments.explore import ExploreSetting
-
-    return ExploreSetting(**given_values(args, config_options(ExploreSetting, skip=SKIP)))
-
-
-def resolved_setting(setting, progress: bool = True):
-    """``setting`` on its data as the notebooks get it (``resolve_data``): from the cache or the
-    registry, else the synthetic dataset (the banner is printed). Given sources stay as given."""
+def cmd_explore(args: argparse.Namespace) -> int:
     from codigem_lab.data.spec import resolve_data
-    from codigem_lab.experiments.explore import data_fields
+    from codigem_lab.experiments.explore import ExploreSetting, data_fields, explore, render_text
 
-    s = setting
+    s = ExploreSetting(**given_values(args, config_options(ExploreSetting, skip=SKIP)))
+    # the data as the notebooks get it: the cache or the registry, else synthetic with its banner
     data = resolve_data(
-        s.dataset, s.source, s.data_preset, progress=progress, seed=s.split_seed,
+        s.dataset, s.source, s.data_preset, progress=not args.no_progress, seed=s.split_seed,
         max_users=s.max_users,
     )  # fmt: skip
     if data.banner and s.dataset != "synthetic":
         print(f"{s.dataset} is not available: {data.banner}")
-    return dataclasses.replace(s, **data_fields(data))
-
-
-def cmd_explore(args: argparse.Namespace) -> int:
-    from codigem_lab.experiments.explore import explore, render_text
-
-    setting = resolved_setting(setting_from_args(args), progress=not args.no_progress)
+    setting = dataclasses.replace(s, **data_fields(data))
     print(f"explore {setting.label()} on {setting.dataset} (cached settings return at once)")
     result = explore(setting, cache=args.cache_root, progress=not args.no_progress)
     print(render_text(result))

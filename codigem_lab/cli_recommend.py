@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from codigem_lab.report import json_line
+from codigem_lab.errors import ConfigError
+from codigem_lab.report import item_name, json_line
 
 
 def register(sub) -> None:
@@ -24,9 +25,7 @@ def register(sub) -> None:
 
 
 def cmd_recommend(args) -> int:
-    from codigem_lab.errors import ConfigError
     from codigem_lab.saved import open_run
-    from codigem_lab.viz.frames import item_name
 
     if args.k < 1:
         raise ConfigError(f"--k must be at least 1, got {args.k}")

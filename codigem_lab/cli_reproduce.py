@@ -1,8 +1,5 @@
-"""``codigem-lab reproduce STUDY``: rerun one of the paper's tables or figures through the cache.
-
-Its studies, their options, file names and figures all come from the study registry
-(:mod:`codigem_lab.experiments.registry`); this module only parses and prints.
-"""
+"""``codigem-lab reproduce STUDY``: rerun one of the paper's tables or figures through the cache
+(studies, options, file names and figures all come from the study registry)."""
 
 from __future__ import annotations
 

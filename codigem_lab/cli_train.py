@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 
 from codigem_lab.diffusion.types import PRESETS
+from codigem_lab.errors import ConfigError
 from codigem_lab.options import Option, add_options, given_values
 from codigem_lab.report import format_table, json_line
 
+#: The metrics ``train`` and ``evaluate`` print.
+COLUMNS = ["R@20", "R@50", "N@20", "N@50", "N@100"]
 #: The flags of ``train`` besides the data's, the shared training ones and CODIGEM's.
 OPTIONS = (
     Option("seed", "--seed", int, 0, "training seed (and split seed)"),
@@ -32,14 +35,14 @@ OPTIONS = (
 )  # fmt: skip
 
 
-def register(sub, add_data_args) -> None:
+def register(sub) -> None:
     """Add the train, evaluate and check-elbo sub-commands."""
     from codigem_lab.codigem import CODIGEMParams
+    from codigem_lab.data.spec import DataSpec
     from codigem_lab.runs import TRAIN_OPTIONS
 
     train = sub.add_parser("train", help="train a model with early stopping and write a run folder")
-    add_data_args(train)
-    add_options(train, OPTIONS + TRAIN_OPTIONS)
+    add_options(train, DataSpec.OPTIONS + DataSpec.SPLIT_OPTIONS + OPTIONS + TRAIN_OPTIONS)
     add_options(train.add_argument_group("CODIGEM (default: the preset's)"), CODIGEMParams.OPTIONS)
     train.set_defaults(func=cmd_train)
 
@@ -74,8 +77,6 @@ def spec_from_args(args: argparse.Namespace):
         variant = args.variant
         params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
     elif getattr(args, "decoder_only", False):
-        from codigem_lab.errors import ConfigError
-
         raise ConfigError(f"--decoder-only is for --model codigem only; got --model {args.model}")
     # the model's own optimiser settings (``paper_train``), then what the command line says
     own = dict(getattr(model_class(args.model), "paper_train", {}) or {})
@@ -114,14 +115,13 @@ def cmd_train(args) -> int:
         f"epochs: {s['epochs']} (best {s['best_epoch']}), "
         f"{s['train_s_per_epoch']:.2f} s/epoch training, {s['eval_s_per_epoch']:.2f} s/epoch evaluation"
     )
-    cols = ["R@20", "R@50", "N@20", "N@50", "N@100"]
-    table = pd.DataFrame([out.valid, out.test], index=["valid", "test"])[cols]
+    table = pd.DataFrame([out.valid, out.test], index=["valid", "test"])[COLUMNS]
     print(
         f"metrics (Recall@K = hits / {'min(K, #targets)' if spec.train.recall_definition == 'minK' else '#targets'}):"
     )
     print(format_table(table))
     if args.json:
-        keys = [*cols, "epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"]
+        keys = [*COLUMNS, "epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"]
         print(json_line({k: s[k] for k in keys}))
     return 0
 
@@ -132,13 +132,12 @@ def cmd_evaluate(args) -> int:
     from codigem_lab.runs import evaluate_run
 
     res = evaluate_run(args.run_dir, args.which, args.recall_definition)
-    cols = ["R@20", "R@50", "N@20", "N@50", "N@100"]
     print(
         f"{args.which} metrics of {args.run_dir} ({res.n_users} users, recall: {res.recall_definition}):"
     )
-    print(format_table(pd.DataFrame([res.metrics], index=[args.which])[cols]))
+    print(format_table(pd.DataFrame([res.metrics], index=[args.which])[COLUMNS]))
     if args.json:
-        print(json_line({k: res.metrics[k] for k in cols}))
+        print(json_line({k: res.metrics[k] for k in COLUMNS}))
     return 0
 
 

@@ -1,7 +1,4 @@
-"""User-facing errors: each says what was wrong and how to fix it.
-
-The CLI prints ``CodigemError`` messages as one line on stderr (no traceback unless ``--debug``).
-"""
+"""User-facing errors: each says what was wrong and how to fix it (the CLI prints one line)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Model registry: a name (as the CLI spells it) -> the recommender class that implements it.
-
-Classes are imported lazily (``module:Class``), so a missing optional model never breaks the rest.
-Every class builds itself from its hyper-parameters with ``from_params`` and is scored by the one
-Evaluator. A class with a ``params_type`` (CODIGEM) gets them typed and checked once, by
-:func:`typed_params`; the others check theirs in their own config dataclass.
-"""
+"""Model registry: a name (as the CLI spells it) -> the recommender class, imported lazily
+(``module:Class``) so that a missing optional model never breaks the rest."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Command-line options declared once, next to the dataclass they fill.
-
-A config dataclass (``DataSpec``, ``ExperimentConfig``, a study's options) lists its flags as
-:class:`Option` rows. From that one list the CLI builds its argparse flags (:func:`add_options`),
-reads them back (:func:`values_from_args`), and a notebook prints the command that makes the same
-runs (:func:`argv_for`), so a new flag is one edit, not three.
-"""
+"""Command-line options declared once, as :class:`Option` rows next to the dataclass they fill:
+the CLI's flags and a notebook's printed command come from the same list."""
 
 from __future__ import annotations
 
@@ -31,11 +26,8 @@ class Option:
     kind: str = "value"
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        if self.kind == "switch":
-            parser.add_argument(self.flag, dest=self.dest, action="store_true", help=self.help)
-            return
-        if self.kind == "flag":
-            action = argparse.BooleanOptionalAction
+        if self.kind in ("switch", "flag"):
+            action = "store_true" if self.kind == "switch" else argparse.BooleanOptionalAction
             parser.add_argument(self.flag, dest=self.dest, action=action, help=self.help)
             return
         parser.add_argument(
@@ -67,10 +59,7 @@ def knob(default: Any, help: str) -> Any:
 
 def config_options(cls: type, skip: Iterable[str] = ()) -> tuple[Option, ...]:
     """One flag per field of the config dataclass ``cls`` (``--beta-end`` fills ``beta_end``),
-    typed and with choices from the field's annotation, help from its ``metadata["help"]``.
-
-    Every default is None: a flag not given leaves the field to the config (or its preset).
-    """
+    typed from its annotation, help from its ``metadata``; a flag not given is None."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):

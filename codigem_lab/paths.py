@@ -1,7 +1,5 @@
-"""Where things are: the source checkout, the development copy of the data, the result cache.
-
-Only these functions look at the file system layout; everything else asks them.
-"""
+"""Where things are: the source checkout, the development copy of the data, the result cache
+(only these functions look at the file system layout)."""
 
 from __future__ import annotations
 
@@ -21,11 +19,8 @@ def repo_root() -> Path | None:
 
 
 def shared_data_dir() -> Path | None:
-    """``$CODIGEM_LAB_SHARED_DATA``, else ``../shared/data`` beside the checkout; None if absent.
-
-    This folder exists on development and CI machines only. It may seed the data cache or be
-    passed as a local source; a user's clone does not have it and never needs it.
-    """
+    """``$CODIGEM_LAB_SHARED_DATA``, else ``../shared/data`` beside the checkout; None if absent
+    (development and CI machines only: a user's clone never needs it)."""
     if os.environ.get(SHARED_ENV):
         p = Path(os.environ[SHARED_ENV]).expanduser()
         return p if p.is_dir() else None
@@ -42,15 +37,12 @@ def runs_root() -> Path:
     ``notebooks/``) and the CLI (run from the repository root) share one cache."""
     if os.environ.get(RUNS_ENV):
         return Path(os.environ[RUNS_ENV]).expanduser().absolute()
-    root = repo_root()
-    base = root if root is not None else Path.cwd()
-    return (base / "runs" / "cache").absolute()
+    return ((repo_root() or Path.cwd()) / "runs" / "cache").absolute()
 
 
 def results_root() -> Path:
     """``<repo>/results`` in a checkout, else ``results`` in the working folder."""
-    root = repo_root()
-    return (root if root is not None else Path.cwd()) / "results"
+    return (repo_root() or Path.cwd()) / "results"
 
 
 def notebooks_dir() -> Path:

@@ -13,29 +13,21 @@ from codigem_lab.baselines import ItemKNN, Pop
 from codigem_lab.codigem import CODIGEMRecommender
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.metrics import Evaluator
-from codigem_lab.report import format_table
+from codigem_lab.report import format_table, item_name
 from codigem_lab.train import TrainConfig
-from codigem_lab.viz.frames import item_name
 
 
 @dataclass
 class QuickstartReport:
-    """What the quickstart prints (``text``), its metrics by model (``summary``) and as a table."""
+    """What the quickstart prints (``text``) and its metrics by model (``summary``)."""
 
     text: str
     summary: dict
-    table: pd.DataFrame
 
 
-def run_quickstart(
-    data: DataSpec | None = None,
-    epochs: int = 20,
-    n_users_shown: int = 3,
-    progress: bool = True,
-    seed: int = 0,
-) -> QuickstartReport:
+def run_quickstart(data: DataSpec, epochs: int = 20, progress: bool = True) -> QuickstartReport:
     """Load the data, evaluate Pop, Item-KNN and a briefly trained CODIGEM; recommend for a few users."""
-    data = dataclasses.replace(data or DataSpec(), seed=seed)
+    data = dataclasses.replace(data, seed=0)
     split = data.load()
     lines = [f"Dataset {data.label}: {split.meta.get('preprocessing', '')}"]
     if data.banner:
@@ -54,10 +46,9 @@ def run_quickstart(
     rows["Pop"] = evaluator.evaluate(Pop().fit(split), "test").metrics
     rows["Item-KNN"] = evaluator.evaluate(ItemKNN().fit(split), "test").metrics
     # both presets: the released code's raw 0/1 inputs learn much faster than the paper's [-1, 1]
+    train = TrainConfig(max_epochs=epochs, patience=epochs, seed=0, progress=progress)
     for variant in ("released", "paper"):
-        model = CODIGEMRecommender(
-            variant, TrainConfig(max_epochs=epochs, patience=epochs, seed=seed, progress=progress)
-        ).fit(split)
+        model = CODIGEMRecommender(variant, train).fit(split)
         rows[f"CODIGEM ({variant} preset, {model.result.epochs} epochs)"] = (
             model.result.test.metrics
         )
@@ -68,7 +59,7 @@ def run_quickstart(
 
     titles = data.titles()
     es = split.test
-    users = np.flatnonzero(np.diff(es.fold_in.indptr) >= 5)[:n_users_shown]
+    users = np.flatnonzero(np.diff(es.fold_in.indptr) >= 5)[:3]
     top = codigem.recommend(es.fold_in[users], n=5)
     for u, items in zip(users, top):
         names = [item_name(split.items[i], titles) for i in items]
@@ -77,4 +68,4 @@ def run_quickstart(
         lines.append(f"User {es.users[u]} ({es.fold_in[u].nnz} items seen): " + ", ".join(marked))
     lines.append("(CODIGEM, released preset; * = a held-out item the user really interacted with)")
     summary = {name: {k: round(v, 4) for k, v in m.items()} for name, m in rows.items()}
-    return QuickstartReport("\n".join(lines), summary, table)
+    return QuickstartReport("\n".join(lines), summary)

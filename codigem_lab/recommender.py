@@ -36,7 +36,8 @@ class Recommender(abc.ABC):
     def score(
         self, fold_in: sp.csr_matrix, train_rows: np.ndarray | None = None
     ) -> np.ndarray | torch.Tensor:
-        """Dense scores [n_rows, n_items] for the given fold-in rows; higher ranks first."""
+        """Dense scores [n_rows, n_items] for the fold-in rows; higher ranks first. ``train_rows``:
+        the users' training rows under ``ratio``, for models with user embeddings."""
 
     @staticmethod
     def _fitted(state):

@@ -1,4 +1,4 @@
-"""Small text renderings shared by the CLI and notebooks: metric tables, JSON lines."""
+"""Small text renderings shared by the CLI and notebooks: metric tables, JSON lines, item names."""
 
 from __future__ import annotations
 
@@ -34,3 +34,10 @@ def json_line(obj) -> str:
         return v
 
     return json.dumps(clean(obj), sort_keys=False)
+
+
+def item_name(item_id, titles: pd.Series | None) -> str:
+    """A readable item name: its title when known, else ``item <id>``."""
+    if titles is not None and item_id in titles.index:
+        return str(titles[item_id])
+    return f"item {item_id}"

@@ -1,9 +1,6 @@
-"""Open a finished run folder (``train``'s or a result-cache entry) as a fitted recommender.
-
-Neural models get the weights of the run's ``best.pt``. The closed-form models (pop, itemknn,
-ease, wmf) store no state: they are refitted on the run's split, which ``config.json`` rebuilds
-exactly (the split and their fits are deterministic), so a run folder needs no extra file for them.
-"""
+"""Open a finished run folder (``train``'s or a result-cache entry) as a fitted recommender:
+neural models load ``best.pt``; closed-form ones are refitted on the split ``config.json``
+rebuilds exactly (both are deterministic), so they need no file of their own."""
 
 from __future__ import annotations
 
@@ -54,11 +51,8 @@ class SavedRun:
         es, row = self.user_row(user)
         train_rows = None if es.train_rows is None else es.train_rows[[row]]
         scores = torch.as_tensor(self.recommender.score(es.fold_in[[row]], train_rows))
-        scores = (
-            scores.float()
-            .cpu()[0]
-            .masked_fill(torch.from_numpy(es.mask[row].toarray()[0] > 0), float("-inf"))
-        )
+        masked = torch.from_numpy(es.mask[row].toarray()[0] > 0)
+        scores = scores.float().cpu()[0].masked_fill(masked, float("-inf"))
         top = torch.topk(scores, min(k, int(torch.isfinite(scores).sum())))
         return pd.DataFrame(
             {

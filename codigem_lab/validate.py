@@ -1,10 +1,5 @@
-"""The one way a config value is checked: each failure is a ConfigError in one style.
-
-``name = value is out of range: name must be ...`` (or ``is not valid`` for a wrong type), with a
-hint where one helps, e.g. ``T = 0 is out of range: T must be an integer >= 1 (the paper uses 3)``.
-Every config dataclass (CODIGEMConfig, the baselines', the explorer's setting) calls these in its
-``__post_init__``, so a value is checked once, where it becomes a field.
-"""
+"""The one way a config value is checked (in each config's ``__post_init__``): a ConfigError such
+as ``T = 0 is out of range: T must be an integer >= 1 (the paper uses 3)``."""
 
 from __future__ import annotations
 

@@ -54,6 +54,8 @@ def lab(tmp_path_factory):
     work = root / "work"
     work.mkdir()
     shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    # the notebooks' own package beside it, as in notebooks/ (02's panel lives there)
+    shutil.copytree(NOTEBOOK.parent / "course", work / "course")
     env, _settings = lab_home(root, CODIGEM_LAB_QUICK="1")
     port, token = free_port(), os.urandom(16).hex()
     log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finalizer below)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from course.figures import plot_gradient_flow, plot_reverse_process, reverse_process
 
 from codigem_lab.audit import audit_codigem
 from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
-from codigem_lab.experiments.reverse_view import reverse_process
-from codigem_lab.viz.plots import plot_gradient_flow, plot_reverse_process
 
 
 def test_reverse_process_is_the_models_own_chain_and_rankings(small_split):

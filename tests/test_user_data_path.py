@@ -31,6 +31,8 @@ def _run_notebook_02(tmp_path: Path, cache: Path) -> str:
         # no network: the registry's download fails at once
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "HTTP_PROXY": "http://127.0.0.1:9",
+        # the notebooks' own package (course/), which a kernel started in notebooks/ finds
+        "PYTHONPATH": os.pathsep.join([str(REPO / "notebooks"), os.environ.get("PYTHONPATH", "")]),
     }
     client = NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env={**os.environ, **env})  # the kernel's environment: a user's

@@ -1,4 +1,5 @@
-"""The notebooks' figures (codigem_lab.viz.plots) and helpers (session, viz.frames, data.inspect).
+"""The notebooks' figures (codigem_lab.viz, course.figures, course.noising) and helpers (session,
+course.frames, data.inspect).
 
 Each plot function must return a Figure holding the artists it promises, built from the data it
 was given, without touching pyplot's global figure list.
@@ -17,16 +18,16 @@ from PIL import Image
 
 matplotlib.use("Agg")
 
-from codigem_lab import (
-    session,  # noqa: E402
-    viz,  # noqa: E402
+from course import (
+    figures,  # noqa: E402
+    noising,  # noqa: E402
 )
+from course import frames as course_frames  # noqa: E402
+
+from codigem_lab import session  # noqa: E402
 from codigem_lab.data import inspect  # noqa: E402
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
-from codigem_lab.viz import (
-    frames,  # noqa: E402
-    plots,  # noqa: E402
-)
+from codigem_lab.viz import plots  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
@@ -44,35 +45,37 @@ def _png_ok(data: bytes) -> Image.Image:
 
 # ------------------------------------------------------------------------------ protocols
 def test_protocol_role_grid_strong_counts_every_interaction_once(small_split):
-    grid, groups = viz.protocol_role_grid(small_split)
+    grid, groups = figures.protocol_role_grid(small_split)
     s = small_split
     assert grid.shape == (s.n_train_users + s.valid.n_users + s.test.n_users, s.n_items)
     assert [g[0] for g in groups] == ["training users", "validation users", "test users"]
-    assert (grid == plots.ROLE_TRAIN).sum() == s.train.nnz
-    assert (grid == plots.ROLE_FOLD_IN).sum() == s.valid.fold_in.nnz + s.test.fold_in.nnz
-    assert (grid == plots.ROLE_VALID).sum() == s.valid.target.nnz
-    assert (grid == plots.ROLE_TEST).sum() == s.test.target.nnz
+    assert (grid == figures.ROLE_TRAIN).sum() == s.train.nnz
+    assert (grid == figures.ROLE_FOLD_IN).sum() == s.valid.fold_in.nnz + s.test.fold_in.nnz
+    assert (grid == figures.ROLE_VALID).sum() == s.valid.target.nnz
+    assert (grid == figures.ROLE_TEST).sum() == s.test.target.nnz
     # the row blocks are the three user groups, in order
     assert groups[1][1] == s.n_train_users and groups[2][2] == grid.shape[0]
     train_rows = grid[: s.n_train_users]
-    assert not np.isin(train_rows, [plots.ROLE_FOLD_IN, plots.ROLE_VALID, plots.ROLE_TEST]).any()
+    assert not np.isin(
+        train_rows, [figures.ROLE_FOLD_IN, figures.ROLE_VALID, figures.ROLE_TEST]
+    ).any()
 
 
 def test_protocol_role_grid_ratio_splits_each_users_items(small_ratio_split):
-    grid, groups = viz.protocol_role_grid(small_ratio_split)
+    grid, groups = figures.protocol_role_grid(small_ratio_split)
     s = small_ratio_split
     assert grid.shape == s.train.shape and len(groups) == 1
-    assert (grid == plots.ROLE_TRAIN).sum() == s.train.nnz
-    assert (grid == plots.ROLE_VALID).sum() == s.valid.target.nnz
-    assert (grid == plots.ROLE_TEST).sum() == s.test.target.nnz
-    assert (grid == plots.ROLE_FOLD_IN).sum() == 0
+    assert (grid == figures.ROLE_TRAIN).sum() == s.train.nnz
+    assert (grid == figures.ROLE_VALID).sum() == s.valid.target.nnz
+    assert (grid == figures.ROLE_TEST).sum() == s.test.target.nnz
+    assert (grid == figures.ROLE_FOLD_IN).sum() == 0
 
 
 def test_plot_protocol_grids_draws_one_grid_per_protocol(small_split, small_ratio_split):
-    fig = viz.plot_protocol_grids(
+    fig = figures.plot_protocol_grids(
         {
-            "strong": viz.protocol_role_grid(small_split),
-            "ratio": viz.protocol_role_grid(small_ratio_split),
+            "strong": figures.protocol_role_grid(small_split),
+            "ratio": figures.protocol_role_grid(small_ratio_split),
         }
     )
     assert isinstance(fig, Figure)
@@ -80,16 +83,16 @@ def test_plot_protocol_grids_draws_one_grid_per_protocol(small_split, small_rati
     images = _images(fig)
     assert len(images) == 2
     np.testing.assert_array_equal(
-        images[1].get_array(), viz.protocol_role_grid(small_ratio_split)[0]
+        images[1].get_array(), figures.protocol_role_grid(small_ratio_split)[0]
     )
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == list(plots.ROLE_LABELS.values())
+    assert labels == list(figures.ROLE_LABELS.values())
 
 
 # ----------------------------------------------------------------------- popularity, sparsity
 def test_plot_long_tail_reports_the_head_share():
     counts = np.array([50, 30, 10, 5, 2, 1, 1, 1, 0, 0])
-    fig = viz.plot_long_tail(counts, head_share=0.25)
+    fig = figures.plot_long_tail(counts, head_share=0.25)
     ax1, ax2 = fig.axes
     assert ax1.get_yscale() == "log"
     # 8 non-zero items, head = top 2 -> (50 + 30) / 100
@@ -102,7 +105,7 @@ def test_plot_long_tail_reports_the_head_share():
 
 def test_plot_sparsity_title_and_density_image(small_split):
     m = small_split.train
-    fig = viz.plot_sparsity(m, blocks=10)
+    fig = figures.plot_sparsity(m, blocks=10)
     ax1, ax2 = fig.axes[:2]
     density = 100 * m.nnz / (m.shape[0] * m.shape[1])
     assert f"{density:.2f}% filled" in ax1.get_title()
@@ -124,15 +127,15 @@ def clicks():
 
 
 def test_plot_forward_noising_has_strips_lines_and_histogram(clicks):
-    state = viz.forward_noising_state(clicks, beta=0.05, T=7, seed=0)
-    fig = viz.plot_forward_noising(state)
+    state = noising.forward_noising_state(clicks, beta=0.05, T=7, seed=0)
+    fig = noising.plot_forward_noising(state)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 6  # 2 strips, alpha_bar, SNR, histogram, colorbar
     chain_im, closed_im = _images(fig)[:2]
     assert chain_im.get_array().shape == (8, state.strip_chain.shape[1])
     np.testing.assert_array_equal(chain_im.get_array(), state.strip_chain)
     np.testing.assert_array_equal(closed_im.get_array(), state.strip_closed)
-    f = viz.ForwardNoisingFigure(state, animated=False)
+    f = noising.ForwardNoisingFigure(state, animated=False)
     np.testing.assert_allclose(f.ln_ab.get_ydata(), state.alpha_bar)
     np.testing.assert_array_equal(f.ln_ab.get_xdata(), np.arange(1, 8))
     np.testing.assert_allclose(f.st_closed.get_data().values, np.maximum(state.hist_closed, 1e-12))
@@ -140,9 +143,9 @@ def test_plot_forward_noising_has_strips_lines_and_histogram(clicks):
 
 
 def test_forward_noising_figure_update_and_png_follow_the_state(clicks):
-    a = viz.forward_noising_state(clicks, beta=1e-4, T=3, seed=0)
-    b = viz.forward_noising_state(clicks, beta=0.3, T=20, seed=0)
-    f = viz.ForwardNoisingFigure(a)
+    a = noising.forward_noising_state(clicks, beta=1e-4, T=3, seed=0)
+    b = noising.forward_noising_state(clicks, beta=0.3, T=20, seed=0)
+    f = noising.ForwardNoisingFigure(a)
     png_a = f.png()
     f.update(b)
     np.testing.assert_allclose(f.ln_ab.get_ydata(), b.alpha_bar)
@@ -159,7 +162,7 @@ def test_forward_noising_figure_update_and_png_follow_the_state(clicks):
 
 def test_plot_schedules_one_line_per_schedule():
     scheds = {"paper": NoiseSchedule.constant(1e-4, 3), "cos": NoiseSchedule.cosine(20)}
-    fig = viz.plot_schedules(scheds)
+    fig = figures.plot_schedules(scheds)
     ax1, ax2 = fig.axes
     assert len(ax1.lines) == 2
     np.testing.assert_allclose(ax1.lines[1].get_ydata(), scheds["cos"].alpha_bar)
@@ -169,7 +172,7 @@ def test_plot_schedules_one_line_per_schedule():
 # ------------------------------------------------------------------------------------ ELBO
 def test_plot_elbo_terms_one_bar_per_term():
     terms = {"ln p(x|z1)": -120.0, "ln p(zT)": -50.0, "KL": 300.0, "ELBO": -420.0}
-    fig = viz.plot_elbo_terms(terms)
+    fig = figures.plot_elbo_terms(terms)
     (ax,) = fig.axes
     widths = [p.get_width() for p in ax.patches]
     assert widths == list(terms.values())
@@ -180,7 +183,7 @@ def test_plot_deviation_effects_shows_differences_to_the_baseline():
     table = pd.DataFrame(
         {"a": [1.0, 3.0, 1.0], "b": [10.0, 10.0, 4.0]}, index=["paper", "bug1", "bug2"]
     )
-    fig = viz.plot_deviation_effects(table, "paper")
+    fig = figures.plot_deviation_effects(table, "paper")
     (img,) = _images(fig)
     np.testing.assert_allclose(img.get_array(), [[2.0, 0.0], [0.0, -6.0]])
     ax = fig.axes[0]
@@ -200,7 +203,7 @@ def test_plot_learning_curves_lines_and_best_epoch():
             "R@50": [0.2, 0.3, 0.25],
         }
     )
-    fig = viz.plot_learning_curves({"paper": h, "released": h}, {"paper": 2, "released": 3})
+    fig = figures.plot_learning_curves({"paper": h, "released": h}, {"paper": 2, "released": 3})
     ax_loss, ax_terms, ax_val = fig.axes
     assert len(ax_loss.lines) == 2 + 2  # one loss line per run + one best-epoch line each
     np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), h["loss"])
@@ -211,7 +214,7 @@ def test_plot_learning_curves_lines_and_best_epoch():
 
 def test_plot_metric_bars_with_reference():
     table = pd.DataFrame({"R@20": [0.2, 0.25], "N@20": [0.1, 0.12]}, index=["paper", "released"])
-    fig = viz.plot_metric_bars(table, reference={"R@20": 0.28, "N@20": 0.24})
+    fig = figures.plot_metric_bars(table, reference={"R@20": 0.28, "N@20": 0.24})
     (ax,) = fig.axes
     heights = sorted(p.get_height() for p in ax.patches)
     assert heights == sorted([0.2, 0.25, 0.1, 0.12, 0.28, 0.24])
@@ -219,8 +222,8 @@ def test_plot_metric_bars_with_reference():
 
 
 def test_figure_png_is_a_small_palette_png(clicks):
-    fig = viz.plot_forward_noising(viz.forward_noising_state(clicks, 0.05, 10))
-    img = _png_ok(viz.figure_png(fig))
+    fig = noising.plot_forward_noising(noising.forward_noising_state(clicks, 0.05, 10))
+    img = _png_ok(plots.figure_png(fig))
     assert img.mode == "P"
     w, h = fig.get_size_inches() * fig.dpi  # "tight" crops or slightly grows the canvas
     assert abs(img.size[0] - w) < 0.05 * w and abs(img.size[1] - h) < 0.05 * h
@@ -234,7 +237,7 @@ def test_is_quick_reads_the_environment():
 
 
 def test_table1_comparison_prints_ours_beside_the_paper():
-    text = frames.table1_comparison(
+    text = course_frames.table1_comparison(
         {"users": 6033, "items": 3123, "interactions": 834449, "sparsity": 95.5711}, "ML-1M"
     )
     assert "6,033" in text and "6,034" in text and "-1" in text and "+0" in text
@@ -281,9 +284,9 @@ def test_recommendations_frame_marks_hits(small_split):
 
     rows = inspect.users_with_targets(small_split, k=2)
     n = min(len(small_split.test.target[r].indices) for r in rows)
-    frame = frames.recommendations_frame(Oracle(), small_split, rows, n=n)
+    frame = course_frames.recommendations_frame(Oracle(), small_split, rows, n=n)
     assert frame["hit"].all() and len(frame) == 2 * n
-    wide = frames.recommendations_wide(frame)
+    wide = course_frames.recommendations_wide(frame)
     assert wide.shape == (n, 2) and wide.iloc[0, 0].endswith("✓")
 
 
@@ -300,26 +303,25 @@ def _execute_tool():
 
 
 def test_strips_label_their_rows_and_follow_T(clicks):
-    f = viz.ForwardNoisingFigure(viz.forward_noising_state(clicks, beta=1e-2, T=3, seed=0))
+    f = noising.ForwardNoisingFigure(noising.forward_noising_state(clicks, beta=1e-2, T=3, seed=0))
     shown = [t.get_text() for t in f.row_labels[: f.MAX_ROW_LABELS] if t.get_text()]
     assert shown == ["x", "z_1", "z_2", "z_3"]
-    f.update(viz.forward_noising_state(clicks, beta=1e-2, T=20, seed=0))
+    f.update(noising.forward_noising_state(clicks, beta=1e-2, T=20, seed=0))
     shown = [t.get_text() for t in f.row_labels[: f.MAX_ROW_LABELS] if t.get_text()]
     assert shown[0] == "x" and shown[-1] == "z_20" and len(shown) <= f.MAX_ROW_LABELS
 
 
 def test_T_slider_stops_include_the_papers_T(clicks):
-    from codigem_lab.viz.widgets import T_CHOICES
+    from course.noising import T_CHOICES
 
-    panel = viz.ForwardNoisingPanel(clicks)
+    panel = noising.ForwardNoisingPanel(clicks)
     assert panel.T_slider.value == 3 and 3 in panel.T_slider.options
     assert tuple(panel.T_slider.options) == T_CHOICES
 
 
 def test_check_grid_colours_each_verdict():
+    from course.figures import FAIL_COLOR, PASS_COLOR, plot_check_grid
     from matplotlib.colors import to_hex
-
-    from codigem_lab.viz.plots import FAIL_COLOR, PASS_COLOR, plot_check_grid
 
     verdicts = {"paper": {"a": True, "b": True}, "released": {"a": False}}
     ax = plot_check_grid(verdicts).axes[0]

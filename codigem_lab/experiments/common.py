@@ -31,11 +31,8 @@ WAIT_POLL_S = 10.0
 class ExperimentConfig:
     """Data, seeds and training budget shared by the runs of one ``reproduce`` command.
 
-    ``data_spec`` says which data (its ``seed`` is ignored: see ``split_seed``); ``seeds`` are the
-    training seeds. ``split_seed=None`` splits the data anew for every training seed (both
-    sources of variance move together, as in the committed tables); a number fixes the split.
-    ``extra`` holds the study's own options (see :mod:`codigem_lab.experiments.registry`).
-    """
+    ``split_seed=None`` splits the data anew for every training seed (``data_spec.seed`` is
+    ignored); a number fixes the split. ``extra`` holds the study's own options."""
 
     data_spec: DataSpec = field(default_factory=DataSpec)
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -80,10 +77,6 @@ class ExperimentConfig:
         return self.data_spec.source
 
     @property
-    def preset(self) -> str | None:
-        return self.data_spec.preset
-
-    @property
     def protocol(self) -> str:
         return self.data_spec.protocol
 
@@ -121,10 +114,9 @@ class ExperimentConfig:
         return TrainConfig(**base)
 
     def codigem_params(self, params: dict | None = None, fast: bool = False) -> dict:
-        """CODIGEM parameters with this config's score mode, and the decoder-only fast path when
-        ``fast`` (the study's results depend only on the ranking), decoder scoring is used and
-        ``--full-model`` was not asked for. The fast path gives the same decoder weights and test
-        metrics, bit for bit, as the full model (``CODIGEMRecommender(decoder_only=True)``)."""
+        """CODIGEM parameters with this config's score mode, and the decoder-only fast path (the
+        full model's decoder weights and metrics, bit for bit) when ``fast`` (the study depends
+        only on the ranking), decoder scoring is used and ``--full-model`` was not asked for."""
         out = dict(params or {})
         if self.score_mode != "decoder":
             out["score_mode"] = self.score_mode
@@ -150,11 +142,8 @@ class ExperimentConfig:
 def run_specs(
     specs: list[RunSpec], cache: ResultCache, progress: bool = True, label: str = "runs"
 ) -> tuple[list[RunRecord], float]:
-    """Run (or load) each spec through the cache; return the records and the wall time.
-
-    A run that another process is training is left for last and then waited for (or taken over,
-    should that process die), so two commands sharing the cache split the work between them.
-    """
+    """Run (or load) each spec through the cache; return the records and the wall time. A run
+    another process is training is left for last, then waited for (or taken over if it dies)."""
     t0 = time.perf_counter()
     records: list[RunRecord | None] = [None] * len(specs)
     done = sum(cache.get(s) is not None for s in specs)

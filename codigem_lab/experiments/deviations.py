@@ -3,17 +3,19 @@ read its ELBO terms as that code reports them beside the true ELBO (notebook 03)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import math
 
 import pandas as pd
+import torch
+
+from codigem_lab.codigem import CODIGEMRecommender
+from codigem_lab.diffusion.model import CODIGEM
+from codigem_lab.train import TrainConfig
 
 
 def elbo_terms_dict(terms) -> dict[str, float]:
-    """Flatten :class:`~codigem_lab.diffusion.ELBOTerms` (batch means) into named floats.
-
-    Names follow eq (9): ``ln p(x|z1)``, ``ln p(z1|z2)``..., ``ln p(zT)``, ``-ln q(z1|x)``,
-    ``-ln q(z2|z1)``..., then ``KL`` and ``ELBO``.
-    """
+    """:class:`~codigem_lab.diffusion.ELBOTerms` (batch means) as floats named after eq (9)."""
     out = {"ln p(x|z1)": float(terms.reconstruction)}
     for i, r in enumerate(terms.reverse, start=1):
         out[f"ln p(z{i}|z{i + 1})"] = float(r)
@@ -31,8 +33,6 @@ def evaluate_elbo_terms(
     model, x, seed: int = 0, kl_weight: float | None = None
 ) -> dict[str, float]:
     """ELBO terms of ``model`` on a dense batch ``x`` with a fixed noise seed (eval mode)."""
-    import torch
-
     was = model.training
     model.eval()
     try:
@@ -45,8 +45,6 @@ def evaluate_elbo_terms(
 
 def expected_forward_term(n_items: int, beta: float) -> float:
     """E[-ln q(z_i | z_{i-1})] = D/2 (ln(2 pi beta) + 1): a constant of the schedule (nats)."""
-    import math
-
     return 0.5 * n_items * (math.log(2 * math.pi * beta) + 1.0)
 
 
@@ -69,47 +67,25 @@ def deviation_study(
     seed: int = 0,
     kl_weight: float = 0.5,
     n_users: int = 200,
-    deviations: Mapping[str, dict | str] | None = None,
-    progress: bool = False,
 ) -> pd.DataFrame:
-    """Train the paper model with each deviation switched on alone; report its ELBO terms.
-
-    Every variant trains ``epochs`` epochs from the same seed, then is scored on the same
-    ``n_users`` training users with the same noise. Columns: the terms as the variant's code
-    reports them (:func:`elbo_terms_dict`; ``loss`` with a KL weight of ``kl_weight``, so
-    deviation 3 shows), ``true ELBO`` (the same weights scored by the textbook eq (9), see
-    :func:`textbook_config`) and the validation ``R@50`` of the best epoch.
-    """
-    import torch
-
-    from codigem_lab.codigem import CODIGEMRecommender
-    from codigem_lab.diffusion.model import CODIGEM
-    from codigem_lab.train import TrainConfig
-
+    """Train the paper model with each deviation switched on alone, from one seed, and score it on
+    the same users and noise: its ELBO terms as its code reports them (``loss`` at ``kl_weight``,
+    so deviation 3 shows), the ``true ELBO`` of its weights (deviations 1-3, which change only what
+    is reported, switched off) and the best epoch's validation ``R@50``."""
     rows = {}
     x = torch.from_numpy(split.train[: min(n_users, split.n_train_users)].toarray())
-    cfg = TrainConfig(max_epochs=epochs, patience=epochs, seed=seed, progress=progress)
-    for name, switch in (deviations or DEVIATIONS).items():
+    cfg = TrainConfig(max_epochs=epochs, patience=epochs, seed=seed, progress=False)
+    for name, switch in DEVIATIONS.items():
         variant, overrides = ("released", {}) if switch == "released" else ("paper", dict(switch))
         rec = CODIGEMRecommender(variant, cfg, beta=beta, **overrides).fit(split)
         model = rec.module.model
         row = evaluate_elbo_terms(model, x, seed=seed, kl_weight=kl_weight)
-        true_model = CODIGEM(textbook_config(model.config)).to(next(model.parameters()).device)
+        textbook = dataclasses.replace(
+            model.config, forward_term_bug=False, pairing_bug=False, anneal_overwritten=False
+        )
+        true_model = CODIGEM(textbook).to(next(model.parameters()).device)
         true_model.load_state_dict(model.state_dict())
         row["true ELBO"] = evaluate_elbo_terms(true_model, x, seed=seed)["ELBO"]
         row["R@50 (valid)"] = rec.result.valid.metrics["R@50"]
         rows[name] = row
     return pd.DataFrame(rows).T
-
-
-def textbook_config(config):
-    """The same config with the evaluation-side bugs (deviations 1-3) switched off.
-
-    Scoring a model trained with a bug under this config gives its true ELBO (eq 9), since the
-    bugs change what is reported, not the architecture.
-    """
-    import dataclasses
-
-    return dataclasses.replace(
-        config, forward_term_bug=False, pairing_bug=False, anneal_overwritten=False
-    )

@@ -110,23 +110,12 @@ def display_name(model: str, variant: str | None = None) -> str:
     return DISPLAY.get(model, model) + (f" ({variant})" if variant else "")
 
 
-#: Which dataset name of ours each paper column corresponds to (csv copies of ML-1M included).
-PAPER_DATASET = {"ml-1m": "ml-1m", "ml-20m": "ml-20m", "amazon-electronics": "amazon-electronics"}
-
-
 def table2(dataset: str) -> pd.DataFrame | None:
     """The paper's Table 2 block for a dataset (rows: our model names), or None if it has none."""
     block = _T2.get(dataset)
     if block is None:
         return None
     return pd.DataFrame(block, index=_T2_COLS).T
-
-
-#: Table 1 by the column names the paper prints (ML-20m, ML-1m, AE).
-TABLE1_BY_LABEL = {
-    label: {k: (v if k == "sparsity" else int(v)) for k, v in TABLE1.loc[name].items()}
-    for label, name in (("ML-20m", "ml-20m"), ("ML-1m", "ml-1m"), ("AE", "amazon-electronics"))
-}
 
 
 def codigem_row(dataset: str = "ml-1m") -> dict[str, float]:

@@ -1,11 +1,5 @@
-"""The study registry: each of the paper's tables and figures listed once.
-
-A :class:`Study` names its run function (defined in :mod:`~codigem_lab.experiments.table2` or
-:mod:`~codigem_lab.experiments.studies`, which know nothing of this list), its own command-line
-options, its file stem and the figures it saves. ``codigem-lab reproduce``, the notebooks and
-every printed "same runs as: codigem-lab reproduce ..." line derive from :data:`STUDIES`. The
-figures themselves are drawn by :mod:`codigem_lab.viz.study_figures` (the layer above).
-"""
+"""The study registry: each of the paper's tables and figures listed once, with its run function,
+options, file stem and figures; ``reproduce``, the notebooks and every printed command use it."""
 
 from __future__ import annotations
 
@@ -54,10 +48,6 @@ class Study:
     figures: tuple[str, ...] = ()
     stem_parts: Callable[[ExperimentConfig], list[str]] = field(default=lambda cfg: [])
 
-    def config_values(self, cfg: ExperimentConfig) -> dict:
-        """This study's options as ``cfg.extra`` holds them."""
-        return {o.dest: cfg.extra[o.dest] for o in self.options if o.dest in cfg.extra}
-
     def command(self, cfg: ExperimentConfig) -> str:
         """The ``codigem-lab reproduce`` command that makes exactly these runs, to run from the
         repository root: a source file beside the repository is named relative to it
@@ -70,7 +60,7 @@ class Study:
                     cfg, data_spec=dataclasses.replace(cfg.data_spec, source=rel)
                 )
         words = ["codigem-lab", "reproduce", self.name, *cfg.to_argv()]
-        words += argv_for(self.config_values(cfg), self.options)
+        words += argv_for(cfg.extra, self.options)
         command = " ".join(shlex.quote(w) for w in words)
         if cfg.seeds != tuple(range(len(cfg.seeds))):
             command += (

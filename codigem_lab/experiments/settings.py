@@ -1,9 +1,5 @@
-"""The notebooks' experiment settings: the CLI's, built from a parameters cell.
-
-:func:`experiment_config` gives in full mode the very config ``codigem-lab reproduce ...
---dataset ml-1m --preset paper-ml1m`` builds (the result cache keys runs by the data's content,
-so a local csv of the same ratings shares them), in quick mode small data and a few epochs.
-"""
+"""The notebooks' experiment settings: in full mode the very config ``codigem-lab reproduce ...
+--dataset ml-1m --preset paper-ml1m`` builds, so notebooks and CLI share the result cache."""
 
 from __future__ import annotations
 
@@ -27,38 +23,26 @@ def experiment_config(
     seeds: Sequence[int] | None = None,
     protocol: str = "strong",
     recall_definition: str = "minK",
-    preset: str | None = None,
-    progress: bool | None = None,
-    cache_root: str | None = None,
-    paper_dataset: str | None = None,
     presets: Sequence[str] | None = None,
     models: str | None = None,
 ) -> ExperimentConfig:
     """The notebooks' experiment settings, equal to the CLI's so the result cache is shared.
 
-    ``dataset="auto"``: full mode takes ML-1M with the paper's preprocessing, quick mode ML-100K
-    (at most 600 users, 10 epochs of batches of 50), from the data cache or the registry (see
-    :func:`~codigem_lab.data.spec.resolve_data`); the synthetic dataset, with its banner, only
-    where no real data can be had. Quick mode defaults to one seed, full mode to three.
-    ``paper_dataset`` names the paper's Table 2 block to show beside ours (found from the source
-    path in full mode; ``"ml-1m"`` in quick mode, whose small run stands in for ML-1M's).
-    ``presets`` (Table 3's CODIGEM presets) and ``models`` (Table 2's models) are the CLI's
-    ``--presets`` and ``--models``. ``progress`` (default: full mode only) draws progress bars
-    for runs that must be trained; quick runs take seconds, and their bars would only bloat the
-    saved notebook.
+    ``dataset="auto"``: ML-1M with the paper's preprocessing (quick mode: ML-100K) through
+    :func:`~codigem_lab.data.spec.resolve_data`. Quick mode runs one seed (full mode three), draws
+    no progress bars and shows the paper's ML-1M block beside its small run. ``presets`` and
+    ``models`` are the CLI's ``--presets`` and ``--models``.
     """
-    data = resolve_data(dataset, source, preset, quick=quick, protocol=protocol)
+    data = resolve_data(dataset, source, quick=quick, protocol=protocol)
     default_seeds = (0,) if quick else FULL_SEEDS
-    if paper_dataset is None and quick:
-        paper_dataset = "ml-1m"  # quick mode stands in for the ML-1M run: show its paper block
+    paper_dataset = "ml-1m" if quick else None  # a quick run stands in for the ML-1M one
     extra = {"paper_dataset": paper_dataset, "presets": tuple(presets or ()), "models": models}
     return ExperimentConfig(
         data_spec=data,
         seeds=tuple(seeds) if seeds is not None else default_seeds,
         recall_definition=recall_definition,
         quick=quick,
-        progress=(not quick) if progress is None else progress,
-        cache_root=cache_root,
+        progress=not quick,
         extra={k: v for k, v in extra.items() if v},
     )
 

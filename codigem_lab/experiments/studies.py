@@ -1,8 +1,5 @@
 """The paper's studies of CODIGEM itself: Table 3 (variants I-IV), Fig. 2 (beta), Fig. 3 (T and
-convergence), Table 4 (time vs T) and Table 5 (CODIGEM vs Multi-VAE vs MacridVAE efficiency).
-
-Every run goes through the result cache, so a re-run prints the same tables in seconds.
-"""
+convergence), Table 4 (time vs T) and Table 5 (efficiency against Multi-VAE and MacridVAE)."""
 
 from __future__ import annotations
 
@@ -46,16 +43,17 @@ BETAS_COARSE = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
 BETAS_FINE = (1e-4, 3e-4, 5e-4, 7e-4, 9e-4)
 TS = (1, 2, 3, 5, 8, 10, 15)
 EFFICIENCY_MODELS = ("macridvae", "multvae", "codigem")
+#: A sweep's per-run columns: test metrics, then what the run's summary recorded.
+SWEEP_METRICS = ("R@20", "R@50", "N@20", "N@50")
+SWEEP_SUMMARY = ("epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch")
 #: Epochs of the short timing runs behind Tables 4-5's seconds (the first one is a warm-up).
 TIMING_EPOCHS = 5
 
 
-def reproduce_table3(cfg: ExperimentConfig, presets=None) -> TableResult:
-    """CODIGEM base and variants I-IV under each preset, R@50/N@50 beside the paper's Table 3.
-
-    ``presets``: default ``cfg.extra["presets"]``, else both ('paper', 'released').
-    """
-    presets = tuple(presets or cfg.extra.get("presets") or ("paper", "released"))
+def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
+    """CODIGEM base and variants I-IV under each preset (``cfg.extra["presets"]``, else 'paper'
+    and 'released'), R@50/N@50 beside the paper's Table 3."""
+    presets = tuple(cfg.extra.get("presets") or ("paper", "released"))
     # before training: which variants cannot change the ranking under this score mode (warned)
     audit_notes = [
         msg
@@ -170,6 +168,11 @@ def _json_rows(frame: pd.DataFrame) -> list[dict]:
     return [nan_to_none(row) for row in frame.to_dict("records")]
 
 
+def _fmt(values: pd.Series, spec: str) -> pd.Series:
+    """Numbers as text in ``spec`` (e.g. ``"{:.2f}"``), blank where missing (NaN)."""
+    return values.map(lambda v: "" if v != v else spec.format(v))
+
+
 def sweep_params(preset: str, param: str, value) -> dict:
     """``{param: value}``, or ``{}`` where value is the preset's own: the sweep's point at the
     paper's setting (beta = 1e-4, T = 3) is then the very run Tables 2-3 cached, not a copy."""
@@ -177,36 +180,25 @@ def sweep_params(preset: str, param: str, value) -> dict:
     return {} if value == default else {param: value}
 
 
-def sweep(
-    cfg: ExperimentConfig,
-    param: str,
-    values,
-    preset: str = "paper",
-    label: str = "",
-    fast: bool = True,
-) -> pd.DataFrame:
-    """CODIGEM trained for each value of one hyper-parameter and seed; one row per (value, seed).
-
-    ``fast``: the decoder-only fast path where it is ranking-equivalent (see
-    :meth:`ExperimentConfig.codigem_params`): the same metrics and epochs, bit for bit."""
-    cache = cfg.cache()
+def sweep(cfg: ExperimentConfig, param: str, values, label: str) -> pd.DataFrame:
+    """CODIGEM (paper preset) trained for each value of one hyper-parameter and seed, through the
+    decoder-only fast path where it is ranking-equivalent; one row per (value, seed)."""
     points = [(v, s) for v in values for s in cfg.seeds]
     specs = [
-        cfg.spec("codigem", s, preset, cfg.codigem_params(sweep_params(preset, param, v), fast))
+        cfg.spec(
+            "codigem", s, "paper", cfg.codigem_params(sweep_params("paper", param, v), fast=True)
+        )
         for v, s in points
     ]
-    records, wall = run_specs(specs, cache, cfg.progress, label=label or f"{param} sweep")
+    records, wall = run_specs(specs, cfg.cache(), cfg.progress, label=label)
     rows = []
     for (value, seed), rec in zip(points, records):
         rows.append(
             {
                 param: value,
                 "seed": seed,
-                **{k: rec.test[k] for k in ("R@20", "R@50", "N@20", "N@50")},
-                "epochs": rec.summary["epochs"],
-                "best_epoch": rec.summary["best_epoch"],
-                "train_s_per_epoch": rec.summary["train_s_per_epoch"],
-                "eval_s_per_epoch": rec.summary["eval_s_per_epoch"],
+                **{k: rec.test[k] for k in SWEEP_METRICS},
+                **{k: rec.summary[k] for k in SWEEP_SUMMARY},
                 "history": rec.history(),
             }
         )
@@ -218,15 +210,9 @@ def sweep(
 def timed_seconds(
     cfg: ExperimentConfig, specs, label: str = "timing"
 ) -> tuple[pd.DataFrame, float]:
-    """Train and evaluation seconds per epoch from short runs of ``specs`` made back to back.
-
-    The convergence runs behind the tables were made over hours, beside whatever else shared the
-    CPU; these ``TIMING_EPOCHS``-epoch runs (cached too) are made one after another by one
-    command, so their seconds compare. Each is the median over epochs after the first (warm-up).
-    A timing run already in the cache is loaded, not re-timed (``made_now`` is False for it): a
-    spec that another study timed before (Table 4's T = 3 run is Table 5's CODIGEM run) keeps the
-    seconds of that earlier command.
-    """
+    """Train and evaluation seconds per epoch (median after the warm-up epoch) from short runs of
+    ``specs`` made back to back by one command, so that they compare; a cached one keeps the
+    seconds of the command that timed it (``made_now`` False)."""
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
     timed = [
         dataclasses.replace(s, train=dataclasses.replace(s.train, max_epochs=n, patience=n))
@@ -236,29 +222,18 @@ def timed_seconds(
     rows = []
     for rec in records:
         h = rec.history()
-        later = h.iloc[1:] if h is not None and len(h) > 1 else h
-        if later is None:
-            row = {
-                "train_s": rec.summary["train_s_per_epoch"],
-                "eval_s": rec.summary["eval_s_per_epoch"],
-            }
+        if h is None:  # no per-epoch history: the run's own means
+            train_s, eval_s = rec.summary["train_s_per_epoch"], rec.summary["eval_s_per_epoch"]
         else:
-            row = {
-                "train_s": float(later["train_s"].median()),
-                "eval_s": float(later["eval_s"].median()),
-            }
-        row["made_now"] = not rec.from_cache
-        rows.append(row)
+            later = h.iloc[1:] if len(h) > 1 else h
+            train_s, eval_s = float(later["train_s"].median()), float(later["eval_s"].median())
+        rows.append({"train_s": train_s, "eval_s": eval_s, "made_now": not rec.from_cache})
     return pd.DataFrame(rows), wall
 
 
 def noise_readouts(betas, T: int = 3) -> pd.DataFrame:
-    """How much of x survives the forward process for each beta (links to notebook 02).
-
-    ``alpha_bar_T`` and ``snr_T``: in z_T, what the reverse chain starts from; ``alpha_bar_1`` and
-    ``snr_1``: in z_1 (eq 4, one step: 1 - beta), the decoder's input, which is what decoder
-    scoring ranks with, whatever T is.
-    """
+    """How much of x survives for each beta: in z_T (``alpha_bar_T``, ``snr_T``), where the reverse
+    chain starts, and in z_1 (``alpha_bar_1``, ``snr_1``), the decoder's input, whatever T is."""
     rows = []
     for b in betas:
         s = NoiseSchedule.constant(b, T)
@@ -276,17 +251,7 @@ def noise_readouts(betas, T: int = 3) -> pd.DataFrame:
 
 def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
     """Mean and std over seeds of each metric, per value of ``param``."""
-    metrics = [
-        "R@20",
-        "R@50",
-        "N@20",
-        "N@50",
-        "epochs",
-        "best_epoch",
-        "train_s_per_epoch",
-        "eval_s_per_epoch",
-    ]
-    g = df.groupby(param)[metrics]
+    g = df.groupby(param)[[*SWEEP_METRICS, *SWEEP_SUMMARY]]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_std"))  # NaN: one seed
     return out.sort_index()
 
@@ -373,31 +338,21 @@ def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
     g["total_s"] = g["epochs"] * (g["train_s_per_epoch"] + g["eval_s_per_epoch"])
     df.attrs["wall_s"] += timing_wall
     base = g.loc[3, "total_s"] if 3 in g.index else g["total_s"].iloc[0]
+    ref = paper.TABLE4.reindex(g.index)  # blank where the paper has no such T
     table = pd.DataFrame(
         {
-            "total s (ours)": g["total_s"].map(lambda v: f"{v:.1f}"),
-            "epochs (ours)": g["epochs"].map(lambda v: f"{v:.1f}"),
-            "train s/epoch (ours)": g["train_s_per_epoch"].map(lambda v: f"{v:.2f}"),
+            "total s (ours)": _fmt(g["total_s"], "{:.1f}"),
+            "epochs (ours)": _fmt(g["epochs"], "{:.1f}"),
+            "train s/epoch (ours)": _fmt(g["train_s_per_epoch"], "{:.2f}"),
             "train s/epoch, fast path (ours)": (
-                g["fast_train_s_per_epoch"].map(lambda v: f"{v:.2f}")
-                if "fast_train_s_per_epoch" in g
-                else ""
+                _fmt(g["fast_train_s_per_epoch"], "{:.2f}") if fast else ""
             ),
-            "time / time(T=3) (ours)": (g["total_s"] / base).map(lambda v: f"{v:.2f}"),
-            "total s (paper)": [
-                f"{paper.TABLE4.loc[t, 'total_s']:.1f}" if t in paper.TABLE4.index else ""
-                for t in g.index
-            ],
-            "time / time(T=3) (paper)": [
-                f"{paper.TABLE4.loc[t, 'total_s'] / paper.TABLE4.loc[3, 'total_s']:.2f}"
-                if t in paper.TABLE4.index
-                else ""
-                for t in g.index
-            ],
-            "epochs (paper)": [
-                str(paper.TABLE4.loc[t, "epochs"]) if t in paper.TABLE4.index else ""
-                for t in g.index
-            ],
+            "time / time(T=3) (ours)": _fmt(g["total_s"] / base, "{:.2f}"),
+            "total s (paper)": _fmt(ref["total_s"], "{:.1f}"),
+            "time / time(T=3) (paper)": _fmt(
+                ref["total_s"] / paper.TABLE4.loc[3, "total_s"], "{:.2f}"
+            ),
+            "epochs (paper)": _fmt(ref["epochs"], "{:.0f}"),
         },
         index=g.index,
     )
@@ -451,72 +406,64 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         cfg, timing_specs + ([fast_spec] if fast_spec else []), label="timing models"
     )
     wall += secs
-    fast_train_s = float(timed["train_s"].iloc[-1]) if fast_spec else float("nan")
-    timed = timed.iloc[: len(timing_specs)]
-    for row, (_, t) in zip(rows, timed.iterrows()):
+    for row, (_, t) in zip(rows, timed.iloc[: len(timing_specs)].iterrows()):
         row["timing_run_made_now"] = bool(t["made_now"])
         row["train_s_per_epoch"] = t["train_s"]
         row["eval_s_per_epoch"] = t["eval_s"]
         row["total_s"] = row["epochs_run"] * (t["train_s"] + t["eval_s"])
     frame = pd.DataFrame(rows).set_index("model")
+    if fast_spec:  # on CODIGEM's row only
+        fast_train_s = float(timed["train_s"].iloc[-1])
+        frame["fast_train_s_per_epoch"] = [
+            fast_train_s if m == "codigem" else float("nan") for m in frame.index
+        ]
     cod = frame.loc["codigem"]
+    paper_ratio = paper.TABLE5["total_s"] / paper.TABLE5.loc["codigem", "total_s"]
     table = pd.DataFrame(
         {
-            "train s/epoch": frame["train_s_per_epoch"].map(lambda v: f"{v:.2f}"),
-            "eval s/epoch": frame["eval_s_per_epoch"].map(lambda v: f"{v:.2f}"),
-            "epochs to best": frame["epochs_to_converge"].map(lambda v: f"{v:.1f}"),
-            "total s": frame["total_s"].map(lambda v: f"{v:.1f}"),
-            "train s/epoch, fast path": [
-                f"{fast_train_s:.2f}" if m == "codigem" and fast_train_s == fast_train_s else ""
-                for m in frame.index
-            ],
-            "train s/epoch ÷ CODIGEM": (frame["train_s_per_epoch"] / cod["train_s_per_epoch"]).map(
-                lambda v: f"{v:.2f}"
+            "train s/epoch": _fmt(frame["train_s_per_epoch"], "{:.2f}"),
+            "eval s/epoch": _fmt(frame["eval_s_per_epoch"], "{:.2f}"),
+            "epochs to best": _fmt(frame["epochs_to_converge"], "{:.1f}"),
+            "total s": _fmt(frame["total_s"], "{:.1f}"),
+            "train s/epoch, fast path": (
+                _fmt(frame["fast_train_s_per_epoch"], "{:.2f}") if fast_spec else ""
             ),
-            "total ÷ CODIGEM": (frame["total_s"] / cod["total_s"]).map(lambda v: f"{v:.2f}"),
+            "train s/epoch ÷ CODIGEM": _fmt(
+                frame["train_s_per_epoch"] / cod["train_s_per_epoch"], "{:.2f}"
+            ),
+            "total ÷ CODIGEM": _fmt(frame["total_s"] / cod["total_s"], "{:.2f}"),
             "train s/epoch (paper)": paper.TABLE5["train_s_per_epoch"].reindex(frame.index),
             "epochs (paper)": paper.TABLE5["epochs"].reindex(frame.index),
-            "total ÷ CODIGEM (paper)": (
-                paper.TABLE5["total_s"] / paper.TABLE5.loc["codigem", "total_s"]
-            )
-            .reindex(frame.index)
-            .map(lambda v: f"{v:.2f}"),
+            "total ÷ CODIGEM (paper)": _fmt(paper_ratio.reindex(frame.index), "{:.2f}"),
         }
     )
     table.index = [paper.display_name(m) for m in table.index]
     made = [paper.display_name(m) for m in frame.index if frame.loc[m, "timing_run_made_now"]]
     loaded = [paper.display_name(m) for m in frame.index if not frame.loc[m, "timing_run_made_now"]]
     frame = frame.drop(columns="timing_run_made_now")  # the rows stay the same on a cached re-run
+    timing = f"made back to back by this command: {', '.join(made)}" if made else "made now: none"
+    if loaded:
+        timing += (
+            f"; loaded from the result cache, timed by an earlier command: {', '.join(loaded)}"
+        )
+    if "CODIGEM" in loaded:
+        timing += (
+            " (CODIGEM's timing run has the same spec as Table 4's T = 3 timing run, so "
+            "whichever table ran first timed it for both)"
+        )
     notes = [
         f"Ours: {cfg.data_spec.name}, {cfg.protocol}, this machine ({device_text(cfg)}), seeds {list(cfg.seeds)}, "
         "each model with its paper's training settings and our early stopping (patience "
         f"{cfg.patience}). Epochs: the convergence runs; seconds per epoch: {TIMING_EPOCHS}-epoch "
         "timing runs (median after the first epoch); total = epochs run x (train + eval) "
         "seconds per epoch." + (" [QUICK MODE]" if cfg.quick else ""),
-        "Timing runs "
-        + (f"made back to back by this command: {', '.join(made)}" if made else "made now: none")
-        + (
-            f"; loaded from the result cache, timed by an earlier command: {', '.join(loaded)}"
-            + (
-                " (CODIGEM's timing run has the same spec as Table 4's T = 3 timing run, so "
-                "whichever table ran first timed it for both)"
-                if "CODIGEM" in loaded
-                else ""
-            )
-            if loaded
-            else ""
-        )
-        + ".",
+        f"Timing runs {timing}.",
         "(paper): its Table 5, which names neither the dataset nor the hardware it was timed on. "
         "Seconds are not comparable across machines; the ratios to CODIGEM are.",
         "CODIGEM's seconds time the full model, as the paper's table does; 'train s/epoch, fast "
         "path' times the decoder-only path, which gives the same ranking (and test metrics) bit "
         "for bit under decoder scoring.",
     ]
-    if fast_spec:
-        frame["fast_train_s_per_epoch"] = [
-            fast_train_s if m == "codigem" else float("nan") for m in frame.index
-        ]
     return TableResult(
         "Table 5 — efficiency of the generative models",
         table,

@@ -1,16 +1,9 @@
-"""Panels that read well without a kernel: a widget plus a PNG picture of its current state.
-
-A panel displayed as ``panel`` (not ``panel.widget``) offers the front end both the live widget
-and a PNG snapshot in one output. JupyterLab with a kernel (or with saved widget state) shows the
-widget; a saved notebook opened elsewhere (GitHub, nbviewer, nbconvert, JupyterLab without widget
-state) shows the picture instead of ``VBox(children=(...``.
-"""
+"""Panels that read well without a kernel: displayed as ``panel``, one output holds the live
+widget and a PNG of its state, which a saved notebook shows where widgets cannot render."""
 
 from __future__ import annotations
 
 import base64
-
-PNG = "image/png"
 
 
 class SnapshotDisplay:
@@ -28,7 +21,7 @@ class SnapshotDisplay:
         png = self.snapshot_png()
         if png:
             data = dict(data)
-            data[PNG] = base64.b64encode(png).decode("ascii")
+            data["image/png"] = base64.b64encode(png).decode("ascii")
             data["text/plain"] = (
                 f"{type(self).__name__} (a picture of its state; run the cell for the live panel)"
             )

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from codigem_lab._io import atomic_path
 from codigem_lab.experiments.studies import noise_readouts, summarise_sweep
 from codigem_lab.viz.plots import new_figure, style_axes
 
@@ -17,18 +19,17 @@ from codigem_lab.viz.plots import new_figure, style_axes
 def plot_sweep(
     summary: pd.DataFrame,
     param: str,
-    metrics=("R@50", "N@50"),
     logx: bool = False,
     title: str = "",
     secondary: pd.DataFrame | None = None,
     secondary_label: str = "",
 ) -> Figure:
-    """Mean ± std (shaded) of each metric against ``param``; optional second axis with one grey
+    """Mean ± std (shaded) of R@50 and N@50 against ``param``; optional second axis with one grey
     line per column of ``secondary`` (e.g. alpha_bar_1 and alpha_bar_T)."""
     fig = new_figure(6, 3.6, 100)
     ax = fig.subplots()
     x = np.asarray(summary.index, dtype=float)
-    for m in metrics:
+    for m in ("R@50", "N@50"):
         mean, std = summary[f"{m}_mean"].to_numpy(), np.nan_to_num(summary[f"{m}_std"].to_numpy())
         ax.plot(x, mean, marker="o", label=m)
         ax.fill_between(x, mean - std, mean + std, alpha=0.25)
@@ -43,8 +44,8 @@ def plot_sweep(
             handles.append(line)
             labels.append(str(col))
         ax2.set_ylabel(secondary_label, color="grey")
-    ax.legend(handles, labels, loc="best")
-    style_axes(ax, param, "test metric", title, grid=True)
+    legend = {"handles": handles, "labels": labels, "loc": "best"}
+    style_axes(ax, param, "test metric", title, grid=True, legend=legend)
     return fig
 
 
@@ -80,36 +81,28 @@ def curve_band(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.nanmean(padded, axis=0), np.nan_to_num(np.nanstd(padded, axis=0))
 
 
-def plot_convergence(
-    runs: pd.DataFrame, param: str = "T", metric: str = "R@50", title: str = ""
-) -> Figure:
-    """Fig. 3 right: validation ``metric`` per epoch for each value of ``param`` (mean over seeds,
+def plot_convergence(runs: pd.DataFrame, param: str = "T", title: str = "") -> Figure:
+    """Fig. 3 right: validation R@50 per epoch for each value of ``param`` (mean over seeds,
     ± std band)."""
     fig = new_figure(6, 3.6, 100)
     ax = fig.subplots()
     for value, group in runs.groupby(param):
-        curves = [h[metric].to_numpy() for h in group["history"] if h is not None]
+        curves = [h["R@50"].to_numpy() for h in group["history"] if h is not None]
         if not curves:
             continue
         mean, std = curve_band(curves)
         epochs = np.arange(1, len(mean) + 1)
         ax.plot(epochs, mean, label=f"{param}={value:g}")
         ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
-    style_axes(ax, "epoch", f"validation {metric}", title, grid=True)
-    ax.legend(loc="lower right", fontsize=8)
+    legend = {"loc": "lower right", "fontsize": 8}
+    style_axes(ax, "epoch", "validation R@50", title, grid=True, legend=legend)
     return fig
 
 
 def save_figure(fig: Figure, stem) -> list:
     """Save as PNG and SVG beside each other; returns the paths."""
-    from pathlib import Path
-
-    from codigem_lab._io import atomic_path
-
-    paths = []
-    for ext in ("png", "svg"):
-        path = Path(f"{stem}.{ext}")
+    paths = [Path(f"{stem}.{ext}") for ext in ("png", "svg")]
+    for path in paths:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext)
-        paths.append(path)
+            fig.savefig(tmp, format=path.suffix[1:])
     return paths

@@ -1,9 +1,5 @@
-"""The figures each registered study saves beside its table, keyed by the registry's names.
-
-``FIGURES[study][suffix](output, title_data)`` draws one figure from a study's
-:class:`~codigem_lab.experiments.registry.StudyOutput`; :func:`study_figures` draws them all.
-A test checks that every figure a study lists in the registry has a maker here.
-"""
+"""The figures each registered study saves beside its table: ``FIGURES[study][suffix](output,
+name)`` draws one from a :class:`~codigem_lab.experiments.registry.StudyOutput`."""
 
 from __future__ import annotations
 
@@ -12,29 +8,16 @@ from collections.abc import Callable
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments.registry import StudyOutput, get_study
-
-
-def _fig2_beta(out: StudyOutput, name: str) -> Figure:
-    from codigem_lab.viz.studies import plot_beta_sweep
-
-    return plot_beta_sweep(out.runs, title=f"Fig. 2: beta ({name})")
-
-
-def _fig3_T(out: StudyOutput, name: str) -> Figure:
-    from codigem_lab.viz.studies import plot_T_sweep
-
-    return plot_T_sweep(out.runs, title=f"Fig. 3 left: T ({name})")
-
-
-def _fig3_convergence(out: StudyOutput, name: str) -> Figure:
-    from codigem_lab.viz.studies import plot_convergence
-
-    return plot_convergence(out.runs, "T", title=f"Fig. 3 right: convergence ({name})")
-
+from codigem_lab.viz.studies import plot_beta_sweep, plot_convergence, plot_T_sweep
 
 FIGURES: dict[str, dict[str, Callable[[StudyOutput, str], Figure]]] = {
-    "fig2": {"beta": _fig2_beta},
-    "fig3": {"T": _fig3_T, "convergence": _fig3_convergence},
+    "fig2": {"beta": lambda out, name: plot_beta_sweep(out.runs, title=f"Fig. 2: beta ({name})")},
+    "fig3": {
+        "T": lambda out, name: plot_T_sweep(out.runs, title=f"Fig. 3 left: T ({name})"),
+        "convergence": lambda out, name: plot_convergence(
+            out.runs, "T", title=f"Fig. 3 right: convergence ({name})"
+        ),
+    },
 }
 
 

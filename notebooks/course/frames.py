@@ -1,5 +1,5 @@
-"""Tables for the notebooks: recommendation lists with titles and hits, runs, Table 1 beside the
-paper's. Plain data in, a DataFrame or text out."""
+"""Tables only the notebooks show (00, 01, 04): recommendation lists with titles and hits, runs,
+Table 1 beside the paper's. Plain data in, a DataFrame or text out."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from codigem_lab.experiments.paper import TABLE1_BY_LABEL
+from codigem_lab.experiments.paper import TABLE1
+from codigem_lab.report import item_name
 
-
-def item_name(item_id, titles: pd.Series | None) -> str:
-    """A readable item name: its title when known, else ``item <id>``."""
-    if titles is not None and item_id in titles.index:
-        return str(titles[item_id])
-    return f"item {item_id}"
+#: Table 1 by the column names the paper prints (ML-20m, ML-1m, AE).
+TABLE1_BY_LABEL = {
+    label: {k: (v if k == "sparsity" else int(v)) for k, v in TABLE1.loc[name].items()}
+    for label, name in (("ML-20m", "ml-20m"), ("ML-1m", "ml-1m"), ("AE", "amazon-electronics"))
+}
 
 
 def recommendations_frame(
