@@ -42,3 +42,19 @@ def test_gradient_flow_drawing_blanks_what_the_ranking_does_not_reach():
         ranking[cols.index("reverse_nets.0")]
     )
     assert np.isfinite(ranking[cols.index("decoder")])
+
+
+def test_popularity_of_lists_against_pop_by_hand():
+    import scipy.sparse as sp
+
+    from codigem_lab.experiments.reverse_view import popularity_of_lists
+
+    # item counts 4, 3, 2, 1, 0: Pop's top 2 are items 0 and 1
+    train = sp.csr_matrix(
+        np.array([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
+    )
+    top = np.array([[0, 1], [0, 2], [4, 3]])
+    got = popularity_of_lists(top, train)
+    assert got["shared with Pop's top 2"] == (2 + 1 + 0) / 3  # item 2 is third: not shared
+    assert got["ARP"] == ((4 + 3) / 2 + (4 + 2) / 2 + (0 + 1) / 2) / 3
+    assert got["distinct items"] == 5

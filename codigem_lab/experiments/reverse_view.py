@@ -5,6 +5,8 @@ latent z_T = sqrt(alpha_bar_T) x0 (its mean), the reverse chain z_{T-1}, ..., z_
 transition networks (the paper's Sec. 2.4), and the decoder's scores of both ways to score,
 decoder scoring (z_1 from q(z_1 | x), as the released code ranks) and reverse scoring (z_1 from
 the chain), each turned into a ranking with the fold-in items masked. Nothing is trained here.
+:func:`popularity_of_lists` reads top-k lists (of users drawn from the model's prior by
+``CODIGEM.generate``, say) against the training data's popularity.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 
 from codigem_lab.diffusion.model import CODIGEM
+from codigem_lab.metrics import item_popularity, list_popularity
 
 
 @dataclass
@@ -70,3 +73,17 @@ def reverse_process(
         targets=targets,
         overlap=len(set(t_dec.tolist()) & set(t_rev.tolist())),
     )
+
+
+def popularity_of_lists(top: np.ndarray, train) -> dict[str, float]:
+    """How close top-k lists ([users, k] item columns) are to recommending by popularity: the mean
+    number of items they share with Pop's top k, their ARP (:func:`metrics.list_popularity`) and
+    how many distinct items all of them hold. ``train``: the training matrix that counts."""
+    pop = item_popularity(train)
+    k = top.shape[1]
+    pop_top = np.argsort(-pop, kind="stable")[:k]
+    return {
+        f"shared with Pop's top {k}": float(np.isin(top, pop_top).sum(1).mean()),
+        "ARP": float(list_popularity(top, pop, train.shape[0])["ARP"].mean()),
+        "distinct items": float(len(np.unique(top))),
+    }
