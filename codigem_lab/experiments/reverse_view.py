@@ -22,7 +22,8 @@ from codigem_lab.metrics import item_popularity, list_popularity
 
 @dataclass
 class ReverseProcess:
-    """One user's chain and rankings; ``items`` is the window of item columns the strips show."""
+    """One user's chain and rankings; ``items`` is the window of item columns the strips show:
+    fold-in items, then as many others (a figure draws its line between the two halves)."""
 
     T: int
     items: np.ndarray  # [W] item columns shown in the strips
@@ -52,7 +53,7 @@ def reverse_process(
     rng = np.random.default_rng(seed)
     clicked = rng.permutation(seen)[: width // 2]
     rest = np.setdiff1d(np.arange(x.shape[1]), seen)
-    others = rng.choice(rest, size=min(width - len(clicked), len(rest)), replace=False)
+    others = rng.choice(rest, size=min(len(clicked), len(rest)), replace=False)  # equal halves
     items = np.concatenate([np.sort(clicked), np.sort(others)])
 
     def top(scores: np.ndarray) -> np.ndarray:

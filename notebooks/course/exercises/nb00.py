@@ -103,9 +103,10 @@ EXERCISES = (
             ),
             Mistake(
                 _recommend_masked_zero,
-                "Masking with 0 works only while every score is positive. CODIGEM's decoder scores "
-                "NN(z_1) are mostly negative (it learns tanh outputs near -1 for unrated items), so a "
-                "seen item set to 0 outranks them and is recommended again: mask with -inf.",
+                "Masking with 0 works only while the best scores are positive. The paper preset's "
+                "decoder scores NN(z_1) are mostly negative, even its top ones (it learns tanh outputs "
+                "near -1 for unrated items), so a seen item set to 0 outranks them and is recommended "
+                "again: mask with -inf.",
             ),
         ),
         probes=lambda: _recommend_probes(),
