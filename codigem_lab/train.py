@@ -281,8 +281,8 @@ class Trainer:
         epochs = range(state.epoch + 1, cfg.max_epochs + 1)
         if state.bad_epochs >= cfg.patience:  # resumed after it had stopped early
             epochs = range(0)
-        bar = self._bar(epochs, "training", initial=state.epoch, total=cfg.max_epochs)
-        for epoch in bar:
+        bar = self._bar(None, "training", initial=state.epoch, total=cfg.max_epochs)
+        for epoch in epochs:  # the bar is updated by hand: a loop left by `break` would turn it red
             t0 = time.perf_counter()
             terms, state.step = self._train_epoch(epoch, sampler, state.step)
             train_s = time.perf_counter() - t0
@@ -308,8 +308,13 @@ class Trainer:
                 self.on_epoch(row)
             if last is not None:
                 self._save_last(last, state, np_rng)
+            bar.update()
             if state.bad_epochs >= cfg.patience:
                 break
+        if state.bad_epochs >= cfg.patience:  # early stopping is the normal end: a full bar, not
+            bar.total = bar.n  # the red one Jupyter draws for a bar closed short of its total
+            bar.set_description("training (stopped early)")
+        bar.close()
         if state.best_state is None:
             raise TrainingError("no epoch was trained; raise --max-epochs")
         self.module.load_state_dict(state.best_state)

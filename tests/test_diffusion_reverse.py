@@ -127,3 +127,23 @@ def test_reverse_scores_rank_by_the_chain_on_a_trained_model() -> None:
     s = m.score(x, mode="reverse")
     assert s[x > 0].mean() > s[x == 0].mean() + 0.5
     assert not torch.allclose(s, m.score(x, mode="decoder"))
+
+
+def test_generate_samples_the_generative_chain_from_the_prior() -> None:
+    """generate: z_T ~ N(0, I) (not q(z_T | x)), z_i ~ N(a z_{i+1} + c, exp(logvar)), decoder."""
+    m = _affine_model(3, decoder=(2.0, 0.5))
+    n = 20000
+    s = m.generate(n, generator=torch.Generator().manual_seed(3))
+    (a1, c1, lv1), (a2, c2, lv2) = NETS[0], NETS[1]
+    mean = 2.0 * (a1 * c2 + c1) + 0.5
+    var = 4.0 * (a1**2 * (a2**2 + math.exp(lv2)) + math.exp(lv1))
+    assert s.shape == (n, D)
+    assert ((s.mean(0) - mean) / math.sqrt(var / n)).abs().max() < 5
+    assert ((s.var(0) / var - 1) / math.sqrt(2 / n)).abs().max() < 5
+    again = m.generate(n, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(again, s)  # the generator alone decides the draw
+
+
+def test_generate_refuses_a_bad_count() -> None:
+    with pytest.raises(Exception, match="n must"):
+        _affine_model(3).generate(0)

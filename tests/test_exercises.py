@@ -13,7 +13,17 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 @pytest.fixture(scope="module")
 def context(small_split, small_ratio_split):
-    return {"split": small_split, "ratio": small_ratio_split}
+    """What the notebooks pass to check: splits, and each change-a-line exercise's changed code
+    (as the exercise asks for it)."""
+    from course.exercises import nb02, nb03, nb04
+
+    return {
+        "split": small_split,
+        "ratio": small_ratio_split,
+        "chain": nb02.chain_as_asked,
+        "forward_terms": nb03.forward_terms_as_asked,
+        "batch_loss": nb04.batch_loss_as_asked,
+    }
 
 
 def _ctx(ex, context):
@@ -140,3 +150,49 @@ def test_the_folded_solutions_are_right(name, code, context, capsys):
         assert check(name, ns["answer"], **_ctx(EXERCISES[name], context)) is True
     out = capsys.readouterr().out
     assert f"[{name}] right" in out and "not yet" not in out, out
+
+
+def test_recommend_masking_seen_items_with_zero_is_refused(capsys):
+    """A seen item masked with 0 outranks negative scores (CODIGEM's decoder gives many)."""
+    import torch
+
+    def masked_with_zero(scores, seen, k):
+        return torch.topk(torch.as_tensor(scores).masked_fill(seen, 0.0), k, dim=-1).indices
+
+    def masked_with_minus_inf(scores, seen, k):
+        return torch.topk(torch.as_tensor(scores).masked_fill(seen, -torch.inf), k, dim=-1).indices
+
+    assert check("00.recommend", masked_with_zero) is False
+    assert "Masking with 0" in capsys.readouterr().out
+    assert check("00.recommend", masked_with_minus_inf) is True
+
+
+def test_an_unrounded_number_of_steps_is_told_to_round_up(capsys):
+    exact = math.log(0.01) / math.log(1 - 1e-4)
+    for unrounded in (exact, round(exact, 1), math.log(0.01) / math.log1p(-1e-4)):
+        assert check("02.steps_to_noise", unrounded) is False
+        out = capsys.readouterr().out
+        assert "round that up" in out and "Take logarithms" not in out
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "unchanged"),
+    [
+        ("02.predict_scaling", "chain", "_library_chain"),
+        ("03.predict_forward_term", "forward_terms", "_library_forward_terms"),
+        ("04.predict_decoder_only", "batch_loss", "_library_loss"),
+    ],
+)
+def test_a_prediction_is_not_checked_before_the_line_is_changed(name, key, unchanged, capsys):
+    """The checker runs the learner's code: unchanged, or changed otherwise, it says so."""
+    import importlib
+
+    module = importlib.import_module(f"course.exercises.nb{name[:2]}")
+    assert check(name, "same", **{key: getattr(module, unchanged)}) is None
+    assert "not checked yet" in capsys.readouterr().out
+    assert check(name, "same", **{key: lambda *args: 1 / 0}) is None
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    for choice in EXERCISES[name].choices:  # exactly one choice is right for the asked change
+        check(name, choice, **{key: getattr(module, f"{key}_as_asked")})
+    out = capsys.readouterr().out
+    assert out.count("] right") == 1 and out.count("not yet") == 2

@@ -41,3 +41,33 @@ def test_gradient_flow_drawing_blanks_what_the_ranking_does_not_reach():
         ranking[cols.index("reverse_nets.0")]
     )
     assert np.isfinite(ranking[cols.index("decoder")])
+
+
+def test_popularity_of_lists_against_pop_by_hand():
+    import scipy.sparse as sp
+
+    from course.figures import popularity_of_lists
+
+    # item counts 4, 3, 2, 1, 0: Pop's top 2 are items 0 and 1
+    train = sp.csr_matrix(
+        np.array([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
+    )
+    top = np.array([[0, 1], [0, 2], [4, 3]])
+    got = popularity_of_lists(top, train)
+    assert got["shared with Pop's top 2"] == (2 + 1 + 0) / 3  # item 2 is third: not shared
+    assert got["ARP"] == ((4 + 3) / 2 + (4 + 2) / 2 + (0 + 1) / 2) / 3
+    assert got["distinct items"] == 5
+
+
+def test_reverse_process_window_is_half_fold_in_even_for_a_light_user(small_split):
+    """The figure's line sits at the window's middle: left of it the fold-in items, right others."""
+    torch.manual_seed(0)
+    model = CODIGEM(CODIGEMConfig.preset("paper", n_items=small_split.n_items, hidden=8))
+    es = small_split.test
+    row = int(np.argmin(np.diff(es.fold_in.indptr)))  # the user with the fewest fold-in items
+    seen = set(es.fold_in[row].indices.tolist())
+    assert 0 < len(seen) < 30
+    v = reverse_process(model, es.fold_in[row], es.target[row], width=60)
+    half = len(v.items) // 2
+    assert len(v.items) == 2 * len(seen)
+    assert set(v.items[:half].tolist()) == seen and not seen & set(v.items[half:].tolist())

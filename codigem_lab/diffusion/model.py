@@ -360,6 +360,26 @@ class CODIGEM(nn.Module):
         """[z_T, z_{T-1}, ..., z_1] of reverse-chain scoring (Sec 2.4): z_T from q(z_T | x), then
         z_i = mean of p(z_i | z_{i+1}) (sampled if ``noise``)."""
         z = self._diffuse_to(self.scale_input(x), self.config.T, noise, generator)
+        return self._reverse_from(z, noise, generator)
+
+    @torch.no_grad()
+    def generate(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """NN(z_1) of ``n`` new users drawn from the model (eq 2): z_T ~ p(z_T) = N(0, I), then
+        z_i ~ p(z_i | z_{i+1}) down to z_1 (Sec 2.4 as written). Rank a row for its top items."""
+        check_int("n", n, 1, "the number of users to generate")
+        w = self.decoder.out.weight
+        z = torch.randn(n, self.config.n_items, generator=generator, dtype=w.dtype, device=w.device)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.decoder(self._reverse_from(z, True, generator)[-1])
+        finally:
+            self.train(was_training)
+
+    def _reverse_from(
+        self, z: Tensor, noise: bool, generator: torch.Generator | None
+    ) -> list[Tensor]:
+        """[z_T, ..., z_1] from a given z_T: z_i = mean of p(z_i | z_{i+1}) (sampled if noise)."""
         chain = [z]
         for i in range(self.config.T - 1, 0, -1):  # z_{i+1} -> z_i
             mu, logvar = self.reverse_nets[i - 1](z).chunk(2, dim=-1)

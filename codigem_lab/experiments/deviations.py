@@ -48,14 +48,15 @@ def expected_forward_term(n_items: int, beta: float) -> float:
     return 0.5 * n_items * (math.log(2 * math.pi * beta) + 1.0)
 
 
-#: Each released-code deviation of ``docs/released-code.md`` alone, then all of them.
+#: Each released-code deviation of ``docs/released-code.md`` alone, then all of them; keys are
+#: the rows' display names (the config switch is the value).
 DEVIATIONS: dict[str, dict | str] = {
     "paper": {},
-    "1 forward_term_bug": {"forward_term_bug": True},
-    "2 pairing_bug": {"pairing_bug": True},
-    "3 anneal_overwritten": {"anneal_overwritten": True},
-    "4 init='released'": {"init": "released"},
-    "5 input_scaling='none'": {"input_scaling": "none"},
+    "1 forward term q(z_i | z_i)": {"forward_term_bug": True},
+    "2 reverse terms paired wrongly": {"pairing_bug": True},
+    "3 KL weight forced to 1": {"anneal_overwritten": True},
+    "4 released initialisation": {"init": "released"},
+    "5 input in {0, 1}": {"input_scaling": "none"},
     "released (1-5)": "released",
 }
 

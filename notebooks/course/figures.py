@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from codigem_lab.diffusion.model import CODIGEM
+from codigem_lab.metrics import item_popularity, list_popularity
 from codigem_lab.report import item_name
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure, style_axes
 
@@ -329,7 +330,8 @@ def plot_metric_bars(
 
 @dataclass
 class ReverseProcess:
-    """One user's chain and rankings; ``items`` is the window of item columns the strips show."""
+    """One user's chain and rankings; ``items`` is the window of item columns the strips show:
+    fold-in items, then as many others (a figure draws its line between the two halves)."""
 
     T: int
     items: np.ndarray  # [W] item columns shown in the strips
@@ -366,7 +368,7 @@ def reverse_process(
     rng = np.random.default_rng(seed)
     clicked = rng.permutation(seen)[: width // 2]
     rest = np.setdiff1d(np.arange(x.shape[1]), seen)
-    others = rng.choice(rest, size=min(width - len(clicked), len(rest)), replace=False)
+    others = rng.choice(rest, size=min(len(clicked), len(rest)), replace=False)  # equal halves
     items = np.concatenate([np.sort(clicked), np.sort(others)])
 
     def top(scores: np.ndarray) -> np.ndarray:
@@ -387,6 +389,20 @@ def reverse_process(
         targets=targets,
         overlap=len(set(t_dec.tolist()) & set(t_rev.tolist())),
     )
+
+
+def popularity_of_lists(top: np.ndarray, train) -> dict[str, float]:
+    """How close top-k lists ([users, k] item columns) are to recommending by popularity: the mean
+    number of items they share with Pop's top k, their ARP (:func:`metrics.list_popularity`) and
+    how many distinct items all of them hold. ``train``: the training matrix that counts."""
+    pop = item_popularity(train)
+    k = top.shape[1]
+    pop_top = np.argsort(-pop, kind="stable")[:k]
+    return {
+        f"shared with Pop's top {k}": float(np.isin(top, pop_top).sum(1).mean()),
+        "ARP": float(list_popularity(top, pop, train.shape[0])["ARP"].mean()),
+        "distinct items": float(len(np.unique(top))),
+    }
 
 
 def plot_reverse_process(view, titles=None, item_ids=None, dpi: int = DEFAULT_DPI) -> Figure:

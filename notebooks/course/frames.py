@@ -29,7 +29,8 @@ def recommendations_frame(
     """Top-``n`` items for some held-out users, with titles and whether each is a held-out hit.
 
     One row per (user, rank): ``user``, ``seen`` (fold-in size), ``rank``, ``item``, ``title``,
-    ``hit`` (the item is in the user's held-out target set).
+    ``hit`` (the item is in the user's held-out target set) and ``liked``, the user's rank-th
+    fold-in item (their history, "" past its end).
     """
     es = split.eval_set(which)
     rows = np.asarray(rows)
@@ -37,6 +38,7 @@ def recommendations_frame(
     out = []
     for r, items in zip(rows, top, strict=True):
         targets = set(es.target[r].indices.tolist())
+        liked = fold_in_titles(split, r, titles, n, which)
         for rank, col in enumerate(items, start=1):
             item_id = split.items[col]
             out.append(
@@ -47,6 +49,7 @@ def recommendations_frame(
                     "item": item_id,
                     "title": item_name(item_id, titles),
                     "hit": col in targets,
+                    "liked": liked[rank - 1] if rank <= len(liked) else "",
                 }
             )
     return pd.DataFrame(out)
@@ -61,13 +64,21 @@ def fold_in_titles(
     return [item_name(split.items[c], titles) for c in cols]
 
 
-def recommendations_wide(frame: pd.DataFrame, mark: str = " ✓") -> pd.DataFrame:
-    """:func:`recommendations_frame` as one column per user; held-out hits marked with ``mark``."""
+def recommendations_wide(
+    frame: pd.DataFrame, mark: str = " ✓", history: bool = False
+) -> pd.DataFrame:
+    """:func:`recommendations_frame` as one column per user; held-out hits marked with ``mark``.
+    ``history``: two columns per user, what they liked (fold-in) beside what they are recommended."""
     df = frame.assign(
         label=frame["title"] + np.where(frame["hit"], mark, ""),
         column=[f"user {u} ({s} seen)" for u, s in zip(frame["user"], frame["seen"], strict=True)],
     )
-    return df.pivot(index="rank", columns="column", values="label")
+    wide = df.pivot(index="rank", columns="column", values="label")
+    if not history:
+        return wide
+    liked = df.pivot(index="rank", columns="column", values="liked")
+    both = pd.concat({"liked (fold-in)": liked, "recommended": wide}, axis=1)
+    return both.swaplevel(axis=1).sort_index(axis=1)
 
 
 def runs_table(runs: Mapping[tuple[str, int], object]) -> pd.DataFrame:

@@ -53,6 +53,10 @@ def check(name: str, answer: object = None, **context: Any) -> bool | None:
             f"[{name}] not answered yet: replace the None with your answer and run the cell again."
         )
         return None
+    blocked = ex.precheck(**context) if ex.precheck is not None else None
+    if blocked:
+        print(f"[{name}] not checked yet: {blocked}")
+        return None
     ok, why = evaluate(ex, answer, context)
     shown = "your function" if callable(answer) else repr(answer)
     if ok:

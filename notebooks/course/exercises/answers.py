@@ -31,3 +31,19 @@ def recall(n_targets: int, hits: int, k: int, definition: str) -> float:
     row = torch.zeros(1, k, dtype=torch.float64)
     row[0, :hits] = 1.0
     return float(recall_from_hits(row, torch.tensor([n_targets]), k, definition)[0])
+
+
+def direction(new: float, old: float, rtol: float = 1e-6) -> str:
+    """'up', 'down' or 'same' (within ``rtol``): what a change did to a number, as the
+    change-a-line exercises ask the learner to predict."""
+    if math.isclose(new, old, rel_tol=rtol, abs_tol=1e-12):
+        return "same"
+    return "up" if new > old else "down"
+
+
+def run_changed(name: str, fn, *args):
+    """(output, None) of the learner's changed function, or (None, why it could not run)."""
+    try:
+        return fn(*args), None
+    except Exception as exc:  # the learner's code: report, never raise
+        return None, f"{name} raised {type(exc).__name__}: {exc}"

@@ -27,6 +27,8 @@ class Exercise:
     ``expected(**context)`` gives the right answer. For ``kind='function'``, ``expected`` is the
     reference function and ``probes(**context)`` the list of argument tuples both are called on.
     ``context`` names the keyword arguments the notebook passes to :func:`check` (a split, say).
+    ``precheck(**context)``, if given, returns why the answer cannot be checked yet (a line of
+    code the exercise asks to change is unchanged, say), or None.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Exercise:
     probes: Callable[..., list[tuple]] | None = None
     context: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
+    precheck: Callable[..., str | None] | None = None
     notebook: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -72,8 +75,8 @@ def _same(
                 answer = float(answer)  # a 0-d tensor or array
             except (TypeError, ValueError):
                 return False, f"Expected a number, got {type(answer).__name__}"
-        if ex.kind == "integer":
-            return float(answer) == float(expected), ""
+        if ex.kind == "integer" and float(expected).is_integer():  # a known mistake may be
+            return float(answer) == float(expected), ""  # an unrounded value: then within rtol
         return math.isclose(float(answer), float(expected), rel_tol=ex.rtol, abs_tol=ex.atol), ""
     if ex.kind == "array":
         try:

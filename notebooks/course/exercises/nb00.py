@@ -28,13 +28,23 @@ def _recommend_unmasked(scores, seen, k):
     return torch.topk(torch.as_tensor(scores, dtype=torch.float64), k, dim=-1).indices
 
 
+def _recommend_masked_zero(scores, seen, k):
+    import torch
+
+    s = torch.as_tensor(scores, dtype=torch.float64)
+    s = s.masked_fill(torch.as_tensor(seen, dtype=torch.bool), 0.0)
+    return torch.topk(s, k, dim=-1).indices
+
+
 def _recommend_probes() -> list[tuple]:
+    """Scores of both signs, and all negative ones (as CODIGEM's decoder mostly gives)."""
     import torch
 
     g = torch.Generator().manual_seed(3)
     scores = torch.randn(4, 30, generator=g, dtype=torch.float64)
     seen = torch.rand(4, 30, generator=g) < 0.3
-    return [(scores, seen, 5), (scores, seen, 1)]
+    negative = -scores.abs() - 0.1
+    return [(scores, seen, 5), (scores, seen, 1), (negative, seen, 5)]
 
 
 EXERCISES = (
@@ -90,6 +100,13 @@ EXERCISES = (
             Mistake(
                 _recommend_unmasked,
                 "Those are the k best items including the ones the user has already seen: mask them first.",
+            ),
+            Mistake(
+                _recommend_masked_zero,
+                "Masking with 0 works only while the best scores are positive. The paper preset's "
+                "decoder scores NN(z_1) are mostly negative, even its top ones (it learns tanh outputs "
+                "near -1 for unrated items), so a seen item set to 0 outranks them and is recommended "
+                "again: mask with -inf.",
             ),
         ),
         probes=lambda: _recommend_probes(),

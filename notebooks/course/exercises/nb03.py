@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+from .answers import direction, run_changed
 from .exercise import Exercise, Mistake
 
 
@@ -38,6 +40,61 @@ def _expected_forward(D: int, beta: float) -> float:
     from codigem_lab.experiments.deviations import expected_forward_term
 
     return expected_forward_term(D, beta)
+
+
+def forward_terms_as_asked(x0, zs, beta):
+    """The change exercise 03.predict_forward_term asks for: each q(z_i | .) conditioned on z_i."""
+    return _library_forward_terms(x0, zs, beta, bug=True)
+
+
+def _library_forward_terms(x0, zs, beta, bug=False):
+    """-ln q(z_i | z_{i-1}), i = 1..T, per user, by the library's CODIGEM.forward."""
+    import torch
+
+    from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
+
+    c = CODIGEMConfig(n_items=x0.shape[1], T=len(zs), beta=beta, hidden=2, n_layers=2)
+    m = CODIGEM(dataclasses.replace(c, forward_term_bug=bug)).double()
+    with torch.no_grad():
+        return m((x0 + 1) / 2, latents=zs, reduction="none").forward_entropy
+
+
+def _forward_probe():
+    import torch
+
+    from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
+
+    x01 = (torch.rand(8, 300, generator=torch.Generator().manual_seed(6)) < 0.1).double()
+    m = CODIGEM(CODIGEMConfig(n_items=300, hidden=2, n_layers=2)).double()
+    x0 = m.scale_input(x01)
+    return x0, m.sample_latents(x0, generator=torch.Generator().manual_seed(0)), 1e-4
+
+
+def _total(terms) -> float:
+    import torch
+
+    return float(sum(torch.as_tensor(t).double().mean() for t in terms))
+
+
+def _forward_precheck(forward_terms) -> str | None:
+    x0, zs, beta = _forward_probe()
+    got, why = run_changed("forward_terms_changed", forward_terms, x0, zs, beta)
+    if why:
+        return why
+    if math.isclose(_total(got), _total(_library_forward_terms(x0, zs, beta)), rel_tol=1e-9):
+        return "forward_terms_changed still conditions on z_{i-1}: change the prevs line to prevs = zs."
+    if not math.isclose(_total(got), _total(forward_terms_as_asked(x0, zs, beta)), rel_tol=1e-6):
+        return (
+            "forward_terms_changed now differs in more than the prevs line: change only that line."
+        )
+    return None
+
+
+def _forward_direction(forward_terms) -> str:
+    """The ELBO adds the forward terms, so it moves as their sum does."""
+    x0, zs, beta = _forward_probe()
+    new = _total(forward_terms(x0, zs, beta))
+    return direction(new, _total(_library_forward_terms(x0, zs, beta)))
 
 
 EXERCISES = (
@@ -127,5 +184,34 @@ EXERCISES = (
                 "Deviations 1 and 3 change only what is reported, and 2 only the transition networks.",
             ),
         ),
+    ),
+    Exercise(
+        "03.predict_forward_term",
+        "Predict first, then change one line: in forward_terms_changed, condition each forward term "
+        "on z_i itself (prevs = zs) instead of on z_{i-1}, as the released code does (deviation 1). "
+        "Does the ELBO, the sum of all the terms, go up, down, or stay the same?",
+        "choice",
+        lambda forward_terms: _forward_direction(forward_terms),
+        "Down: -ln q(z_i | z_i) is evaluated at z_i's own position, almost at its mean sqrt(1 - beta) z_i, "
+        "so the squared-error part, D/2 per term on average, vanishes: each forward term falls by about "
+        "D/2, the ELBO by about T D/2. No parameter enters these terms, so training is unchanged "
+        "(section 3, row 1: same Recall, shifted ELBO).",
+        "-ln N(z | m, beta I) = D/2 ln(2 pi beta) + |z - m|^2 / (2 beta): what happens to |z - m|^2 "
+        "when m is computed from z itself?",
+        (
+            Mistake(
+                lambda forward_terms: "up",
+                "The density is evaluated nearer its mean, so q is higher and -ln q lower: the ELBO "
+                "adds -ln q, so it goes down.",
+            ),
+            Mistake(
+                lambda forward_terms: "same",
+                "The terms have no parameters, so training is the same, but their value is not: each "
+                "loses its squared-error part, about D/2.",
+            ),
+        ),
+        context=("forward_terms",),
+        choices=("up", "down", "same"),
+        precheck=_forward_precheck,
     ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .answers import run_changed
 from .exercise import Exercise, Mistake
 
 
@@ -40,6 +41,66 @@ def _n_batches(n_users: int, batch_size: int) -> int:
     from codigem_lab.distributed import UserBatchSampler
 
     return UserBatchSampler(n_users, batch_size, np.random.default_rng(0)).n_batches
+
+
+def batch_loss_as_asked(model, x01):
+    """The change exercise 04.predict_decoder_only asks for: the reconstruction term alone."""
+    return -model(x01).reconstruction
+
+
+def _library_loss(model, x01):
+    return model(x01).loss
+
+
+def _tiny_run(batch_loss):
+    """Train a small paper-preset CODIGEM on a fixed toy batch with ``batch_loss``; return its
+    decoder-scoring scores of the batch (the same seed, so the same weights and noise, each run)."""
+    import torch
+
+    from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
+
+    g = torch.Generator().manual_seed(7)
+    x = (torch.rand(32, 24, generator=g) < 0.25).double()
+    torch.manual_seed(0)
+    model = CODIGEM(CODIGEMConfig.preset("paper", n_items=24, hidden=16, n_layers=3)).double()
+    opt = torch.optim.Adamax(model.parameters(), lr=1e-2)
+    for _ in range(25):
+        loss = batch_loss(model, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.score(x)
+
+
+def _decoder_only_precheck(batch_loss) -> str | None:
+    import torch
+
+    from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
+
+    torch.manual_seed(0)
+    model = CODIGEM(CODIGEMConfig.preset("paper", n_items=24, hidden=16, n_layers=3)).double()
+    x = (torch.rand(8, 24, generator=torch.Generator().manual_seed(8)) < 0.25).double()
+    values = []
+    for fn in (batch_loss, _library_loss, batch_loss_as_asked):
+        torch.manual_seed(1)  # the same noise for each
+        got, why = run_changed("batch_loss", fn, model, x)
+        if why:
+            return why
+        values.append(float(torch.as_tensor(got).detach()))
+    if math.isclose(values[0], values[1], rel_tol=1e-9):
+        return "batch_loss still returns the whole -ELBO: change its line to return -model(x01).reconstruction."
+    if not math.isclose(values[0], values[2], rel_tol=1e-6):
+        return "batch_loss now returns something other than -model(x01).reconstruction: change only that line."
+    return None
+
+
+def _decoder_only_outcome(batch_loss) -> str:
+    """'same' when the changed loss trains the decoder to the same scores (no choice matches
+    'different', which the asked change cannot give unless the library broke)."""
+    import torch
+
+    ours, lib = _tiny_run(batch_loss), _tiny_run(_library_loss)
+    return "same" if torch.allclose(ours, lib, rtol=1e-6, atol=1e-9) else "different"
 
 
 EXERCISES = (
@@ -122,5 +183,32 @@ EXERCISES = (
         ),
         probes=lambda: _decoder_input_probes(),
         rtol=1e-9,
+    ),
+    Exercise(
+        "04.predict_decoder_only",
+        "Predict first, then change one line: train with the reconstruction term alone (batch_loss "
+        "returns -model(x01).reconstruction instead of model(x01).loss, the whole -ELBO). With the same "
+        "seed, are the decoder-scoring recommendations afterwards better, worse, or the same?",
+        "choice",
+        lambda batch_loss: _decoder_only_outcome(batch_loss),
+        "The same, to rounding: the decoder appears only in ln p(x | z_1), so the KL terms send it no "
+        "gradient, and with the same noise its updates are the same. The transition networks stop "
+        "learning, but decoder scoring never reads them (the library's decoder_only switch uses this).",
+        "Which terms of the ELBO contain the decoder's weights?",
+        (
+            Mistake(
+                lambda batch_loss: "worse",
+                "Dropping the KL terms loses nothing the decoder learns from: they contain only the "
+                "transition networks, which decoder scoring never uses.",
+            ),
+            Mistake(
+                lambda batch_loss: "better",
+                "The KL terms do not compete with the decoder for anything: its gradient is the "
+                "reconstruction term's either way.",
+            ),
+        ),
+        context=("batch_loss",),
+        choices=("better", "worse", "same"),
+        precheck=_decoder_only_precheck,
     ),
 )
