@@ -8,6 +8,10 @@ from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.options import Option, add_options, given_values
 from codigem_lab.report import format_table, json_line
 
+#: The columns ``train`` and ``evaluate`` print (and ``--json``): accuracy, then beyond accuracy
+#: (the run folder's metrics.json has every K).
+COLUMNS = ["R@20", "R@50", "N@20", "N@50", "N@100", "ARP@50", "novelty@50", "coverage@50"]
+
 #: The flags of ``train`` besides the data's, the shared training ones and CODIGEM's.
 OPTIONS = (
     Option("seed", "--seed", int, 0, "training seed (and split seed)"),
@@ -114,14 +118,13 @@ def cmd_train(args) -> int:
         f"epochs: {s['epochs']} (best {s['best_epoch']}), "
         f"{s['train_s_per_epoch']:.2f} s/epoch training, {s['eval_s_per_epoch']:.2f} s/epoch evaluation"
     )
-    cols = ["R@20", "R@50", "N@20", "N@50", "N@100"]
-    table = pd.DataFrame([out.valid, out.test], index=["valid", "test"])[cols]
+    table = pd.DataFrame([out.valid, out.test], index=["valid", "test"])[COLUMNS]
     print(
         f"metrics (Recall@K = hits / {'min(K, #targets)' if spec.train.recall_definition == 'minK' else '#targets'}):"
     )
     print(format_table(table))
     if args.json:
-        keys = [*cols, "epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"]
+        keys = [*COLUMNS, "epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"]
         print(json_line({k: s[k] for k in keys}))
     return 0
 
@@ -132,13 +135,12 @@ def cmd_evaluate(args) -> int:
     from codigem_lab.runs import evaluate_run
 
     res = evaluate_run(args.run_dir, args.which, args.recall_definition)
-    cols = ["R@20", "R@50", "N@20", "N@50", "N@100"]
     print(
         f"{args.which} metrics of {args.run_dir} ({res.n_users} users, recall: {res.recall_definition}):"
     )
-    print(format_table(pd.DataFrame([res.metrics], index=[args.which])[cols]))
+    print(format_table(pd.DataFrame([res.metrics], index=[args.which])[COLUMNS]))
     if args.json:
-        print(json_line({k: res.metrics[k] for k in cols}))
+        print(json_line({k: res.metrics[k] for k in COLUMNS}))
     return 0
 
 
