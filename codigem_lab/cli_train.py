@@ -9,8 +9,10 @@ from codigem_lab.errors import ConfigError
 from codigem_lab.options import Option, add_options, given_values
 from codigem_lab.report import format_table, json_line
 
-#: The metrics ``train`` and ``evaluate`` print.
-COLUMNS = ["R@20", "R@50", "N@20", "N@50", "N@100"]
+#: The columns ``train`` and ``evaluate`` print (and ``--json``): accuracy, then beyond accuracy
+#: (the run folder's metrics.json has every K).
+COLUMNS = ["R@20", "R@50", "N@20", "N@50", "N@100", "ARP@50", "novelty@50", "coverage@50"]
+
 #: The flags of ``train`` besides the data's, the shared training ones and CODIGEM's.
 OPTIONS = (
     Option("seed", "--seed", int, 0, "training seed (and split seed)"),

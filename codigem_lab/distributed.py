@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data.distributed import DistributedSampler
 
-from codigem_lab.metrics import EvalResult, Evaluator
+from codigem_lab.metrics import EvalResult, Evaluator, mean_metrics
 
 
 def under_torchrun(environ: dict | None = None) -> bool:
@@ -261,13 +261,15 @@ class UserBatchSampler(DistributedSampler):
 def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:
     """All ranks' per-user results for their ``rows``, in row order, with rank 0's means broadcast
     (so early stopping compares bit-identical numbers everywhere)."""
-    pieces = ctx.gather((np.asarray(rows), part.per_user, part.seconds))
+    pieces = ctx.gather((np.asarray(rows), part.per_user, part.seconds, part.shown))
     order = np.argsort(np.concatenate([p[0] for p in pieces]), kind="stable")
     per_user = pd.concat([p[1] for p in pieces]).iloc[order]
-    metrics = {c: float(per_user[c].mean()) if len(per_user) else float("nan") for c in per_user}
-    metrics = ctx.broadcast(metrics)
+    shown = {k: np.logical_or.reduce([p[3][k] for p in pieces]) for k in part.shown}
+    metrics = ctx.broadcast(mean_metrics(per_user, shown))
     seconds = max(p[2] for p in pieces)
-    return EvalResult(part.which, metrics, per_user, part.recall_definition, seconds, len(per_user))
+    return EvalResult(
+        part.which, metrics, per_user, part.recall_definition, seconds, len(per_user), shown=shown
+    )
 
 
 class LossForward(torch.nn.Module):

@@ -1,4 +1,5 @@
-"""Ranking metrics (Recall@K in both definitions, NDCG@K) and the one ``Evaluator``.
+"""Ranking metrics (Recall@K in both definitions, NDCG@K, and beyond accuracy) and the one
+``Evaluator``.
 
 Recall@K has two definitions in use, and results differ by them, so every table names its own:
 
@@ -7,6 +8,11 @@ Recall@K has two definitions in use, and results differ by them, so every table 
 
 NDCG@K uses binary relevance with the ideal DCG over min(K, #targets). Fold-in (masked) items are
 set to -inf before ranking; users without targets are skipped.
+
+Beside them the Evaluator reports, at each of its Ks, what kind of items the lists hold (never used
+to select a model): per user ``ARP@K`` and ``novelty@K`` (:func:`list_popularity`, read by the
+training matrix's item popularity), and per list set ``coverage@K``, the share of the catalogue
+in at least one evaluated user's top-K list (catalogue-level: one number per evaluation).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from codigem_lab.errors import ConfigError
 
 RECALL_DEFINITIONS = ("minK", "targets")
 DEFAULT_KS = (20, 50, 100)
+#: The beyond-accuracy metrics, in the order tables show them (after the accuracy columns).
+BEYOND_ACCURACY = ("ARP", "novelty", "coverage")
 
 
 def _check_definition(definition: str) -> None:
@@ -35,9 +43,7 @@ def _check_definition(definition: str) -> None:
 
 def topk_hits(scores: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
     """A [B, k] 0/1 matrix: whether the item ranked r-th (by score) is a target."""
-    k = min(k, scores.shape[1])
-    idx = torch.topk(scores, k, dim=1).indices
-    return torch.gather(target.to(scores.dtype), 1, idx)
+    return torch.gather(target.to(scores.dtype), 1, top_items(scores, None, k))
 
 
 def recall_from_hits(
@@ -63,18 +69,19 @@ def ndcg_from_hits(hits: torch.Tensor, n_targets: torch.Tensor, k: int) -> torch
     return torch.where(n > 0, out, torch.full_like(out, float("nan")))
 
 
-def ranking_metrics(
-    scores: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    ks: Sequence[int] = DEFAULT_KS,
-    recall_definition: str = "minK",
-) -> dict[str, torch.Tensor]:
-    """Per-user ``R@k`` and ``N@k`` for dense scores and 0/1 targets; ``mask`` items never rank."""
+def top_items(scores: torch.Tensor, mask: torch.Tensor | None, k: int) -> torch.Tensor:
+    """Indices [B, min(k, #items)] of each row's best-scored items; ``mask`` items never rank."""
     scores = scores.float()
     if mask is not None:
         scores = scores.masked_fill(mask.bool(), float("-inf"))
-    hits = topk_hits(scores, target, max(ks))  # topk_hits caps K at the catalogue size
+    return torch.topk(scores, min(k, scores.shape[1]), dim=1).indices
+
+
+def accuracy_from_top(
+    top: torch.Tensor, target: torch.Tensor, ks: Sequence[int], recall_definition: str = "minK"
+) -> dict[str, torch.Tensor]:
+    """Per-user ``R@k`` and ``N@k`` of ranked lists ``top`` (item indices) against 0/1 targets."""
+    hits = torch.gather(target.float(), 1, top)
     n_targets = target.float().sum(1)
     out = {}
     for k in ks:
@@ -83,9 +90,36 @@ def ranking_metrics(
     return out
 
 
+def ranking_metrics(
+    scores: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    ks: Sequence[int] = DEFAULT_KS,
+    recall_definition: str = "minK",
+) -> dict[str, torch.Tensor]:
+    """Per-user ``R@k`` and ``N@k`` for dense scores and 0/1 targets; ``mask`` items never rank."""
+    return accuracy_from_top(top_items(scores, mask, max(ks)), target, ks, recall_definition)
+
+
 def metric_columns(ks: Sequence[int] = DEFAULT_KS) -> list[str]:
     """Column order used in every table: R@k for each k, then N@k."""
     return [f"R@{k}" for k in ks] + [f"N@{k}" for k in ks]
+
+
+def beyond_columns(ks: Sequence[int] = DEFAULT_KS, names=BEYOND_ACCURACY) -> list[str]:
+    """The beyond-accuracy columns at ``ks``: ARP@k for each k, then novelty@k, then coverage@k."""
+    return [f"{name}@{k}" for name in names for k in ks]
+
+
+def mean_metrics(per_user: pd.DataFrame, shown: dict[int, np.ndarray]) -> dict[str, float]:
+    """Means of the per-user columns, then coverage@k: the share of items ``shown[k]`` (a 0/1 mask
+    over the catalogue: in some user's top-k list)."""
+    out = {c: float(per_user[c].mean()) for c in per_user}  # NaN without users
+    nan = float("nan")
+    out.update(
+        {f"coverage@{k}": float(v.mean()) if len(per_user) else nan for k, v in shown.items()}
+    )
+    return out
 
 
 def _dense(m: sp.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -103,6 +137,8 @@ class EvalResult:
     seconds: float
     n_users: int
     extra: dict = field(default_factory=dict)
+    #: k -> 0/1 mask over the catalogue: the items in some evaluated user's top-k list.
+    shown: dict[int, np.ndarray] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One-row table of the mean metrics."""
@@ -133,9 +169,20 @@ class Evaluator:
         self.recall_definition = recall_definition
         self.batch_size = int(batch_size)
         self.device = torch.device(device)
+        self.popularity = item_popularity(split.train)  # what ARP and novelty read the lists by
+
+    def _beyond(self, top: np.ndarray, shown: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-user ARP@k and novelty@k of one batch's lists; marks their items in ``shown``."""
+        out = {}
+        for k in self.ks:
+            lists = list_popularity(top[:, :k], self.popularity, self.split.n_train_users)
+            out[f"ARP@{k}"], out[f"novelty@{k}"] = lists["ARP"], lists["novelty"]
+            shown[k][top[:, :k]] = True
+        return out
 
     def evaluate(self, scorer, which: str = "valid", users: np.ndarray | None = None) -> EvalResult:
-        """Mean and per-user R@k/N@k on the validation or test set (optionally a subset of rows)."""
+        """Mean and per-user R@k/N@k, ARP@k/novelty@k, and coverage@k on the validation or test
+        set (optionally a subset of rows)."""
         es = self.split.eval_set(which)
         score = scorer.score if hasattr(scorer, "score") else scorer
         rows = np.arange(es.n_users) if users is None else np.asarray(users)
@@ -143,6 +190,7 @@ class Evaluator:
         rows = rows[has_target]
         start = time.perf_counter()
         parts: dict[str, list[np.ndarray]] = {}
+        shown = {k: np.zeros(self.split.n_items, dtype=bool) for k in self.ks}
         with torch.no_grad():
             for b in range(0, len(rows), self.batch_size):
                 r = rows[b : b + self.batch_size]
@@ -154,23 +202,24 @@ class Evaluator:
                         f"scorer returned shape {tuple(scores.shape)}, expected "
                         f"{(len(r), self.split.n_items)}"
                     )
-                m = ranking_metrics(
-                    scores,
-                    _dense(es.target[r], self.device),
-                    _dense(es.mask[r], self.device),
-                    self.ks,
-                    self.recall_definition,
+                top = top_items(scores, _dense(es.mask[r], self.device), max(self.ks))
+                m = accuracy_from_top(
+                    top, _dense(es.target[r], self.device), self.ks, self.recall_definition
                 )
+                m = {key: v.cpu().numpy() for key, v in m.items()}
+                m.update(self._beyond(top.cpu().numpy(), shown))
                 for key, v in m.items():
-                    parts.setdefault(key, []).append(v.cpu().numpy())
+                    parts.setdefault(key, []).append(v)
         seconds = time.perf_counter() - start
-        cols = metric_columns(self.ks)
+        cols = metric_columns(self.ks) + beyond_columns(self.ks, ("ARP", "novelty"))
         per_user = pd.DataFrame(
             {c: np.concatenate(parts[c]) if parts else np.empty(0) for c in cols},
             index=pd.Index(es.users[rows], name="user"),
         )
-        metrics = {c: float(per_user[c].mean()) if len(per_user) else float("nan") for c in cols}
-        return EvalResult(which, metrics, per_user, self.recall_definition, seconds, len(rows))
+        metrics = mean_metrics(per_user, shown)
+        return EvalResult(
+            which, metrics, per_user, self.recall_definition, seconds, len(rows), shown=shown
+        )
 
 
 # -- beyond accuracy: what kind of items the lists hold, not whether they hit -------------------

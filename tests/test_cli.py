@@ -97,12 +97,16 @@ def test_train_then_evaluate(tmp_path, capsys):
         "N@20",
         "N@50",
         "N@100",
+        "ARP@50",
+        "novelty@50",
+        "coverage@50",
         "epochs",
         "best_epoch",
         "train_s_per_epoch",
         "eval_s_per_epoch",
     }
-    assert res["epochs"] == 2 and "N@100" in out
+    assert res["epochs"] == 2 and "N@100" in out and "coverage@50" in out
+    assert res["ARP@50"] > 0 and res["novelty@50"] > 0 and 0 < res["coverage@50"] <= 1
     for f in (
         "config.json",
         "metrics.json",
@@ -115,6 +119,7 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert main(["evaluate", str(run), "--json"]) == 0
     again = last_json(capsys.readouterr().out)
     assert again["R@50"] == pytest.approx(res["R@50"])
+    assert again["ARP@50"] == pytest.approx(res["ARP@50"])
 
 
 def test_resume_refuses_other_options(tmp_path, capsys):

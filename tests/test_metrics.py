@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from codigem_lab.errors import ConfigError
@@ -160,7 +161,9 @@ def test_per_user_table(small_split):
     from codigem_lab.baselines import Pop
 
     res = Evaluator(small_split).evaluate(Pop().fit(small_split), "test")
-    assert list(res.per_user.columns) == ["R@20", "R@50", "R@100", "N@20", "N@50", "N@100"]
+    accuracy = ["R@20", "R@50", "R@100", "N@20", "N@50", "N@100"]
+    beyond = ["ARP@20", "ARP@50", "ARP@100", "novelty@20", "novelty@50", "novelty@100"]
+    assert list(res.per_user.columns) == accuracy + beyond
     assert len(res.per_user) == res.n_users
     assert 0 < res.metrics["R@50"] < 1
     assert isinstance(res.table().iloc[0]["N@20"], float)
@@ -204,8 +207,10 @@ class _TinySplit:
     """3 users x 4 items; user 11 has no targets and must be skipped."""
 
     n_items = 4
+    n_train_users = 2
 
     def __init__(self):
+        self.train = sp.csr_matrix(np.ones((2, 4), dtype=np.float32))
         self.valid = _EvalSet(
             [[1, 0, 0, 0], [0, 1, 0, 0], [1, 1, 0, 0]],
             [[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]],
@@ -226,7 +231,7 @@ def test_evaluator_skips_users_without_targets_and_validates():
 
     res = ev.evaluate(by_item, "valid")
     assert res.n_users == 2 and list(res.per_user.index) == [10, 12]
-    assert list(res.per_user.columns) == ["R@1", "R@2", "N@1", "N@2"]
+    assert list(res.per_user.columns)[:4] == ["R@1", "R@2", "N@1", "N@2"]
     # user 10: target item 1 ranked first; user 12: item 1 is fold-in (masked), item 2 first
     assert res.metrics["R@1"] == 1.0 and res.metrics["N@2"] == 1.0
     assert 0.0 <= res.seconds < 60.0

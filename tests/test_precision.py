@@ -55,8 +55,9 @@ def test_bf16_autocast_trains_close_to_fp32(small_split):
     bf16 = _fit(small_split, "bf16", dtypes)
     assert set(dtypes) == {torch.bfloat16}  # the training forward ran under autocast
     assert bf16.score(small_split.test.fold_in[:4]).dtype == torch.float32  # scoring does not
-    for k, v in fp32.items():
-        assert bf16.result.test.metrics[k] == pytest.approx(v, abs=0.05), k
+    for k, v in fp32.items():  # ARP (a count) and novelty (bits) within 5%, shares within 0.05
+        tol = {"rel": 0.05} if k.startswith(("ARP", "novelty")) else {"abs": 0.05}
+        assert bf16.result.test.metrics[k] == pytest.approx(v, **tol), k
 
 
 def test_tf32_changes_nothing_on_cpu(small_split):

@@ -28,6 +28,9 @@ def test_table3_annealing_is_a_no_op_when_released(tiny):
     assert rows[("paper", "I (annealing)")]["kl_weight_last"] < 0.2
     assert rows[("released", "I (annealing)")]["kl_weight_last"] == 1
     assert "R@50 (paper)" in res.table.columns and len(res.table) == 10
+    cols = list(res.table.columns)
+    assert cols[-3:] == ["ARP@50", "novelty@50", "coverage@50"]  # after accuracy, no paper's
+    assert all(r["coverage@50_mean"] > 0 for r in res.rows)
 
 
 def test_beta_readouts_follow_the_schedule():

@@ -80,6 +80,21 @@ def test_reproduce_table2_quick_json(tmp_path, capsys, monkeypatch):
         "table2-synthetic-strong-minK-quick.json",
         "table2-synthetic-strong-minK-quick.md",
     ]
+    # beyond accuracy: numbers in every row, columns after the accuracy ones, no paper's column
+    doc = json.loads(
+        (tmp_path / "results/table2/table2-synthetic-strong-minK-quick.json").read_text()
+    )
+    beyond = ["ARP@20", "ARP@50", "novelty@20", "novelty@50", "coverage@20", "coverage@50"]
+    cols = doc["table"]["columns"]
+    assert cols[-len(beyond) :] == beyond and cols.index("N@50 (paper)") < cols.index("ARP@20")
+    assert not any(c.startswith(("ARP", "novelty", "coverage")) and "paper" in c for c in cols)
+    for r in doc["rows"]:
+        assert r["ARP@50_mean"] > 0 and 0 < r["coverage@20_mean"] <= r["coverage@50_mean"] <= 1
+        assert r["novelty@50_ci_low"] <= r["novelty@50_mean"] <= r["novelty@50_ci_high"]
+        assert "paper_ARP@50" not in r
+    by_model = {r["model"]: r for r in doc["rows"]}
+    assert by_model["pop"]["ARP@50_mean"] > by_model["codigem"]["ARP@50_mean"]  # the head
+    assert any(n.startswith("Beyond accuracy") for n in doc["notes"])
     # a re-run is served from the cache and prints the same table
     assert main(argv) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

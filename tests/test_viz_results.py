@@ -248,3 +248,17 @@ def test_table2_dot_plot_has_one_line_per_model_with_intervals(table2_rows):
     means = ax.get_lines()[0].get_xdata()
     assert list(means) == sorted(means)  # sorted by our mean
     assert len(ax.collections) == 1  # the interval lines
+
+
+def test_style_tables_show_beyond_after_accuracy_and_only_where_present(table2_rows, table3_rows):
+    from tests.test_beyond_accuracy import BEYOND_50, _with_beyond
+
+    rows2, rows3 = table2_rows, table3_rows
+    old2 = R.style_table2(rows2).data
+    assert not any(c[0] in BEYOND_50 for c in old2.columns)
+    new2 = R.style_table2(_with_beyond(rows2)).data
+    assert [c for c in new2.columns][-3:] == [(m, "ours") for m in BEYOND_50]  # no paper's
+    assert new2[("ARP@50", "ours")].iloc[0] == "10.0 [9.0, 11.0]"
+    assert not any(c in BEYOND_50 for c in R.style_table3(rows3).data.columns)
+    new3 = R.style_table3(_with_beyond(rows3)).data
+    assert list(new3.columns)[-3:] == BEYOND_50

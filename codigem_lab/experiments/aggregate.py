@@ -25,6 +25,11 @@ which controls the family-wise error rate without assuming independence.
 
 Every comparison carries a ``p_method`` string that says which of these it is, with the number
 of seeds and users behind it; tables print it in their notes.
+
+**Beyond accuracy** (:func:`beyond_metrics`): ARP, novelty and coverage at the Ks of a table's
+accuracy columns get rows and intervals over seeds like those; they are shown after the accuracy
+columns, never compared or used to select. Records made before the Evaluator computed them have
+none: their rows hold NaN and the tables leave the columns out.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import pandas as pd
 from scipy import stats
 
 from codigem_lab.experiments.cache import RunRecord
+from codigem_lab.metrics import beyond_columns
 
 LEVEL = 0.95
 SEEDS_METHOD = (
@@ -62,10 +68,11 @@ def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, fl
 
 def mean_std(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, float]:
     """``{m}_mean``, ``{m}_std`` (sample std over seeds) and ``{m}_ci_low``/``{m}_ci_high`` (95%
-    t-interval over seeds) for each metric; std and interval are NaN for a single seed."""
+    t-interval over seeds) for each metric; std and interval are NaN for a single seed, all NaN
+    where a record lacks the metric (made before it was computed)."""
     out: dict[str, float] = {}
     for m in metrics:
-        vals = np.array([r.test[m] for r in records], dtype=float)
+        vals = np.array([r.test.get(m, math.nan) for r in records], dtype=float)
         out[f"{m}_mean"] = float(vals.mean())
         out[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
         out[f"{m}_ci_low"], out[f"{m}_ci_high"] = t_interval(vals)
@@ -86,10 +93,34 @@ def format_interval(mean, low, high, digits: int = 4) -> str:
 
 
 def interval_column(frame: pd.DataFrame, metric: str) -> list[str]:
-    """'mean [low, high]' strings from a frame's ``{m}_mean`` and ``{m}_ci_low/high`` columns."""
+    """'mean [low, high]' strings from a frame's ``{m}_mean`` and ``{m}_ci_low/high`` columns
+    (ARP, a mean count of interactions, with 1 decimal; the rest with 4)."""
     lo = frame.get(f"{metric}_ci_low", pd.Series(math.nan, index=frame.index))
     hi = frame.get(f"{metric}_ci_high", pd.Series(math.nan, index=frame.index))
-    return [format_interval(a, b, c) for a, b, c in zip(frame[f"{metric}_mean"], lo, hi)]
+    digits = 1 if metric.startswith("ARP@") else 4
+    return [format_interval(a, b, c, digits) for a, b, c in zip(frame[f"{metric}_mean"], lo, hi)]
+
+
+def beyond_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """ARP, novelty and coverage at the Ks of accuracy ``metrics`` (('R@20', 'N@50') -> ARP@20,
+    ARP@50, novelty@20, ...)."""
+    return tuple(beyond_columns(list(dict.fromkeys(int(m.split("@")[1]) for m in metrics))))
+
+
+def beyond_display(frame: pd.DataFrame, metrics: Sequence[str]) -> dict[str, list[str]]:
+    """The 'mean [low, high]' columns of the beyond-accuracy ``metrics`` that ``frame`` has numbers
+    for (none for rows made before they were computed)."""
+    have = [m for m in metrics if f"{m}_mean" in frame and frame[f"{m}_mean"].notna().any()]
+    return {m: interval_column(frame, m) for m in have}
+
+
+BEYOND_NOTE = (
+    "Beyond accuracy (after the accuracy columns; the paper reports none; never used to select): "
+    "ARP@K, the mean training popularity (interaction count) of a user's top-K items, and "
+    "novelty@K, their mean self-information -log2(count / #training users), are per-user means; "
+    "coverage@K is catalogue-level, the share of items in at least one test user's top-K list "
+    "(one number per seed). Intervals over seeds as above."
+)
 
 
 def format_mean_std(mean: float | None, std: float | None, digits: int = 4) -> str:

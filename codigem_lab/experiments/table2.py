@@ -15,7 +15,10 @@ import pandas as pd
 
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
+    BEYOND_NOTE,
     add_holm,
+    beyond_display,
+    beyond_metrics,
     compare,
     comparison_columns,
     comparison_fields,
@@ -27,6 +30,7 @@ from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.tables import TableResult, nan_to_none
 
 METRICS = ("R@20", "R@50", "N@20", "N@50")
+BEYOND = beyond_metrics(METRICS)  # ARP, novelty, coverage @20 and @50: shown after the accuracy
 #: The paper's eight baselines, CODIGEM as the paper writes it and as released, and three more.
 DEFAULT_MODELS = (
     "pop",
@@ -139,7 +143,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
             "protocol": cfg.protocol,
             "recall_definition": cfg.recall_definition,
             "seeds": len(records),
-            **mean_std(records, METRICS),
+            **mean_std(records, METRICS + BEYOND),
             "params": chosen.get(model, records[0].spec.params),
             "train_s_per_epoch": sum(r.summary.get("train_s_per_epoch", 0) for r in records)
             / len(records),
@@ -156,7 +160,8 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
     paper_block = paper.table2(pd_key) if pd_key else None
     table = side_by_side(frame, paper_block, METRICS)
     eff = f"effect on {SIGNIFICANCE_METRIC} vs {ref_label}"
-    for name, values in comparison_columns(frame, eff).items():
+    beyond = beyond_display(frame, BEYOND)
+    for name, values in {**comparison_columns(frame, eff), **beyond}.items():
         table[name] = values
     table.index.name = "model"
     rdef = "hits / min(K, #targets)" if cfg.recall_definition == "minK" else "hits / #targets"
@@ -177,6 +182,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
         else "No paper block for this dataset.",
         f"{eff}: model minus {ref_label} in mean test {SIGNIFICANCE_METRIC}, with its 95% "
         f"interval; {comparison_note(rows)}",
+        *([BEYOND_NOTE] if beyond else []),
     ]
     by_model = {
         paper.display_name(m, v): sum(_compute_s(r) for r in records)

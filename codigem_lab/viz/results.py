@@ -25,7 +25,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab.experiments import paper
-from codigem_lab.experiments.aggregate import comparison_columns, interval_column
+from codigem_lab.experiments.aggregate import (
+    beyond_display,
+    beyond_metrics,
+    comparison_columns,
+    interval_column,
+)
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
@@ -126,11 +131,12 @@ def row_label(row: Mapping) -> str:
 def table2_frame(rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRICS) -> pd.DataFrame:
     """Table 2's JSON rows as numbers: index = model label; ``{m}_mean``, ``{m}_std``,
     ``{m}_ci_low``/``{m}_ci_high`` (95% interval over seeds), ``paper_{m}`` (NaN where the paper
-    has no such row), ``effect_R@50``/``effect_ci``, ``p`` and ``p_holm``."""
+    has no such row), ``effect_R@50``/``effect_ci``, ``p`` and ``p_holm``; the same numbers (no
+    paper's) for the beyond-accuracy metrics at the Ks of ``metrics`` (NaN in older files)."""
     out = []
     for r in rows:
         d = {"model": row_label(r)}
-        for m in metrics:
+        for m in (*metrics, *beyond_metrics(metrics)):
             for key in (f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high", f"paper_{m}"):
                 v = r.get(key)
                 d[key] = math.nan if v is None else v  # None: a single seed's std, or no paper row
@@ -146,7 +152,8 @@ def style_table2(
     rows: Sequence[Mapping], metrics: Sequence[str] = TABLE2_METRICS, caption: str = ""
 ):
     """Table 2 with ours (mean [95% interval over seeds]) beside the paper's value for each metric,
-    then the effect on R@50 against CODIGEM (paper preset) with its interval, p and Holm's p.
+    then the effect on R@50 against CODIGEM (paper preset) with its interval, p and Holm's p, then
+    ours beyond accuracy (ARP, novelty, coverage; where the rows have them).
 
     The best of ours and the best of the paper's values in each metric are bold; CODIGEM rows
     are shaded. Returns a Styler (a DataFrame where jinja2 is missing).
@@ -163,6 +170,9 @@ def style_table2(
     for name, values in comparison_columns(f, "effect on R@50 vs CODIGEM").items():
         display[(name, "")] = values
         css[(name, "")] = ""
+    for name, values in beyond_display(f, beyond_metrics(metrics)).items():
+        display[(name, "ours")] = values
+        css[(name, "ours")] = ""
     shade = [i.startswith("CODIGEM") for i in f.index]
     for c in css.columns:
         css[c] = [
@@ -217,6 +227,8 @@ def style_table3(rows: Sequence[Mapping], caption: str = ""):
     display["final KL weight"] = [
         "" if w is None or w != w else f"{w:.3g}" for w in f["kl_weight_last"]
     ]
+    for name, values in beyond_display(f, beyond_metrics(("R@50",))).items():
+        display[name] = values
     same = f["identical_R@50"] & f["identical_N@50"]
     is_base = f.index.get_level_values("variant") == "base"
     css = pd.DataFrame("", index=display.index, columns=display.columns)
