@@ -20,7 +20,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Option:
     """One flag: ``--flag`` fills ``dest``; ``kind`` is 'value' (typed), 'switch' (store_true)
-    or 'flag' (``--x`` True, ``--no-x`` False, neither: the default)."""
+    or 'flag' (``--x`` True, ``--no-x`` False, neither: the default, left out of ``argv``)."""
 
     dest: str
     flag: str
@@ -36,7 +36,9 @@ class Option:
             return
         if self.kind == "flag":
             action = argparse.BooleanOptionalAction
-            parser.add_argument(self.flag, dest=self.dest, action=action, help=self.help)
+            parser.add_argument(
+                self.flag, dest=self.dest, action=action, default=self.default, help=self.help
+            )
             return
         parser.add_argument(
             self.flag,
@@ -52,7 +54,9 @@ class Option:
         if self.kind == "switch":
             return [self.flag] if value else []
         if self.kind == "flag":
-            return [] if value is None else [self.flag if value else "--no-" + self.flag[2:]]
+            if value is None or value == self.default:
+                return []
+            return [self.flag if value else "--no-" + self.flag[2:]]
         if value is None or value == self.default:
             return []
         if isinstance(value, (tuple, list)):
