@@ -51,7 +51,13 @@ def register(sub) -> None:
     ev = sub.add_parser("evaluate", help="re-score a run folder's best checkpoint")
     ev.add_argument("run_dir")
     ev.add_argument("--which", default="test", choices=["valid", "test"])
-    ev.add_argument("--recall-definition", default=None, choices=["minK", "targets"])
+    ev.add_argument(
+        "--recall-definition",
+        default=None,
+        choices=["minK", "targets"],
+        help="minK: hits / min(K, #targets); targets: hits / #targets (DiffRec's); "
+        "default: the run's own",
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
 

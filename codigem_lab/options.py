@@ -15,7 +15,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Option:
     """One flag: ``--flag`` fills ``dest``; ``kind`` is 'value' (typed), 'switch' (store_true)
-    or 'flag' (``--x`` True, ``--no-x`` False, neither: the default)."""
+    or 'flag' (``--x`` True, ``--no-x`` False, neither: the default, left out of ``argv``)."""
 
     dest: str
     flag: str
@@ -28,7 +28,10 @@ class Option:
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         if self.kind in ("switch", "flag"):
             action = "store_true" if self.kind == "switch" else argparse.BooleanOptionalAction
-            parser.add_argument(self.flag, dest=self.dest, action=action, help=self.help)
+            default = self.default if self.kind == "flag" else False
+            parser.add_argument(
+                self.flag, dest=self.dest, action=action, default=default, help=self.help
+            )
             return
         parser.add_argument(
             self.flag,
@@ -44,7 +47,9 @@ class Option:
         if self.kind == "switch":
             return [self.flag] if value else []
         if self.kind == "flag":
-            return [] if value is None else [self.flag if value else "--no-" + self.flag[2:]]
+            if value is None or value == self.default:
+                return []
+            return [self.flag if value else "--no-" + self.flag[2:]]
         if value is None or value == self.default:
             return []
         if isinstance(value, (tuple, list)):

@@ -30,7 +30,10 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("split_seed", "--split-seed", int, None, "split the data with this seed "
            "(default: the training seed)"),
     Option("recall_definition", "--recall-definition", str, "minK",
-           "Recall@K denominator: min(K, #targets) or #targets", ("minK", "targets")),
+           "Recall@K denominator: minK = hits / min(K, #targets) (Multi-VAE's and the released "
+           "CODIGEM code's), targets = hits / #targets (DiffRec's, and the toolkit of the paper's "
+           "baseline rows); minK under every protocol, temporal and published included: pass "
+           "targets to compare with DiffRec", ("minK", "targets")),
     Option("max_epochs", "--max-epochs", int, 100, "epoch cap"),
     Option("patience", "--patience", int, 10, "early stopping patience (epochs)"),
     Option("device", "--device", str, "auto", "auto (CUDA if available), cpu or cuda"),

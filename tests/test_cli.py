@@ -159,3 +159,26 @@ def test_quickstart_offline(capsys):
     assert "Table 1" in out and "Item-KNN" in out and "CODIGEM" in out
     summary = last_json(out)
     assert summary["Pop"]["R@50"] > 0
+
+
+def _reproduce_config(*words):
+    from codigem_lab.cli import build_parser
+    from codigem_lab.cli_reproduce import config_from_args
+
+    return config_from_args(build_parser().parse_args(["reproduce", "table2", *words]))
+
+
+def test_no_keep_best_reaches_the_result_cache_and_the_printed_command():
+    kept, dropped = _reproduce_config(), _reproduce_config("--no-keep-best")
+    assert kept.cache().keep_best is True and dropped.cache().keep_best is False
+    assert "--no-keep-best" in dropped.to_argv() and "keep-best" not in " ".join(kept.to_argv())
+    assert _reproduce_config(*dropped.to_argv()).keep_best is False
+
+
+def test_recall_definition_help_names_diffrecs_and_the_default_of_every_protocol(capsys):
+    assert main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "targets = hits / #targets (DiffRec's" in text
+    assert "minK under every protocol, temporal and published included" in text
+    for words in (["--protocol", "temporal"], ["--dataset", "published", "--source", "x"]):
+        assert _reproduce_config(*words).recall_definition == "minK"  # what the help says

@@ -111,10 +111,11 @@ def test_file_sha256(tmp_path: Path) -> None:
 
 
 def test_registry_entries() -> None:
-    assert set(DATASETS) == {"ml-100k", "ml-1m", "ml-20m", "ml-latest-small", "amazon-electronics"}
+    ratings = {"ml-100k", "ml-1m", "ml-20m", "ml-latest-small", "amazon-electronics"}
+    assert set(DATASETS) == ratings | {"diffrec-ml-1m"}
     for name, spec in DATASETS.items():
         assert spec.name == name
-        assert callable(getattr(readers, spec.reader))
+        assert spec.is_split or callable(getattr(readers, spec.reader))
         if spec.archive_hash is not None:
             assert spec.archive_hash.split(":")[0] in {"md5", "sha256"}
         assert spec.license_note and spec.description
@@ -233,7 +234,7 @@ def test_cached_archive_is_extracted(cache: Path, monkeypatch: pytest.MonkeyPatc
     def fail(*args, **kwargs):
         raise AssertionError("must not extract again")
 
-    monkeypatch.setattr(registry, "extract_zip", fail)
+    monkeypatch.setattr(registry, "extract_archive", fail)
     assert len(load_ratings("ml-100k", cache=cache)) == 3
     assert len(load_item_titles("ml-100k", cache=cache)) == 2
 

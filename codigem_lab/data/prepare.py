@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from codigem_lab._io import atomic_path
 from codigem_lab.data import synthetic
 from codigem_lab.data.preprocess import Preprocessing, get_preset, preprocess, table1_stats
-from codigem_lab.data.published import published_split, read_published
+from codigem_lab.data.published import published_split, read_published, split_folder
 from codigem_lab.data.registry import cache_dir, load_ratings
 from codigem_lab.data.splits import PER_USER, EvalSet, Split, make_split
 from codigem_lab.errors import ConfigError
@@ -47,7 +47,7 @@ def load_interactions(
         ratings = synthetic.generate(synthetic_config)
     elif dataset == "published":
         _check_published(source, preset, overrides)
-        return read_published(source)[0]
+        return read_published(split_folder(source, cache))[0]
     else:
         ratings = load_ratings(dataset, source=source, cache=cache)
     return preprocess(
@@ -140,6 +140,7 @@ def prepare_split(
             )
         overrides = dict(min_rating=min_rating, user_core=user_core, item_core=item_core)
         _check_published(source, preset, dict(overrides, max_users=max_users, **split_kwargs))
+        source = split_folder(source, cache)  # a registry split's name: its extracted folder
         protocol, seed = "published", 0  # nothing is drawn: every split seed is the same split
     prep = get_preset(
         preset if preset is not None else default_preset(dataset),

@@ -4,7 +4,8 @@ DiffRec's ``train_list.npy`` / ``valid_list.npy`` / ``test_list.npy`` (int64 (us
 any folder with ``train``, ``valid`` and ``test`` tables of (user, item) rows (csv, tsv or
 whitespace-separated). Evaluation follows DiffRec's rules (:func:`~codigem_lab.data.splits.
 per_user_split`): every user, validation masks the training items, the test masks training and
-validation items.
+validation items. A registry name (``diffrec-ml-1m``: DiffRec's ML-1M files) or that entry's
+archive stands for the folder the registry extracts it to (:func:`split_folder`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,24 @@ import numpy as np
 import pandas as pd
 
 from codigem_lab.data.preprocess import table1_stats
+from codigem_lab.data.registry import DATASETS, SPLITS, locate_ratings
 from codigem_lab.data.splits import Split, id_codes, per_user_split
 from codigem_lab.errors import DataError
 
 #: The file names a published split may use, tried in this order for each part.
 PUBLISHED_NAMES = ("{part}_list.npy", "{part}.csv", "{part}.tsv", "{part}.txt")
+
+
+def split_folder(source: str | os.PathLike, cache: str | os.PathLike | None = None) -> Path:
+    """The folder of a published split: ``source`` itself, or, for a registry split's name or its
+    archive, the registry's verified extraction in the data cache (downloaded on first use)."""
+    if str(source) in SPLITS:
+        return locate_ratings(DATASETS[str(source)], cache=cache).parent
+    path = Path(source).expanduser()
+    spec = next((DATASETS[n] for n in SPLITS if DATASETS[n].download_name == path.name), None)
+    if spec is not None and path.is_file():
+        return locate_ratings(spec, source=path, cache=cache).parent
+    return path
 
 
 def _read_part(folder: Path, part: str) -> tuple[pd.DataFrame, str]:

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -38,7 +39,14 @@ OFFLINE_VAR = "CODIGEM_LAB_OFFLINE"
 MARKER = ".verified_from_archive"
 PIN_FILE = "PINNED_SHA256"
 _CHUNK = 1 << 20
-_NON_ZIP_ARCHIVES = (".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar")
+_ARCHIVES = (".zip", ".rar")  # extracted here (a RAR by one of RAR_TOOLS)
+_OTHER_ARCHIVES = (".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z")
+#: Programs that extract a RAR archive, tried in this order ({a}: the archive, {d}: the folder).
+RAR_TOOLS = {
+    "bsdtar": ("bsdtar", "-xf", "{a}", "-C", "{d}"),
+    "unar": ("unar", "-q", "-o", "{d}", "{a}"),
+    "unrar": ("unrar", "x", "-idq", "{a}", "{d}/"),
+}
 
 _MOVIELENS_LICENSE = (
     "GroupLens MovieLens usage license: research or non-commercial use only, no redistribution "
@@ -55,7 +63,7 @@ class DatasetSpec:
     archive_hash: str | None  # "md5:<hex>" or "sha256:<hex>" of the downloaded file, or None
     ratings_file: str  # path of the ratings file inside ``folder``
     ratings_hash: str | None  # sha256 of the extracted ratings file, where known
-    reader: str  # name of a function in codigem_lab.data.readers
+    reader: str  # a function in codigem_lab.data.readers, or "published": a split (data.published)
     items_file: str | None = None  # item titles, inside ``folder``
     description: str = ""
     license_note: str = _MOVIELENS_LICENSE
@@ -66,9 +74,14 @@ class DatasetSpec:
         return self.name
 
     @property
-    def is_zip(self) -> bool:
-        """True when the download is a zip archive to extract (else it is the ratings file)."""
-        return self.url.endswith(".zip")
+    def is_archive(self) -> bool:
+        """True when the download is an archive to extract (else it is the ratings file)."""
+        return self.url.endswith(_ARCHIVES)
+
+    @property
+    def is_split(self) -> bool:
+        """True for a split another paper published (read by :mod:`~codigem_lab.data.published`)."""
+        return self.reader == "published"
 
     @property
     def download_name(self) -> str:
@@ -120,6 +133,19 @@ DATASETS: dict[str, DatasetSpec] = {
             description="MovieLens latest-small (2018-09): 100,836 ratings by 610 users.",
         ),
         DatasetSpec(
+            name="diffrec-ml-1m",
+            url="https://raw.githubusercontent.com/YiyanXu/DiffRec/"
+            "d503f1703d8a950a484bfe3d5e67bff6b5ae5fd1/datasets/ml-1m_clean.rar",
+            archive_hash="sha256:407d6f1deac6e373c3a7157ce9cf974fcd42f43967d7f0cfaa25b01bc2521050",
+            ratings_file="train_list.npy",
+            ratings_hash="b39010ebf49c1159c71b5a44a2a45081f01c3f653f4221027fef2721cc0b0523",
+            reader="published",
+            description=(
+                "DiffRec's published ML-1M split (SIGIR 2023, 'clean' setting): train/valid/test "
+                "_list.npy of (user, item) rows, per user by time; a RAR archive."
+            ),
+        ),
+        DatasetSpec(
             name="amazon-electronics",
             url="http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv",
             archive_hash=None,
@@ -141,6 +167,8 @@ DATASETS: dict[str, DatasetSpec] = {
 #: Names that are not downloads: any local ratings table (source=PATH), a split another paper
 #: published (source=FOLDER, read by :mod:`~codigem_lab.data.published`), and generated data.
 _SPECIAL = ("csv", "published", "synthetic")
+#: The registry's published splits (``--dataset NAME`` or ``--dataset published --source NAME``).
+SPLITS = tuple(name for name, spec in DATASETS.items() if spec.is_split)
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -207,6 +235,8 @@ def load_ratings(
             raise ConfigError("dataset 'csv' needs a file: pass --source PATH (source=PATH)")
         return readers.read_ratings_csv(source, user_col, item_col, rating_col, timestamp_col)
     spec = get_spec(key)
+    if spec.is_split:
+        raise ConfigError(f"{key} is a published split, not ratings: use --dataset {key}")
     path = locate_ratings(spec, source=source, cache=cache, download=download, progress=progress)
     return getattr(readers, spec.reader)(path)
 
@@ -255,13 +285,13 @@ def locate_ratings(
             + _manual_fix(spec, root)
         )
     fetched = _download(spec, root, progress)
-    if spec.is_zip:
+    if spec.is_archive:
         return _ratings_from_archive(spec, fetched, root, user_file=False)
     _verify_or_pin(spec, fetched, root, user_file=False)
     return fetched
 
 
-def extract_zip(
+def extract_archive(
     archive: str | os.PathLike,
     root: str | os.PathLike,
     folder: str,
@@ -269,18 +299,20 @@ def extract_zip(
     check: Callable[[Path], None],
     marker: str | None,
 ) -> Path:
-    """Extract ``archive`` into ``root/folder`` atomically (temp folder, then rename).
+    """Extract a zip or RAR ``archive`` into ``root/folder`` atomically (temp folder, then rename).
 
-    Members whose path would land outside the destination are refused (zip-slip). ``check`` is
-    called on the extracted ``required`` file before the folder is moved into place; ``marker``
-    (the verified archive hash) is written as ``.verified_from_archive``.
+    Members whose path would land outside the destination are refused (zip-slip; the RAR tools
+    refuse them by default). The files may sit at the top of the archive or in one folder.
+    ``check`` is called on the extracted ``required`` file before the folder is moved into place;
+    ``marker`` (the verified archive hash) is written as ``.verified_from_archive``.
     """
     archive, root = Path(archive), Path(root)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.extract-", dir=root))
     try:
-        _unzip(archive, tmp, root / folder)
-        src = tmp / folder if (tmp / folder / required).is_file() else tmp
+        (_unrar if archive.suffix.lower() == ".rar" else _unzip)(archive, tmp, root / folder)
+        tops = [d for d in tmp.iterdir() if d.is_dir()]
+        src = next((d for d in (tmp, *tops) if (d / required).is_file()), tmp)
         if not (src / required).is_file():
             raise DataError(
                 f"{archive} has no {folder}/{required}; expected the official archive. Delete "
@@ -308,12 +340,12 @@ def _ratings_from_source(spec: DatasetSpec, source: Path, root: Path) -> Path:
         )
     if source.is_dir():
         return _ratings_in_folder(spec, source, root)
-    if source.suffix.lower() == ".zip":
+    if source.suffix.lower() in _ARCHIVES:
         return _ratings_from_archive(spec, source, root, user_file=True)
-    if source.name.lower().endswith(_NON_ZIP_ARCHIVES):
+    if source.name.lower().endswith(_OTHER_ARCHIVES):
         raise DataError(
-            f"--source {source}: only .zip archives are supported; extract it yourself and pass "
-            "the folder or the ratings file"
+            f"--source {source}: only .zip and .rar archives are supported; extract it yourself "
+            "and pass the folder or the ratings file"
         )
     _verify_or_pin(spec, source, root, user_file=True)
     return source
@@ -327,7 +359,7 @@ def _ratings_in_folder(spec: DatasetSpec, folder: Path, root: Path) -> Path:
             _verify_extracted(spec, candidate, ratings, user_file=True, root=root)
             return ratings
     archive = folder / spec.download_name
-    if spec.is_zip and archive.is_file():
+    if spec.is_archive and archive.is_file():
         return _ratings_from_archive(spec, archive, root, user_file=True)
     raise DataError(
         f"--source {folder} holds no {spec.ratings_file} (looked in {folder} and "
@@ -340,7 +372,7 @@ def _ratings_in_cache(spec: DatasetSpec, root: Path) -> Path | None:
     folder = root / spec.folder
     ratings = folder / spec.ratings_file
     archive = root / spec.download_name
-    have_archive = spec.is_zip and archive.is_file()
+    have_archive = spec.is_archive and archive.is_file()
     checkable = spec.ratings_hash is not None or _marker_ok(spec, folder)
     if ratings.is_file() and (checkable or not have_archive):
         _verify_extracted(spec, folder, ratings, user_file=False, root=root)
@@ -351,7 +383,7 @@ def _ratings_in_cache(spec: DatasetSpec, root: Path) -> Path | None:
 
 
 def _ratings_from_archive(spec: DatasetSpec, archive: Path, root: Path, user_file: bool) -> Path:
-    """Verify a zip, then reuse its verified extraction in the cache or extract it there."""
+    """Verify an archive, then reuse its verified extraction in the cache or extract it there."""
     if spec.archive_hash is not None:
         _verify(archive, spec.archive_hash, user_file=user_file)
     ratings = root / spec.folder / spec.ratings_file
@@ -362,7 +394,7 @@ def _ratings_from_archive(spec: DatasetSpec, archive: Path, root: Path, user_fil
         if spec.ratings_hash is not None:
             _verify(path, spec.ratings_hash, user_file=user_file, shown=archive)
 
-    extract_zip(archive, root, spec.folder, spec.ratings_file, check, spec.archive_hash)
+    extract_archive(archive, root, spec.folder, spec.ratings_file, check, spec.archive_hash)
     return ratings
 
 
@@ -381,7 +413,7 @@ def _verify_extracted(
         _verify(ratings, spec.ratings_hash, user_file=user_file, shown=folder)
     elif _marker_ok(spec, folder):
         log.debug("%s: verified by %s", ratings, folder / MARKER)
-    elif spec.is_zip:
+    elif spec.is_archive:
         log.warning(
             "%s: no checksum is known for %s and the folder was not extracted from a verified "
             "archive here; using it unverified",
@@ -472,7 +504,7 @@ def _verify_or_pin(spec: DatasetSpec, path: Path, root: Path, user_file: bool) -
 
 def _download(spec: DatasetSpec, root: Path, progress: bool) -> Path:
     """Fetch the official file with pooch against the pinned hash; DataError when offline."""
-    target = root if spec.is_zip else root / spec.folder
+    target = root if spec.is_archive else root / spec.folder
     if os.environ.get(OFFLINE_VAR, "0") not in ("", "0"):
         raise DataError(_download_failed(spec, root, RuntimeError(f"${OFFLINE_VAR} is set")))
     try:
@@ -500,7 +532,9 @@ def _download_failed(spec: DatasetSpec, root: Path, exc: Exception) -> str:
 
 
 def _manual_fix(spec: DatasetSpec, root: Path) -> str:
-    where = root / spec.download_name if spec.is_zip else root / spec.folder / spec.download_name
+    where = (
+        root / spec.download_name if spec.is_archive else root / spec.folder / spec.download_name
+    )
     return (
         f"To fix: download {spec.url} by hand and save it as {where}, or pass --source PATH "
         f"(the archive, its extracted {spec.folder}/ folder, or {spec.ratings_file})"
@@ -525,6 +559,26 @@ def _unzip(archive: Path, dest: Path, shown: Path) -> None:
             f"{archive} is not a valid zip archive (corrupt or truncated: {exc}); delete it and "
             "download it again, or pass a good copy with --source PATH"
         ) from exc
+
+
+def _unrar(archive: Path, dest: Path, shown: Path) -> None:
+    """Extract a RAR archive into ``dest`` with the first of :data:`RAR_TOOLS` on the PATH."""
+    tool = next((t for t in RAR_TOOLS if shutil.which(t)), None)
+    if tool is None:
+        raise DataError(
+            f"{archive} is a RAR archive and no program to extract it is installed (looked for "
+            f"{', '.join(RAR_TOOLS)}); install one (Debian/Ubuntu: apt-get install "
+            "libarchive-tools; conda: conda install -c conda-forge libarchive), or extract it "
+            "yourself and pass the folder with --source FOLDER"
+        )
+    cmd = [w.format(a=archive, d=dest) for w in RAR_TOOLS[tool]]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise DataError(
+            f"{tool} could not extract {archive} into {shown} (exit {done.returncode}: "
+            f"{(done.stderr or done.stdout).strip()[-300:]}); the archive is corrupt or "
+            "truncated: delete it and download it again, or pass a good copy with --source PATH"
+        )
 
 
 def _replace_dir(src: Path, dest: Path) -> None:

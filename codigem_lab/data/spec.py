@@ -84,7 +84,9 @@ class DataSpec:
             str,
             "synthetic",
             "registry name, 'csv', 'synthetic', or 'published' (a split another paper shipped: "
-            "--source FOLDER with train/valid/test files, e.g. DiffRec's *_list.npy)",
+            "--source FOLDER with train/valid/test files, e.g. DiffRec's *_list.npy, or a "
+            "registry split's name: --dataset diffrec-ml-1m is --dataset published --source "
+            "diffrec-ml-1m)",
         ),
         Option("source", "--source", str, None, "local file, folder or archive to read"),
         Option("preset", "--preset", str, None, "preprocessing: paper-ml1m, multvae or none"),
@@ -118,6 +120,11 @@ class DataSpec:
     )
 
     def __post_init__(self) -> None:
+        from codigem_lab.data.registry import SPLITS
+
+        if self.dataset in SPLITS:  # a registry split: published, from the registry or --source
+            object.__setattr__(self, "source", self.source or self.dataset)
+            object.__setattr__(self, "dataset", "published")
         if self.dataset == "published" and self.protocol == "strong":  # the default: not chosen
             object.__setattr__(self, "protocol", "published")
         if self.protocol not in get_args(Protocol) or (self.protocol == "published") != (

@@ -46,6 +46,7 @@ class ExperimentConfig:
     progress: bool = True
     cache_root: str | None = None
     keep_stale: bool = False
+    keep_best: bool = True
     score_mode: str = "decoder"
     full_model: bool = False
     extra: dict = field(default_factory=dict)
@@ -59,6 +60,9 @@ class ExperimentConfig:
         Option("cache_root", "--cache-root", str, None, "result cache (default: runs/cache)"),
         Option("keep_stale", "--keep-stale", None, False,
                "use cached runs made by other code instead of re-running them", kind="switch"),
+        Option("keep_best", "--keep-best", None, True,
+               "keep each neural run's best.pt in the result cache (default; load_run and "
+               "recommend need it); --no-keep-best drops it to save disk", kind="flag"),
         Option("score_mode", "--score-mode", str, "decoder",
                "how CODIGEM scores: decoder (released code) or reverse (the paper's Sec. 2.4)",
                ("decoder", "reverse")),
@@ -136,7 +140,7 @@ class ExperimentConfig:
         return RunSpec(self.data(seed), model, variant, params, self.train(seed, model, **train))
 
     def cache(self) -> ResultCache:
-        return ResultCache(self.cache_root, keep_stale=self.keep_stale)
+        return ResultCache(self.cache_root, keep_stale=self.keep_stale, keep_best=self.keep_best)
 
 
 def run_specs(
