@@ -1,23 +1,168 @@
-"""A notebook's session: quick mode, torch's thread count, inline PNG figures.
+"""A notebook's session: its mode and plan line, torch's thread count, inline PNG figures.
 
 The top layer (with the CLI): it may import anything below it; nothing in the library imports it.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from codigem_lab.data.spec import DataSpec
+from codigem_lab.errors import ConfigError
+from codigem_lab.experiments.common import QUICK_EPOCHS, QUICK_MAX_USERS, ExperimentConfig
+from codigem_lab.experiments.registry import Study
+from codigem_lab.experiments.settings import describe_mode
+from codigem_lab.experiments.tables import TableResult
+from codigem_lab.paths import results_root
+from codigem_lab.train import inner_bars
+from codigem_lab.validate import check_choice
 
 QUICK_ENV = "CODIGEM_LAB_QUICK"
-
-
+MODE_ENV = "CODIGEM_LAB_MODE"
 THREADS_ENV = "CODIGEM_LAB_THREADS"
 
+ModeName = Literal["learn", "paper"]
+#: What each mode does, in the words a parameters cell and a plan line use.
+MODE_TEXT = {
+    "learn": f"small data (MovieLens-100K, at most {QUICK_MAX_USERS} users), at most "
+    f"{QUICK_EPOCHS} short epochs, one seed",
+    "paper": "the paper's scale (MovieLens-1M, its epochs and seeds)",
+}
+#: The timing file of each mode, written by ``tools/execute_notebooks.py --time``.
+TIMING_FILES = {"learn": "notebooks-default", "paper": "notebooks-paper"}
 
-def is_quick(environ: Mapping[str, str] | None = None) -> bool:
-    """True when ``CODIGEM_LAB_QUICK=1``: notebooks then use small data and a few epochs."""
+
+@dataclass(frozen=True)
+class Mode:
+    """A notebook's mode and what chose it: ``learn`` (small data, short runs: the library's
+    quick settings) or ``paper`` (full-scale runs)."""
+
+    name: ModeName
+    chosen_by: str = "MODE in the parameters cell"
+
+    @property
+    def quick(self) -> bool:
+        return self.name == "learn"
+
+    def __str__(self) -> str:
+        return f"{self.name.capitalize()} mode"
+
+
+def choose_mode(cell: str = "learn", environ: Mapping[str, str] | None = None) -> Mode:
+    """The mode a notebook runs in: ``$CODIGEM_LAB_QUICK=1`` (the tests) forces learn,
+    ``$CODIGEM_LAB_MODE=learn|paper`` overrides the cell's ``MODE``; ConfigError on a typo."""
     env = os.environ if environ is None else environ
-    return env.get(QUICK_ENV, "") == "1"
+    check_choice("MODE", cell, ModeName)
+    forced = env.get(MODE_ENV, "")
+    if forced:
+        check_choice(f"${MODE_ENV}", forced, ModeName)
+    if env.get(QUICK_ENV, "") == "1":
+        if forced == "paper":
+            raise ConfigError(
+                f"${QUICK_ENV}=1 forces learn mode but ${MODE_ENV}=paper asks for paper mode; "
+                "unset one of them"
+            )
+        return Mode("learn", f"${QUICK_ENV}=1")
+    return Mode(forced, f"${MODE_ENV}={forced}") if forced else Mode(cell)  # type: ignore[arg-type]
+
+
+def measured_seconds(notebook: str, mode: Mode, folder: Path | None = None) -> tuple[float, dict]:
+    """The measured seconds of ``notebook`` in ``mode`` and that row of the timing file
+    (``results/bench/notebooks-<default|paper>.json``); KeyError when it was never timed."""
+    path = Path(folder or results_root() / "bench") / f"{TIMING_FILES[mode.name]}.json"
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"] if path.is_file() else []
+    row = next((r for r in rows if r["notebook"] == notebook), None)
+    if row is None:
+        raise KeyError(f"{notebook} was never timed in {mode} ({path.name})")
+    return float(row["seconds"]), row
+
+
+def about(seconds: float) -> str:
+    """A duration as a plan line says it: 'about 40 s', 'about 9 min', 'about 2.5 h'."""
+    if seconds < 60:
+        return f"about {max(5, 5 * round(seconds / 5)):.0f} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60):.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def estimate(notebook: str, mode: Mode, folder: Path | None = None) -> str:
+    """'about 40 s (measured on 2 CPU cores, empty result cache)', or how to measure it."""
+    try:
+        seconds, row = measured_seconds(notebook, mode, folder)
+    except (KeyError, OSError, ValueError):
+        flag = " --paper" if mode.name == "paper" else ""
+        return (
+            f"not timed yet: `python tools/execute_notebooks.py --time{flag} {notebook[:2]}` "
+            "measures it"
+        )
+    cache = "an empty" if row.get("empty_cache", True) else "a filled"
+    return f"{about(seconds)} (measured on {row.get('cores', '?')} CPU cores, {cache} result cache)"
+
+
+def plan(
+    notebook: str,
+    mode: Mode,
+    data: DataSpec | ExperimentConfig | str,
+    does: str,
+    studies: Sequence[tuple[Study, ExperimentConfig]] = (),
+    train: bool = True,
+    timings: Path | None = None,
+) -> str:
+    """A notebook's first output: its mode, what this run does and on which data, about how long
+    it takes (measured by ``tools/execute_notebooks.py --time``), each study it runs or the
+    committed file it loads instead (``train=False``), and the other mode's estimate.
+
+    ``data``: an ExperimentConfig (its settings follow, :func:`describe_mode`), a DataSpec (its
+    synthetic-data banner follows, where it has one) or the name of a dataset."""
+    cfg = data if isinstance(data, ExperimentConfig) else None
+    spec = cfg.data_spec if cfg else data
+    label = spec if isinstance(spec, str) else spec.label
+    lines = [f"{mode} ({mode.chosen_by}): {does}, on {label}; {estimate(notebook, mode, timings)}."]
+    for study, study_cfg in studies:
+        if train:
+            how = "run here through the result cache (it trains what the cache lacks)"
+        elif study.results_path(study_cfg).is_file():
+            how = study.load(study_cfg).result.origin
+        else:
+            how = f"no results file {study.results_path(study_cfg).name}: make it with `{study.command(study_cfg)}`"
+        lines.append(f"  {study.title.split(':')[0]}: {how}.")
+    if cfg:
+        lines.append("  " + describe_mode(cfg))
+    elif isinstance(spec, DataSpec) and spec.banner:
+        lines.append(f"*** {spec.banner} ***")
+    other = Mode("paper" if mode.quick else "learn")
+    lines.append(
+        f'  MODE = "{other.name}" instead: {MODE_TEXT[other.name]}; '
+        f"{estimate(notebook, other, timings)}."
+    )
+    return "\n".join(lines)
+
+
+def section_bar(items: Iterable, desc: str, show: bool = True) -> Iterator:
+    """One progress bar over a notebook section's runs, with tqdm's estimate of the time left;
+    each run's own bar closes when its run ends (:func:`~codigem_lab.train.inner_bars`)."""
+    from tqdm.auto import tqdm
+
+    with inner_bars():
+        yield from tqdm(items, desc=desc, unit="run", disable=not show)
+
+
+def provenance(result: TableResult):  # noqa: ANN201 (IPython's Markdown, imported here)
+    """A table's origin as Markdown: the one line (loaded from which file, made by which command,
+    at which code version; or computed just now) and its notes folded under it."""
+    from IPython.display import Markdown
+
+    folded = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    summary = "<summary>notes: how to read the table, how it was made</summary>"
+    more = f"\n\n<details>{summary}<ul>{folded}</ul></details>" if result.notes else ""
+    return Markdown(f"*{result.origin}*" + more)
 
 
 def torch_threads(environ: Mapping[str, str] | None = None) -> int | None:

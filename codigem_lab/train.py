@@ -13,7 +13,8 @@ import abc
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -211,6 +212,20 @@ class _FitState:
     epoch: int = 0  # the last finished epoch
 
 
+_INNER_BARS = [False]
+
+
+@contextmanager
+def inner_bars() -> Iterator[None]:
+    """Within, each run's own progress bar closes when the run ends: the bar over the runs (a
+    study's, a notebook section's) is the one that stays on screen."""
+    before, _INNER_BARS[0] = _INNER_BARS[0], True
+    try:
+        yield
+    finally:
+        _INNER_BARS[0] = before
+
+
 class Trainer:
     """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics;
     ``dist`` defaults to the running process group (one process unless started by torchrun)."""
@@ -252,7 +267,9 @@ class Trainer:
         self._batches = DenseBatches(split.train, share, self.device)
 
     def _bar(self, items: Iterable, desc: str, **kw) -> tqdm:
-        """A progress bar (rank 0 only, and only when ``config.progress``)."""
+        """A progress bar (rank 0 only, and only when ``config.progress``); inside
+        :func:`inner_bars` it closes when its run ends."""
+        kw.setdefault("leave", not _INNER_BARS[0])
         return tqdm(
             items, desc=desc, disable=not (self.config.progress and self.dist.is_main), **kw
         )

@@ -1,7 +1,9 @@
 """nbval configuration for the notebooks (``python -m pytest --nbval-lax notebooks/``).
 
-* Quick mode by default: the kernels nbval starts inherit ``CODIGEM_LAB_QUICK=1`` (small data, a
-  few epochs) unless the variable is already set, so the whole set runs in a couple of minutes.
+* Learn mode, forced: the kernels nbval starts inherit ``CODIGEM_LAB_QUICK=1`` (small data, a
+  few epochs) unless ``CODIGEM_LAB_QUICK`` or ``CODIGEM_LAB_MODE`` is already set, so the whole
+  set runs in a few minutes whatever a parameters cell says (``CODIGEM_LAB_MODE=paper`` tests
+  paper mode).
 * Cells marked ``# NBVAL_CHECK_OUTPUT`` are compared with their committed output. A cell whose
   output depends on data that a bare clone lacks says so with a line ``# nbval-needs: ml-1m``;
   where that dataset cannot be had without a download (not in the data cache, not seedable from
@@ -16,7 +18,8 @@ import re
 
 import pytest
 
-os.environ.setdefault("CODIGEM_LAB_QUICK", "1")
+if "CODIGEM_LAB_MODE" not in os.environ:
+    os.environ.setdefault("CODIGEM_LAB_QUICK", "1")
 
 _NEEDS = re.compile(r"^\s*#\s*nbval-needs:\s*([\w.-]+)", re.MULTILINE)
 

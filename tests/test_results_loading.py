@@ -38,7 +38,7 @@ def test_load_by_stem_round_trip(tmp_path):
     assert found.rows == written.rows and found.notes == written.notes
     assert found.table.loc["CODIGEM", "R@50"] == "0.4000" and found.command == command
     assert "results/table5/table5-synthetic-strong.json" in found.origin
-    assert "reproduce table5" in found.origin and "written 20" in found.origin
+    assert "reproduce table5" in found.origin and "at code version" in found.origin
     with pytest.raises(ConfigError, match="reproduce table4"):
         get_study("table4").load(cfg, root=tmp_path / "results")
 

@@ -230,12 +230,6 @@ def test_figure_png_is_a_small_palette_png(clicks):
 
 
 # ======================================================================== notebook helpers
-def test_is_quick_reads_the_environment():
-    assert session.is_quick({"CODIGEM_LAB_QUICK": "1"})
-    assert not session.is_quick({"CODIGEM_LAB_QUICK": "0"})
-    assert not session.is_quick({})
-
-
 def test_table1_comparison_prints_ours_beside_the_paper():
     text = course_frames.table1_comparison(
         {"users": 6033, "items": 3123, "interactions": 834449, "sparsity": 95.5711}, "ML-1M"

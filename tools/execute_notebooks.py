@@ -1,11 +1,17 @@
-"""Re-run the notebooks in place to refresh their committed outputs (full mode by default).
+"""Re-run the notebooks in place to refresh their committed outputs, or time them.
 
-    python tools/execute_notebooks.py --execute [NAME ...] [--quick]
-    python tools/execute_notebooks.py --time --quick [NAME ...]
+    python tools/execute_notebooks.py --execute [NAME ...] [--quick | --paper]
+    python tools/execute_notebooks.py --time [NAME ...] [--quick | --paper]
+
+The mode is the notebooks' own default (``MODE = "learn"`` in each parameters cell: what a learner
+gets on Run All) unless ``--quick`` (``CODIGEM_LAB_QUICK=1``, as the tests run them) or
+``--paper`` (``CODIGEM_LAB_MODE=paper``: full-scale runs) says otherwise.
 
 ``--time`` runs them without writing anything back, each with an empty result cache (as on a
-fresh clone, unless ``--keep-cache``), and prints the seconds per notebook: the figure behind
-"every notebook runs within 60 s in quick mode".
+fresh clone, unless ``--keep-cache``), prints the seconds per notebook and records them in
+``results/bench/notebooks-<default|quick|paper>.json`` (and its ``.md``), one row per notebook
+with the load average before and after and the command: the table the notebooks' plan lines
+take their estimates from (``codigem_lab.session.plan``).
 
 Each notebook runs top to bottom with nbclient in its own folder; the saved widget state keeps
 only widgets still on screen (no closed progress bars), so the files stay small. Development
@@ -15,14 +21,23 @@ tooling: not part of the package.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
-from codigem_lab.paths import notebooks_dir
-from codigem_lab.session import QUICK_ENV
+from codigem_lab._io import atomic_open, write_json
+from codigem_lab.paths import RUNS_ENV, notebooks_dir, repo_root, results_root
+from codigem_lab.session import MODE_ENV, QUICK_ENV
+
+#: Each --time/--execute mode and the environment it gives the kernel (default: neither).
+MODE_VARS = {"default": {}, "quick": {QUICK_ENV: "1"}, "paper": {MODE_ENV: "paper"}}
+#: The most seconds a notebook may take in the default (learn) mode or quick mode.
+LEARN_LIMIT_S = 120
 
 WIDGET_STATE_KEY = "application/vnd.jupyter.widget-state+json"
 
@@ -110,15 +125,23 @@ def prune_widget_state(nb, closed: set[str] | frozenset[str] = frozenset()) -> N
             del nb.metadata["widgets"]
 
 
+def kernel_env(mode: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the mode variables, plus ``mode``'s and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in (QUICK_ENV, MODE_ENV)}
+    return {**env, **MODE_VARS[mode], **(extra or {})}
+
+
 def execute_notebook(
     path: str | os.PathLike,
-    quick: bool = False,
+    mode: str = "default",
     timeout: int = 3600,
     kernel: str = "python3",
     write: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> float:
-    """Run one notebook top to bottom in its own folder and save it in place (unless not
-    ``write``); return the seconds it ran."""
+    """Run one notebook top to bottom in its own folder, in ``mode`` (a :data:`MODE_VARS` key;
+    ``env``: more variables for its kernel), and save it in place (unless not ``write``);
+    return the seconds it ran."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -134,8 +157,6 @@ def execute_notebook(
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    env_before = os.environ.get(QUICK_ENV)
-    os.environ[QUICK_ENV] = "1" if quick else "0"
     client = _Client(
         nb,
         timeout=timeout,
@@ -146,13 +167,7 @@ def execute_notebook(
     )
     client.closed = set()
     start = time.perf_counter()
-    try:
-        client.execute()
-    finally:
-        if env_before is None:
-            os.environ.pop(QUICK_ENV, None)
-        else:
-            os.environ[QUICK_ENV] = env_before
+    client.execute(env=kernel_env(mode, env))
     seconds = time.perf_counter() - start
     if write:
         prune_widget_state(nb, client.closed)
@@ -163,17 +178,25 @@ def execute_notebook(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python tools/execute_notebooks.py --execute [NAME ...] [--quick]``."""
+    """``python tools/execute_notebooks.py --execute|--time [NAME ...] [--quick | --paper]``."""
     parser = argparse.ArgumentParser(
         prog="python tools/execute_notebooks.py",
-        description="Re-run the notebooks in place (full mode by default) to refresh their outputs.",
+        description="Re-run the notebooks in place (their default mode: learn) or time them.",
     )
     parser.add_argument("--execute", action="store_true", help="execute notebooks in place")
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all, in order)")
-    parser.add_argument("--quick", action="store_true", help="quick mode (small data, few epochs)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--quick", action="store_true", help=f"as the tests run them: {QUICK_ENV}=1 (learn mode)"
+    )
+    which.add_argument(
+        "--paper", action="store_true", help=f"paper mode ({MODE_ENV}=paper): full-scale runs"
+    )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     parser.add_argument(
-        "--time", action="store_true", help="run without writing back; print seconds per notebook"
+        "--time",
+        action="store_true",
+        help="run without writing back; record seconds per notebook in results/bench/",
     )
     parser.add_argument(
         "--keep-cache", action="store_true", help="with --time: use the result cache as it is"
@@ -182,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.execute or args.time):
         parser.print_help()
         return 2
+    mode = "quick" if args.quick else "paper" if args.paper else "default"
     folder = notebooks_dir()
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("explorer.ipynb"))
     if args.names:
@@ -190,41 +214,111 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not paths:
             parser.error(f"no notebook matches {args.names}")
     if args.time:
-        return _time_notebooks(paths, args.quick, args.timeout, args.keep_cache)
+        command = "python tools/execute_notebooks.py " + " ".join(
+            sys.argv[1:] if argv is None else argv
+        )
+        return _time_notebooks(paths, mode, args.timeout, args.keep_cache, command)
     for p in paths:
-        print(f"executing {p.name} ({'quick' if args.quick else 'full'} mode) ...", flush=True)
-        seconds = execute_notebook(p, quick=args.quick, timeout=args.timeout)
+        print(f"executing {p.name} ({mode} mode) ...", flush=True)
+        seconds = execute_notebook(p, mode=mode, timeout=args.timeout)
         print(f"  done in {seconds:.0f} s, {p.stat().st_size / 1024:.0f} KB", flush=True)
     return 0
 
 
-def _time_notebooks(paths: Sequence[Path], quick: bool, timeout: int, keep_cache: bool) -> int:
-    """Run each notebook without saving it and print its seconds (fresh result cache each)."""
+def _time_notebooks(
+    paths: Sequence[Path], mode: str, timeout: int, keep_cache: bool, command: str
+) -> int:
+    """Run each notebook without saving it (fresh result cache each), print its seconds and
+    record them in the mode's timing file."""
     import tempfile
 
-    from codigem_lab.paths import RUNS_ENV
-
-    mode = "quick" if quick else "full"
     cache = "the existing result cache" if keep_cache else "an empty result cache each"
     print(f"{mode} mode, {cache}, {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}")
-    total = 0.0
+    rows, total = [], 0.0
     for p in paths:
-        before = os.environ.get(RUNS_ENV)
+        load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory(prefix="codigem-runs-") as tmp:
-            if not keep_cache:
-                os.environ[RUNS_ENV] = tmp
-            try:
-                seconds = execute_notebook(p, quick=quick, timeout=timeout, write=False)
-            finally:
-                if before is None:
-                    os.environ.pop(RUNS_ENV, None)
-                else:
-                    os.environ[RUNS_ENV] = before
+            env = {} if keep_cache else {RUNS_ENV: tmp}
+            seconds = execute_notebook(p, mode=mode, timeout=timeout, write=False, env=env)
         total += seconds
-        flag = "  over 60 s" if quick and seconds > 60 else ""
-        print(f"{p.stem:24s} {seconds:6.1f} s{flag}", flush=True)
+        over = mode != "paper" and seconds > LEARN_LIMIT_S
+        print(
+            f"{p.stem:24s} {seconds:6.1f} s{f'  over {LEARN_LIMIT_S} s' if over else ''}",
+            flush=True,
+        )
+        rows.append(
+            {
+                "notebook": p.stem,
+                "seconds": round(seconds, 1),
+                "load_before": round(load_before, 2),
+                "load_after": round(os.getloadavg()[0], 2),
+                "cores": os.cpu_count(),
+                "empty_cache": not keep_cache,
+                "written_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "commit": _commit(),
+                "command": command,
+            }
+        )
     print(f"{'total':24s} {total:6.1f} s (load now {os.getloadavg()[0]:.1f})")
+    written = record_timings(results_root() / "bench" / f"notebooks-{mode}.json", mode, rows)
+    print(f"recorded in {written}")
     return 0
+
+
+def _commit() -> str:
+    """The checkout's short commit, with '+edits' when the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True)
+        return out.stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + (
+            "+edits" if git("status", "--porcelain") else ""
+        )
+    except OSError:
+        return "(no git)"
+
+
+def record_timings(path: Path, mode: str, rows: Sequence[dict]) -> Path:
+    """Merge ``rows`` into the timing file ``path`` (a notebook's new row replaces its old one)
+    and render its ``.md``; return the ``.md``'s path."""
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"rows": []}
+    kept = {r["notebook"]: r for r in doc["rows"]}
+    kept.update({r["notebook"]: dict(r) for r in rows})
+    env = " ".join(f"{k}={v}" for k, v in MODE_VARS[mode].items()) or "no mode variable"
+    doc = {
+        "title": f"Notebooks in {mode} mode ({env}): seconds per notebook",
+        "mode": mode,
+        "rows": [kept[k] for k in sorted(kept, key=lambda n: (n[0] not in "0123456789", n))],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, doc)
+    md = path.with_suffix(".md")
+    lines = [
+        f"# {doc['title']}",
+        "",
+        "Each notebook ran top to bottom (nbclient, nothing written back), with an empty result "
+        "cache unless the row says otherwise; load = the 1-minute load average before and after. "
+        f"Written by `tools/execute_notebooks.py --time` from `{path.name}`; "
+        "`codigem_lab.session.plan` reads the estimates from it.",
+        "",
+        "| notebook | seconds | load before | load after | cores | empty cache | measured | commit | command |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["rows"]:
+        cells = [
+            r["notebook"],
+            f"{r['seconds']:.1f}",
+            r["load_before"],
+            r["load_after"],
+            r["cores"],
+        ]
+        cells += [r["empty_cache"], r["written_utc"], r["commit"], f"`{r['command']}`"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    with atomic_open(md, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return md
 
 
 if __name__ == "__main__":

@@ -129,6 +129,9 @@ class ResultCache:
     default, its size printed once when the run is stored).
     """
 
+    #: Runs trained (not loaded) by any cache of this process: tells a study loaded from computed.
+    trained = 0
+
     def __init__(
         self,
         root: str | os.PathLike | None = None,
@@ -238,6 +241,7 @@ class ResultCache:
         if path.exists() and not resume:
             shutil.rmtree(path)  # leftovers of a run that never checkpointed
         out = run_training(spec, path, resume=resume)
+        ResultCache.trained += 1
         record = {
             "version": RECORD_VERSION,
             "key": path.name,

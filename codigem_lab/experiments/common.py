@@ -14,7 +14,7 @@ from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord,
 from codigem_lab.models import model_class
 from codigem_lab.options import Option, argv_for
 from codigem_lab.runs import TRAIN_OPTIONS, DataSpec, RunSpec
-from codigem_lab.train import TrainConfig
+from codigem_lab.train import TrainConfig, inner_bars
 
 #: Quick mode (tests, the notebooks in CI): at most 600 users, 10 epochs of batches of 50 users,
 #: early stopping after 3. On ML-100K that is about 150 updates, enough for CODIGEM (either preset)
@@ -155,20 +155,21 @@ def run_specs(
     if progress and done:
         bar.write(f"{done} of {len(specs)} runs already in the cache ({cache.root})")
     pending = list(range(len(specs)))
-    while pending:
-        busy = []
-        for i in pending:
-            spec = specs[i]
-            bar.set_postfix_str(run_label(spec))
-            try:
-                records[i] = cache.run(spec)
-            except RunInProgress:
-                busy.append(i)
-                continue
-            bar.update()
-        if busy and len(busy) == len(pending):  # nothing else to do: wait for the other process
-            bar.set_postfix_str(f"waiting for {len(busy)} run(s) trained by another process")
-            time.sleep(WAIT_POLL_S)
-        pending = busy
+    with inner_bars():  # one bar over the runs; each run's own bar closes when it ends
+        while pending:
+            busy = []
+            for i in pending:
+                spec = specs[i]
+                bar.set_postfix_str(run_label(spec))
+                try:
+                    records[i] = cache.run(spec)
+                except RunInProgress:
+                    busy.append(i)
+                    continue
+                bar.update()
+            if busy and len(busy) == len(pending):  # nothing else to do: wait for the other process
+                bar.set_postfix_str(f"waiting for {len(busy)} run(s) trained by another process")
+                time.sleep(WAIT_POLL_S)
+            pending = busy
     bar.close()
     return records, time.perf_counter() - t0  # type: ignore[return-value]

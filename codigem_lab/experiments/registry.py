@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from codigem_lab.errors import ConfigError
+from codigem_lab.experiments.cache import ResultCache, code_version
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.studies import (
     reproduce_fig2,
@@ -22,7 +23,7 @@ from codigem_lab.experiments.studies import (
     reproduce_table5,
 )
 from codigem_lab.experiments.table2 import reproduce_table2
-from codigem_lab.experiments.tables import TableResult
+from codigem_lab.experiments.tables import TableResult, origin_line
 from codigem_lab.options import Option, argv_for
 from codigem_lab.paths import repo_root, results_root
 
@@ -76,18 +77,30 @@ class Study:
         return "-".join(parts) + ("-quick" if cfg.quick else "")
 
     def execute(self, cfg: ExperimentConfig) -> StudyOutput:
-        """Run the study (every run through the result cache); its table names :meth:`command`."""
+        """Run the study (every run through the result cache); its table names :meth:`command`
+        and its ``origin`` says whether any run was trained just now or all were loaded."""
+        before = ResultCache.trained
         out = self.run(cfg)
         result, runs = out if isinstance(out, tuple) else (out, None)
         result.command = self.command(cfg)
-        result.origin = "computed now (runs the result cache lacked were trained and stored)"
+        if ResultCache.trained > before:
+            result.origin = f"computed just now ({'learn' if cfg.quick else 'paper'} mode)"
+        else:
+            root, top = cfg.cache().root, repo_root()
+            shown = root.relative_to(top) if top and root.is_relative_to(top) else root
+            doc = {"command": result.command, "provenance": {"code_version": code_version()}}
+            result.origin = origin_line(doc, f"the result cache {shown}")
         return StudyOutput(result, runs)
+
+    def results_path(self, cfg: ExperimentConfig, root: Path | None = None) -> Path:
+        """The results file of these settings: ``results/<study>/<stem>.json``."""
+        return Path(root or results_root()) / self.name / f"{self.stem(cfg)}.json"
 
     def load(self, cfg: ExperimentConfig, root: Path | None = None) -> StudyOutput:
         """The table of the committed results file ``results/<study>/<stem>.json`` (no per-run
         frame); ConfigError naming the file and the command that makes it when it is missing."""
         root = Path(root or results_root())
-        path = root / self.name / f"{self.stem(cfg)}.json"
+        path = self.results_path(cfg, root)
         if not path.is_file():
             raise ConfigError(
                 f"no results file {path}; make it with `{self.command(cfg)}` or run the study now"

@@ -48,7 +48,8 @@ def experiment_config(
 
 
 def describe_mode(cfg: ExperimentConfig) -> str:
-    """Which mode and data produced a notebook's outputs (with the synthetic-data banner)."""
+    """The settings behind a notebook's outputs in learn (quick) or paper mode, with the
+    synthetic-data banner."""
     data = cfg.data_spec.label
     seeds = f"seeds {list(cfg.seeds)}"
     rdef = "hits/min(K,#targets)" if cfg.recall_definition == "minK" else "hits/#targets"
@@ -56,11 +57,11 @@ def describe_mode(cfg: ExperimentConfig) -> str:
     if cfg.quick:
         cap = f"at most {QUICK_MAX_USERS} users, " if not cfg.data_spec.is_synthetic else ""
         return (
-            f"QUICK MODE: {data}, {cap}at most {QUICK_EPOCHS} epochs of batches of "
+            f"Learn-mode settings: {data}, {cap}at most {QUICK_EPOCHS} epochs of batches of "
             f"{QUICK_BATCH_SIZE} users, {seeds}; {cfg.protocol} protocol, Recall = {rdef}. Small "
             f"and short: the same comparisons as the full runs, not their numbers.{banner}"
         )
     return (
-        f"FULL MODE: {data}; {cfg.protocol} protocol, Recall = {rdef}; {seeds}; up to "
+        f"Paper-mode settings: {data}; {cfg.protocol} protocol, Recall = {rdef}; {seeds}; up to "
         f"{cfg.max_epochs} epochs, early stopping after {cfg.patience}.{banner}"
     )

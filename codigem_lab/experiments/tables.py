@@ -137,6 +137,14 @@ def render_markdown(doc: dict) -> str:
     return "\n".join(out)
 
 
+def origin_line(doc: dict, shown: str) -> str:
+    """The one line that marks a table as loaded: from which file, made by which command, at
+    which code version (the rest of its provenance is in the file's ``.md``)."""
+    version = (doc.get("provenance") or {}).get("code_version") or "(not recorded)"
+    command = doc.get("command") or "(command not recorded)"
+    return f"loaded from {shown}, made by `{command}` at code version {version}"
+
+
 @dataclass
 class TableResult:
     """One reproduced table: what to print, what ``--json`` emits, and provenance."""
@@ -158,7 +166,6 @@ class TableResult:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         t = doc["table"]
         index = pd.Index(t["index"], name=t.get("index_name") or None)
-        written = (doc.get("provenance") or {}).get("written_utc") or "before files recorded a date"
         return cls(
             name=doc["name"],
             table=pd.DataFrame(t["cells"], columns=t["columns"], index=index),
@@ -166,8 +173,7 @@ class TableResult:
             notes=list(doc.get("notes") or []),
             wall_s=float(doc.get("wall_s") or 0.0),
             command=doc.get("command") or "",
-            origin=f"loaded from the results file {shown or path} (written {written}; nothing trained "
-            f"here), made by:\n  {doc.get('command') or '(command not recorded)'}",
+            origin=origin_line(doc, shown or str(path)),
         )
 
     def text(self) -> str:
