@@ -339,6 +339,8 @@ class Trainer:
             if last is not None:
                 self._save_last(last, state, np_rng)
             if state.bad_epochs >= cfg.patience:
+                bar.n = bar.total = epoch  # early stopping is success: a full bar, not a red one
+                bar.close()
                 break
         if state.best_state is None:
             raise TrainingError("no epoch was trained; raise --max-epochs")
