@@ -340,6 +340,17 @@ def test_view_tables_readouts_and_points():
     assert ">150<" in view.metrics_html and ">0.400<" in view.metrics_html
 
 
+def test_popularity_reading_says_which_way_the_lists_moved():
+    low, high = fake_result(beta=1e-4), fake_result(beta=0.9, r50=0.3)
+    high.beyond["codigem"] = {"ARP@50": 140.0, "novelty@50": 1.5, "coverage@50": 0.2}
+    text = ex.popularity_reading(low, high)
+    assert "ARP@50 100 -> 140 (Pop's lists: 150)" in text and "R@50 0.400 -> 0.300" in text
+    assert "more popular movies and fewer distinct ones" in text
+    high.beyond["codigem"]["ARP@50"] = 90.0
+    text = ex.popularity_reading(low, high)
+    assert "ARP did not rise" in text and "R@50 fell by 0.100" in text
+
+
 def test_figure_marks_the_current_point(no_pyplot_leak):
     tried = [vx.setting_point(fake_result(beta=b, r50=0.3 + b / 10)) for b in (1e-4, 1e-2, 0.9)]
     fig = vx.explorer_figure(fake_result(beta=1e-2, r50=0.301), tried)

@@ -24,6 +24,7 @@ def test_judge_reads_the_interval():
     assert v.judge(0.01, 0.03) == v.HOLDS
     assert v.judge(-0.03, -0.01) == v.FAILS
     assert v.judge(-0.01, 0.03) == v.OPEN
+    assert v.judge(0.0, 0.0) == v.FAILS  # bit-identical: no difference at all
     assert v.judge(None, 0.3) == v.OPEN and v.judge(float("nan"), 1.0) == v.OPEN
     assert v.combine([v.HOLDS, v.HOLDS]) == v.HOLDS
     assert v.combine([v.HOLDS, v.OPEN]) == v.OPEN
@@ -63,7 +64,7 @@ def test_table3_claims_on_the_committed_runs():
     assert v.table3_verdict(released, "IV (multinomial)", "", -1).verdict == v.HOLDS
     paper = [r for r in both if r["preset"] == "paper"]
     assert v.table3_verdict(paper, "III (skip, decoder)", "", -1).verdict == v.HOLDS
-    assert v.table3_verdict(paper, "I (annealing)", "", -1).verdict == v.OPEN  # exactly 0
+    assert v.table3_verdict(paper, "I (annealing)", "", -1).verdict == v.FAILS  # exactly 0
     assert v.table3_verdict([], "IV (multinomial)", "", -1).verdict == v.OPEN
 
 

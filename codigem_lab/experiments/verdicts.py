@@ -4,8 +4,9 @@ Each function takes a study's table rows (as its results file or ``execute`` giv
 returns a :class:`Verdict`: the claim in the paper's words, where the paper makes it, one of
 :data:`HOLDS`, :data:`FAILS` or :data:`OPEN`, and the numbers it rests on. The rule is the same
 everywhere: an effect in the claim's direction with an interval that excludes zero holds, one
-whose interval lies wholly on the other side does not, anything else (an interval across zero, or
-no interval at all) is not decidable from the numbers shown. One row each, ready for a ledger.
+whose interval lies wholly on the other side (or is exactly zero: bit-identical results) does not,
+anything else (an interval across zero, or no interval at all) is not decidable from the numbers
+shown. One row each, ready for a ledger.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ class Verdict:
 
 
 def judge(low: float | None, high: float | None) -> str:
-    """The verdict of an effect whose positive sign is the claim's, from its interval."""
+    """The verdict of an effect whose positive sign is the claim's, from its interval; an interval
+    of exactly zero (bit-identical results) contradicts a claimed difference."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return OPEN
+    if low == high == 0:
+        return FAILS
     return HOLDS if low > 0 else FAILS if high < 0 else OPEN
 
 

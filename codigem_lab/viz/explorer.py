@@ -203,7 +203,8 @@ def _draw_plots(fig, result, tried: Sequence[dict], reference=None, ref_label: s
     ax_curve.legend(fontsize=6, loc="best", framealpha=0.6)
 
     cur = setting_point(result)
-    live = f"yours, {s.dataset.upper() if s.dataset.startswith('ml-') else s.dataset}, live"
+    data = s.dataset.upper() if s.dataset.startswith("ml-") else s.dataset
+    live = f"yours, {data}, live"
     pts = pd.DataFrame(list(tried) or [cur])
     same = (pts["preset"] == cur["preset"]) & (pts["scaling"] == cur["scaling"])
     same &= pts["variant"] == cur["variant"]
@@ -227,7 +228,7 @@ def _draw_plots(fig, result, tried: Sequence[dict], reference=None, ref_label: s
                 ls="--",
                 lw=1,
                 color=color,
-                label=f"{MODEL_NAMES[model]} (yours)",
+                label=f"{MODEL_NAMES[model]}, {data}",
             )
         ax.set(xlabel=x, ylabel="test R@50", title=title)
         ax.title.set_fontsize(9)
