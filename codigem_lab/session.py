@@ -165,6 +165,16 @@ def provenance(result: TableResult):  # noqa: ANN201 (IPython's Markdown, import
     return Markdown(f"*{result.origin}*" + more)
 
 
+def folded(styler, what: str):  # noqa: ANN201 (IPython's HTML, imported here)
+    """A wide table folded away under one line: the reader opens it for every column."""
+    from IPython.display import HTML
+
+    return HTML(
+        f"<details><summary>{html.escape(what)} (click to open)</summary>"
+        f"{styler.to_html()}</details>"
+    )
+
+
 def torch_threads(environ: Mapping[str, str] | None = None) -> int | None:
     """How many threads torch should use here: ``$CODIGEM_LAB_THREADS``, else 1 on <= 4 cores.
 
@@ -210,9 +220,10 @@ def setup(dpi: int = 90, threads: int | None = None) -> None:
 
 
 def show_library_warnings_briefly() -> None:
-    """Print the library's own warnings as one line (``RankingUnaffectedWarning: ...``), without
-    the file path and source line Python adds: they are messages for the reader (and end up in
-    committed outputs), not reports about the code. Other warnings keep Python's format."""
+    """Print the library's own warnings as one line on stdout (``Note (RankingUnaffectedWarning):
+    ...``), without the file path and source line Python adds: they are messages for the reader
+    (and end up in committed outputs), not errors, so they are not drawn as Jupyter's red stderr
+    box. Other warnings keep Python's format."""
     import sys
     import warnings
 
@@ -222,7 +233,7 @@ def show_library_warnings_briefly() -> None:
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         if category.__module__.startswith("codigem_lab"):
-            (file or sys.stderr).write(f"{category.__name__}: {message}\n")
+            (file or sys.stdout).write(f"Note ({category.__name__}): {message}\n")
         else:
             default(message, category, filename, lineno, file, line)
 

@@ -327,6 +327,8 @@ class Trainer:
                 self._save_last(last, state, np_rng)
             bar.update()
             if state.bad_epochs >= cfg.patience:
+                bar.n = bar.total = epoch  # early stopping is success: a full bar, not a red one
+                bar.close()
                 break
         if state.bad_epochs >= cfg.patience:  # early stopping is the normal end: a full bar, not
             bar.total = bar.n  # the red one Jupyter draws for a bar closed short of its total

@@ -74,6 +74,7 @@ def test_explore_result_and_cache(cache):
     assert r.alpha_bar_1 == pytest.approx(1 - 1e-4)
     assert r.alpha_bar_T == pytest.approx((1 - 1e-4) ** 3)
     assert r.user_choices[0][1] == r.user and "typical" in r.user_choices[0][0]
+    assert r.seen == sorted(f"item {i}" for i in seen)  # synthetic data: no titles
     # the same setting again: from the cache, same lists, no training, fast
     ex._split.cache_clear()
     t0 = time.perf_counter()
@@ -117,6 +118,76 @@ def test_stored_top_is_the_evaluated_ranking(cache):
                 ), (model, u)
         assert not (record.path / "best.pt").exists() and not (record.path / "last.pt").exists()
         assert (record.path / ex.TOP_FILE).exists()
+
+
+def test_beyond_accuracy_counts_the_stored_lists(cache):
+    """ARP, novelty and coverage of each model's top 50, recomputed by hand from the lists and
+    the training counts: Pop's lists hold the most popular items, so theirs is the highest ARP."""
+    setting = ExploreSetting(**QUICK)
+    r = ex.explore(setting, cache)
+    split = setting.data().load()
+    counts = pd.Series(np.asarray((split.train > 0).sum(0)).ravel(), index=split.items)
+    n_users = split.train.shape[0]
+    for model in ex.MODELS:
+        spec = setting.spec(model)
+        top = ex.stored_top(spec, cache.get(spec), split)
+        lists = [top[int(u)][:50] for u in split.test.users]
+        arp = np.mean([counts[items].mean() for items in lists])
+        novelty = np.mean([np.mean(-np.log2(np.maximum(counts[items], 1) / n_users))
+                           for items in lists])  # fmt: skip
+        covered = len(set().union(*map(set, lists))) / len(split.items)
+        assert r.beyond[model] == pytest.approx(
+            {"ARP@50": arp, "novelty@50": novelty, "coverage@50": covered}
+        ), model
+    assert r.beyond["pop"]["ARP@50"] == max(b["ARP@50"] for b in r.beyond.values())
+    assert json.loads(json.dumps(r.to_json()))["pop_ARP@50"] == r.beyond["pop"]["ARP@50"]
+
+
+def test_budget_comparison_and_its_reading(cache, monkeypatch):
+    """CODIGEM at the explorer's budget and at 'the paper's' (shrunk here to 4 epochs), Item-KNN
+    and Pop on the same data, with CODIGEM's paired difference from Item-KNN."""
+    monkeypatch.setitem(ex.PAPER_BUDGET, "epochs", 4)
+    setting = ExploreSetting(**QUICK)
+    f = ex.budget_comparison(setting, cache)
+    assert list(f.index) == [
+        "CODIGEM, the explorer's budget", "CODIGEM, the paper's budget", "Item-KNN", "Pop"
+    ]  # fmt: skip
+    assert f["epochs"].iloc[:2].tolist() == [2, 4]
+    short = ex.explore(setting, cache)  # the panel's run: the same record, from the cache
+    assert not short.trained and f["R@50"].iloc[0] == short.metrics["codigem"]["R@50"]
+    knn = cache.get(setting.spec("itemknn")).per_user()["R@50"]
+    mine = cache.get(setting.spec()).per_user()["R@50"]
+    assert f["vs Item-KNN"].iloc[0] == pytest.approx((mine - knn).dropna().mean())
+    lo, hi = f["low"].iloc[1], f["high"].iloc[1]
+    assert lo <= f["vs Item-KNN"].iloc[1] <= hi and f["test users"].iloc[0] == len(knn)
+    text = ex.budget_reading(f)
+    assert f"{f.loc['Item-KNN', 'R@50']:.3f}" in text and "an inference" in text
+
+
+@pytest.mark.parametrize(
+    ("paper", "interval", "says"),
+    [
+        (0.50, (-0.05, 0.01), "within the noise"),
+        (0.47, (-0.09, -0.01), "stays ahead"),
+        (0.56, (0.01, 0.05), "CODIGEM is ahead"),
+    ],
+)
+def test_budget_reading_follows_the_interval(paper, interval, says):
+    f = pd.DataFrame(
+        {
+            "budget": ["short", "paper", "closed form", "closed form"],
+            "epochs": [10, 80, None, None],
+            "R@50": [0.43, paper, 0.53, 0.30],
+            "vs Item-KNN": [-0.1, paper - 0.53, None, None],
+            "low": [-0.13, interval[0], None, None],
+            "high": [-0.07, interval[1], None, None],
+            "test users": [94, 94, None, None],
+        },
+        index=["a", "b", "Item-KNN", "Pop"],
+    )
+    text = ex.budget_reading(f)
+    assert says in text and "inference" in text
+    assert f"closes {(paper - 0.43) / 0.1:.0%} of the panel's gap" in text
 
 
 def test_run_cached_without_lists_is_ranked_again(cache):
@@ -224,6 +295,11 @@ def fake_result(beta=1e-4, T=3, preset="paper", r50=0.4, user=7, hits=(1, 4)) ->
         seconds=1.5,
         key=f"{beta}-{T}-{preset}",
         user_choices=[("user 7 (typical)", 7), ("user 9", 9)],
+        beyond={
+            m: {"ARP@50": 100.0 + 50 * k, "novelty@50": 2.0 - k / 2, "coverage@50": 0.3 - k / 10}
+            for k, m in enumerate(ex.MODELS)
+        },
+        seen=["Seen <One>", "Seen Two"],
     )
 
 
@@ -235,7 +311,15 @@ def test_view_tables_readouts_and_points():
     assert top.loc[2, "Pop"] == "pop movie 2"
     met = vx.metrics_frame(r)
     assert met.loc["CODIGEM", "R@50"] == 0.4 and met.loc["Pop", "R@50"] == 0.3
+    assert met.loc["Pop", "ARP@50"] == 150.0 and met.loc[
+        "Item-KNN", "coverage@50"
+    ] == pytest.approx(0.1)
+    assert list(met.columns) == list(vx.METRIC_FORMATS)
     texts = vx.readouts(r)
+    assert "x in {-1, 1}" in texts["setting"] and "minus1_1" not in texts["setting"]
+    assert "Why is Item-KNN ahead?" in texts["verdict"]  # Item-KNN 0.5 > CODIGEM 0.4
+    assert "Why is Item-KNN ahead?" not in vx.readouts(fake_result(r50=0.6))["verdict"]
+    assert "CODIGEM 100, Pop 150, Item-KNN 200" in texts["popularity"]
     assert "beats Pop on R@50 by +0.100" in texts["verdict"]
     assert "does not beat Pop" in vx.readouts(fake_result(r50=0.25))["verdict"]
     assert "alpha_bar_1 = 0.9999" in texts["noise"] and "alpha_bar_T = 0.9997" in texts["noise"]
@@ -251,6 +335,20 @@ def test_view_tables_readouts_and_points():
     view = vx.explorer_view(fake_result(T=5), tried)
     assert len(view.tried) == 3 and view.png.startswith(b"\x89PNG")
     assert "codigem-explorer-top10-table" in view.top10_html and "\u2713" in view.top10_html
+    assert "nowrap" not in view.top10_html + view.metrics_html, "long titles must wrap to fit"
+    assert "Seen &lt;One&gt;" in view.history_html and "2 movies" in view.history_html
+    assert ">150<" in view.metrics_html and ">0.400<" in view.metrics_html
+
+
+def test_popularity_reading_says_which_way_the_lists_moved():
+    low, high = fake_result(beta=1e-4), fake_result(beta=0.9, r50=0.3)
+    high.beyond["codigem"] = {"ARP@50": 140.0, "novelty@50": 1.5, "coverage@50": 0.2}
+    text = ex.popularity_reading(low, high)
+    assert "ARP@50 100 -> 140 (Pop's lists: 150)" in text and "R@50 0.400 -> 0.300" in text
+    assert "more popular movies and fewer distinct ones" in text
+    high.beyond["codigem"]["ARP@50"] = 90.0
+    text = ex.popularity_reading(low, high)
+    assert "ARP did not rise" in text and "R@50 fell by 0.100" in text
 
 
 def test_figure_marks_the_current_point(no_pyplot_leak):
@@ -263,6 +361,14 @@ def test_figure_marks_the_current_point(no_pyplot_leak):
     line = ax_beta.lines[0]  # the points at the current T, preset and scaling, joined
     assert list(line.get_xdata()) == [1e-4, 1e-2, 0.9]
     assert ax_beta.get_xscale() == "log" and "T = 3" in ax_beta.get_title()
+    ref = {"beta": pd.DataFrame({"beta": [1e-4, 0.9], "R@50": [0.4, 0.3]}),
+           "T": pd.DataFrame({"T": [1, 3], "R@50": [0.41, 0.40]})}  # fmt: skip
+    fig = vx.explorer_figure(fake_result(), tried, reference=ref, reference_label="ML-1M, saved")
+    for ax, x in zip(fig.axes[1:], ("beta", "T")):
+        labels = ax.get_legend_handles_labels()[1]
+        assert "ML-1M, saved" in labels and "yours, synthetic, live" in labels
+        drawn = next(ln for ln in ax.lines if ln.get_label() == "ML-1M, saved")
+        assert list(drawn.get_xdata()) == list(ref[x][x])
 
 
 class FakeExplore:
@@ -411,6 +517,9 @@ def test_ml100k_beats_pop_at_paper_beta_and_drops_at_09(cache):
     assert [t.item for t in high.top10] != [t.item for t in low.top10]
     assert all(not t.title.startswith("item ") for t in low.top10), "titles were not found"
     assert low.seconds < 60
+    # beyond accuracy: noisier inputs push CODIGEM's lists towards the popular items
+    assert high.beyond["codigem"]["ARP@50"] > low.beyond["codigem"]["ARP@50"]
+    assert high.beyond["codigem"]["coverage@50"] < low.beyond["codigem"]["coverage@50"]
 
 
 def test_the_saved_picture_holds_the_lists_and_the_readouts():
@@ -426,7 +535,8 @@ def test_the_saved_picture_holds_the_lists_and_the_readouts():
     top = panel.view.top10
     assert all(title in cells for title in top["CODIGEM"]) and all(t in cells for t in top["Pop"])
     assert any("verdict: CODIGEM" in t for t in texts)
-    assert f"{panel.view.metrics.loc['CODIGEM', 'R@50']:.4f}" in cells
+    assert f"{panel.view.metrics.loc['CODIGEM', 'R@50']:.3f}" in cells
+    assert "Seen <One>" in cells and f"{panel.view.metrics.loc['Pop', 'ARP@50']:.0f}" in cells
     assert panel.snapshot_png().startswith(b"\x89PNG")
     panel.beta_slider.value = 0.9  # the picture follows the panel
     moved = [

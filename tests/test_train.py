@@ -65,6 +65,27 @@ def test_early_stopping_restores_best(small_split):
     assert r.valid.metrics["R@50"] == pytest.approx(r.history["R@50"].max(), abs=1e-6)
 
 
+def test_early_stopping_closes_a_full_bar(small_split, monkeypatch):
+    """A notebook draws a bar closed short of its total in red (an error); early stopping is not
+    one, so the training bar is closed full."""
+    import codigem_lab.train as train_mod
+
+    closed = []  # (desc, n, total) as each bar was first closed: what the notebook draws
+
+    class Recording(train_mod.tqdm):
+        def close(self):
+            if not self.disable:
+                closed.append((self.desc, self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(train_mod, "tqdm", Recording)
+    rec = CODIGEMRecommender("paper", quick(max_epochs=60, patience=2, progress=True))
+    rec.fit(small_split)
+    assert rec.result.stopped_early and rec.result.epochs < 60
+    training = [c for c in closed if c[0] == "training"]
+    assert training[0] == ("training", rec.result.epochs, rec.result.epochs)
+
+
 def test_resume_matches_uninterrupted_run(small_split, tmp_path):
     full = CODIGEMRecommender("paper", quick(max_epochs=5), run_dir=tmp_path / "full").fit(
         small_split

@@ -340,8 +340,8 @@ def test_library_warnings_print_as_one_line_in_notebooks(monkeypatch, capsys):
         warnings.simplefilter("always")
         warnings.warn(RankingUnaffectedWarning("variant I cannot change the ranking"), stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
-    err = capsys.readouterr().err
-    assert err.startswith("RankingUnaffectedWarning: variant I cannot change the ranking\n")
+    out, err = capsys.readouterr()
+    assert out == "Note (RankingUnaffectedWarning): variant I cannot change the ranking\n"
     assert "UserWarning: something else\n" != err[-len("UserWarning: something else\n") :]
 
 

@@ -3,10 +3,12 @@
 The panel never trains: it is given an ``explore`` callable (in practice
 :class:`codigem_lab.experiments.explore.Explorer`), calls it with the widgets' values
 (``beta``, ``T``, ``preset``, ``input_scaling``, ``user``) and shows the result it returns: for one
-user the top 10 of CODIGEM beside Pop's and Item-KNN's with the held-out hits marked, R@20/R@50 of
-the three, the training curve, alpha_bar_1 and alpha_bar_T, and two small scatters in the manner of
-the paper's Fig. 2 (R@50 against beta) and Fig. 3 (R@50 against T) that fill in with every setting
-tried, the current one highlighted.
+user their history (the movies they rated) and the top 10 of CODIGEM beside Pop's and Item-KNN's
+with the held-out hits marked; R@20/R@50 of the three with the popularity of their lists (ARP,
+novelty, coverage); the training curve, alpha_bar_1 and alpha_bar_T, and two small plots in the
+manner of the paper's Fig. 2 (R@50 against beta) and Fig. 3 (R@50 against T) that fill in with every
+setting tried, the current one highlighted, over an optional reference series (a committed sweep on
+other data, labelled as such).
 
 Everything shown is computed by plain functions of the result (:func:`explorer_view`,
 :func:`top10_frame`, :func:`metrics_frame`, :func:`readouts`, :func:`explorer_figure`), testable
@@ -21,8 +23,8 @@ import html
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,8 +42,20 @@ BETAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
 T_MIN, T_MAX = 1, 15
 #: Input scaling choices: the preset's own, or either scaling explicitly.
 SCALINGS = (("as the preset", "auto"), ("x in {-1, 1}", "minus1_1"), ("x in {0, 1}", "none"))
+SCALING_NAMES = {value: label for label, value in SCALINGS if value != "auto"}
 MODEL_NAMES = {"codigem": "CODIGEM", "pop": "Pop", "itemknn": "Item-KNN"}
 HIT = "\u2713"  # check mark
+#: The recall table's columns and their formats (popularity of the top 50 beside R@50).
+METRIC_FORMATS = {
+    "R@20": ".3f",
+    "R@50": ".3f",
+    "ARP@50": ".0f",
+    "novelty@50": ".2f",
+    "coverage@50": ".3f",
+    "user R@50": ".2f",
+}
+#: A reference sweep (committed results on other data) drawn under the live points.
+Reference = Mapping[str, pd.DataFrame]
 
 
 def beta_label(beta: float) -> str:
@@ -62,18 +76,23 @@ def top10_frame(result) -> pd.DataFrame:
 
 
 def metrics_frame(result) -> pd.DataFrame:
-    """Model x metric: test R@20, R@50 (all test users) and the chosen user's R@20, R@50."""
+    """Model x :data:`METRIC_FORMATS`: test R@20, R@50 (all test users), the popularity of the top
+    50 lists (ARP, novelty, catalogue coverage) and the chosen user's R@50."""
     rows = {}
     for model, name in MODEL_NAMES.items():
-        m = result.metrics.get(model, {})
-        u = result.user_metrics.get(model, {})
-        rows[name] = {
-            "R@20": m.get("R@20", math.nan),
-            "R@50": m.get("R@50", math.nan),
-            "user R@20": u.get("R@20", math.nan),
-            "user R@50": u.get("R@50", math.nan),
-        }
+        values = {**result.metrics.get(model, {}), **result.beyond.get(model, {})}
+        values["user R@50"] = result.user_metrics.get(model, {}).get("R@50", math.nan)
+        rows[name] = {c: values.get(c, math.nan) for c in METRIC_FORMATS}
     return pd.DataFrame(rows).T
+
+
+def setting_text(setting) -> str:
+    """A setting in the panel's words: 'beta = 1e-04, T = 3, paper preset, x in {-1, 1}'."""
+    return (
+        f"beta = {beta_label(setting.beta)}, T = {setting.T}, {setting.preset} preset, "
+        + SCALING_NAMES.get(setting.scaling, setting.scaling)
+        + ("" if setting.variant == "base" else f", Table 3 variant {setting.variant}")
+    )
 
 
 def readouts(result) -> dict[str, str]:
@@ -86,13 +105,22 @@ def readouts(result) -> dict[str, str]:
     else:
         verdict = f"CODIGEM does not beat Pop on R@50 ({r50 - pop50:+.3f}): a popularity list"
     verdict += f"; Item-KNN is at {knn50:.3f}"
+    if knn50 > r50:
+        verdict += (
+            f", ahead: the explorer trains CODIGEM for at most {s.epochs} short epochs "
+            "(see 'Why is Item-KNN ahead?' under the panel)"
+        )
     how = "trained now" if result.trained else "from the cache"
     hits = sum(t.hit for t in result.top.get("codigem", []))
     banner = {"data": SYNTHETIC_BANNER} if getattr(result, "synthetic", False) else {}
+    arp = {MODEL_NAMES[m]: v.get("ARP@50", math.nan) for m, v in result.beyond.items()}
+    popularity = (
+        "popularity of the top 50 (ARP: mean training users per listed movie; higher = more "
+        "blockbusters, less novel): " + ", ".join(f"{k} {v:.0f}" for k, v in arp.items())
+    )
     return {
         **banner,
-        "setting": f"beta = {beta_label(s.beta)}, T = {s.T}, {s.preset} preset, input {s.scaling}"
-        + ("" if s.variant == "base" else f", variant {s.variant}"),
+        "setting": setting_text(s),
         "noise": (
             f"alpha_bar_1 = {result.alpha_bar_1:.6g} (what the decoder's input z_1 keeps of x), "
             f"alpha_bar_T = {result.alpha_bar_T:.6g}"
@@ -105,6 +133,7 @@ def readouts(result) -> dict[str, str]:
             f"{hits} of them in CODIGEM's top 10"
         ),
         "verdict": verdict,
+        **({"popularity": popularity} if arp else {}),
     }
 
 
@@ -129,19 +158,37 @@ def add_point(tried: Sequence[dict], item) -> list[dict]:
     return [p for p in tried if p["key"] != point["key"]] + [point]
 
 
-def explorer_figure(result, tried: Sequence[dict] = (), dpi: int = 80) -> Figure:
+def reference_from_rows(fig2_rows: Sequence[Mapping], fig3_rows: Sequence[Mapping]) -> Reference:
+    """The Fig. 2 / Fig. 3 tables' rows (a results file's or a study's) as the panel's reference
+    series: mean test R@50 against beta and against T."""
+    out = {}
+    for x, rows in (("beta", fig2_rows), ("T", fig3_rows)):
+        frame = pd.DataFrame(list(rows), columns=[x, "R@50_mean"])
+        out[x] = frame.rename(columns={"R@50_mean": "R@50"}).astype(float)
+    return out
+
+
+def explorer_figure(
+    result,
+    tried: Sequence[dict] = (),
+    dpi: int = 80,
+    reference: Reference | None = None,
+    reference_label: str = "reference",
+) -> Figure:
     """Training curve, R@50 vs beta (Fig. 2 style) and R@50 vs T (Fig. 3 style), one row.
 
-    The scatters show every tried point: in colour those that differ from the current setting
+    The plots show every tried point: in colour those that differ from the current setting
     only in the swept quantity, in grey the rest; the current setting is the large red point.
-    Pop's and Item-KNN's test R@50 are the dashed lines.
+    Pop's and Item-KNN's test R@50 are the dashed lines. ``reference`` (``{"beta": frame,
+    "T": frame}``, columns the swept quantity and ``R@50``) is drawn under them as a black series
+    named ``reference_label``: a committed sweep on other data, for comparison of shape.
     """
-    fig = new_figure(11.0, 2.9, dpi=dpi)
-    _draw_plots(fig, result, tried)
+    fig = new_figure(12.5, 3.1, dpi=dpi)
+    _draw_plots(fig, result, tried, reference, reference_label)
     return fig
 
 
-def _draw_plots(fig, result, tried: Sequence[dict]) -> None:
+def _draw_plots(fig, result, tried: Sequence[dict], reference=None, ref_label: str = "") -> None:
     """The three plots of :func:`explorer_figure`, drawn into ``fig`` (a Figure or SubFigure)."""
     s = result.setting
     ax_curve, ax_beta, ax_T = fig.subplots(1, 3)
@@ -156,80 +203,101 @@ def _draw_plots(fig, result, tried: Sequence[dict]) -> None:
     ax_curve.legend(fontsize=6, loc="best", framealpha=0.6)
 
     cur = setting_point(result)
+    data = s.dataset.upper() if s.dataset.startswith("ml-") else s.dataset
+    live = f"yours, {data}, live"
     pts = pd.DataFrame(list(tried) or [cur])
     same = (pts["preset"] == cur["preset"]) & (pts["scaling"] == cur["scaling"])
     same &= pts["variant"] == cur["variant"]
     for ax, x, fixed, title in (
-        (ax_beta, "beta", "T", f"R@50 vs beta (T = {s.T})"),
-        (ax_T, "T", "beta", f"R@50 vs T (beta = {beta_label(s.beta)})"),
+        (ax_beta, "beta", "T", f"R@50 vs beta (yours at T = {s.T})"),
+        (ax_T, "T", "beta", f"R@50 vs T (yours at beta = {beta_label(s.beta)})"),
     ):
+        ref = (reference or {}).get(x)
+        if ref is not None and len(ref):
+            ref = ref.sort_values(x)
+            ax.plot(ref[x], ref["R@50"], "s-", color="black", ms=3, lw=1, label=ref_label)
         on = same & np.isclose(pts[fixed].astype(float), float(cur[fixed]))
         off = pts[~on]
-        ax.scatter(off[x], off["R@50"], s=12, color="#cccccc", label="other settings")
+        ax.scatter(off[x], off["R@50"], s=12, color="#cccccc", label="yours, other settings")
         line = pts[on].sort_values(x)
-        ax.plot(line[x], line["R@50"], "o-", color="#4c72b0", ms=4, lw=1)
-        ax.scatter([cur[x]], [cur["R@50"]], s=90, color="#c44e52", zorder=5, label="current")
+        ax.plot(line[x], line["R@50"], "o-", color="#4c72b0", ms=4, lw=1, label=live)
+        ax.scatter([cur[x]], [cur["R@50"]], s=90, color="#c44e52", zorder=5, label="yours, now")
         for model, color in (("pop", "#888888"), ("itemknn", "#55a868")):
             ax.axhline(
-                result.metrics[model]["R@50"], ls="--", lw=1, color=color, label=MODEL_NAMES[model]
+                result.metrics[model]["R@50"],
+                ls="--",
+                lw=1,
+                color=color,
+                label=f"{MODEL_NAMES[model]}, {data}",
             )
         ax.set(xlabel=x, ylabel="test R@50", title=title)
+        ax.title.set_fontsize(9)
     ax_beta.set_xscale("log")
     ax_beta.set_xlim(BETAS[0] / 2, 1.0)
     ax_T.set_xlim(T_MIN - 0.5, max(T_MAX, int(pts["T"].max())) + 0.5)
-    ax_beta.legend(fontsize=6, loc="best", framealpha=0.6)
+    handles, labels = ax_beta.get_legend_handles_labels()
     ax_T.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.legend(handles, labels, loc="outside right center", fontsize=6.5, frameon=False)
 
 
 def snapshot_figure(view: ExplorerView, dpi: int = 80) -> Figure:
     """The whole panel as one picture, for saved notebooks opened without a kernel: the
-    readouts, the three top-10 lists (held-out hits marked), test recall, and the plots."""
+    readouts, the user's history, the three top-10 lists (held-out hits marked), the recall and
+    popularity table, and the plots."""
     r = view.result
-    fig = new_figure(11.0, 6.4, dpi=dpi)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.5, 2.9])
+    fig = new_figure(12.5, 7.2, dpi=dpi)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[4.1, 3.1])
     ax = top.subplots()
     ax.axis("off")
     lines = [f"{k}: {v}" for k, v in view.readouts.items()]
-    ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7.5, family="monospace",
-            transform=ax.transAxes)  # fmt: skip
-    cells = [[str(i), *row] for i, row in zip(view.top10.index, view.top10.to_numpy().tolist())]
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=6.5, family="monospace",
+            transform=ax.transAxes, wrap=True)  # fmt: skip
+    met = view.metrics
+    rows = [[name, *(format(v, METRIC_FORMATS[c]) for c, v in met.loc[name].items())]
+            for name in met.index]  # fmt: skip
+    t2 = ax.table(cellText=rows, colLabels=["test", *met.columns], bbox=[0.0, 0.5, 0.6, 0.2])
+    t2.auto_set_font_size(False)
+    t2.set_fontsize(6.5)
+    seen = view.result.seen
+    shown = seen[:11] + ([f"... and {len(seen) - 11} more"] if len(seen) > 11 else [])
+    cells = [[h, str(i), *row] for h, i, row in zip(
+        shown + [""] * (len(view.top10) - len(shown)), view.top10.index,
+        view.top10.to_numpy().tolist())]  # fmt: skip
     if cells:
         table = ax.table(
             cellText=cells,
-            colLabels=["rank", *[f"{c} top 10 ({HIT} held out)" for c in view.top10.columns]],
-            colWidths=[0.04, 0.22, 0.22, 0.22],
-            bbox=[0.0, 0.0, 0.7, 0.7],
+            colLabels=[f"user {r.user} rated", "rank",
+                       *[f"{c} top 10 ({HIT} held out)" for c in view.top10.columns]],
+            colWidths=[0.19, 0.04, 0.19, 0.19, 0.19],
+            bbox=[0.0, 0.0, 1.0, 0.47],
             cellLoc="left",
-        )
+        )  # fmt: skip
         table.auto_set_font_size(False)
-        table.set_fontsize(6.5)
-    met = view.metrics
-    rows = [[name, *(f"{v:.4f}" for v in met.loc[name])] for name in met.index]
-    t2 = ax.table(cellText=rows, colLabels=["test", *met.columns], bbox=[0.73, 0.25, 0.27, 0.45])
-    t2.auto_set_font_size(False)
-    t2.set_fontsize(6.5)
+        table.set_fontsize(6)
     ax.set_title(f"Explorer, user {r.user}: a picture of the panel (run the cell for the live one)",
                  fontsize=8, loc="left")  # fmt: skip
-    _draw_plots(bottom, r, view.tried)
+    _draw_plots(bottom, r, view.tried, view.reference, view.reference_label)
     return fig
 
 
-def _html_table(df: pd.DataFrame, css: str, fmt: str | None = None) -> str:
-    def cell(v) -> str:
+def _html_table(df: pd.DataFrame, css: str, formats: Mapping[str, str] | None = None) -> str:
+    """A compact HTML table; text cells wrap at ``max-width`` so that the panel fits 1400 px."""
+
+    def cell(col, v) -> str:
         if isinstance(v, float):
-            return "-" if math.isnan(v) else format(v, fmt or ".4f")
+            return "-" if math.isnan(v) else format(v, (formats or {}).get(col, ".4f"))
         text = html.escape(str(v))
         if text.startswith(HIT):
             return f'<b style="color:#2a7a2a">{text}</b>'
         return text
 
-    pad = ' style="padding:1px 8px;white-space:nowrap"'
+    pad = ' style="padding:1px 6px;max-width:190px;vertical-align:top"'
     head = "".join(
         f"<th{pad}>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns]
     )
     body = "".join(
         f"<tr><th{pad}>{html.escape(str(i))}</th>"
-        + "".join(f"<td{pad}>{cell(v)}</td>" for v in row)
+        + "".join(f"<td{pad}>{cell(c, v)}</td>" for c, v in zip(df.columns, row))
         + "</tr>"
         for i, row in zip(df.index, df.itertuples(index=False))
     )
@@ -237,9 +305,19 @@ def _html_table(df: pd.DataFrame, css: str, fmt: str | None = None) -> str:
     return f'<table class="{css}" style="{style}"><tr>{head}</tr>{body}</table>'
 
 
+def history_html(result) -> str:
+    """The user's history: the titles of the movies they rated (fold-in), in a scrolling box."""
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in result.seen)
+    return (
+        f"<b>User {result.user} rated</b> ({len(result.seen)} movies: what the lists are "
+        "judged against)<div style='max-height:230px;overflow-y:auto;font-size:12px'>"
+        f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul></div>"
+    )
+
+
 @dataclass
 class ExplorerView:
-    """What the panel shows for one result: two HTML tables, the readouts, the figure's PNG."""
+    """What the panel shows for one result: the HTML parts, the readouts, the figure's PNG."""
 
     result: object
     top10: pd.DataFrame
@@ -249,17 +327,26 @@ class ExplorerView:
     png: bytes = b""
     top10_html: str = ""
     metrics_html: str = ""
+    history_html: str = ""
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
+    reference: Reference | None = None
+    reference_label: str = ""
 
 
-def explorer_view(result, tried: Sequence[dict] = (), dpi: int = 80) -> ExplorerView:
-    """The panel's content for ``result`` (``tried``: the points so far; this one is added)."""
+def explorer_view(
+    result,
+    tried: Sequence[dict] = (),
+    dpi: int = 80,
+    reference: Reference | None = None,
+    reference_label: str = "reference",
+) -> ExplorerView:
+    """The panel's content for ``result`` (``tried``: the points so far; this one is added;
+    ``reference``: see :func:`explorer_figure`)."""
     start = time.perf_counter()
     tried = add_point(tried, result)
     top = top10_frame(result)
     met = metrics_frame(result)
-    fig = explorer_figure(result, tried, dpi=dpi)
+    fig = explorer_figure(result, tried, dpi, reference, reference_label)
     return ExplorerView(
         result=result,
         top10=top,
@@ -268,8 +355,11 @@ def explorer_view(result, tried: Sequence[dict] = (), dpi: int = 80) -> Explorer
         tried=tried,
         png=figure_png(fig),
         top10_html=_html_table(top, "codigem-explorer-top10-table"),
-        metrics_html=_html_table(met, "codigem-explorer-metrics-table", ".4f"),
+        metrics_html=_html_table(met, "codigem-explorer-metrics-table", METRIC_FORMATS),
+        history_html=history_html(result),
         seconds=time.perf_counter() - start,
+        reference=reference,
+        reference_label=reference_label,
     )
 
 
@@ -285,6 +375,8 @@ class ExplorerPanel(SnapshotDisplay):
     it works. ``tried`` seeds the scatters' points (results of a grid filled ahead, or point
     dicts); by default they come from ``explore.cached_points()`` where ``explore`` has it
     (:class:`~codigem_lab.experiments.explore.Explorer` does: every setting in the cache).
+    ``reference`` and ``reference_label``: a committed sweep drawn under the live points (see
+    :func:`explorer_figure`).
     """
 
     def __init__(
@@ -298,12 +390,15 @@ class ExplorerPanel(SnapshotDisplay):
         tried: Sequence[object] = (),
         threaded: bool = True,
         dpi: int = 80,
+        reference: Reference | None = None,
+        reference_label: str = "reference",
     ) -> None:
         import ipywidgets as w
 
         self.explore = explore
         self.threaded = threaded
         self.dpi = dpi
+        self.reference, self.reference_label = reference, reference_label
         self.tried: list[dict] = []
         if not tried and callable(getattr(explore, "cached_points", None)):
             tried = explore.cached_points()  # settings tried before, in any session
@@ -352,6 +447,7 @@ class ExplorerPanel(SnapshotDisplay):
             f"<b style='color:#c44e52'>{html.escape(banner)}</b>" if isinstance(banner, str) else ""
         )
         self.readout = w.HTML()
+        self.history = w.HTML(layout=w.Layout(width="300px"))
         self.top10 = w.HTML()
         self.metrics = w.HTML()
         self.image = w.Image(format="png")
@@ -364,6 +460,7 @@ class ExplorerPanel(SnapshotDisplay):
             (self.status, "status"),
             (self.banner, "banner"),
             (self.top10, "top10"),
+            (self.history, "history"),
             (self.metrics, "metrics"),
             (self.image, "plot"),
         ):
@@ -380,7 +477,8 @@ class ExplorerPanel(SnapshotDisplay):
                 ),
                 self.status,
                 self.readout,
-                w.HBox([self.top10, w.HTML("&nbsp;" * 4), self.metrics]),
+                self.metrics,
+                w.HBox([self.history, self.top10]),
                 self.image,
             ]
         )
@@ -418,7 +516,7 @@ class ExplorerPanel(SnapshotDisplay):
             "(a new setting trains for a few seconds)...</i>"
         )
         result = self.explore(beta=beta, T=T, preset=preset, input_scaling=input_scaling, user=user)
-        view = explorer_view(result, self.tried, dpi=self.dpi)
+        view = explorer_view(result, self.tried, self.dpi, self.reference, self.reference_label)
         self.tried = view.tried
         self._show(view)
         return view
@@ -442,7 +540,12 @@ class ExplorerPanel(SnapshotDisplay):
         self.top10.value = (
             f"<b>Top 10 for user {r.user}</b> ({HIT} = a held-out movie)<br>{view.top10_html}"
         )
-        self.metrics.value = f"<b>Test recall</b><br>{view.metrics_html}"
+        self.metrics.value = (
+            "<b>Test recall, and the popularity of each model's top 50</b> (ARP: mean training "
+            "users per listed movie; novelty: mean -log2 of the share of users who rated it; "
+            f"coverage: share of the catalogue in any user's list)<br>{view.metrics_html}"
+        )
+        self.history.value = view.history_html
         self.image.value = view.png
         r50 = r.metrics["codigem"]["R@50"]
         self.status.value = (
