@@ -93,6 +93,8 @@ class TrainConfig:
     ks: tuple[int, ...] = DEFAULT_KS
     recall_definition: str = "minK"
     precision: str = "fp32"
+    #: Validate every this many epochs (DiffRec's code: 5); patience still counts epochs.
+    eval_every: int = 1
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -103,7 +105,7 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown precision {self.precision!r}; choose one of {list(PRECISIONS)}"
             )
-        for name in ("batch_size", "max_epochs", "eval_batch_size"):
+        for name in ("batch_size", "max_epochs", "eval_batch_size", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patience < 1:
@@ -316,24 +318,20 @@ class Trainer:
             t0 = time.perf_counter()
             terms, state.step = self._train_epoch(epoch, sampler, state.step)
             train_s = time.perf_counter() - t0
-            valid = self.evaluate("valid")
-            row = {
-                "epoch": epoch,
-                **terms,
-                **self._epoch_terms(epoch),
-                **valid.metrics,
-                "train_s": train_s,
-                "eval_s": valid.seconds,
-            }
-            state.history.append(row)
+            row, eval_s = {"epoch": epoch, **terms}, 0.0
             state.epoch = epoch
-            metric = valid.metrics[cfg.select_metric]
-            self._select(state, metric)
-            bar.set_postfix(
-                loss=f"{terms['loss']:.4g}",
-                **{cfg.select_metric: f"{metric:.4f}"},
-                best=state.best_epoch,
-            )
+            if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs:
+                valid = self.evaluate("valid")
+                row = {**row, **self._epoch_terms(epoch), **valid.metrics}
+                eval_s, metric = valid.seconds, valid.metrics[cfg.select_metric]
+                self._select(state, metric)
+                bar.set_postfix(
+                    loss=f"{terms['loss']:.4g}",
+                    **{cfg.select_metric: f"{metric:.4f}"},
+                    best=state.best_epoch,
+                )
+            row.update(train_s=train_s, eval_s=eval_s)
+            state.history.append(row)
             if self.on_epoch:
                 self.on_epoch(row)
             if last is not None:
@@ -467,7 +465,7 @@ class Trainer:
             state.best_state = _cpu_state(self.module)
             state.bad_epochs = 0
         else:
-            state.bad_epochs += 1
+            state.bad_epochs += self.config.eval_every
 
     # -- checkpoints -----------------------------------------------------------------------
     def _save_last(self, path: Path, state: _FitState, np_rng: np.random.Generator) -> None:
