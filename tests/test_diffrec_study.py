@@ -43,6 +43,8 @@ def test_the_study_runs_end_to_end_beside_the_labelled_published_rows(
     assert published["R@20 (DiffRec paper)"] == "0.2000" and published["R@20"] == "-"
     assert any("read from https://example.org/table2" in n for n in doc["notes"])
     assert "reproduce diffrec-ml1m --dataset published" in doc["command"]
+    budget = next(n for n in doc["notes"] if n.startswith("Training budget"))
+    assert "DiffRec " in budget and "(cap 10)" in budget and "Pop" not in budget
     pop, diffrec = doc["rows"]
     assert pop["recall_definition"] == "targets" and pop["reference"] == "DiffRec"
     assert not math.isnan(pop["R@10_mean"]) and "effect_R@20" in pop

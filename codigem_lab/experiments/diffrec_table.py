@@ -22,6 +22,7 @@ import dataclasses
 
 from codigem_lab.experiments import diffrec_paper
 from codigem_lab.experiments.common import ExperimentConfig
+from codigem_lab.experiments.paper import display_name
 from codigem_lab.experiments.table2 import Layout, Published, reproduce_table2
 from codigem_lab.experiments.tables import TableResult
 
@@ -55,4 +56,24 @@ def reproduce_diffrec(cfg: ExperimentConfig) -> TableResult:
     """Every model of :data:`MODELS` (or ``--models``) for every seed, by DiffRec's rules (Recall
     as hits / #targets whatever ``--recall-definition`` says), beside DiffRec's published rows."""
     cfg = dataclasses.replace(cfg, recall_definition="targets")
-    return reproduce_table2(cfg, cfg.extra.get("models") or MODELS, LAYOUT)
+    result = reproduce_table2(cfg, cfg.extra.get("models") or MODELS, LAYOUT)
+    result.notes.append(budget_note(result.rows))
+    return result
+
+
+def budget_note(rows: list[dict]) -> str:
+    """Epochs trained and the selected (best) epoch of each seed against the cap, for every
+    trained model: a best epoch near the cap says the budget, not the rule, ended training."""
+    trained = [r for r in rows if r["budget"]["max_epochs"] > 1 and max(r["budget"]["epochs"]) > 1]
+    return (
+        "Training budget (epochs trained / selected epoch, per seed; cap): "
+        + "; ".join(
+            f"{display_name(r['model'], r['variant'])} "
+            + ", ".join(
+                f"{e}/{b}" for e, b in zip(r["budget"]["epochs"], r["budget"]["best_epoch"])
+            )
+            + f" (cap {r['budget']['max_epochs']})"
+            for r in trained
+        )
+        + "."
+    )

@@ -198,6 +198,11 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
             "train_s_per_epoch": sum(r.summary.get("train_s_per_epoch", 0) for r in records)
             / len(records),
             "epochs": sum(r.summary.get("epochs", 0) for r in records) / len(records),
+            "budget": {
+                "max_epochs": records[0].spec.train.max_epochs,
+                "epochs": [r.summary.get("epochs") for r in records],
+                "best_epoch": [r.summary.get("best_epoch") for r in records],
+            },
         }
         is_ref = ref is not None and records is ref
         cmp = None if (ref is None or is_ref) else compare(records, ref, sig)
@@ -272,7 +277,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
             "users_per_seed",
         ):
             j[k] = r.get(k)
-        j["params"] = r["params"]
+        j["params"], j["budget"] = r["params"], r["budget"]
         if paper_block is not None and r["paper_key"] in paper_block.index:
             j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in metrics})
         json_rows.append(nan_to_none(j))
