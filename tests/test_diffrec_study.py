@@ -45,12 +45,18 @@ def test_the_study_runs_end_to_end_beside_the_labelled_published_rows(
     assert "reproduce diffrec-ml1m --dataset published" in doc["command"]
     budget = next(n for n in doc["notes"] if n.startswith("Training budget"))
     assert "DiffRec " in budget and "(cap 10)" in budget and "Pop" not in budget
+    probe = next(n for n in doc["notes"] if n.startswith("Probe (seed 0)"))
+    assert "every 5 epochs" in probe and "validated every epoch: selected epoch" in probe
+    assert any("one published split" in n for n in doc["notes"])
     pop, diffrec = doc["rows"]
     assert pop["recall_definition"] == "targets" and pop["reference"] == "DiffRec"
     assert not math.isnan(pop["R@10_mean"]) and "effect_R@20" in pop
-    runs = {r.spec.model: r.spec.train for r in ResultCache(cache).records()}
-    assert runs["diffrec"].eval_every == 5 and runs["diffrec"].select_metric == "R@20"
-    assert runs["pop"].ks == (10, 20, 50, 100)
+    runs: dict[str, list] = {}
+    for r in ResultCache(cache).records():
+        runs.setdefault(r.spec.model, []).append(r.spec.train)
+    diffrec = sorted(t.eval_every for t in runs["diffrec"])
+    assert diffrec == [1, 5, 5] and runs["pop"][0].select_metric == "R@20"  # 2 seeds, 1 probe
+    assert runs["pop"][0].ks == (10, 20, 50, 100)
     capsys.readouterr()
 
 
