@@ -85,6 +85,8 @@ class RunSpec:
         d = self.to_dict()
         train = d["train"]
         train.pop("progress")
+        if train["eval_every"] == 1:  # the default before the field existed: keys stay the same
+            del train["eval_every"]
         train["device"] = resolve_device(train["device"]).type
         data = d.pop("data")
         d["data"] = {"content": self.data.fingerprint(), "protocol": data["protocol"]}

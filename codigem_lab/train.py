@@ -86,11 +86,13 @@ class TrainConfig:
     ks: tuple[int, ...] = DEFAULT_KS
     recall_definition: str = "minK"
     precision: str = "fp32"
+    #: Validate every this many epochs (DiffRec's code: 5); patience still counts epochs.
+    eval_every: int = 1
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
         check_choice("precision", self.precision, PRECISIONS)
-        for name in ("batch_size", "max_epochs", "eval_batch_size", "patience"):
+        for name in ("batch_size", "max_epochs", "eval_batch_size", "patience", "eval_every"):
             check_int(name, getattr(self, name), 1)
         check_range("lr", self.lr, 0.0, open_low=True)
 
@@ -303,24 +305,20 @@ class Trainer:
             t0 = time.perf_counter()
             terms, state.step = self._train_epoch(epoch, sampler, state.step)
             train_s = time.perf_counter() - t0
-            valid = self.evaluate("valid")
-            row = {
-                "epoch": epoch,
-                **terms,
-                **self._epoch_terms(epoch),
-                **valid.metrics,
-                "train_s": train_s,
-                "eval_s": valid.seconds,
-            }
-            state.history.append(row)
+            row, eval_s = {"epoch": epoch, **terms}, 0.0
             state.epoch = epoch
-            metric = valid.metrics[cfg.select_metric]
-            self._select(state, metric)
-            bar.set_postfix(
-                loss=f"{terms['loss']:.4g}",
-                **{cfg.select_metric: f"{metric:.4f}"},
-                best=state.best_epoch,
-            )
+            if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs:
+                valid = self.evaluate("valid")
+                row = {**row, **self._epoch_terms(epoch), **valid.metrics}
+                eval_s, metric = valid.seconds, valid.metrics[cfg.select_metric]
+                self._select(state, metric)
+                bar.set_postfix(
+                    loss=f"{terms['loss']:.4g}",
+                    **{cfg.select_metric: f"{metric:.4f}"},
+                    best=state.best_epoch,
+                )
+            row.update(train_s=train_s, eval_s=eval_s)
+            state.history.append(row)
             if self.on_epoch:
                 self.on_epoch(row)
             if last is not None:
@@ -458,7 +456,7 @@ class Trainer:
             state.best_state = _cpu_state(self.module)
             state.bad_epochs = 0
         else:
-            state.bad_epochs += 1
+            state.bad_epochs += self.config.eval_every
 
     def _save_last(self, path: Path, state: _FitState, np_rng: np.random.Generator) -> None:
         """Rank 0 writes ``last.pt``; it holds every rank's RNG state (a collective)."""

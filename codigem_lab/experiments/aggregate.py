@@ -279,12 +279,14 @@ def p_text(p: float | None) -> str:
     return "< 1e-300" if p == 0 else f"{p:.2g}"
 
 
-def comparison_columns(frame: pd.DataFrame, effect_name: str) -> dict[str, list[str]]:
-    """A table's comparison columns from its rows' fields: the effect on R@50 with its interval
-    (headed ``effect_name``), p and Holm's p."""
+def comparison_columns(
+    frame: pd.DataFrame, effect_name: str, metric: str = "R@50"
+) -> dict[str, list[str]]:
+    """A table's comparison columns from its rows' fields: the effect on ``metric`` with its
+    interval (headed ``effect_name``), p and Holm's p."""
     return {
         effect_name: [
-            effect_text(e, ci) for e, ci in zip(frame["effect_R@50"], frame["effect_ci"])
+            effect_text(e, ci) for e, ci in zip(frame[f"effect_{metric}"], frame["effect_ci"])
         ],
         "p": [p_text(p) for p in frame["p"]],
         "p (Holm)": [p_text(p) for p in frame["p_holm"]],

@@ -15,6 +15,7 @@ import pandas as pd
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, code_version
 from codigem_lab.experiments.common import ExperimentConfig
+from codigem_lab.experiments.diffrec_table import reproduce_diffrec
 from codigem_lab.experiments.studies import (
     reproduce_fig2,
     reproduce_fig3,
@@ -158,6 +159,12 @@ STUDIES: dict[str, Study] = {
         ),
         Study("table4", "Table 4: seconds per epoch against T", reproduce_table4, (PAPER_DATASET,)),
         Study("table5", "Table 5: efficiency against the VAEs", reproduce_table5, (PAPER_DATASET,)),
+        Study(
+            "diffrec-ml1m",
+            "DiffRec's Table 2 (ML-1M, clean): our models on DiffRec's split, by its rules",
+            reproduce_diffrec,
+            (MODELS, PAPER_DATASET),
+        ),
     )
 }
 

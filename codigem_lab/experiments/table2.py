@@ -10,6 +10,8 @@ the table's comparisons (:mod:`codigem_lab.experiments.aggregate`).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -30,7 +32,6 @@ from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.tables import TableResult, nan_to_none
 
 METRICS = ("R@20", "R@50", "N@20", "N@50")
-BEYOND = beyond_metrics(METRICS)  # ARP, novelty, coverage @20 and @50: shown after the accuracy
 #: The paper's eight baselines, CODIGEM as the paper writes it and as released, and three more.
 DEFAULT_MODELS = (
     "pop",
@@ -80,6 +81,53 @@ def paper_dataset(cfg: ExperimentConfig) -> str | None:
     return name if paper.table2(name) is not None else None
 
 
+@dataclass(frozen=True)
+class Published:
+    """A paper's printed rows to show beside ours: a frame (rows: our model names or the paper's
+    own, columns: metrics), the column label and the note that says where they come from."""
+
+    block: pd.DataFrame | None
+    label: str = "paper"
+    note: str = "No paper block for this dataset."
+
+
+def paper_published(cfg: ExperimentConfig) -> Published:
+    """The CODIGEM paper's Table 2 block for ``cfg``'s data (``--paper-dataset`` overrides)."""
+    key = paper_dataset(cfg)
+    block = paper.table2(key) if key else None
+    if block is None:
+        return Published(None)
+    return Published(
+        block,
+        note=f"(paper) columns: the paper's Table 2, {key} block, as printed there (its protocol: "
+        "per-user 8:1:1 split in its baselines' toolkit; CODIGEM's released code: strong "
+        "generalisation).",
+    )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a model table reports: title, metrics, the model the others are compared with (the
+    first of ``references`` that ran), trainer overrides (``train`` for every run, ``model_train``
+    by model name on top) and the published rows beside ours (``all_published`` also lists the
+    published models we did not run)."""
+
+    title: str = "Table 2"
+    metrics: tuple[str, ...] = METRICS
+    significance: str = SIGNIFICANCE_METRIC
+    references: tuple[tuple[str, str | None], ...] = (("codigem", "paper"), ("codigem", "released"))
+    train: dict = field(default_factory=dict)
+    model_train: dict = field(default_factory=dict)
+    published: Callable[[ExperimentConfig], Published] = paper_published
+    all_published: bool = False
+
+    def train_for(self, model: str) -> dict:
+        return {**self.train, **self.model_train.get(model, {})}
+
+
+TABLE2 = Layout()
+
+
 def _compute_s(record) -> float:
     """Seconds of training and validation a run recorded (epochs x per-epoch seconds)."""
     s = record.summary
@@ -87,9 +135,10 @@ def _compute_s(record) -> float:
 
 
 def tune(
-    cfg: ExperimentConfig, model: str, variant: str | None, cache
+    cfg: ExperimentConfig, model: str, variant: str | None, cache, train: dict | None = None
 ) -> tuple[dict, list[dict], list]:
-    """Grid-search ``TUNING[model]`` on seed 0's validation R@50.
+    """Grid-search ``TUNING[model]`` on seed 0's validation selection metric (R@50 unless the
+    trainer overrides ``train`` say otherwise).
 
     Returns the best params, the grid with each point's score, and the grid's other runs' records
     (the best one is seed 0 of the table itself).
@@ -100,18 +149,21 @@ def tune(
     keys = list(grid)
     values = [grid[k][:2] if cfg.quick else grid[k] for k in keys]
     combos = [dict(zip(keys, v)) for v in itertools.product(*values)]
-    specs = [cfg.spec(model, cfg.seeds[0], variant, c) for c in combos]
+    specs = [cfg.spec(model, cfg.seeds[0], variant, c, **(train or {})) for c in combos]
     records, _ = run_specs(specs, cache, cfg.progress, label=f"tuning {model}")
-    tried = [dict(c, **{"valid R@50": r.valid["R@50"]}) for c, r in zip(combos, records)]
-    best = max(tried, key=lambda t: t["valid R@50"])
+    col = f"valid {specs[0].train.select_metric}"
+    tried = [dict(c, **{col: r.valid[col[6:]]}) for c, r in zip(combos, records)]
+    best = max(tried, key=lambda t: t[col])
     others = [r for t, r in zip(tried, records) if t is not best]
     return {k: best[k] for k in keys}, tried, others
 
 
-def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
+def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2) -> TableResult:
     """Train and evaluate each model for every seed (cached), and build the table beside the paper's.
 
-    ``models``: default ``cfg.extra["models"]``, else :data:`DEFAULT_MODELS`."""
+    ``models``: default ``cfg.extra["models"]``, else :data:`DEFAULT_MODELS`; ``layout``: what the
+    table reports and beside which published rows (default: the CODIGEM paper's Table 2)."""
+    metrics, sig = layout.metrics, layout.significance
     cache = cfg.cache()
     chosen: dict[str, dict] = {}
     tuning_log: dict[str, list] = {}
@@ -119,18 +171,19 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
     tuning_records: list = []
     wall = 0.0
     for model, variant in parse_models(models or cfg.extra.get("models")):
-        params, tried, others = tune(cfg, model, variant, cache)
+        train = layout.train_for(model)
+        params, tried, others = tune(cfg, model, variant, cache, train)
         tuning_records += others
         if tried:
             chosen[model], tuning_log[model] = params, tried
-        specs = [cfg.spec(model, s, variant, params) for s in cfg.seeds]
+        specs = [cfg.spec(model, s, variant, params, **train) for s in cfg.seeds]
         label = f"{model}{':' + variant if variant else ''}"
         records, secs = run_specs(specs, cache, cfg.progress, label=label)
         groups[(model, variant)] = records
         wall += secs
-    ref_key = ("codigem", "paper") if ("codigem", "paper") in groups else ("codigem", "released")
+    ref_key = next((k for k in layout.references if k in groups), layout.references[-1])
     ref = groups.get(ref_key)
-    ref_label = f"CODIGEM ({ref_key[1]})"
+    ref_label = paper.display_name(*ref_key)
     rows = []
     for (model, variant), records in groups.items():
         row = {
@@ -143,25 +196,34 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
             "protocol": cfg.protocol,
             "recall_definition": cfg.recall_definition,
             "seeds": len(records),
-            **mean_std(records, METRICS + BEYOND),
+            **mean_std(records, metrics + beyond_metrics(metrics)),
             "params": chosen.get(model, records[0].spec.params),
             "train_s_per_epoch": sum(r.summary.get("train_s_per_epoch", 0) for r in records)
             / len(records),
             "epochs": sum(r.summary.get("epochs", 0) for r in records) / len(records),
+            "budget": {
+                "max_epochs": records[0].spec.train.max_epochs,
+                "epochs": [r.summary.get("epochs") for r in records],
+                "best_epoch": [r.summary.get("best_epoch") for r in records],
+            },
         }
         is_ref = ref is not None and records is ref
-        cmp = None if (ref is None or is_ref) else compare(records, ref, SIGNIFICANCE_METRIC)
+        cmp = None if (ref is None or is_ref) else compare(records, ref, sig)
         row["reference"] = None if (ref is None or is_ref) else ref_label
-        row.update(comparison_fields(cmp, SIGNIFICANCE_METRIC))
+        row.update(comparison_fields(cmp, sig))
         rows.append(row)
     add_holm(rows)
     frame = pd.DataFrame(rows)
-    pd_key = paper_dataset(cfg)
-    paper_block = paper.table2(pd_key) if pd_key else None
-    table = side_by_side(frame, paper_block, METRICS)
-    eff = f"effect on {SIGNIFICANCE_METRIC} vs {ref_label}"
-    beyond = beyond_display(frame, BEYOND)
-    for name, values in {**comparison_columns(frame, eff), **beyond}.items():
+    published = layout.published(cfg)
+    paper_block = published.block
+    if layout.all_published and paper_block is not None:  # the published models we did not run
+        unrun = [k for k in paper_block.index if k not in set(frame["paper_key"])]
+        frame = pd.concat([frame, pd.DataFrame({"label": unrun, "paper_key": unrun})])
+    table = side_by_side(frame, paper_block, metrics)
+    table.columns = [c.replace("(paper)", f"({published.label})") for c in table.columns]
+    eff = f"effect on {sig} vs {ref_label}"
+    beyond = beyond_display(frame, beyond_metrics(metrics))
+    for name, values in {**comparison_columns(frame, eff, sig), **beyond}.items():
         table[name] = values
     table.index.name = "model"
     rdef = "hits / min(K, #targets)" if cfg.recall_definition == "minK" else "hits / #targets"
@@ -176,11 +238,8 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
             else ""
         ),
         seed_variance_note(cfg),
-        f"(paper) columns: the paper's Table 2, {pd_key} block, as printed there (its protocol: "
-        "per-user 8:1:1 split in its baselines' toolkit; CODIGEM's released code: strong generalisation)."
-        if paper_block is not None
-        else "No paper block for this dataset.",
-        f"{eff}: model minus {ref_label} in mean test {SIGNIFICANCE_METRIC}, with its 95% "
+        published.note,
+        f"{eff}: model minus {ref_label} in mean test {sig}, with its 95% "
         f"interval; {comparison_note(rows)}",
         *([BEYOND_NOTE] if beyond else []),
     ]
@@ -204,7 +263,8 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
     )
     if tuning_log:
         notes.append(
-            f"Tuned on validation R@50 (seed {cfg.seeds[0]}): "
+            f"Tuned on validation {layout.train.get('select_metric', 'R@50')} "
+            f"(seed {cfg.seeds[0]}): "
             + "; ".join(f"{m} grid {TUNING[m]} -> {chosen[m]}" for m in tuning_log)
         )
     json_rows = []
@@ -213,7 +273,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
         j.update({k: r[k] for k in r if k.endswith(("_mean", "_std", "_ci_low", "_ci_high"))})
         for k in (
             "reference",
-            f"effect_{SIGNIFICANCE_METRIC}",
+            f"effect_{sig}",
             "effect_ci",
             "p",
             "p_holm",
@@ -222,12 +282,12 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
             "users_per_seed",
         ):
             j[k] = r.get(k)
-        j["params"] = r["params"]
+        j["params"], j["budget"] = r["params"], r["budget"]
         if paper_block is not None and r["paper_key"] in paper_block.index:
-            j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in METRICS})
+            j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in metrics})
         json_rows.append(nan_to_none(j))
     return TableResult(
-        name=f"Table 2 — {cfg.data_spec.name}, {cfg.protocol} protocol",
+        name=f"{layout.title} — {cfg.data_spec.name}, {cfg.protocol} protocol",
         table=table,
         rows=json_rows,
         notes=notes,
@@ -245,6 +305,11 @@ def reproduce_table2(cfg: ExperimentConfig, models=None) -> TableResult:
 
 def seed_variance_note(cfg: ExperimentConfig) -> str:
     """Which sources of variance the seeds of ``cfg`` vary (the table notes say it)."""
+    if cfg.dataset == "published":
+        return (
+            "Seeds: every seed trains on the one published split (nothing is drawn), so the "
+            "intervals and tests cover training randomness only, not the choice of split."
+        )
     if cfg.split_seed is None:
         return (
             "Seeds: seed s trains with seed s on the data split made with seed s, so the "
