@@ -45,7 +45,6 @@ def test_gradient_flow_drawing_blanks_what_the_ranking_does_not_reach():
 
 def test_popularity_of_lists_against_pop_by_hand():
     import scipy.sparse as sp
-
     from course.figures import popularity_of_lists
 
     # item counts 4, 3, 2, 1, 0: Pop's top 2 are items 0 and 1

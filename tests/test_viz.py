@@ -330,7 +330,6 @@ def test_check_grid_colours_each_verdict():
 def test_library_warnings_print_as_one_line_in_notebooks(monkeypatch, capsys):
     import warnings
 
-    from codigem_lab import session
     from codigem_lab.audit import RankingUnaffectedWarning
 
     monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
