@@ -74,8 +74,8 @@ def choose_mode(cell: str = "learn", environ: Mapping[str, str] | None = None) -
 
 def measured_seconds(notebook: str, mode: Mode, folder: Path | None = None) -> tuple[float, dict]:
     """The measured seconds of ``notebook`` in ``mode`` and that row of the timing file
-    (``results/bench/notebooks-<default|paper>.json``); KeyError when it was never timed."""
-    path = Path(folder or results_root() / "bench") / f"{TIMING_FILES[mode.name]}.json"
+    (``results/bench/notebooks-<default|paper>-raw.json``); KeyError when it was never timed."""
+    path = Path(folder or results_root() / "bench") / f"{TIMING_FILES[mode.name]}-raw.json"
     rows = json.loads(path.read_text(encoding="utf-8"))["rows"] if path.is_file() else []
     row = next((r for r in rows if r["notebook"] == notebook), None)
     if row is None:

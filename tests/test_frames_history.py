@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from course import frames
 
 from codigem_lab.data import inspect
-from codigem_lab.viz import frames
 
 
 def test_history_beside_recommendations(small_split):

@@ -62,7 +62,7 @@ def _timings(folder: Path, rows: dict[str, float], name: str = "notebooks-defaul
     rows_ = [
         {"notebook": n, "seconds": s, "cores": 2, "empty_cache": True} for n, s in rows.items()
     ]
-    (folder / f"{name}.json").write_text(json.dumps({"rows": rows_}), encoding="utf-8")
+    (folder / f"{name}-raw.json").write_text(json.dumps({"rows": rows_}), encoding="utf-8")
     return folder
 
 
@@ -221,7 +221,7 @@ def _row(notebook: str, seconds: float) -> dict:
 
 def test_timings_merge_by_notebook_and_feed_the_plan(tmp_path):
     tool = _tool()
-    path = tmp_path / "notebooks-default.json"
+    path = tmp_path / "notebooks-default-raw.json"
     tool.record_timings(path, "default", [_row("05_baselines", 50.0), _row("explorer", 14.0)])
     md = tool.record_timings(
         path, "default", [_row("00_overview", 12.0), _row("05_baselines", 44.0)]

@@ -9,7 +9,7 @@ gets on Run All) unless ``--quick`` (``CODIGEM_LAB_QUICK=1``, as the tests run t
 
 ``--time`` runs them without writing anything back, each with an empty result cache (as on a
 fresh clone, unless ``--keep-cache``), prints the seconds per notebook and records them in
-``results/bench/notebooks-<default|quick|paper>.json`` (and its ``.md``), one row per notebook
+``results/bench/notebooks-<default|quick|paper>-raw.json`` (and its ``.md``, without ``-raw``), one row per notebook
 with the load average before and after and the command: the table the notebooks' plan lines
 take their estimates from (``codigem_lab.session.plan``).
 
@@ -260,7 +260,7 @@ def _time_notebooks(
             }
         )
     print(f"{'total':24s} {total:6.1f} s (load now {os.getloadavg()[0]:.1f})")
-    written = record_timings(results_root() / "bench" / f"notebooks-{mode}.json", mode, rows)
+    written = record_timings(results_root() / "bench" / f"notebooks-{mode}-raw.json", mode, rows)
     print(f"recorded in {written}")
     return 0
 
@@ -294,7 +294,7 @@ def record_timings(path: Path, mode: str, rows: Sequence[dict]) -> Path:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, doc)
-    md = path.with_suffix(".md")
+    md = path.with_name(path.name.replace("-raw.json", ".md"))
     lines = [
         f"# {doc['title']}",
         "",
@@ -316,6 +316,8 @@ def record_timings(path: Path, mode: str, rows: Sequence[dict]) -> Path:
         ]
         cells += [r["empty_cache"], r["written_utc"], r["commit"], f"`{r['command']}`"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    commands = dict.fromkeys(r["command"] for r in doc["rows"])
+    lines += ["", "Made by:", "", "```", *commands, "```"]
     with atomic_open(md, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
     return md
