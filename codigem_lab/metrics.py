@@ -4,7 +4,7 @@
 Recall@K has two definitions in use, and results differ by them, so every table names its own:
 
 - ``minK``: hits / min(K, #targets) (Multi-VAE and the released CODIGEM code);
-- ``targets``: hits / #targets (the toolkit the paper's baseline rows were run in).
+- ``targets``: hits / #targets (recommender toolkits'; the paper's baseline rows match it).
 
 NDCG@K uses binary relevance with the ideal DCG over min(K, #targets). Fold-in (masked) items are
 set to -inf before ranking; users without targets are skipped.

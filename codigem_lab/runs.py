@@ -31,8 +31,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            "(default: the training seed)"),
     Option("recall_definition", "--recall-definition", str, "minK",
            "Recall@K denominator: minK = hits / min(K, #targets) (Multi-VAE's and the released "
-           "CODIGEM code's), targets = hits / #targets (DiffRec's, and the toolkit of the paper's "
-           "baseline rows); minK under every protocol, temporal and published included: pass "
+           "CODIGEM code's), targets = hits / #targets (DiffRec's; the paper's baseline rows "
+           "match it); minK under every protocol, temporal and published included: pass "
            "targets to compare with DiffRec", ("minK", "targets")),
     Option("max_epochs", "--max-epochs", int, 100, "epoch cap"),
     Option("patience", "--patience", int, 10, "early stopping patience (epochs)"),

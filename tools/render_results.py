@@ -103,6 +103,66 @@ def ml20m_bench() -> str:
     return "\n".join(lines)
 
 
+def ml1m_bench() -> str:
+    """The README's CODIGEM speed table from ``results/bench/bench-ml1m-cpu1-raw.json``: seconds per
+    epoch (median over rounds), the ratio to the full model's matmul bound, and the speed-ups."""
+    b = load(RESULTS / "bench" / "bench-ml1m-cpu1-raw.json")
+    run = b["runs"][0]
+    s, r = run["epochs"], run["ratios"]
+    bound = "full-model matmul bound"
+
+    def sec(name: str) -> str:
+        return f"{s[name]['epoch s (median)']:.2f}"
+
+    rows = [
+        (
+            f"matmul bound, full model ({run['GEMM GFLOP/s (fp32, full-model shapes)']:.0f} GFLOP/s, "
+            f"{b['threads']} thread)",
+            f"{run['matmul bound s (full model)']:.2f}",
+            "1",
+            "",
+        ),
+        (
+            "released-equivalent loop, fp32",
+            sec("released-loop"),
+            f"{r[f'released-loop / {bound}']:.2f}",
+            "1",
+        ),
+        (
+            "full model, fp32",
+            sec("full-fp32"),
+            f"{r[f'full-fp32 / {bound}']:.2f}",
+            f"{r['full-fp32 speed-up over released loop']:.2f} over the released loop",
+        ),
+        (
+            "full model, bf16",
+            sec("full-bf16"),
+            f"{r[f'full-bf16 / {bound}']:.2f}",
+            f"{r['bf16 speed-up, full model']:.2f} over fp32",
+        ),
+        (
+            "decoder-only fast path, fp32",
+            sec("fast-fp32"),
+            f"{r[f'fast-fp32 / {bound}']:.2f} ({r['fast-fp32 / decoder matmul bound']:.2f} x its own"
+            " bound)",
+            f"{r['fast path speed-up over full model (fp32)']:.2f} over the full model",
+        ),
+        (
+            "decoder-only fast path, bf16",
+            sec("fast-bf16"),
+            f"{r[f'fast-bf16 / {bound}']:.2f}",
+            f"{r['fast bf16 speed-up over full fp32']:.2f} over the full model fp32",
+        ),
+    ]
+    clock = "CPU s" if run["clock"] == "cpu" else "s"
+    lines = [
+        f"| per epoch ({run['train users']:,} users) | {clock} | x matmul bound | speed-up |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b_} | {c} | {d} |" for a, b_, c, d in rows]
+    return "\n".join(lines)
+
+
 def _compute_text(doc: dict) -> str:
     """The training + validation seconds the file's runs recorded, where the file holds them."""
     if doc.get("compute_s") is not None:
@@ -154,6 +214,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "table2-ml-1m-strong-minK": _block_table("table2/table2-ml-1m-strong-minK.json"),
     "table2-ml-1m-ratio-targets": _block_table("table2/table2-ml-1m-ratio-targets.json"),
     "ml20m-bench": ml20m_bench,
+    "bench-ml1m-cpu1": ml1m_bench,
     "results-files": results_files,
 }
 #: The files whose marked blocks are generated.

@@ -207,8 +207,7 @@ def ratio_split(
     df: pd.DataFrame, seed: int = 0, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
 ) -> Split:
     """Per-user random 8:1:1 split; validation and test get ``floor(ratio * n)`` items, at least
-    one while the user keeps a training item (the rule of the toolkit the paper's baselines
-    ran in)."""
+    one while the user keeps a training item (the usual toolkit rule; the paper names none)."""
     _check_ratios(ratios)
     rng = np.random.default_rng(seed)
     users, items, rows, cols = id_codes(df)

@@ -99,8 +99,8 @@ def paper_published(cfg: ExperimentConfig) -> Published:
         return Published(None)
     return Published(
         block,
-        note=f"(paper) columns: the paper's Table 2, {key} block, as printed there (its protocol: "
-        "per-user 8:1:1 split in its baselines' toolkit; CODIGEM's released code: strong "
+        note=f"(paper) columns: the paper's Table 2, {key} block, as printed there (its text: a "
+        "per-user 8:1:1 split, which its baseline rows match; CODIGEM's released code: strong "
         "generalisation).",
     )
 

@@ -331,7 +331,7 @@ def plot_table2_intervals(
 def plot_table3(rows: Sequence[Mapping], metric: str = "R@50", dpi: int = DEFAULT_DPI) -> Figure:
     """Table 3: each variant's ``metric`` per preset (left, ± std) and its change from base (right).
 
-    Ours for each preset in colour, the paper's (ML-20M) hatched grey. The right panel is the
+    Ours for each preset in colour, the paper's (no dataset named; ML-20M inferred) hatched grey. The right panel is the
     comparable one: datasets differ, relative changes from the base model need not.
     """
     f = table3_frame(rows)
@@ -360,7 +360,7 @@ def plot_table3(rows: Sequence[Mapping], metric: str = "R@50", dpi: int = DEFAUL
     ref = [paper.TABLE3.loc[v, metric] for v in variants]
     ref_rel = [100 * (r / paper.TABLE3.loc["base", metric] - 1) for r in ref]
     style = {"color": PAPER_COLOR, "edgecolor": PAPER_EDGE, "hatch": "//"}
-    ax_abs.bar(x + off, ref, w, label="paper (ML-20M)", **style)
+    ax_abs.bar(x + off, ref, w, label="paper (ML-20M, inferred)", **style)
     ax_rel.bar(x + off, ref_rel, w, **style)
     short = [textwrap.fill(v, 14) for v in variants]
     for ax in (ax_abs, ax_rel):
@@ -405,7 +405,7 @@ def plot_time_vs_T(rows: Sequence[Mapping], dpi: int = DEFAULT_DPI) -> Figure:
         pp / pp.loc[3],
         "s--",
         color=PAPER_EDGE,
-        label="paper (ML-20M, GPU)",
+        label="paper (data, hardware not named)",
     )
     ax_rel.set_xlabel("T")
     ax_rel.set_ylabel("time per epoch ÷ time at T = 3")
@@ -451,7 +451,7 @@ def plot_efficiency(rows: Sequence[Mapping], dpi: int = DEFAULT_DPI) -> Figure:
     ours_rel = f["total_s"] / f.loc["codigem", "total_s"] if "codigem" in f.index else f["total_s"]
     paper_rel = t5["total_s"] / paper.TABLE5.loc["codigem", "total_s"]
     ax_r.bar(x - w / 2, ours_rel, w, color=OURS_COLOR, label="ours")
-    ax_r.bar(x + w / 2, paper_rel, w, label="paper (ML-20M, GPU)", **style)
+    ax_r.bar(x + w / 2, paper_rel, w, label="paper (data, hardware not named)", **style)
     ax_r.axhline(1, color="black", linewidth=0.8)
     ax_r.set_ylabel("total time ÷ CODIGEM's")
     ax_r.set_title("total training time relative to CODIGEM", fontsize=10)

@@ -45,16 +45,16 @@ EXERCISES = (
     ),
     Exercise(
         "01.padding",
-        "The paper's Table 1 prints 136,677 users for ML-20M, counted by the same toolkit that adds "
-        "the padding id to ML-1M's count. How many real users does that ML-20M data hold?",
+        "The paper's Table 1 prints 136,677 users for ML-20M. If that count includes a padding id, "
+        "as ML-1M's one extra user suggests, how many real users does that ML-20M data hold?",
         "integer",
         lambda: _table1("ml-20m", "users") - 1,
-        "The toolkit reserves internal id 0 as a padding id and counts it as a user: one fewer real user.",
+        "A padding id counted as a user is one user too many: one fewer real user.",
         "Think about what the padding id does to a count.",
         (
             Mistake(
                 lambda: _table1("ml-20m", "users") + 1,
-                "The padding id is added by the toolkit, so the real data has one user fewer, not one more.",
+                "The padding id is an extra count, so the real data has one user fewer, not one more.",
             ),
             Mistake(
                 lambda: _table1("ml-20m", "users"),
