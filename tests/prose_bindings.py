@@ -598,6 +598,8 @@ WHITELIST: list[Allow] = [
     Allow(r"\b(?:80|20|10)% (?:\*?fold-in|\*?target|training|validation|test|of (?:a user's|their) "
           r"items|are hidden)|hidden 20%|own (?:held-out )?10%",
           "the protocols' proportions (80/20 fold-in/target, 8:1:1): " + SETTING),
+    Allow(r"(?:\\beta|beta)\s*=\s*\$?\s*0\.\d+|(?:to|towards|and) \$?0\.[19]\b",
+          "a value of beta, e.g. the ends of the paper's Fig. 2 range: " + SETTING),
     Allow(r"95% (?:t-)?interval|95% band|with 95% intervals",
           "the confidence level of the intervals: " + SETTING),
     Allow(r">= 2\.5x|<= 1\.25x the bound, >= 1\.25x|The 40 s target",
