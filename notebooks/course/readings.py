@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from codigem_lab.audit import KL_WEIGHT, GradientFlowReport
 from course.tables import row_label, table3_frame
 
 if TYPE_CHECKING:
@@ -176,3 +177,47 @@ def popularity_reading(low: ExploreResult, high: ExploreResult) -> str:
             else ", and R@50 did not fall: at this budget the larger beta did not hurt the decoder."
         )
     )
+
+
+def _names(items) -> str:
+    items = list(items)
+    return ", ".join(items) if items else "nothing"
+
+
+def gradient_flow_reading(report: GradientFlowReport) -> str:
+    """A gradient-flow report in a few plain sentences: what reaches the ranking, through which
+    terms, what cannot (:mod:`codigem_lab.audit`)."""
+    r = report
+    rg = r.ranking_groups
+    lines = [f"Gradient flow in {r.model}, {r.score_mode} scoring:"]
+    lines.append(f"- the ranking is reached by: {_names(r.ordered(r.ranking_reach))}")
+    if rg != r.ranking_reach:
+        lines.append(f"- their training is coupled to: {_names(r.ordered(rg - r.ranking_reach))}")
+    for group in r.groups:
+        terms = [t for t, reached in r.term_reach.items() if group in reached]
+        lines.append(f"- {group} is trained by: {_names(terms) if terms else 'no loss term'}")
+    if r.inert_terms:
+        lines.append(
+            f"- no trainable parameter in: {_names(r.inert_terms)} "
+            "(they change the loss value, never a gradient)"
+        )
+    cannot = [t for t in r.term_reach if t not in r.ranking_terms and t not in r.inert_terms]
+    if cannot:
+        lines.append(
+            f"- cannot change the ranking: {_names(cannot)} "
+            f"(they train only {_names(r.ordered(set().union(*(r.term_reach[t] for t in cannot))))})"
+        )
+    weighted = [t for t, w in r.term_weights.items() if w == KL_WEIGHT]
+    if weighted:
+        moves = [t for t in weighted if t in r.ranking_terms]
+        lines.append(
+            "- KL annealing (variant I) scales "
+            + _names(weighted)
+            + (
+                f"; of these only {_names(moves)} can change the ranking"
+                if moves
+                else "; none of them can change the ranking"
+            )
+        )
+    lines.extend(f"- note: {n}" for n in r.notes)
+    return "\n".join(lines)
