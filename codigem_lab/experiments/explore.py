@@ -123,10 +123,6 @@ class ExploreSetting:
             max_users=self.max_users,
         )
 
-    def codigem_params(self) -> dict:
-        """CODIGEM config overrides: beta, T, the variant's, input scaling where not the preset's."""
-        return self.params.as_dict()
-
     def spec(self, model: str = "codigem", progress: bool = False) -> RunSpec:
         """The run behind this setting's ``model`` ('codigem', 'pop' or 'itemknn')."""
         if model == "codigem":
@@ -158,9 +154,6 @@ class TopItem:
     item: int
     title: str
     hit: bool
-
-    def to_dict(self) -> dict:
-        return {"rank": self.rank, "item": self.item, "title": self.title, "hit": self.hit}
 
 
 @dataclass
@@ -209,9 +202,9 @@ class ExploreResult:
             for k, v in {**self.metrics[model], **self.beyond.get(model, {})}.items():
                 out[f"{prefix}{k}"] = v
         out["seen"] = self.seen
-        out["top10"] = [t.to_dict() for t in self.top10]
+        out["top10"] = [dataclasses.asdict(t) for t in self.top10]
         for model in BASELINES:
-            out[f"{model}_top10"] = [t.to_dict() for t in self.top[model]]
+            out[f"{model}_top10"] = [dataclasses.asdict(t) for t in self.top[model]]
         out.update(
             alpha_bar_1=self.alpha_bar_1,
             alpha_bar_T=self.alpha_bar_T,
@@ -286,7 +279,7 @@ def _user_row(split, user: int | None) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ top lists
 def top_lists(scores: torch.Tensor | np.ndarray, mask, items: np.ndarray, n: int = TOP_STORED):
     """Original ids of each row's top-``n`` items, masked (fold-in) items excluded."""
-    s = torch.as_tensor(scores).float().clone()
+    s = torch.as_tensor(scores).float().cpu().clone()
     s[torch.from_numpy(mask.toarray() > 0)] = -math.inf
     idx = torch.topk(s, min(n, s.shape[1]), dim=1).indices.numpy()
     return items[idx]
@@ -296,7 +289,6 @@ def _scorer(spec: RunSpec, record: RunRecord, split):
     """A callable fold-in CSR -> scores for the run: from its kept checkpoint, or refitted."""
     from codigem_lab.models import build_model
     from codigem_lab.neural import NeuralRecommender
-    from codigem_lab.train import load_checkpoint
 
     rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
     if not isinstance(rec, NeuralRecommender):
@@ -304,15 +296,7 @@ def _scorer(spec: RunSpec, record: RunRecord, split):
         return rec.score
     best = record.path / "best.pt"
     if best.exists():
-        module = rec.build(split)
-        module.load_state_dict(load_checkpoint(best)["model"])
-        module.eval()
-
-        def score(fold_in):
-            with torch.no_grad():
-                return module.scores(torch.from_numpy(fold_in.toarray()).float(), None)
-
-        return score
+        return rec.load(split, best).score
     # cached by someone else without a checkpoint: train the same seeded run again, off the cache
     from codigem_lab.runs import run_training
 
@@ -566,15 +550,8 @@ class Explorer:
         base = self.base
         out = []
         for rec in self.cache.records():
-            s, t = rec.spec, rec.spec.train
-            if s.model != "codigem" or s.variant not in PRESETS or s.data.dataset != base.dataset:
-                continue
-            if (t.max_epochs, t.patience, t.batch_size, t.seed) != (
-                base.epochs,
-                base.patience,
-                base.batch_size,
-                base.seed,
-            ):
+            s = rec.spec  # data, budget and seed: the key comparison below checks them
+            if s.model != "codigem" or s.variant not in PRESETS:
                 continue
             p = dict(s.params)
             beta, T = p.pop("beta", None), p.pop("T", None)
