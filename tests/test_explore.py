@@ -1,5 +1,5 @@
 """The live explorer: its computation (experiments.explore), its panel's plain update functions
-(viz.explorer) and ``codigem-lab explore --json``.
+(course.explorer, beside the notebooks) and ``codigem-lab explore --json``.
 
 Quick settings train CODIGEM for two epochs on 300 synthetic users (about a second); the ML-100K
 check (beats Pop at beta = 1e-4, drops at beta = 0.9) trains two real explorer settings.

@@ -1,5 +1,5 @@
 """The notebooks' figures (codigem_lab.viz, course.figures, course.noising) and helpers (session,
-course.frames, data.inspect).
+course.frames, course.inspect).
 
 Each plot function must return a Figure holding the artists it promises, built from the data it
 was given, without touching pyplot's global figure list.

@@ -1,4 +1,4 @@
-"""Notebooks 05-08's library code: results charts and tables (codigem_lab.viz.results).
+"""Notebooks 05-08's results charts and tables (course.tables, beside the notebooks).
 
 Charts must return a Figure holding the promised artists (one bar per model, error bars, the
 paper's bars beside ours), and the notebooks' settings must give the very runs (cache keys) the

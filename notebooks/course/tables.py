@@ -1,9 +1,8 @@
 """The paper's tables and figures for notebooks 05-08: styled tables and charts of the studies' runs.
 
-Three parts, each usable on its own:
+The runs come from the study registry (:mod:`codigem_lab.experiments.registry`); this module only
+draws and styles what they return, and nothing in ``codigem_lab`` imports it. Three parts:
 
-* The runs themselves come from the study registry (:mod:`codigem_lab.experiments.registry`,
-  the layer below): this module only draws and styles what they return.
 * **Tables of the protocols** (:func:`target_counts`, :func:`compare_tables`).
 * **Styled tables** (:func:`style_table2`, :func:`style_table3`, :func:`style_result`): a pandas
   ``Styler`` (plain ``DataFrame`` where jinja2 is missing) with the best value per column in bold.
