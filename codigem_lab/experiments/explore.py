@@ -574,15 +574,6 @@ class Explorer:
             out.append({**point, "R@50": float(rec.test["R@50"])})
         return out
 
-    def fill_grid(
-        self, betas: Sequence[float] = (), Ts: Sequence[int] = (), progress: bool = True, **values
-    ) -> list[ExploreResult]:
-        """Every (beta, T) of ``betas`` x ``Ts`` (each defaulting to the base's) ahead of time."""
-        betas = tuple(betas) or (self.base.beta,)
-        Ts = tuple(Ts) or (self.base.T,)
-        settings = [self.setting(beta=b, T=t, **values) for b in betas for t in Ts]
-        return fill_grid(settings, progress=progress, cache=self.cache)
-
 
 def grid(betas: Iterable[float], Ts: Iterable[int], **fixed) -> list[ExploreSetting]:
     """The settings of a beta x T grid (other fields from ``fixed``)."""
