@@ -21,8 +21,12 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))  # the panel's views
 
 
 def load() -> str:
@@ -52,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or torch_threads()
     if threads:
         torch.set_num_threads(threads)
+    from course.explorer import explorer_view
+
     from codigem_lab.experiments import explore as ex
     from codigem_lab.experiments.cache import ResultCache
-    from codigem_lab.viz.explorer import explorer_view
 
     print(f"explorer benchmark: {args.dataset}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), {platform.processor() or platform.machine()}")  # fmt: skip

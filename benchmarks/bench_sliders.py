@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codigem_lab.data import inspect as nb
 from codigem_lab.viz.plots import figure_png
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))  # the panel of 02
+from course import inspect as nb  # noqa: E402
 from course.noising import ForwardNoisingFigure, ForwardNoisingPanel, forward_noising_state  # noqa: E402
 
 TARGET_MS = 200.0

@@ -112,51 +112,10 @@ class GradientFlowReport:
         index = [*self.term_reach, f"ranking ({self.score_mode} scoring)"]
         return pd.DataFrame(rows, index=pd.Index(index, name=name))
 
-    def summary(self) -> str:
-        """A few plain sentences: what reaches the ranking, through which terms, what cannot."""
-        rg = self.ranking_groups
-        lines = [f"Gradient flow in {self.model}, {self.score_mode} scoring:"]
-        lines.append(f"- the ranking is reached by: {_names(self._ordered(self.ranking_reach))}")
-        if rg != self.ranking_reach:
-            coupled = self._ordered(rg - self.ranking_reach)
-            lines.append(f"- their training is coupled to: {_names(coupled)}")
-        for group in self.groups:
-            terms = [t for t, reached in self.term_reach.items() if group in reached]
-            lines.append(f"- {group} is trained by: {_names(terms) if terms else 'no loss term'}")
-        if self.inert_terms:
-            lines.append(
-                f"- no trainable parameter in: {_names(self.inert_terms)} "
-                "(they change the loss value, never a gradient)"
-            )
-        cannot = [
-            t for t in self.term_reach if t not in self.ranking_terms and t not in self.inert_terms
-        ]
-        if cannot:
-            lines.append(
-                f"- cannot change the ranking: {_names(cannot)} "
-                f"(they train only {_names(self._ordered(set().union(*(self.term_reach[t] for t in cannot))))})"
-            )
-        weighted = [t for t, w in self.term_weights.items() if w == KL_WEIGHT]
-        if weighted:
-            moves = [t for t in weighted if t in self.ranking_terms]
-            lines.append(
-                "- KL annealing (variant I) scales "
-                + _names(weighted)
-                + (
-                    f"; of these only {_names(moves)} can change the ranking"
-                    if moves
-                    else "; none of them can change the ranking"
-                )
-            )
-        lines.extend(f"- note: {n}" for n in self.notes)
-        return "\n".join(lines)
-
-    def _ordered(self, groups: Iterable[str]) -> list[str]:
+    def ordered(self, groups: Iterable[str]) -> list[str]:
+        """``groups`` in the report's order."""
         groups = set(groups)
         return [g for g in self.groups if g in groups]
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def _names(items: Iterable[str]) -> str:
@@ -514,7 +473,7 @@ def explain_variant(
                 what.append(f"loss terms {_names(effect.changed_terms)}")
             if effect.changed_init:
                 what.append(f"the init of {_names(effect.changed_init)}")
-            touched = report._ordered(
+            touched = report.ordered(
                 set(effect.changed_gradients)
                 | set(effect.changed_init)
                 | set().union(
@@ -523,13 +482,13 @@ def explain_variant(
             )
             why = (
                 f"it changes {' and '.join(what)}, which reach only {_names(touched)}, while the "
-                f"ranking is reached only by {_names(report._ordered(report.ranking_groups))}"
+                f"ranking is reached only by {_names(report.ordered(report.ranking_groups))}"
             )
         return f"{label} cannot change the ranking under {mode}: {why}."
     return f"{label} can change the ranking under {mode}: {'; '.join(reasons)}."
 
 
-def _variant_effects(config, variants, score_mode, seed):
+def variant_effects(config, variants, score_mode, seed):
     """The audit report of ``config`` and each variant's effect (the base model, without
     overrides, is the reference and is skipped)."""
     report = audit_codigem(config, score_mode, seed=seed)
@@ -539,30 +498,6 @@ def _variant_effects(config, variants, score_mode, seed):
         if over
     }
     return report, effects
-
-
-def audit_variants(
-    config: CODIGEMConfig | str,
-    variants: Mapping[str, Mapping[str, object]],
-    score_mode: str = "decoder",
-    *,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """One row per variant: what it changes and whether it can change the ranking (notebook 06)."""
-    report, effects = _variant_effects(config, variants, score_mode, seed)
-    rows = {
-        name: {
-            "changed loss terms": ", ".join(eff.changed_terms),
-            "changed init": ", ".join(eff.changed_init),
-            "changed gradients": ", ".join(eff.changed_gradients),
-            "scores changed": eff.scores_changed,
-            "can change ranking": not ranking_unaffected(report, eff),
-        }
-        for name, eff in effects.items()
-    }
-    out = pd.DataFrame(rows).T
-    out.index.name = f"variant ({score_mode} scoring)"
-    return out
 
 
 def warn_if_cannot_change_ranking(
@@ -577,7 +512,7 @@ def warn_if_cannot_change_ranking(
     """Before a study trains ``variants`` of ``config`` (Table 3 does): one message (and a
     :class:`RankingUnaffectedWarning`) per variant that cannot change the ranking under
     ``score_mode``. Returns the messages, for the study's notes."""
-    report, effects = _variant_effects(config, variants, score_mode, seed)
+    report, effects = variant_effects(config, variants, score_mode, seed)
     out = []
     for name, eff in effects.items():
         if ranking_unaffected(report, eff):

@@ -8,13 +8,14 @@ import warnings
 
 import pytest
 import torch
+from course.readings import gradient_flow_reading
+from course.tables import audit_variants
 
 from codigem_lab.audit import (
     GradientFlowReport,
     RankingUnaffectedWarning,
     audit_codigem,
     audit_recommender,
-    audit_variants,
     codigem_scores_with_grad,
     default_groups,
     explain_variant,
@@ -237,7 +238,7 @@ def test_frame_summary_and_table(reports) -> None:
     assert f.loc["reconstruction", "decoder"] and not f.loc["reverse_1", "decoder"]
     assert f.loc["ranking (decoder scoring)"].iloc[:3].tolist() == [False, False, True]
     assert f["can change ranking"].tolist()[:3] == [True, False, False]
-    text = reports[("paper", "decoder")].summary()
+    text = gradient_flow_reading(reports[("paper", "decoder")])
     assert "the ranking is reached by: decoder\n" in text
     assert "cannot change the ranking: reverse_1, reverse_2" in text
     table = audit_variants("paper", {"base": {}, **VARIANTS})
@@ -273,7 +274,7 @@ def test_diffrec_report(small_split) -> None:
     assert r.term_reach == {"loss": {"emb_layer", "mlp"}}
     assert r.ranking_reach == {"emb_layer", "mlp"}  # every reverse step sees the embedding
     assert r.ranking_terms == ("loss",) and r.inert_terms == ()
-    assert "the ranking is reached by: emb_layer, mlp" in r.summary()
+    assert "the ranking is reached by: emb_layer, mlp" in gradient_flow_reading(r)
 
 
 @pytest.mark.parametrize("name", ["bpr", "neumf", "multvae"])

@@ -108,8 +108,9 @@ def test_committed_files_without_the_columns_still_load_and_render():
     import json
     from pathlib import Path
 
+    from course import tables as R
+
     from codigem_lab.experiments.tables import TableResult, render_markdown
-    from codigem_lab.viz import results as R
 
     path = Path(__file__).resolve().parents[1] / "results/table2/table2-ml-1m-strong-minK.json"
     if not path.exists():

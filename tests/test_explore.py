@@ -1,5 +1,5 @@
 """The live explorer: its computation (experiments.explore), its panel's plain update functions
-(viz.explorer) and ``codigem-lab explore --json``.
+(course.explorer, beside the notebooks) and ``codigem-lab explore --json``.
 
 Quick settings train CODIGEM for two epochs on 300 synthetic users (about a second); the ML-100K
 check (beats Pop at beta = 1e-4, drops at beta = 0.9) trains two real explorer settings.
@@ -14,12 +14,13 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from course import explorer as vx
+from course import readings
 
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments import explore as ex
 from codigem_lab.experiments.cache import ResultCache
 from codigem_lab.experiments.explore import ExploreResult, ExploreSetting, TopItem
-from codigem_lab.viz import explorer as vx
 
 from .conftest import shared_file
 
@@ -160,7 +161,7 @@ def test_budget_comparison_and_its_reading(cache, monkeypatch):
     assert f["vs Item-KNN"].iloc[0] == pytest.approx((mine - knn).dropna().mean())
     lo, hi = f["low"].iloc[1], f["high"].iloc[1]
     assert lo <= f["vs Item-KNN"].iloc[1] <= hi and f["test users"].iloc[0] == len(knn)
-    text = ex.budget_reading(f)
+    text = readings.budget_reading(f)
     assert f"{f.loc['Item-KNN', 'R@50']:.3f}" in text and "an inference" in text
 
 
@@ -185,7 +186,7 @@ def test_budget_reading_follows_the_interval(paper, interval, says):
         },
         index=["a", "b", "Item-KNN", "Pop"],
     )
-    text = ex.budget_reading(f)
+    text = readings.budget_reading(f)
     assert says in text and "inference" in text
     assert f"closes {(paper - 0.43) / 0.1:.0%} of the panel's gap" in text
 
@@ -343,11 +344,11 @@ def test_view_tables_readouts_and_points():
 def test_popularity_reading_says_which_way_the_lists_moved():
     low, high = fake_result(beta=1e-4), fake_result(beta=0.9, r50=0.3)
     high.beyond["codigem"] = {"ARP@50": 140.0, "novelty@50": 1.5, "coverage@50": 0.2}
-    text = ex.popularity_reading(low, high)
+    text = readings.popularity_reading(low, high)
     assert "ARP@50 100 -> 140 (Pop's lists: 150)" in text and "R@50 0.400 -> 0.300" in text
     assert "more popular movies and fewer distinct ones" in text
     high.beyond["codigem"]["ARP@50"] = 90.0
-    text = ex.popularity_reading(low, high)
+    text = readings.popularity_reading(low, high)
     assert "ARP did not rise" in text and "R@50 fell by 0.100" in text
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from course import frames
-
-from codigem_lab.data import inspect
+from course import frames, inspect
 
 
 def test_history_beside_recommendations(small_split):

@@ -147,7 +147,7 @@ def test_records_are_paired_by_seed_and_user(tmp_path):
 
 
 def test_notebook_tables_show_intervals_effects_and_holm():
-    from codigem_lab.viz.results import style_table2, table2_frame
+    from course.tables import style_table2, table2_frame
 
     def rows(p):
         return [

@@ -1,5 +1,5 @@
 """The notebooks' figures (codigem_lab.viz, course.figures, course.noising) and helpers (session,
-course.frames, data.inspect).
+course.frames, course.inspect).
 
 Each plot function must return a Figure holding the artists it promises, built from the data it
 was given, without touching pyplot's global figure list.
@@ -20,12 +20,12 @@ matplotlib.use("Agg")
 
 from course import (
     figures,  # noqa: E402
+    inspect,  # noqa: E402
     noising,  # noqa: E402
 )
 from course import frames as course_frames  # noqa: E402
 
 from codigem_lab import session  # noqa: E402
-from codigem_lab.data import inspect  # noqa: E402
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
 from codigem_lab.viz import plots  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Notebooks 05-08's library code: results charts and tables (codigem_lab.viz.results).
+"""Notebooks 05-08's results charts and tables (course.tables, beside the notebooks).
 
 Charts must return a Figure holding the promised artists (one bar per model, error bars, the
 paper's bars beside ours), and the notebooks' settings must give the very runs (cache keys) the
@@ -20,12 +20,13 @@ from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 
+from course import tables as R  # noqa: E402
+
 from codigem_lab.experiments import paper  # noqa: E402
 from codigem_lab.experiments.aggregate import p_text  # noqa: E402
 from codigem_lab.experiments.common import ExperimentConfig  # noqa: E402
 from codigem_lab.experiments.registry import get_study  # noqa: E402
 from codigem_lab.experiments.settings import experiment_config  # noqa: E402
-from codigem_lab.viz import results as R  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 

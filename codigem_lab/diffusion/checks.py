@@ -1,15 +1,6 @@
-"""Numerical checks of CODIGEM's ELBO derivation (eqs 4-13) and of a config's faithfulness to it.
-
-Each runs the :class:`CODIGEM` class itself in float64 against something computed independently
-and returns a :class:`CheckReport` (design and power of each: docs/model-and-checks.md).
-
-1. ``rearrangements``: bookkeeping. eqs (9), (10), (11), (13) are regroupings of one sum, and
-   the model's reported ELBO must equal eq (9) on the same chains.
-2. ``marginal``: the model's latents against q(z_t | x) and q(z_t | z_{t-1}) (eqs 4-5).
-3. ``gaussian_kl``: the model's reverse and prior terms as Monte Carlo KLs against DDPM's L_t.
-4. ``toy_elbo_gap``: a linear-Gaussian toy with exact ln p(x), through the class.
-5. ``preset_faithfulness``: which of the released code's deviations a config switches on.
-6. ``iwae_bounds``: ELBO <= IWAE_K <= IWAE_K' on a small trained model."""
+"""Six numerical checks of CODIGEM's ELBO derivation (eqs 4-13) and of a config's faithfulness to
+it: each runs the :class:`CODIGEM` class itself in float64 against something computed independently
+and returns a :class:`CheckReport` (what each tests, and its power: docs/model-and-checks.md)."""
 
 from __future__ import annotations
 
@@ -95,10 +86,8 @@ def _textbook_terms(model: CODIGEM, x: Tensor, zs: list[Tensor]) -> dict[str, An
 def check_rearrangements(
     config: CODIGEMConfig | None = None, batch: int = 16, seed: int = 0
 ) -> CheckReport:
-    """Bookkeeping: eqs (9), (10), (11), (13) regroup the same sum; the model's ELBO equals (9).
-
-    The model's own ``forward`` ELBO on the same chains must equal eq (9) from textbook densities,
-    so a config whose code departs from it (the 'released' preset) fails. Default: paper, T = 4."""
+    """Check 1: eqs (9), (10), (11), (13) regroup one sum, and the model's ELBO on the same chains
+    equals eq (9) from textbook densities (the 'released' preset fails)."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=6, hidden=16, T=4, beta=0.1)
     if config.T < 2:
@@ -196,10 +185,8 @@ def _power(effect_in_se: float, limit: float = N_SE) -> float:
 def check_marginal(
     config: CODIGEMConfig | None = None, n_samples: int = 20000, seed: int = 0
 ) -> CheckReport:
-    """The model's own latents (``CODIGEM.sample_latents``, eq 5) follow q(z_t | x) and q(z_t | z_{t-1}).
-
-    z tests (|z| < 5) on mean, variance and step correlation per (t, d), and a KS test of the pooled
-    residuals, over ``n_samples`` chains from x0 = (-1, 0, 0.5, 1); power in ``details``."""
+    """Check 2: ``CODIGEM.sample_latents`` (eq 5) follows q(z_t | x) and q(z_t | z_{t-1}): z tests
+    per (t, d) and a KS test over ``n_samples`` chains from x0 = (-1, 0, 0.5, 1)."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=4, hidden=8, T=4, beta=0.1)
     from scipy import stats
@@ -294,10 +281,8 @@ def q_posterior(schedule: NoiseSchedule, t: int, x0: Tensor, z_t: Tensor) -> tup
 def check_gaussian_kl(
     config: CODIGEMConfig | None = None, n_chains: int = 4000, seed: int = 0
 ) -> CheckReport:
-    """The model's reverse and prior terms, as Monte Carlo KLs, match DDPM's analytic L_t.
-
-    Per term a z test (|z| < 5) over 8 users x ``n_chains`` chains of the model's own ``forward``;
-    exactly, its forward terms must factorise as ln q(z_T|x) + sum_t ln q(z_{t-1}|z_t,x)."""
+    """Check 3: the model's reverse and prior terms, as Monte Carlo KLs, match DDPM's analytic L_t,
+    and its forward terms factorise backwards exactly."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=6, hidden=16, T=4, beta=0.1)
     model = _build(dataclasses.replace(config, dropout=0.0), seed)
@@ -497,10 +482,8 @@ def check_toy_elbo_gap(
     seed: int = 0,
     n_points: int = 4,
 ) -> CheckReport:
-    """A linear-Gaussian toy with exact ln p(x), run through the CODIGEM class itself.
-
-    Its Monte Carlo ELBO must match the closed-form E_Q of eq (9) within 5 SE, stay below ln p(x)
-    for generic affine nets and equal it, chain by chain, at the exact time reversal."""
+    """Check 4: a linear-Gaussian toy with exact ln p(x), run through the CODIGEM class: its ELBO
+    matches the closed-form E_Q of eq (9), stays below ln p(x), equals it at the true reversal."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=3)
     toy_cfg = dataclasses.replace(
@@ -597,8 +580,8 @@ _CONSEQUENCES = {
 
 
 def check_preset_faithfulness(config: CODIGEMConfig | str = "paper", seed: int = 0) -> CheckReport:
-    """Detect, by probing a small copy of the model (D = 32, M = 64), where ``config`` departs from
-    the paper: forward terms, reverse pairing, KL weight, init, input scaling (deviations 1-5)."""
+    """Check 5: where ``config`` departs from the paper (deviations 1-5), found by probing a small
+    copy of the model (D = 32, M = 64)."""
     if isinstance(config, str):
         config = CODIGEMConfig.preset(config, n_items=32)
     probe = dataclasses.replace(config, n_items=32, hidden=64, dropout=0.0)
@@ -739,10 +722,8 @@ def check_iwae_bounds(
     steps: int = 60,
     seed: int = 0,
 ) -> CheckReport:
-    """ELBO <= IWAE_K <= IWAE_K' (K < K') on a small trained CODIGEM (Burda et al. 2016).
-
-    Each gap, averaged over 16 users, must exceed 3 SE, and independent groups must disagree: rows
-    sharing one chain would leave IWAE equal to the ELBO."""
+    """Check 6: ELBO <= IWAE_K <= IWAE_K' (K < K', Burda et al. 2016) on a small trained CODIGEM,
+    each gap > 3 SE, and independent groups of chains disagree."""
     if config is None:
         config = CODIGEMConfig.preset("paper", n_items=20)
     small = dataclasses.replace(

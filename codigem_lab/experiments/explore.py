@@ -1,34 +1,9 @@
 """The live explorer's computation: one (beta, T, preset, ...) setting -> what the panel shows.
 
-:func:`explore` trains CODIGEM for a setting on a dataset (ML-100K by default) through the result
-cache, so a setting is trained once and shown at once ever after, and returns an
-:class:`ExploreResult`: for one test user the top 10 of CODIGEM, Pop and Item-KNN with the
-held-out hits marked, R@20/R@50 of the three models, the training curve (validation R@50 per
-epoch), alpha_bar_1 and alpha_bar_T of the forward process, and the seconds it took; beside
-accuracy, the popularity of each model's lists (ARP, novelty, catalogue coverage of the top 50) and
-the user's own history (the fold-in titles), to judge a list against.
-:func:`fill_grid` trains a grid of settings ahead, with a progress bar. The panel
-(:mod:`codigem_lab.viz.explorer`) and ``codigem-lab explore`` both call :class:`Explorer`.
-
-Budget. A new setting must be on screen within about 10 s on a 2-core laptop CPU for ML-100K
-(943 users x 1682 items), so the explorer trains a short run, not the paper's (at most 100 epochs,
-patience 10, batches of 200): at most :data:`EPOCHS` epochs of batches of :data:`BATCH_SIZE` users,
-early stopping after :data:`PATIENCE` epochs without a better validation R@50, Adamax at the
-paper's learning rate. Smaller batches give more optimiser steps per epoch at about the same cost
-per epoch; at T = 3 that is about 5 s here (``benchmarks/bench_explore.py``), enough for CODIGEM
-(paper preset, beta = 1e-4) to beat Pop clearly on R@50 and for beta = 0.9 to fall back towards Pop.
-The cost of an epoch grows with T (T - 1 transition networks besides the decoder): T = 15 takes
-about five times as long as T = 3 with every network trained. The explorer therefore trains through
-the decoder-only fast path (:data:`FAST_PATH_PARAMS`): under decoder scoring only the decoder
-reaches the ranking, and the fast path gives the same decoder weights and R@50, bit for bit, in
-about 3 s of CPU at T = 3 and 6 s at T = 15 (``results/bench/explore.md``).
-
-Per-user lists. The cache stores metrics, per-user metrics and the history, not the model; the
-explorer asks the cache to keep the run's checkpoint, ranks every test user's items once with the
-best weights, stores each test user's top :data:`TOP_STORED` beside the run's record
-(``explore_top.json``) and then deletes the checkpoints (a checkpoint is 12-60 MB; the lists are a
-few KB). A run cached earlier without the file (say by a sweep) is re-trained outside the cache to
-rank, once; training is seeded, so the weights are the same.
+:func:`explore` trains CODIGEM for a setting (ML-100K by default) through the result cache at the
+explorer's short budget, on the decoder-only fast path, and returns an :class:`ExploreResult`: one
+test user's top 10 of CODIGEM, Pop and Item-KNN, their recall and popularity, the training curve.
+The budget and the per-user lists kept beside each run: docs/explorer.md.
 """
 
 from __future__ import annotations
@@ -148,10 +123,6 @@ class ExploreSetting:
             max_users=self.max_users,
         )
 
-    def codigem_params(self) -> dict:
-        """CODIGEM config overrides: beta, T, the variant's, input scaling where not the preset's."""
-        return self.params.as_dict()
-
     def spec(self, model: str = "codigem", progress: bool = False) -> RunSpec:
         """The run behind this setting's ``model`` ('codigem', 'pop' or 'itemknn')."""
         if model == "codigem":
@@ -183,9 +154,6 @@ class TopItem:
     item: int
     title: str
     hit: bool
-
-    def to_dict(self) -> dict:
-        return {"rank": self.rank, "item": self.item, "title": self.title, "hit": self.hit}
 
 
 @dataclass
@@ -234,9 +202,9 @@ class ExploreResult:
             for k, v in {**self.metrics[model], **self.beyond.get(model, {})}.items():
                 out[f"{prefix}{k}"] = v
         out["seen"] = self.seen
-        out["top10"] = [t.to_dict() for t in self.top10]
+        out["top10"] = [dataclasses.asdict(t) for t in self.top10]
         for model in BASELINES:
-            out[f"{model}_top10"] = [t.to_dict() for t in self.top[model]]
+            out[f"{model}_top10"] = [dataclasses.asdict(t) for t in self.top[model]]
         out.update(
             alpha_bar_1=self.alpha_bar_1,
             alpha_bar_T=self.alpha_bar_T,
@@ -311,7 +279,7 @@ def _user_row(split, user: int | None) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ top lists
 def top_lists(scores: torch.Tensor | np.ndarray, mask, items: np.ndarray, n: int = TOP_STORED):
     """Original ids of each row's top-``n`` items, masked (fold-in) items excluded."""
-    s = torch.as_tensor(scores).float().clone()
+    s = torch.as_tensor(scores).float().cpu().clone()
     s[torch.from_numpy(mask.toarray() > 0)] = -math.inf
     idx = torch.topk(s, min(n, s.shape[1]), dim=1).indices.numpy()
     return items[idx]
@@ -321,7 +289,6 @@ def _scorer(spec: RunSpec, record: RunRecord, split):
     """A callable fold-in CSR -> scores for the run: from its kept checkpoint, or refitted."""
     from codigem_lab.models import build_model
     from codigem_lab.neural import NeuralRecommender
-    from codigem_lab.train import load_checkpoint
 
     rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
     if not isinstance(rec, NeuralRecommender):
@@ -329,15 +296,7 @@ def _scorer(spec: RunSpec, record: RunRecord, split):
         return rec.score
     best = record.path / "best.pt"
     if best.exists():
-        module = rec.build(split)
-        module.load_state_dict(load_checkpoint(best)["model"])
-        module.eval()
-
-        def score(fold_in):
-            with torch.no_grad():
-                return module.scores(torch.from_numpy(fold_in.toarray()).float(), None)
-
-        return score
+        return rec.load(split, best).score
     # cached by someone else without a checkpoint: train the same seeded run again, off the cache
     from codigem_lab.runs import run_training
 
@@ -551,83 +510,10 @@ def budget_comparison(setting: ExploreSetting, cache: ResultCache | str | None =
     return pd.DataFrame(rows).set_index("run").astype({"epochs": "Int64", "test users": "Int64"})
 
 
-def budget_reading(frame: pd.DataFrame) -> str:
-    """What :func:`budget_comparison`'s rows say, numbers from the rows; the reading is marked as
-    an inference."""
-    short, paper = frame.iloc[0], frame.iloc[1]
-    knn = float(frame.loc["Item-KNN", "R@50"])
-    n = int(paper["test users"])
-
-    def diff(row) -> str:
-        lo, hi = row["low"], row["high"]
-        return f"{row['vs Item-KNN']:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-
-    text = (
-        f"Item-KNN's test R@50 is {knn:.3f}. CODIGEM at the explorer's budget ({short['epochs']} "
-        f"epochs run) reaches {short['R@50']:.3f}, {diff(short)} against Item-KNN over {n} test "
-        f"users; trained as the paper trains it ({paper['epochs']} epochs run) it reaches "
-        f"{paper['R@50']:.3f}, {diff(paper)}. "
-    )
-    lo, hi = paper["low"], paper["high"]
-    gap = knn - float(short["R@50"])
-    closed = (float(paper["R@50"]) - float(short["R@50"])) / gap if gap > 0 else float("nan")
-    part = (
-        f"training longer closes {closed:.0%} of the panel's gap"
-        if gap > 0
-        else "CODIGEM is not behind Item-KNN at the explorer's budget"
-    )
-    if hi < 0:
-        return text + (
-            f"Our reading (an inference from these numbers): {part}, but Item-KNN stays ahead "
-            "beyond the noise of the test users even at the paper's budget: on this data the "
-            "neighbourhood model is the stronger recommender, whatever the budget."
-        )
-    if lo > 0:
-        return text + (
-            f"Our reading (an inference from these numbers): {part}; at the paper's budget "
-            "CODIGEM is ahead beyond the noise of the test users, so Item-KNN's lead in the panel "
-            "comes from the explorer's short budget."
-        )
-    return text + (
-        f"Our reading (an inference from these numbers): {part}, and at the paper's budget the "
-        "difference is within the noise of the test users: Item-KNN's lead in the panel comes "
-        f"{'mostly' if closed >= 0.5 else 'partly'} from the explorer's short budget, chosen so "
-        "that a setting trains in seconds."
-    )
-
-
-def popularity_reading(low: ExploreResult, high: ExploreResult) -> str:
-    """What a larger beta did to CODIGEM's lists beyond accuracy (ARP, coverage, R@50), from two
-    results of one explorer; where ARP did not rise the numbers say which way the lists moved."""
-    a, b = low.beyond["codigem"], high.beyond["codigem"]
-    r_a, r_b = low.metrics["codigem"]["R@50"], high.metrics["codigem"]["R@50"]
-    pop = low.beyond["pop"]["ARP@50"]
-    text = (
-        f"CODIGEM's top 50 at beta = {low.setting.beta:g} -> {high.setting.beta:g}: ARP@50 "
-        f"{a['ARP@50']:.0f} -> {b['ARP@50']:.0f} (Pop's lists: {pop:.0f}), coverage@50 "
-        f"{a['coverage@50']:.3f} -> {b['coverage@50']:.3f}, R@50 {r_a:.3f} -> {r_b:.3f}. "
-    )
-    if b["ARP@50"] > a["ARP@50"]:
-        return text + (
-            "With less of x left in z_1 the lists hold more popular movies"
-            + (" and fewer distinct ones" if b["coverage@50"] < a["coverage@50"] else "")
-            + ": the model falls back towards Pop's list of blockbusters."
-        )
-    return text + (
-        "ARP did not rise: at the larger beta the lists are no more popular"
-        + (
-            f", though R@50 fell by {r_a - r_b:.3f}: the decoder lost accuracy without falling "
-            "back on popular movies."
-            if r_b < r_a
-            else ", and R@50 did not fall: at this budget the larger beta did not hurt the decoder."
-        )
-    )
-
-
 class Explorer:
     """``explore`` with the data, budget and cache fixed: ``Explorer(...)(beta=..., T=...)``.
 
-    This is the callable the panel (:class:`~codigem_lab.viz.explorer.ExplorerPanel`) takes: it
+    This is the callable the notebooks' panel (``course.explorer.ExplorerPanel``) takes: it
     is called with the widgets' values (``beta``, ``T``, ``preset``, ``input_scaling``, ``user``)
     and returns an :class:`ExploreResult`.
     """
@@ -664,15 +550,8 @@ class Explorer:
         base = self.base
         out = []
         for rec in self.cache.records():
-            s, t = rec.spec, rec.spec.train
-            if s.model != "codigem" or s.variant not in PRESETS or s.data.dataset != base.dataset:
-                continue
-            if (t.max_epochs, t.patience, t.batch_size, t.seed) != (
-                base.epochs,
-                base.patience,
-                base.batch_size,
-                base.seed,
-            ):
+            s = rec.spec  # data, budget and seed: the key comparison below checks them
+            if s.model != "codigem" or s.variant not in PRESETS:
                 continue
             p = dict(s.params)
             beta, T = p.pop("beta", None), p.pop("T", None)
@@ -694,15 +573,6 @@ class Explorer:
             point.update(preset=s.variant, scaling=setting.scaling, variant=variant)
             out.append({**point, "R@50": float(rec.test["R@50"])})
         return out
-
-    def fill_grid(
-        self, betas: Sequence[float] = (), Ts: Sequence[int] = (), progress: bool = True, **values
-    ) -> list[ExploreResult]:
-        """Every (beta, T) of ``betas`` x ``Ts`` (each defaulting to the base's) ahead of time."""
-        betas = tuple(betas) or (self.base.beta,)
-        Ts = tuple(Ts) or (self.base.T,)
-        settings = [self.setting(beta=b, T=t, **values) for b in betas for t in Ts]
-        return fill_grid(settings, progress=progress, cache=self.cache)
 
 
 def grid(betas: Iterable[float], Ts: Iterable[int], **fixed) -> list[ExploreSetting]:

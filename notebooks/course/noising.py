@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from codigem_lab.diffusion.model import scale_input
 from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.viz.plots import DEFAULT_DPI, figure_png, new_figure, rgb_to_png, style_axes
-from codigem_lab.viz.snapshot import SnapshotDisplay
+from course.snapshot import SnapshotDisplay
 
 PAPER_BETA, PAPER_T = 1e-4, 3
 BETA_MIN, BETA_MAX = 1e-5, 0.9

@@ -8,10 +8,15 @@ of the full run's. The prose around them explains; these only state.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from codigem_lab.viz.results import row_label, table3_frame
+from codigem_lab.audit import KL_WEIGHT, GradientFlowReport
+from course.tables import row_label, table3_frame
+
+if TYPE_CHECKING:
+    from codigem_lab.experiments.explore import ExploreResult
 
 
 def _ordinal(n: int) -> str:
@@ -99,3 +104,120 @@ def sweep_reading(
     if at:
         text += f"; {at[0]:.3f} at the paper's {knob} = {reference:g}"
     return text + "."
+
+
+def budget_reading(frame: pd.DataFrame) -> str:
+    """What :func:`~codigem_lab.experiments.explore.budget_comparison`'s rows say, numbers from the rows; the reading is marked as
+    an inference."""
+    short, paper = frame.iloc[0], frame.iloc[1]
+    knn = float(frame.loc["Item-KNN", "R@50"])
+    n = int(paper["test users"])
+
+    def diff(row) -> str:
+        lo, hi = row["low"], row["high"]
+        return f"{row['vs Item-KNN']:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+
+    text = (
+        f"Item-KNN's test R@50 is {knn:.3f}. CODIGEM at the explorer's budget ({short['epochs']} "
+        f"epochs run) reaches {short['R@50']:.3f}, {diff(short)} against Item-KNN over {n} test "
+        f"users; trained as the paper trains it ({paper['epochs']} epochs run) it reaches "
+        f"{paper['R@50']:.3f}, {diff(paper)}. "
+    )
+    lo, hi = paper["low"], paper["high"]
+    gap = knn - float(short["R@50"])
+    closed = (float(paper["R@50"]) - float(short["R@50"])) / gap if gap > 0 else float("nan")
+    part = (
+        f"training longer closes {closed:.0%} of the panel's gap"
+        if gap > 0
+        else "CODIGEM is not behind Item-KNN at the explorer's budget"
+    )
+    if hi < 0:
+        return text + (
+            f"Our reading (an inference from these numbers): {part}, but Item-KNN stays ahead "
+            "beyond the noise of the test users even at the paper's budget: on this data the "
+            "neighbourhood model is the stronger recommender, whatever the budget."
+        )
+    if lo > 0:
+        return text + (
+            f"Our reading (an inference from these numbers): {part}; at the paper's budget "
+            "CODIGEM is ahead beyond the noise of the test users, so Item-KNN's lead in the panel "
+            "comes from the explorer's short budget."
+        )
+    return text + (
+        f"Our reading (an inference from these numbers): {part}, and at the paper's budget the "
+        "difference is within the noise of the test users: Item-KNN's lead in the panel comes "
+        f"{'mostly' if closed >= 0.5 else 'partly'} from the explorer's short budget, chosen so "
+        "that a setting trains in seconds."
+    )
+
+
+def popularity_reading(low: ExploreResult, high: ExploreResult) -> str:
+    """What a larger beta did to CODIGEM's lists beyond accuracy (ARP, coverage, R@50), from two
+    results of one explorer; where ARP did not rise the numbers say which way the lists moved."""
+    a, b = low.beyond["codigem"], high.beyond["codigem"]
+    r_a, r_b = low.metrics["codigem"]["R@50"], high.metrics["codigem"]["R@50"]
+    pop = low.beyond["pop"]["ARP@50"]
+    text = (
+        f"CODIGEM's top 50 at beta = {low.setting.beta:g} -> {high.setting.beta:g}: ARP@50 "
+        f"{a['ARP@50']:.0f} -> {b['ARP@50']:.0f} (Pop's lists: {pop:.0f}), coverage@50 "
+        f"{a['coverage@50']:.3f} -> {b['coverage@50']:.3f}, R@50 {r_a:.3f} -> {r_b:.3f}. "
+    )
+    if b["ARP@50"] > a["ARP@50"]:
+        return text + (
+            "With less of x left in z_1 the lists hold more popular movies"
+            + (" and fewer distinct ones" if b["coverage@50"] < a["coverage@50"] else "")
+            + ": the model falls back towards Pop's list of blockbusters."
+        )
+    return text + (
+        "ARP did not rise: at the larger beta the lists are no more popular"
+        + (
+            f", though R@50 fell by {r_a - r_b:.3f}: the decoder lost accuracy without falling "
+            "back on popular movies."
+            if r_b < r_a
+            else ", and R@50 did not fall: at this budget the larger beta did not hurt the decoder."
+        )
+    )
+
+
+def _names(items) -> str:
+    items = list(items)
+    return ", ".join(items) if items else "nothing"
+
+
+def gradient_flow_reading(report: GradientFlowReport) -> str:
+    """A gradient-flow report in a few plain sentences: what reaches the ranking, through which
+    terms, what cannot (:mod:`codigem_lab.audit`)."""
+    r = report
+    rg = r.ranking_groups
+    lines = [f"Gradient flow in {r.model}, {r.score_mode} scoring:"]
+    lines.append(f"- the ranking is reached by: {_names(r.ordered(r.ranking_reach))}")
+    if rg != r.ranking_reach:
+        lines.append(f"- their training is coupled to: {_names(r.ordered(rg - r.ranking_reach))}")
+    for group in r.groups:
+        terms = [t for t, reached in r.term_reach.items() if group in reached]
+        lines.append(f"- {group} is trained by: {_names(terms) if terms else 'no loss term'}")
+    if r.inert_terms:
+        lines.append(
+            f"- no trainable parameter in: {_names(r.inert_terms)} "
+            "(they change the loss value, never a gradient)"
+        )
+    cannot = [t for t in r.term_reach if t not in r.ranking_terms and t not in r.inert_terms]
+    if cannot:
+        lines.append(
+            f"- cannot change the ranking: {_names(cannot)} "
+            f"(they train only {_names(r.ordered(set().union(*(r.term_reach[t] for t in cannot))))})"
+        )
+    weighted = [t for t, w in r.term_weights.items() if w == KL_WEIGHT]
+    if weighted:
+        moves = [t for t in weighted if t in r.ranking_terms]
+        lines.append(
+            "- KL annealing (variant I) scales "
+            + _names(weighted)
+            + (
+                f"; of these only {_names(moves)} can change the ranking"
+                if moves
+                else "; none of them can change the ranking"
+            )
+        )
+    lines.extend(f"- note: {n}" for n in r.notes)
+    return "\n".join(lines)

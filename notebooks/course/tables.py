@@ -1,9 +1,8 @@
 """The paper's tables and figures for notebooks 05-08: styled tables and charts of the studies' runs.
 
-Three parts, each usable on its own:
+The runs come from the study registry (:mod:`codigem_lab.experiments.registry`); this module only
+draws and styles what they return, and nothing in ``codigem_lab`` imports it. Three parts:
 
-* The runs themselves come from the study registry (:mod:`codigem_lab.experiments.registry`,
-  the layer below): this module only draws and styles what they return.
 * **Tables of the protocols** (:func:`target_counts`, :func:`compare_tables`).
 * **Styled tables** (:func:`style_table2`, :func:`style_table3`, :func:`style_result`): a pandas
   ``Styler`` (plain ``DataFrame`` where jinja2 is missing) with the best value per column in bold.
@@ -24,6 +23,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from codigem_lab.audit import ranking_unaffected, variant_effects
+from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
     beyond_display,
@@ -531,3 +532,28 @@ def ml20m_benchmark_table(path: str | Path | None = None) -> pd.DataFrame | None
             "paper's Table 5 (dataset and hardware not named)",
         ],
     ).set_index("")
+
+
+def audit_variants(
+    config: CODIGEMConfig | str,
+    variants: Mapping[str, Mapping[str, object]],
+    score_mode: str = "decoder",
+    *,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per variant: what it changes and whether it can change the ranking (notebook 06;
+    the audit itself: :mod:`codigem_lab.audit`)."""
+    report, effects = variant_effects(config, variants, score_mode, seed)
+    rows = {
+        name: {
+            "changed loss terms": ", ".join(eff.changed_terms),
+            "changed init": ", ".join(eff.changed_init),
+            "changed gradients": ", ".join(eff.changed_gradients),
+            "scores changed": eff.scores_changed,
+            "can change ranking": not ranking_unaffected(report, eff),
+        }
+        for name, eff in effects.items()
+    }
+    out = pd.DataFrame(rows).T
+    out.index.name = f"variant ({score_mode} scoring)"
+    return out

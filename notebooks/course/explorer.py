@@ -1,20 +1,7 @@
-"""The live explorer panel: beta, T, preset and input scaling change the recommender, on screen.
-
-The panel never trains: it is given an ``explore`` callable (in practice
-:class:`codigem_lab.experiments.explore.Explorer`), calls it with the widgets' values
-(``beta``, ``T``, ``preset``, ``input_scaling``, ``user``) and shows the result it returns: for one
-user their history (the movies they rated) and the top 10 of CODIGEM beside Pop's and Item-KNN's
-with the held-out hits marked; R@20/R@50 of the three with the popularity of their lists (ARP,
-novelty, coverage); the training curve, alpha_bar_1 and alpha_bar_T, and two small plots in the
-manner of the paper's Fig. 2 (R@50 against beta) and Fig. 3 (R@50 against T) that fill in with every
-setting tried, the current one highlighted, over an optional reference series (a committed sweep on
-other data, labelled as such).
-
-Everything shown is computed by plain functions of the result (:func:`explorer_view`,
-:func:`top10_frame`, :func:`metrics_frame`, :func:`readouts`, :func:`explorer_figure`), testable
-without a browser; :class:`ExplorerPanel` wires them to widgets. A slider move returns at once; the
-(possibly slow) call to ``explore`` runs in a worker thread, and moves made meanwhile are coalesced,
-so five key presses train the last setting, not five.
+"""The live explorer panel (explorer.ipynb, 07): beta, T, preset and input scaling change the
+recommender, on screen. It never trains: it calls an ``explore`` callable
+(:class:`codigem_lab.experiments.explore.Explorer`) and shows its result; nothing in
+``codigem_lab`` imports it. Its design: docs/explorer.md.
 """
 
 from __future__ import annotations
@@ -35,7 +22,7 @@ from codigem_lab.data.spec import SYNTHETIC_BANNER
 from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.errors import CodigemError
 from codigem_lab.viz.plots import figure_png, new_figure
-from codigem_lab.viz.snapshot import SnapshotDisplay
+from course.snapshot import SnapshotDisplay
 
 #: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).
 BETAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 0.9)
