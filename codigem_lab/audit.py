@@ -500,6 +500,26 @@ def variant_effects(config, variants, score_mode, seed):
     return report, effects
 
 
+def unaffected_variants(
+    config: CODIGEMConfig | str,
+    variants: Mapping[str, Mapping[str, object]],
+    score_mode: str = "decoder",
+    *,
+    label: str = "",
+    seed: int = 0,
+) -> dict[str, str]:
+    """Before a study trains ``variants`` of ``config``: each variant that cannot change the
+    ranking under ``score_mode``, with the sentence that says why (a study's notes)."""
+    report, effects = variant_effects(config, variants, score_mode, seed)
+    prefix = f"{label + ': ' if label else ''}variant "
+    return {
+        name: explain_variant(report, eff, name=prefix + name)
+        + " Its runs will reproduce the base model's ranking."
+        for name, eff in effects.items()
+        if ranking_unaffected(report, eff)
+    }
+
+
 def warn_if_cannot_change_ranking(
     config: CODIGEMConfig | str,
     variants: Mapping[str, Mapping[str, object]],
@@ -509,20 +529,10 @@ def warn_if_cannot_change_ranking(
     warn: bool = True,
     seed: int = 0,
 ) -> list[str]:
-    """Before a study trains ``variants`` of ``config`` (Table 3 does): one message (and a
-    :class:`RankingUnaffectedWarning`) per variant that cannot change the ranking under
-    ``score_mode``. Returns the messages, for the study's notes."""
-    report, effects = variant_effects(config, variants, score_mode, seed)
-    out = []
-    for name, eff in effects.items():
-        if ranking_unaffected(report, eff):
-            msg = explain_variant(
-                report, eff, name=f"{label + ': ' if label else ''}variant {name}"
-            )
-            msg += " Its runs will reproduce the base model's ranking."
-            out.append(msg)
-            if warn:
-                warnings.warn(msg, RankingUnaffectedWarning, stacklevel=2)
+    """:func:`unaffected_variants`' sentences, each also a :class:`RankingUnaffectedWarning`."""
+    out = list(unaffected_variants(config, variants, score_mode, label=label, seed=seed).values())
+    for msg in out if warn else ():
+        warnings.warn(msg, RankingUnaffectedWarning, stacklevel=2)
     return out
 
 

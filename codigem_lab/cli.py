@@ -55,6 +55,19 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
+def cmd_claims(args) -> int:
+    from codigem_lab.experiments import claims
+
+    if args.check:
+        stale = claims.stale(args.out)
+        for name in stale:
+            print(f"{name} differs from the results files; run `{claims.COMMAND}`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in claims.write(args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from codigem_lab import cli_explore, cli_recommend, cli_reproduce, cli_train
     from codigem_lab.data.spec import DataSpec
@@ -91,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--no-progress", action="store_true")
     quick.add_argument("--json", action="store_true")
     quick.set_defaults(dataset="auto", func=cmd_quickstart)
+
+    claims = sub.add_parser(
+        "claims", help="the claims ledger: every claim judged from the results files"
+    )
+    claims.add_argument("--out", default=None, help="folder of claims.md/.json (default results/)")
+    claims.add_argument("--check", action="store_true", help="exit 1 if the files there differ")
+    claims.set_defaults(func=cmd_claims)
 
     cli_train.register(sub)
     cli_reproduce.register(sub)

@@ -87,10 +87,17 @@ def test_every_md_in_results_names_its_command():
 def test_no_md_escapes_rendering():
     """A JSON that is not a results table (a benchmark's raw record) has no .md of the same
     name, so every .md beside a JSON is one the render test checks."""
-    others = set(RESULTS.rglob("*.json")) - set(TABLES)
+    others = set(RESULTS.rglob("*.json")) - set(TABLES) - {RESULTS / "claims.json"}
     assert {p.relative_to(RESULTS).as_posix() for p in others} >= {"ml20m/bench-cpu-1thread.json"}
     for p in others:
         assert not p.with_suffix(".md").exists(), f"{p}: has a .md but is not a results table"
+
+
+def test_claims_ledger_is_generated_from_the_files():
+    """results/claims.md and .json are what ``codigem-lab claims`` makes of the files now."""
+    from codigem_lab.experiments import claims
+
+    assert claims.stale(RESULTS, RESULTS) == [], "run codigem-lab claims"
 
 
 def test_readme_tables_are_generated_from_the_files():

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from codigem_lab.experiments.aggregate import (
+    Family,
     add_holm,
     compare,
     compare_differences,
@@ -104,9 +105,21 @@ def test_holm_by_hand():
     out = holm([None, 0.2, float("nan"), 0.01])
     assert out[0] is None and out[2] is None and out[1:4:2] == pytest.approx([0.2, 0.02])
     assert holm([0.6, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1, monotone
-    rows = [{"p": 0.01}, {"p": None}, {"p": 0.02}]
-    add_holm(rows)
-    assert [r["p_holm"] for r in rows] == pytest.approx([0.02, None, 0.02])
+
+
+def test_holm_family_is_fixed_before_the_runs():
+    family = Family(("a", "b", "c", "d"), excluded={"d": "a proven no-op"})
+    full = [{"p": 0.01}, {"p": 0.04}, {"p": 0.03}, {"p": 1.0}]
+    note = add_holm(full, family, ["a", "b", "c", "d"])
+    assert [r["p_holm"] for r in full] == pytest.approx([0.03, 0.06, 0.06, None])
+    assert "3 planned comparisons" in note and "left out: d" in note
+    # a command that ran a subset (and an unplanned extra): the same family, so c counts at p = 1
+    sub = [{"p": 0.01}, {"p": 0.04}, {"p": 0.001}, {"p": None}]
+    note = add_holm(sub, family, ["a", "b", "x", "ref"])
+    assert [r["p_holm"] for r in sub] == [pytest.approx(0.03), pytest.approx(0.08), None, None]
+    assert "not run by this command, counted at p = 1: c" in note and "unadjusted: x" in note
+    for a, b in zip(full[:2], sub[:2]):  # never below the full run's
+        assert b["p_holm"] >= a["p_holm"]
 
 
 def test_texts():

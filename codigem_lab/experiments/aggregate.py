@@ -20,8 +20,11 @@ seeds a p-value rests on 2 degrees of freedom, and it falls below 1e-3 only when
 nearly the same effect. With **one seed** there are no replicates: the comparison falls back to a
 paired t-test over that seed's users, and says that it covers user sampling only.
 
-**Several comparisons in one table** are adjusted with Holm's step-down method (:func:`holm`),
-which controls the family-wise error rate without assuming independence.
+**Several comparisons** are adjusted with Holm's step-down method (:func:`holm`), which controls
+the family-wise error rate without assuming independence, over the study's planned comparisons
+(a :class:`Family`, fixed by the study's definition before any run), not over whatever rows a
+command happened to produce. :func:`minimum_detectable_effect` says how large an effect a test
+of this design could find.
 
 Every comparison carries a ``p_method`` string that says which of these it is, with the number
 of seeds and users behind it; tables print it in their notes.
@@ -36,11 +39,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from codigem_lab.experiments.cache import RunRecord
 from codigem_lab.metrics import beyond_columns
@@ -264,10 +267,61 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def add_holm(rows: list[dict], key: str = "p") -> None:
-    """Set ``p_holm`` in each row from the ``key`` p-values of all rows (one family: the table)."""
-    for row, ph in zip(rows, holm([r.get(key) for r in rows])):
-        row["p_holm"] = ph
+@dataclass(frozen=True)
+class Family:
+    """A study's planned comparisons, named by its definition before any run: Holm adjusts over
+    these only, so a comparison's adjusted p never depends on which others a command ran.
+    ``excluded``: planned comparisons proven no-ops before training (name -> why), left out."""
+
+    planned: tuple[str, ...]
+    excluded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tested(self) -> tuple[str, ...]:
+        return tuple(c for c in self.planned if c not in self.excluded)
+
+
+def add_holm(rows: list[dict], family: Family, names: Sequence[str]) -> str:
+    """Set ``p_holm`` of each row (called ``names[i]``) from its ``p``, adjusted over
+    ``family``: a planned comparison this command did not run counts at p = 1 (so its absence can
+    only raise the others' adjusted p); a row outside the family gets None. Returns the note."""
+    p = {n: r.get("p") for n, r in zip(names, rows)}
+    tested = family.tested
+    adjusted = dict(zip(tested, holm([1.0 if _nan(p.get(c)) else p[c] for c in tested])))
+    for n, r in zip(names, rows):
+        r["p_holm"] = None if _nan(r.get("p")) else adjusted.get(n)
+    missing = [c for c in tested if _nan(p.get(c))]
+    unplanned = [n for n in names if n not in family.planned and not _nan(p[n])]
+    parts = [f"over the study's {len(tested)} planned comparisons, fixed before the runs"]
+    parts = [f"{parts[0]} ({', '.join(tested)})"] if tested else []
+    for what, which in (
+        ("proven unable to change the ranking before training, left out", list(family.excluded)),
+        ("planned but not run by this command, counted at p = 1", missing),
+        ("not planned, left unadjusted", unplanned),
+    ):
+        parts += [f"{what}: {', '.join(which)}"] if which else []
+    return f"p (Holm): Holm-adjusted {'; '.join(parts) or 'over no comparison'}."
+
+
+def minimum_detectable_effect(
+    se: float, df: float, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """The smallest true effect a two-sided t-test with standard error ``se`` and ``df`` degrees of
+    freedom finds with probability ``power`` at level ``alpha`` (noncentral t). For a one-sample
+    test over n seeds with per-seed SD s: ``se = s / sqrt(n)``, ``df = n - 1``."""
+    if se == 0:
+        return 0.0
+    crit = stats.t.ppf(1 - alpha / 2, df)
+
+    def shortfall(delta: float) -> float:
+        nc = delta / se
+        wrong_side = np.nan_to_num(stats.nct.cdf(-crit, df, nc))  # NaN where it underflows
+        return stats.nct.sf(crit, df, nc) + wrong_side - power
+
+    high = se * (crit + 3)
+    while shortfall(high) < 0:
+        high *= 2
+    return float(optimize.brentq(shortfall, 0.0, high, xtol=se * 1e-9))
 
 
 # ======================================================================== display text
@@ -293,13 +347,11 @@ def comparison_columns(
     }
 
 
-def comparison_note(rows: Sequence[dict]) -> str:
-    """The notes' account of a table's p-values: which test made them, and Holm's family."""
+def comparison_note(rows: Sequence[dict], holm_note: str) -> str:
+    """The notes' account of a table's p-values: which test made them, and Holm's family (the
+    note :func:`add_holm` returned)."""
     methods = sorted({r["p_method"] for r in rows if r["p_method"]})
-    return (
-        f"p: {'; '.join(methods) if methods else 'no comparison'}; p (Holm): Holm-adjusted over "
-        f"the table's {sum(r['p'] is not None for r in rows)} comparisons."
-    )
+    return f"p: {'; '.join(methods) if methods else 'no comparison'}; {holm_note}"
 
 
 def effect_text(effect: float | None, ci: Sequence[float] | None, digits: int = 4) -> str:

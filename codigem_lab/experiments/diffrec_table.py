@@ -42,6 +42,7 @@ def diffrec_published(cfg: ExperimentConfig) -> Published:
 
 LAYOUT = Layout(
     title="DiffRec's Table 2 (clean training)",
+    models=MODELS,
     metrics=diffrec_paper.COLUMNS,
     significance="R@20",
     references=(("diffrec", None),),
@@ -56,7 +57,7 @@ def reproduce_diffrec(cfg: ExperimentConfig) -> TableResult:
     """Every model of :data:`MODELS` (or ``--models``) for every seed, by DiffRec's rules (Recall
     as hits / #targets whatever ``--recall-definition`` says), beside DiffRec's published rows."""
     cfg = dataclasses.replace(cfg, recall_definition="targets")
-    result = reproduce_table2(cfg, cfg.extra.get("models") or MODELS, LAYOUT)
+    result = reproduce_table2(cfg, cfg.extra.get("models"), LAYOUT)
     result.notes.append(budget_note(result.rows))
     if "diffrec" in {r["model"] for r in result.rows}:
         result.notes.append(every_epoch_probe(cfg))

@@ -4,7 +4,7 @@ Models with a ``TUNING`` grid get their key hyper-parameters tuned on validation
 before the seeds run; the grid and the choice are recorded in the output. Each row: mean and 95%
 t-interval over seeds; against CODIGEM (paper preset): the effect on R@50 with its interval and a
 two-stage paired test (paired over users within a seed, a t-test over seeds), Holm-adjusted over
-the table's comparisons (:mod:`codigem_lab.experiments.aggregate`).
+the layout's planned comparisons (:meth:`Layout.family`; :mod:`codigem_lab.experiments.aggregate`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
     BEYOND_NOTE,
+    Family,
     add_holm,
     beyond_display,
     beyond_metrics,
@@ -107,12 +108,14 @@ def paper_published(cfg: ExperimentConfig) -> Published:
 
 @dataclass(frozen=True)
 class Layout:
-    """What a model table reports: title, metrics, the model the others are compared with (the
-    first of ``references`` that ran), trainer overrides (``train`` for every run, ``model_train``
-    by model name on top) and the published rows beside ours (``all_published`` also lists the
-    published models we did not run)."""
+    """What a model table reports: title, metrics, the models it plans (``models``, run when no
+    ``--models`` is given), the model the others are compared with (the first of ``references``
+    that ran), trainer overrides (``train`` for every run, ``model_train`` by model name on top)
+    and the published rows beside ours (``all_published`` also lists the published models we did
+    not run)."""
 
     title: str = "Table 2"
+    models: tuple[str, ...] = DEFAULT_MODELS
     metrics: tuple[str, ...] = METRICS
     significance: str = SIGNIFICANCE_METRIC
     references: tuple[tuple[str, str | None], ...] = (("codigem", "paper"), ("codigem", "released"))
@@ -123,6 +126,13 @@ class Layout:
 
     def train_for(self, model: str) -> dict:
         return {**self.train, **self.model_train.get(model, {})}
+
+    def family(self) -> Family:
+        """The planned comparisons, fixed before any run: every planned model against the first
+        reference, on the significance metric, whatever ``--models`` a command gives."""
+        ref = self.references[0]
+        keys = [k for k in parse_models(self.models) if k != ref]
+        return Family(tuple(paper.display_name(*k) for k in keys))
 
 
 TABLE2 = Layout()
@@ -170,7 +180,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
     groups: dict[tuple[str, str | None], list] = {}
     tuning_records: list = []
     wall = 0.0
-    for model, variant in parse_models(models or cfg.extra.get("models")):
+    for model, variant in parse_models(models or cfg.extra.get("models") or layout.models):
         train = layout.train_for(model)
         params, tried, others = tune(cfg, model, variant, cache, train)
         tuning_records += others
@@ -212,7 +222,9 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
         row["reference"] = None if (ref is None or is_ref) else ref_label
         row.update(comparison_fields(cmp, sig))
         rows.append(row)
-    add_holm(rows)
+    planned = ref_key == layout.references[0]  # else none of these comparisons is planned
+    family = layout.family() if planned else Family(())
+    holm_note = add_holm(rows, family, [r["label"] for r in rows])
     frame = pd.DataFrame(rows)
     published = layout.published(cfg)
     paper_block = published.block
@@ -240,7 +252,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
         seed_variance_note(cfg),
         published.note,
         f"{eff}: model minus {ref_label} in mean test {sig}, with its 95% "
-        f"interval; {comparison_note(rows)}",
+        f"interval; {comparison_note(rows, holm_note)}",
         *([BEYOND_NOTE] if beyond else []),
     ]
     by_model = {
