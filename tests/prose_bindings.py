@@ -620,7 +620,5 @@ WHITELIST: list[Allow] = [
     Allow(r"0\.1, 0\.3, 0\.9\\\}|beta = 0\.3|\\pm 1\.96|below 0\.99",
           "the swept betas, exercise inputs and the normal 97.5% quantile: " + SETTING,
           ("07_sensitivity.ipynb",)),
-    Allow(r"within 10% of 1", "the verdict's threshold for 'no difference': " + SETTING,
-          ("08_efficiency.ipynb",)),
 ]
 # fmt: on
