@@ -291,6 +291,7 @@ def _write(item: PlanItem, out: StudyOutput, plan, trained: set, start: float, h
     return {
         "study": item.study.name,
         "file": written.as_posix(),
+        "remakes": item.file.relative_to(item.results.parent).as_posix(),
         "how": how,
         "runs": len(plan.records),
         "trained": len(made_now & set(plan.records)),

@@ -364,11 +364,9 @@ def recompute_results(path) -> list[tuple[dict, dict]]:
     import json
     from pathlib import Path
 
-    from codigem_lab.experiments.tables import PER_USER_SUFFIX
-
     path = Path(path)
     doc = json.loads(path.read_text(encoding="utf-8"))
-    per_user = pd.read_csv(path.with_name(path.stem + PER_USER_SUFFIX))
+    per_user = pd.read_csv(path.with_name(f"{path.stem}-per-user.csv.gz"))  # TableResult.save's
     effects = (k for r in doc["rows"] for k in r if k.startswith("effect_") and "@" in k)
     metric = next(effects, "effect_")[len("effect_") :] or None
     return list(zip(doc["rows"], recompute_rows(per_user, metric), strict=True))
