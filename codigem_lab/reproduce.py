@@ -171,21 +171,15 @@ def _inside(b: PlanItem, a: PlanItem) -> bool:
 
 def _recorded_s(doc: dict) -> float:
     """The training + validation seconds a results file records (else its wall time)."""
-    if doc.get("compute_s") is not None:
-        return doc["compute_s"] + (doc.get("tuning_compute_s") or 0.0)
-    rows = doc["rows"]
-    if rows and all("epochs_mean" in r and "train_s_per_epoch_mean" in r for r in rows):
-        return sum(
-            r["epochs_mean"] * (r["train_s_per_epoch_mean"] + r.get("eval_s_per_epoch_mean", 0))
-            for r in rows
-        )
-    return doc.get("wall_s") or 0.0
+    if doc.get("compute_s") is None:
+        return doc.get("wall_s") or 0.0
+    return doc["compute_s"] + (doc.get("tuning_compute_s") or 0.0)
 
 
 def _timing_s(doc: dict) -> float:
     """A timed study's timing runs: TIMING_EPOCHS epochs of each row's full and fast path."""
     total = 0.0
-    for r in doc["rows"]:
+    for r in doc.get("rows") or []:
         full = (r.get("train_s_per_epoch") or 0) + (r.get("eval_s_per_epoch") or 0)
         fast = r.get("fast_train_s_per_epoch")
         total += full + ((fast or 0) + (r.get("eval_s_per_epoch") or 0) if fast else 0)
@@ -200,7 +194,7 @@ def estimate(items: list[PlanItem], workers: int) -> list[dict]:
     for it in items:
         doc = it.doc
         n_seeds = len(doc.get("seeds") or [0])
-        counted = sum(int(r.get("seeds") or n_seeds) for r in doc["rows"])
+        counted = sum(int(r.get("seeds") or n_seeds) for r in doc.get("rows") or [])
         counted += sum(len(t) - 1 for t in (doc.get("tuning") or {}).values())
         twin = next((o for o in items if _inside(it, o) and not _inside(o, it)), None)
         recorded = _recorded_s(doc) / 60
@@ -229,11 +223,11 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
     lines = [
         f"reproduce all: {len(items)} results files, {workers} worker process(es), one torch "
         "thread each; timed studies last, alone",
-        f"{'study':<13} {'file':<64} {'runs':>5} {'recorded':>9} {'est. min':>9}  how",
+        f"{'study':<13} {'file':<70} {'runs':>5} {'recorded':>9} {'est. min':>9}  how",
     ]
     for r in rows:
         lines.append(
-            f"{r['study']:<13} {r['file']:<64} {r['runs']!s:>5} {r['recorded_min']:>9.1f} "
+            f"{r['study']:<13} {r['file']:<70} {r['runs']!s:>5} {r['recorded_min']:>9.1f} "
             f"{r['minutes']:>9.1f}  {r['how']}"
         )
     total = sum(r["minutes"] for r in rows)
@@ -257,7 +251,8 @@ def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
     """A worker's job: one run into the shared result cache (its key when stored)."""
     from codigem_lab.experiments.cache import ResultCache
 
-    run_specs([spec], ResultCache(root, keep_stale, keep_best), progress=False)
+    with redirect_stdout(io.StringIO()):  # the cache's notes, once per run: noise here
+        run_specs([spec], ResultCache(root, keep_stale, keep_best), progress=False)
     return spec.key()
 
 
@@ -312,7 +307,9 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
     torch.set_num_threads(1)
     cfg0 = items[0].cfg if items else ExperimentConfig()
     cache = (cfg0.cache_root, cfg0.keep_stale, cfg0.keep_best)
-    pooled = [it for it in items if not it.study.timed]
+    minutes = [r["minutes"] for r in estimate(items, workers)]  # the longest studies first
+    order = sorted(range(len(items)), key=lambda n: -minutes[n])
+    pooled = [items[n] for n in order if not items[n].study.timed]
     studies = tqdm(total=len(items), desc="studies", disable=not progress, position=0)
     runs = tqdm(total=0, desc="runs", unit="run", disable=not progress, position=1)
     how = f"its runs trained first by a pool of {workers} process(es), one torch thread each"

@@ -170,3 +170,16 @@ def test_per_user_recompute_fails_on_a_changed_user_value(tmp_path):
     assert rows[1]["effect_per_seed"] == [0.25, 0.125] and "p" in rows[1] and "p" not in rows[0]
     frame.loc[7, "R@50"] = 0.75
     assert recompute_rows(frame, "R@50")[1]["effect_R@50"] == 0.25
+
+
+def test_a_kept_stale_file_written_again_where_it_lies_leaves_the_list(tmp_path, monkeypatch):
+    monkeypatch.setitem(STUDIES, "toytimed", Study("toytimed", "Toy timed", _timed_toy, timed=True))
+    results = tmp_path / "results"
+    cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False, cache_root=str(tmp_path / "c"))
+    file = results / "toytimed" / f"{STUDIES['toytimed'].stem(cfg)}.json"
+    kept = {"toytimed/" + file.name: "made before now; regenerate with codigem-lab reproduce all"}
+    results.mkdir()
+    (results / "kept-stale.json").write_text(json.dumps({**kept, "x.json": "r"}), "utf-8")
+    report = run_plan([PlanItem(file, results, STUDIES["toytimed"], cfg, results, {})], 1, False)
+    assert file.is_file() and report["files"][0]["trained"] == 1
+    assert json.loads((results / "kept-stale.json").read_text("utf-8")) == {"x.json": "r"}

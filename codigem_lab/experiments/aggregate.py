@@ -318,8 +318,9 @@ PER_USER_KEYS = ("group", "reference", "model", "variant", "seed", "user")
 def per_user_frame(
     groups: Sequence[tuple[str, Sequence[RunRecord], str | None]], metrics: Sequence[str]
 ) -> pd.DataFrame:
-    """Every (group, seed, user) row of per-user test ``metrics`` of a table: ``groups`` are
-    (label, the row's runs, label of the row it is compared with or None), in the rows' order."""
+    """Every (group, seed, user) row of per-user test ``metrics`` of a table (its accuracy
+    metrics: per-user values are most of a results folder's bytes): ``groups`` are (label, the
+    row's runs, label of the row it is compared with or None), in the rows' order."""
     parts = []
     for label, records, reference in groups:
         for r in records:

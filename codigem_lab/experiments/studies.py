@@ -108,7 +108,7 @@ def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
     add_holm(rows)
     per_user = per_user_frame(
         [(f"{p} / {v}", by_cell[(p, v)], None if v == "base" else f"{p} / base") for p, v in cells],
-        ("R@50", "N@50", *TABLE3_BEYOND),
+        ("R@50", "N@50"),
     )
     frame = pd.DataFrame(rows)
     beyond = beyond_display(frame, TABLE3_BEYOND)

@@ -220,7 +220,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
             (paper.display_name(*k), recs, None if ref is None or recs is ref else ref_label)
             for k, recs in groups.items()
         ],
-        metrics + beyond_metrics(metrics),
+        metrics,
     )
     frame = pd.DataFrame(rows)
     published = layout.published(cfg)
