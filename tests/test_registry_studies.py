@@ -24,7 +24,7 @@ def test_every_study_is_a_cli_choice_and_every_listed_figure_has_a_maker():
         a for a in build_parser()._subparsers._group_actions[0].choices["reproduce"]._actions
         if a.dest == "what"
     )  # fmt: skip
-    assert list(reproduce.choices) == list(STUDIES)
+    assert list(reproduce.choices) == [*STUDIES, "all"]
     for study in STUDIES.values():
         for suffix in study.figures:
             assert suffix in FIGURES[study.name], (study.name, suffix)

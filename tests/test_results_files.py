@@ -146,3 +146,36 @@ def test_save_writes_md_from_json_with_provenance(tmp_path):
     assert text.rstrip().endswith("```\ncodigem-lab reproduce x\n```")
     assert "torch threads:" in text and "Wall time" in text and "n1" in text
     assert doc["table"]["cells"] == [["0.4187 [0.3825, 0.4549]"]]
+
+
+KEPT_STALE = json.loads((RESULTS / "kept-stale.json").read_text(encoding="utf-8"))
+STALE_REASON = re.compile(r"made before .+; regenerate with codigem-lab reproduce all")
+
+
+def test_committed_results_carry_one_code_version_or_are_listed_as_kept_stale():
+    versions: dict[str | None, list[str]] = {}
+    for path in TABLES:
+        rel = path.relative_to(RESULTS).as_posix()
+        version = json.loads(path.read_text(encoding="utf-8"))["provenance"].get("code_version")
+        if rel not in KEPT_STALE:
+            versions.setdefault(version, []).append(rel)
+    assert None not in versions, f"results without a code version: {versions.get(None)}"
+    assert len(versions) <= 1, (
+        f"results made by {len(versions)} code versions: {versions}; regenerate them with "
+        "`codigem-lab reproduce all`, or list the older ones in results/kept-stale.json"
+    )
+    for rel, reason in KEPT_STALE.items():
+        assert (RESULTS / rel).is_file(), f"results/kept-stale.json names no file {rel}"
+        assert STALE_REASON.fullmatch(reason), (rel, reason)
+        doc = json.loads((RESULTS / rel).read_text(encoding="utf-8"))
+        assert doc["provenance"].get("code_version") not in versions, f"{rel} is not stale"
+
+
+def test_every_place_showing_a_kept_stale_file_says_so():
+    listing = TOOL.results_files()
+    for rel in KEPT_STALE:
+        assert f"[`{rel}`]({rel.replace('.json', '.md')}) (kept stale)" in listing
+    for name, block in TOOL.BLOCKS.items():
+        rel = next((r for r in KEPT_STALE if name.endswith(Path(r).stem)), None)
+        if rel and name != "results-files":
+            assert "kept stale" in block(), name

@@ -76,6 +76,7 @@ def test_reproduce_table2_quick_json(tmp_path, capsys, monkeypatch):
     assert "most of it: " in compute and "tuning runs add" in compute  # itemknn's other k
     files = sorted(p.name for p in (tmp_path / "results" / "table2").iterdir())
     assert files == [
+        "table2-synthetic-strong-minK-quick-per-user.csv.gz",
         "table2-synthetic-strong-minK-quick.csv",
         "table2-synthetic-strong-minK-quick.json",
         "table2-synthetic-strong-minK-quick.md",

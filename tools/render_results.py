@@ -66,8 +66,20 @@ def render_file(path: Path) -> str:
 
 
 # ======================================================================= README blocks
+def kept_stale() -> dict[str, str]:
+    """results/kept-stale.json: the files made at an older code version on purpose, and why."""
+    path = RESULTS / "kept-stale.json"
+    return load(path) if path.exists() else {}
+
+
 def _block_table(rel: str) -> Callable[[], str]:
-    return lambda: markdown_table(load(RESULTS / rel)["table"])
+    def block() -> str:
+        stale = kept_stale().get(rel)
+        return markdown_table(load(RESULTS / rel)["table"]) + (
+            f"\n\n*`{rel}`: kept stale, {stale}.*" if stale else ""
+        )
+
+    return block
 
 
 def _gib(mb: float) -> str:
@@ -193,13 +205,15 @@ def results_files() -> str:
         "runs recorded |",
         "|---|---|---|---|---|",
     ]
+    stale = kept_stale()
     for path in table_files():
         doc = load(path)
         rel = path.relative_to(RESULTS).as_posix()
         seeds = doc.get("seeds") or _seeds_from_notes(doc.get("notes") or [])
         wall = doc["provenance"]["wall_s"]
         lines.append(
-            f"| [`{rel}`]({rel.replace('.json', '.md')}) | {doc['name']} | "
+            f"| [`{rel}`]({rel.replace('.json', '.md')}){' (kept stale)' if rel in stale else ''}"
+            f" | {doc['name']} | "
             f"{len(seeds) if seeds else ''} | {wall:.0f} s ({wall / 60:.1f} min) | "
             f"{_compute_text(doc)} |"
         )

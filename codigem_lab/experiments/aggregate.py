@@ -361,3 +361,65 @@ def effect_text(effect: float | None, ci: Sequence[float] | None, digits: int = 
     if ci is None or any(_nan(c) for c in ci):
         return f"{effect:+.{digits}f}"
     return f"{effect:+.{digits}f} [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
+
+
+# ==================================================================== per-user values
+PER_USER_KEYS = ("group", "reference", "model", "variant", "seed", "user")
+
+
+def per_user_frame(
+    groups: Sequence[tuple[str, Sequence[RunRecord], str | None]], metrics: Sequence[str]
+) -> pd.DataFrame:
+    """Every (group, seed, user) row of per-user test ``metrics`` of a table (its accuracy
+    metrics: per-user values are most of a results folder's bytes): ``groups`` are (label, the
+    row's runs, label of the row it is compared with or None), in the rows' order."""
+    parts = []
+    for label, records, reference in groups:
+        for r in records:
+            pu = r.per_user()
+            pu = pu[[m for m in metrics if m in pu.columns]].rename_axis("user").reset_index()
+            keys = dict(group=label, reference=reference or "", model=r.spec.model)
+            keys |= dict(variant=r.spec.variant or "", seed=r.spec.train.seed)
+            parts.append(pu.assign(**keys))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[[*PER_USER_KEYS, *[c for c in frame.columns if c not in PER_USER_KEYS]]]
+
+
+def recompute_rows(per_user: pd.DataFrame, metric: str | None = None) -> list[dict]:
+    """Each group's mean, std and 95% interval over seeds of every metric, and (``metric``) its
+    comparison with its reference group, recomputed from a per-user frame; rows in file order."""
+    metrics = [c for c in per_user.columns if c not in PER_USER_KEYS]
+    rows = []
+    for label, g in per_user.groupby("group", sort=False):
+        seeds = g.groupby("seed", sort=False)[metrics].mean()
+        row: dict = {"group": label}
+        for m in metrics:
+            v = seeds[m].to_numpy()
+            row[f"{m}_mean"] = float(v.mean())
+            row[f"{m}_std"] = float(v.std(ddof=1)) if len(v) > 1 else math.nan
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = t_interval(v)
+        ref = g["reference"].iloc[0]
+        if metric and isinstance(ref, str) and ref:
+            other = per_user[per_user["group"] == ref]
+            diffs = []
+            for seed, a in g.groupby("seed", sort=False):
+                b = other[other["seed"] == seed].set_index("user")[[metric]]
+                j = a.set_index("user")[[metric]].join(b, how="inner", rsuffix="_b").dropna()
+                diffs.append((j[metric] - j[f"{metric}_b"]).to_numpy())
+            row.update(compare_differences(diffs).fields(metric))
+        rows.append(row)
+    return rows
+
+
+def recompute_results(path) -> list[tuple[dict, dict]]:
+    """(row of a results JSON, the same row recomputed from its per-user file) for every row:
+    intervals and p-values checked against the users' own values."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    per_user = pd.read_csv(path.with_name(f"{path.stem}-per-user.csv.gz"))  # TableResult.save's
+    effects = (k for r in doc["rows"] for k in r if k.startswith("effect_") and "@" in k)
+    metric = next(effects, "effect_")[len("effect_") :] or None
+    return list(zip(doc["rows"], recompute_rows(per_user, metric), strict=True))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -144,11 +146,66 @@ class ExperimentConfig:
         return ResultCache(self.cache_root, keep_stale=self.keep_stale, keep_best=self.keep_best)
 
 
+def compute_seconds(record: RunRecord) -> float:
+    """Seconds of training and validation a run recorded (epochs x per-epoch seconds)."""
+    s = record.summary
+    return s.get("epochs", 0) * (s.get("train_s_per_epoch", 0) + s.get("eval_s_per_epoch", 0))
+
+
+class NeedRuns(Exception):
+    """A study run under a dry :func:`planning` read a run that is not in the cache yet."""
+
+
+class _Pending:
+    """Stands for a run not in the cache under a dry :func:`planning`: reading it stops the study."""
+
+    def __getattr__(self, name: str):
+        raise NeedRuns(name)
+
+
+@dataclass
+class Plan:
+    """What :func:`run_specs` met while a study ran under :func:`planning`: the records it used
+    (by key) and, when ``dry``, the runs it still needs (none trained)."""
+
+    dry: bool = True
+    records: dict[str, RunRecord] = field(default_factory=dict)
+    missing: list[RunSpec] = field(default_factory=list)
+
+    def compute_s(self) -> float:
+        return sum(compute_seconds(r) for r in self.records.values())
+
+
+_PLANS: list[Plan] = []
+
+
+def active_plan() -> Plan | None:
+    return _PLANS[-1] if _PLANS else None
+
+
+@contextmanager
+def planning(dry: bool = True) -> Iterator[Plan]:
+    """Note every run a study uses; ``dry``: train none, and hand the study a stand-in for each
+    run not in the cache (``codigem-lab reproduce all`` trains those in a pool, then reruns it)."""
+    plan = Plan(dry)
+    _PLANS.append(plan)
+    try:
+        yield plan
+    finally:
+        _PLANS.remove(plan)
+
+
 def run_specs(
     specs: list[RunSpec], cache: ResultCache, progress: bool = True, label: str = "runs"
 ) -> tuple[list[RunRecord], float]:
     """Run (or load) each spec through the cache; return the records and the wall time. A run
     another process is training is left for last, then waited for (or taken over if it dies)."""
+    plan = active_plan()
+    if plan is not None and plan.dry:
+        found = [cache.get(s) for s in specs]
+        plan.missing += [s for s, r in zip(specs, found) if r is None]
+        plan.records.update((r.key, r) for r in found if r is not None)
+        return [r or _Pending() for r in found], 0.0  # type: ignore[misc]
     t0 = time.perf_counter()
     records: list[RunRecord | None] = [None] * len(specs)
     done = sum(cache.get(s) is not None for s in specs)
@@ -173,4 +230,34 @@ def run_specs(
                 time.sleep(WAIT_POLL_S)
             pending = busy
     bar.close()
+    if plan is not None:
+        plan.records.update((r.key, r) for r in records)  # type: ignore[union-attr]
     return records, time.perf_counter() - t0  # type: ignore[return-value]
+
+
+def training_path_note(cfg: ExperimentConfig) -> str:
+    """What a study's CODIGEM runs trained: the fast path, the full model, or reverse scoring."""
+    if cfg.score_mode != "decoder":
+        return (
+            f"Scored by the {cfg.score_mode} chain (the paper's Sec. 2.4), model selection on the "
+            "same scores; every network trained (the fast path does not apply)."
+        ) + precision_note(cfg)
+    if cfg.full_model:
+        return "Decoder scoring; every network trained (--full-model)." + precision_note(cfg)
+    return (
+        "Decoder scoring, trained through the decoder-only fast path: only the decoder reaches the "
+        "ranking, so the transition networks are skipped; the decoder's weights and the test "
+        "metrics equal the full model's bit for bit (tests/test_decoder_only.py; on ML-1M: "
+        "results/bench/identity-ml1m.md). "
+        "--full-model trains every network."
+    ) + precision_note(cfg)
+
+
+def precision_note(cfg: ExperimentConfig) -> str:
+    """Why the runs train in their precision (a committed benchmark decides where bf16 may go)."""
+    if cfg.precision != "fp32":
+        return f" Precision: {cfg.precision} (--precision)."
+    return (
+        " Precision: fp32; the committed bf16 benchmark (results/bench/bf16-ml1m.md) shows bf16 "
+        "within seed noise only for the released preset's base model, so the studies keep fp32."
+    )

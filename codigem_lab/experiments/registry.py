@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shlex
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, code_version
-from codigem_lab.experiments.common import ExperimentConfig
+from codigem_lab.experiments.common import ExperimentConfig, active_plan, planning
 from codigem_lab.experiments.diffrec_table import reproduce_diffrec
 from codigem_lab.experiments.studies import (
     reproduce_fig2,
@@ -41,7 +42,8 @@ class StudyOutput:
 class Study:
     """One table or figure of the paper: how to run it, its options, files and figures.
 
-    ``run(cfg)`` returns the study's table, or its table and per-run frame (the sweeps)."""
+    ``run(cfg)`` returns the study's table, or its table and per-run frame (the sweeps).
+    ``timed``: some of its results are seconds, so ``reproduce all`` runs it last, alone."""
 
     name: str
     title: str
@@ -49,6 +51,7 @@ class Study:
     options: tuple[Option, ...] = ()
     figures: tuple[str, ...] = ()
     stem_parts: Callable[[ExperimentConfig], list[str]] = field(default=lambda cfg: [])
+    timed: bool = False
 
     def command(self, cfg: ExperimentConfig) -> str:
         """The ``codigem-lab reproduce`` command that makes exactly these runs, to run from the
@@ -79,11 +82,15 @@ class Study:
 
     def execute(self, cfg: ExperimentConfig) -> StudyOutput:
         """Run the study (every run through the result cache); its table names :meth:`command`
-        and its ``origin`` says whether any run was trained just now or all were loaded."""
+        and its ``origin`` says whether any run was trained just now or all were loaded; its
+        file records how many runs it used and the compute they recorded."""
         before = ResultCache.trained
-        out = self.run(cfg)
+        with nullcontext(active_plan()) if active_plan() else planning(dry=False) as plan:
+            out = self.run(cfg)
         result, runs = out if isinstance(out, tuple) else (out, None)
         result.command = self.command(cfg)
+        result.extra.setdefault("compute_s", plan.compute_s())
+        result.extra["runs"] = len(plan.records)
         if ResultCache.trained > before:
             result.origin = f"computed just now ({'learn' if cfg.quick else 'paper'} mode)"
         else:
@@ -157,8 +164,20 @@ STUDIES: dict[str, Study] = {
             (PAPER_DATASET,),
             ("T", "convergence"),
         ),
-        Study("table4", "Table 4: seconds per epoch against T", reproduce_table4, (PAPER_DATASET,)),
-        Study("table5", "Table 5: efficiency against the VAEs", reproduce_table5, (PAPER_DATASET,)),
+        Study(
+            "table4",
+            "Table 4: seconds per epoch against T",
+            reproduce_table4,
+            (PAPER_DATASET,),
+            timed=True,
+        ),
+        Study(
+            "table5",
+            "Table 5: efficiency against the VAEs",
+            reproduce_table5,
+            (PAPER_DATASET,),
+            timed=True,
+        ),
         Study(
             "diffrec-ml1m",
             "DiffRec's Table 2 (ML-1M, clean): our models on DiffRec's split, by its rules",

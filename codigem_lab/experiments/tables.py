@@ -9,6 +9,7 @@ it, and its provenance: wall time, machine (platform, CPU, cores), torch threads
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -24,6 +25,8 @@ from codigem_lab.report import json_line
 
 #: Version of the results-file layout (every committed file is format 2).
 FORMAT = 2
+#: The per-user values beside a results JSON: ``<stem>-per-user.csv.gz``.
+PER_USER_SUFFIX = "-per-user.csv.gz"
 
 
 def nan_to_none(row: dict) -> dict:
@@ -158,6 +161,8 @@ class TableResult:
     extra: dict = field(default_factory=dict)
     #: Where this copy comes from (computed now, or which results file), for a notebook to print.
     origin: str = field(default="", compare=False)
+    #: Per-user test metrics of the rows (``aggregate.per_user_frame``), saved compressed beside.
+    per_user: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike, shown: str | None = None) -> TableResult:
@@ -200,7 +205,8 @@ class TableResult:
         return json.loads(json_line(doc))
 
     def save(self, folder: str | os.PathLike, stem: str) -> list[Path]:
-        """Write ``stem``.json (the record), .md (rendered from it) and .csv (its rows)."""
+        """Write ``stem``.json (the record), .md (rendered from it), .csv (its rows) and, made
+        from runs, ``stem``-per-user.csv.gz (what its intervals and p-values are computed from)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         doc = self.to_json()
@@ -212,4 +218,10 @@ class TableResult:
         csv = folder / f"{stem}.csv"
         with atomic_open(csv, "w", encoding="utf-8") as fh:
             pd.DataFrame(self.rows).to_csv(fh, index=False)
-        return [csv, md, js]
+        if self.per_user is None:
+            return [csv, md, js]
+        pu = folder / f"{stem}{PER_USER_SUFFIX}"
+        text = self.per_user.to_csv(index=False, float_format="%.9g")
+        with atomic_open(pu, "wb") as fh:
+            fh.write(gzip.compress(text.encode(), mtime=0))
+        return [csv, md, js, pu]

@@ -1,0 +1,384 @@
+"""``codigem-lab reproduce``: a study's files, and ``reproduce all``, every committed results file
+made again at one code version.
+
+The plan is read from ``results/``: each results JSON stores the command that wrote it, so ``all``
+remakes exactly what is committed, each file where it lies. Running it, every study is first run
+dry (:func:`~codigem_lab.experiments.common.planning`): the runs it misses go to a pool of worker
+processes (one torch thread each) that share the locked result cache, and the study is run dry
+again once they are stored, until it finishes from the cache alone and its files are written.
+Studies whose results are seconds (``Study.timed``) run last, alone, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import multiprocessing
+import shlex
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from codigem_lab.data.spec import DataSpec
+from codigem_lab.errors import ConfigError
+from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, planning, run_specs
+from codigem_lab.experiments.registry import STUDIES, Study, StudyOutput
+from codigem_lab.experiments.studies import TIMING_EPOCHS
+from codigem_lab.experiments.table2 import parse_models
+from codigem_lab.options import add_options, values_from_args
+from codigem_lab.paths import results_root
+
+#: Files remade at an older code version on purpose: results/kept-stale.json (file -> reason).
+KEPT_STALE = "kept-stale.json"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``reproduce`` (one study's, and ``all``'s)."""
+    names = "; ".join(s.title for s in STUDIES.values())
+    p.add_argument("what", choices=[*STUDIES, "all"], help=f"{names}; all: every results file")
+    add_options(p, DataSpec.OPTIONS + DataSpec.SPLIT_OPTIONS)
+    add_options(p, ExperimentConfig.OPTIONS)
+    seen: dict[str, object] = {}  # every study's own options, once each
+    for study in STUDIES.values():
+        for opt in study.options:
+            seen.setdefault(opt.dest, opt)
+    add_options(p, seen.values())
+    p.add_argument("--out", default="results", help="folder for the table files")
+    p.add_argument("--no-save", action="store_true", help="print only")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="end with the table as one JSON line")
+    p.add_argument("--dry-run", action="store_true", help="all: print the plan and its estimate")
+    p.add_argument("--workers", type=int, default=2, help="all: worker processes (1 thread each)")
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The ExperimentConfig (with the study's own options in ``extra``) a command line describes."""
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    values = values_from_args(args, ExperimentConfig.OPTIONS)
+    values["seeds"] = tuple(range(args.seeds))
+    extra = {
+        o.dest: getattr(args, o.dest)
+        for o in STUDIES[args.what].options
+        if getattr(args, o.dest) is not None and getattr(args, o.dest) != o.default
+    }
+    return ExperimentConfig(
+        data_spec=DataSpec.from_args(args), progress=not args.no_progress, extra=extra, **values
+    )
+
+
+def save_output(study: Study, cfg: ExperimentConfig, out: StudyOutput, root: str | Path) -> list:
+    """Write a study's files under ``root/<study>/`` (JSON, .md, .csv, per-user values, figures);
+    its command names ``--out`` where ``root`` is not results/."""
+    from codigem_lab.viz.studies import save_figure
+    from codigem_lab.viz.study_figures import study_figures
+
+    if Path(root) != Path("results"):
+        command, sep, note = out.result.command.partition("  # note")
+        out.result.command = f"{command} --out {shlex.quote(str(root))}{sep}{note}"
+    folder, stem = Path(root) / study.name, study.stem(cfg)
+    paths = out.result.save(folder, stem)
+    for fig, suffix in study_figures(study.name, out, cfg.data_spec.name):
+        paths += save_figure(fig, folder / f"{stem}-{suffix}")
+    return paths
+
+
+# ==================================================================================== the plan
+@dataclass(frozen=True)
+class PlanItem:
+    """One committed results file and how ``reproduce all`` makes it again."""
+
+    file: Path  # the results JSON it remakes
+    results: Path  # the results folder it lies in
+    study: Study
+    cfg: ExperimentConfig
+    out: Path  # the --out folder it is written under
+    doc: dict  # the committed file, for the estimate
+
+
+def parse_command(command: str) -> argparse.Namespace:
+    """The parsed flags of a stored ``codigem-lab [--threads N] reproduce ...`` command."""
+    words = shlex.split(command, comments=True)
+    p = argparse.ArgumentParser(prog="codigem-lab reproduce", exit_on_error=False)
+    add_arguments(p)
+    try:
+        return p.parse_args(words[words.index("reproduce") + 1 :])
+    except (ValueError, argparse.ArgumentError) as exc:
+        raise ConfigError(f"cannot read the stored command {command!r}: {exc}") from None
+
+
+def results_plan(
+    results: Path | None = None,
+    out: str | Path = "results",
+    overrides: dict | None = None,
+    data: dict | None = None,
+) -> list[PlanItem]:
+    """An item for every results table under ``results`` (default: the committed ones), from the
+    command stored in it, to be written under ``out`` as it lies under ``results``;
+    ``overrides`` (ExperimentConfig fields) and ``data`` (DataSpec fields) replace the stored
+    ones (a published split is left out when ``data`` names other data)."""
+    results = Path(results or results_root())
+    overrides = {"cache_root": None, "progress": False, **(overrides or {})}
+    items: list[PlanItem] = []
+    for path in sorted(results.rglob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not (isinstance(doc, dict) and str(doc.get("command")).startswith("codigem-lab")):
+            continue
+        args = parse_command(doc["command"])
+        study, cfg = STUDIES[args.what], config_from_args(args)
+        made = study.results_path(cfg, results.parent / args.out)
+        if made != path:
+            raise ConfigError(
+                f"{path}: the command stored in it writes {made}; add the --out that puts it here"
+            )
+        cfg = dataclasses.replace(cfg, **overrides)
+        if data and cfg.dataset == "published":
+            continue
+        if data:
+            reset = {"source": None, "preset": None} if "dataset" in data else {}
+            cfg = dataclasses.replace(
+                cfg, data_spec=dataclasses.replace(cfg.data_spec, **reset, **data)
+            )
+        rel = made.parent.parent.relative_to(results)
+        items.append(PlanItem(path, results, study, cfg, Path(out) / rel, doc))
+    return items
+
+
+def _inside(b: PlanItem, a: PlanItem) -> bool:
+    """Whether ``b``'s runs are among ``a``'s: the same study and settings, fewer seeds/models."""
+
+    def bare(c: ExperimentConfig) -> ExperimentConfig:
+        return dataclasses.replace(c, seeds=(), extra={**c.extra, "models": None})
+
+    def models(c: ExperimentConfig) -> set:
+        return set(parse_models(c.extra.get("models")))
+
+    return (
+        a is not b
+        and a.study is b.study
+        and set(b.cfg.seeds) <= set(a.cfg.seeds)
+        and models(b.cfg) <= models(a.cfg)
+        and bare(a.cfg) == bare(b.cfg)
+    )
+
+
+def _recorded_s(doc: dict) -> float:
+    """The training + validation seconds a results file records (else its wall time)."""
+    if doc.get("compute_s") is None:
+        return doc.get("wall_s") or 0.0
+    return doc["compute_s"] + (doc.get("tuning_compute_s") or 0.0)
+
+
+def _timing_s(doc: dict) -> float:
+    """A timed study's timing runs: TIMING_EPOCHS epochs of each row's full and fast path."""
+    total = 0.0
+    for r in doc.get("rows") or []:
+        full = (r.get("train_s_per_epoch") or 0) + (r.get("eval_s_per_epoch") or 0)
+        fast = r.get("fast_train_s_per_epoch")
+        total += full + ((fast or 0) + (r.get("eval_s_per_epoch") or 0) if fast else 0)
+    return TIMING_EPOCHS * total or (doc.get("wall_s") or 0.0)
+
+
+def estimate(items: list[PlanItem], workers: int) -> list[dict]:
+    """Per item: its runs (recorded, else counted from its rows: '~') and minutes: the compute its
+    file records shared by the workers; nothing where its runs are another item's; a timed
+    study's timing runs alone."""
+    rows = []
+    for it in items:
+        doc = it.doc
+        n_seeds = len(doc.get("seeds") or [0])
+        counted = sum(int(r.get("seeds") or n_seeds) for r in doc.get("rows") or [])
+        counted += sum(len(t) - 1 for t in (doc.get("tuning") or {}).values())
+        twin = next((o for o in items if _inside(it, o) and not _inside(o, it)), None)
+        recorded = _recorded_s(doc) / 60
+        if it.study.timed:
+            minutes, how = _timing_s(doc) / 60, "last, alone (its other runs: shared)"
+        elif twin is not None:
+            minutes, how = 0.0, f"its runs are those of {twin.file.name}"
+        else:
+            minutes, how = recorded / workers, f"pool of {workers}"
+        rows.append(
+            {
+                "study": it.study.name,
+                "file": it.file.relative_to(it.results.parent).as_posix(),
+                "runs": doc.get("runs") or f"~{counted}",
+                "recorded_min": recorded,
+                "minutes": minutes,
+                "how": how,
+            }
+        )
+    return rows
+
+
+def plan_text(items: list[PlanItem], workers: int) -> str:
+    """The ``--dry-run`` table: per results file, its runs and estimated minutes; the total."""
+    rows = estimate(items, workers)
+    lines = [
+        f"reproduce all: {len(items)} results files, {workers} worker process(es), one torch "
+        "thread each; timed studies last, alone",
+        f"{'study':<13} {'file':<70} {'runs':>5} {'recorded':>9} {'est. min':>9}  how",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['study']:<13} {r['file']:<70} {r['runs']!s:>5} {r['recorded_min']:>9.1f} "
+            f"{r['minutes']:>9.1f}  {r['how']}"
+        )
+    total = sum(r["minutes"] for r in rows)
+    lines.append(
+        f"total: {total:.0f} min estimated ({sum(r['recorded_min'] for r in rows):.0f} min "
+        "recorded): each file's recorded training + validation seconds (else its wall time), "
+        "made on a machine shared with other jobs, divided among the workers; '~': runs counted "
+        "from the file's rows."
+    )
+    return "\n".join(lines)
+
+
+# ================================================================================= running it
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
+    """A worker's job: one run into the shared result cache (its key when stored)."""
+    from codigem_lab.experiments.cache import ResultCache
+
+    with redirect_stdout(io.StringIO()):  # the cache's notes, once per run: noise here
+        run_specs([spec], ResultCache(root, keep_stale, keep_best), progress=False)
+    return spec.key()
+
+
+def _probe(item: PlanItem):
+    """Run a study dry: its plan (runs used, runs missing) and its output when nothing was."""
+    with planning() as plan, redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return plan, item.study.execute(item.cfg)
+        except NeedRuns:
+            return plan, None
+
+
+def _unmark_stale(item: PlanItem, written: Path) -> None:
+    """A kept-stale file written again where it lies is stale no longer."""
+    listed = item.results / KEPT_STALE
+    if written.resolve() != item.file.resolve() or not listed.exists():
+        return
+    kept = json.loads(listed.read_text(encoding="utf-8"))
+    rel = item.file.relative_to(listed.parent).as_posix()
+    if kept.pop(rel, None) is not None:
+        listed.write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _write(item: PlanItem, out: StudyOutput, plan, trained: set, start: float, how: str) -> dict:
+    out.result.notes.append(f"Written by `codigem-lab reproduce all`: {how}.")
+    save_output(item.study, item.cfg, out, item.out)
+    written = item.out / item.study.name / f"{item.study.stem(item.cfg)}.json"
+    _unmark_stale(item, written)
+    made_now = trained | {k for k, r in plan.records.items() if not r.from_cache}
+    return {
+        "study": item.study.name,
+        "file": written.as_posix(),
+        "remakes": item.file.relative_to(item.results.parent).as_posix(),
+        "how": how,
+        "runs": len(plan.records),
+        "trained": len(made_now & set(plan.records)),
+        "compute_s": plan.compute_s(),
+        "done_s": time.perf_counter() - start,
+    }
+
+
+def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> dict:
+    """Make every item's files: the runs of all studies in a pool of ``workers`` processes (one
+    torch thread each; 1: in this process), then each study from the cache; timed studies last,
+    alone. Returns the wall time and, per file, its runs, compute and when it was written."""
+    import torch
+
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    start, threads = time.perf_counter(), torch.get_num_threads()
+    torch.set_num_threads(1)
+    cfg0 = items[0].cfg if items else ExperimentConfig()
+    cache = (cfg0.cache_root, cfg0.keep_stale, cfg0.keep_best)
+    minutes = [r["minutes"] for r in estimate(items, workers)]  # the longest studies first
+    order = sorted(range(len(items)), key=lambda n: -minutes[n])
+    pooled = [items[n] for n in order if not items[n].study.timed]
+    studies = tqdm(total=len(items), desc="studies", disable=not progress, position=0)
+    runs = tqdm(total=0, desc="runs", unit="run", disable=not progress, position=1)
+    how = f"its runs trained first by a pool of {workers} process(es), one torch thread each"
+    todo: dict[int, set[str]] = {n: set() for n in range(len(pooled))}  # item -> keys awaited
+    queue: dict = {}
+    running: dict = {}
+    trained: set[str] = set()
+    rows = []
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, context, _one_thread) if workers > 1 else None
+    try:
+        while todo:
+            for n in [n for n, keys in todo.items() if not keys]:
+                plan, out = _probe(pooled[n])
+                if out is not None:
+                    rows.append(_write(pooled[n], out, plan, trained, start, how))
+                    del todo[n]
+                    studies.update()
+                    continue
+                need = {s.key(): s for s in plan.missing}
+                if not need or set(need) <= trained:
+                    raise RuntimeError(f"{pooled[n].file}: the study stopped on no missing run")
+                todo[n] = set(need) - trained
+                new = {k: s for k, s in need.items() if k not in trained | set(running.values())}
+                runs.total += len(set(new) - set(queue))
+                runs.refresh()
+                queue.update(new)
+            if not todo:
+                break
+            if pool is None:
+                key = next(iter(queue))
+                _train(queue.pop(key), *cache)
+                done = {key}
+            else:
+                while queue and len(running) < workers:
+                    key = next(iter(queue))
+                    running[pool.submit(_train, queue.pop(key), *cache)] = key
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    f.result()  # a run that failed stops the command, with its error
+                done = {running.pop(f) for f in finished}
+            trained |= done
+            runs.update(len(done))
+            for keys in todo.values():
+                keys -= done
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    alone = "after the pool, alone: one process, one torch thread (its results are seconds)"
+    for item in items:
+        if item.study.timed:
+            studies.write(f"{item.study.name}: timing runs {alone}")
+            with planning(dry=False) as plan:
+                out = item.study.execute(item.cfg)
+            rows.append(_write(item, out, plan, trained, start, alone))
+            studies.update()
+    runs.close()
+    studies.close()
+    torch.set_num_threads(threads)
+    return {"wall_s": time.perf_counter() - start, "workers": workers, "files": rows}
+
+
+def report_text(report: dict) -> str:
+    """What ``reproduce all`` did: per file, its runs, those trained now, compute, when written."""
+    lines = [f"{'file':<72} {'runs':>5} {'trained':>8} {'compute min':>12} {'written at':>11}"]
+    for r in report["files"]:
+        lines.append(
+            f"{r['file']:<72} {r['runs']:>5} {r['trained']:>8} {r['compute_s'] / 60:>12.1f} "
+            f"{r['done_s'] / 60:>9.1f} m"
+        )
+    lines.append(f"wall time: {report['wall_s'] / 60:.1f} min with {report['workers']} worker(s)")
+    return "\n".join(lines)

@@ -1,0 +1,185 @@
+"""``codigem-lab reproduce all``: its plan is every committed results file, each written where it
+lies; the dry run prints the estimate; a pool of workers writes what one process writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from codigem_lab.cli import main
+from codigem_lab.errors import ConfigError
+from codigem_lab.experiments.aggregate import recompute_results
+from codigem_lab.experiments.common import ExperimentConfig, run_specs
+from codigem_lab.experiments.registry import STUDIES, Study
+from codigem_lab.experiments.tables import TableResult
+from codigem_lab.reproduce import PlanItem, estimate, results_plan, run_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+def _committed() -> set[Path]:
+    docs = {p: json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.rglob("*.json")}
+    return {p for p, d in docs.items() if isinstance(d, dict) and "rows" in d and "command" in d}
+
+
+def test_the_plan_remakes_every_committed_results_file_where_it_lies():
+    items = results_plan()
+    assert {it.file for it in items} == _committed() and len(items) == len(_committed())
+    for it in items:
+        assert ROOT / it.out / it.study.name / f"{it.study.stem(it.cfg)}.json" == it.file
+    names = {it.file.relative_to(RESULTS).as_posix() for it in items}
+    assert {
+        "fastpath/table3/table3-ml-1m-strong-paper.json",
+        "table3/table3-ml-1m-strong-paper-reverse-scoring.json",
+        "table3/table3-ml-1m-strong-released.json",
+        "table5/table5-ml-1m-strong.json",
+    } <= names
+    assert {it.cfg.protocol for it in items} >= {"strong", "ratio", "published"}
+
+
+def test_a_stored_command_that_would_write_elsewhere_is_refused(tmp_path):
+    src = RESULTS / "fastpath/table3/table3-ml-1m-strong-paper.json"
+    dst = tmp_path / "results/fastpath/table3" / src.name
+    dst.parent.mkdir(parents=True)
+    doc = json.loads(src.read_text(encoding="utf-8"))
+    doc["command"] = doc["command"].replace(" --out results/fastpath", "")
+    dst.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ConfigError, match="add the --out"):
+        results_plan(tmp_path / "results")
+
+
+def test_dry_run_prints_each_file_its_estimate_and_the_total(capsys):
+    assert main(["reproduce", "all", "--dry-run", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    for path in _committed():
+        assert path.relative_to(ROOT).as_posix() in out
+    rows = estimate(results_plan(), 2)
+    total = next(line for line in out.splitlines() if line.startswith("total:"))
+    assert f"{sum(r['minutes'] for r in rows):.0f} min estimated" in total
+    by_file = {r["file"]: r for r in rows}
+    assert by_file["results/fastpath/table3/table3-ml-1m-strong-paper.json"]["minutes"] == 0
+    assert by_file["results/codigem/table2/table2-ml-1m-strong-minK.json"]["minutes"] == 0
+    assert "alone" in by_file["results/table5/table5-ml-1m-strong.json"]["how"]
+    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]
+    assert strong["minutes"] == pytest.approx(strong["recorded_min"] / 2)
+
+
+def _timed_toy(cfg: ExperimentConfig) -> TableResult:
+    """A study whose result would be seconds: Pop's runs, timed."""
+    records, wall = run_specs([cfg.spec("pop", s) for s in cfg.seeds], cfg.cache(), False)
+    rows = [{"seed": r.spec.train.seed, "R@50": r.test["R@50"]} for r in records]
+    return TableResult("Toy timed", pd.DataFrame(rows).set_index("seed"), rows, [], wall)
+
+
+def _items(out: Path, cache: Path) -> list[PlanItem]:
+    base = ExperimentConfig(quick=True, progress=False, cache_root=str(cache))
+    table2 = dataclasses.replace(base, seeds=(0, 1), extra={"models": "pop,itemknn"})
+    fig2 = dataclasses.replace(base, seeds=(0,))
+    return [
+        PlanItem(out / "a.json", out, STUDIES["toytimed"], base, out, {}),
+        PlanItem(out / "b.json", out, STUDIES["table2"], table2, out, {}),
+        PlanItem(out / "c.json", out, STUDIES["fig2"], fig2, out, {}),
+    ]
+
+
+def _numbers(doc: dict) -> list[dict]:
+    """A results file's rows without the seconds its runs took (the rest must match bit for bit)."""
+    return [{k: v for k, v in r.items() if "_s_per_epoch" not in k} for r in doc["rows"]]
+
+
+@pytest.mark.slow
+def test_a_pool_of_two_writes_what_one_process_writes(tmp_path, monkeypatch):
+    toy = Study("toytimed", "Toy timed", _timed_toy, timed=True)
+    monkeypatch.setitem(STUDIES, "toytimed", toy)
+    pool = run_plan(_items(tmp_path / "pool", tmp_path / "cache-pool"), workers=2, progress=False)
+    serial = run_plan(_items(tmp_path / "one", tmp_path / "cache-one"), workers=1, progress=False)
+    assert [r["study"] for r in pool["files"]][-1] == "toytimed"  # timed: last, alone
+    assert "alone" in pool["files"][-1]["how"] and "pool of 2" in pool["files"][0]["how"]
+    assert sum(r["trained"] for r in pool["files"]) == sum(r["trained"] for r in serial["files"])
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.*"))
+    assert [f.name for f in files if f.name.endswith("per-user.csv.gz")] == [
+        "fig2-synthetic-strong-quick-per-user.csv.gz",
+        "table2-synthetic-strong-minK-quick-per-user.csv.gz",
+    ]
+    for rel in files:
+        a, b = tmp_path / "pool" / rel, tmp_path / "one" / rel
+        if rel.suffix == ".json":
+            da, db = (json.loads(p.read_text(encoding="utf-8")) for p in (a, b))
+            assert _numbers(da) == _numbers(db) and da["table"] == db["table"], rel  # bit for bit
+            assert da["provenance"]["code_version"] == db["provenance"]["code_version"]
+        elif rel.name.endswith(".gz"):
+            assert gzip.decompress(a.read_bytes()) == gzip.decompress(b.read_bytes()), rel
+
+
+@pytest.mark.slow
+def test_intervals_and_p_values_come_back_from_the_per_user_file(tmp_path):
+    out = tmp_path / "results"
+    argv = ["reproduce", "table2", "--quick", "--seeds", "2", "--models", "pop,ease,codigem:paper"]
+    assert main([*argv, "--no-progress", "--out", str(out), "--cache-root", str(tmp_path)]) == 0
+    _check_recomputed(out / "table2" / "table2-synthetic-strong-minK-quick.json")
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.rglob("*-per-user.csv.gz")), ids=str)
+def test_committed_per_user_files_give_their_results_files_numbers(path):
+    _check_recomputed(path.with_name(path.name.replace("-per-user.csv.gz", ".json")))
+
+
+def _check_recomputed(js: Path) -> None:
+    pairs = recompute_results(js)
+    assert pairs
+    for row, again in pairs:
+        shared = [k for k in again if k in row and k != "group"]
+        assert any(k.endswith("_ci_low") or k.endswith("_std") for k in shared)
+        for k in shared:
+            a, b = row[k], again[k]
+            if isinstance(a, list):
+                assert b == pytest.approx(a, rel=1e-5, abs=1e-6, nan_ok=True), k
+            elif isinstance(a, (int, float)):  # the files' means are of float32 values
+                assert b == pytest.approx(a, rel=1e-5, abs=1e-6, nan_ok=True), k
+            elif a is None:
+                assert b is None or b != b, k  # NaN where the file holds null
+            else:
+                assert a == b, k
+        if row.get("p") is not None:
+            assert again["p"] == row["p"] and again["effect_ci"] == row["effect_ci"]
+
+
+def test_per_user_recompute_fails_on_a_changed_user_value(tmp_path):
+    """The check above can fail: one user's value changed moves the interval."""
+    from codigem_lab.experiments.aggregate import recompute_rows
+
+    frame = pd.DataFrame(
+        {
+            "group": ["a"] * 4 + ["b"] * 4,
+            "reference": [""] * 4 + ["a"] * 4,
+            "model": "m",
+            "variant": "",
+            "seed": [0, 0, 1, 1] * 2,
+            "user": [1, 2, 1, 2] * 2,
+            "R@50": [0.5, 0.25, 0.75, 0.5, 0.75, 0.5, 1.0, 0.5],
+        }
+    )
+    rows = recompute_rows(frame, "R@50")
+    assert rows[0]["R@50_mean"] == 0.5 and rows[1]["effect_R@50"] == 0.1875
+    assert rows[1]["effect_per_seed"] == [0.25, 0.125] and "p" in rows[1] and "p" not in rows[0]
+    frame.loc[7, "R@50"] = 0.75
+    assert recompute_rows(frame, "R@50")[1]["effect_R@50"] == 0.25
+
+
+def test_a_kept_stale_file_written_again_where_it_lies_leaves_the_list(tmp_path, monkeypatch):
+    monkeypatch.setitem(STUDIES, "toytimed", Study("toytimed", "Toy timed", _timed_toy, timed=True))
+    results = tmp_path / "results"
+    cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False, cache_root=str(tmp_path / "c"))
+    file = results / "toytimed" / f"{STUDIES['toytimed'].stem(cfg)}.json"
+    kept = {"toytimed/" + file.name: "made before now; regenerate with codigem-lab reproduce all"}
+    results.mkdir()
+    (results / "kept-stale.json").write_text(json.dumps({**kept, "x.json": "r"}), "utf-8")
+    report = run_plan([PlanItem(file, results, STUDIES["toytimed"], cfg, results, {})], 1, False)
+    assert file.is_file() and report["files"][0]["trained"] == 1
+    assert json.loads((results / "kept-stale.json").read_text("utf-8")) == {"x.json": "r"}
