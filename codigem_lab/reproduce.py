@@ -129,7 +129,8 @@ def results_plan(
     items: list[PlanItem] = []
     for path in sorted(results.rglob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if not (isinstance(doc, dict) and str(doc.get("command")).startswith("codigem-lab")):
+        command = str(doc.get("command")) if isinstance(doc, dict) else ""
+        if not (command.startswith("codigem-lab") and " reproduce " in command):
             continue
         args = parse_command(doc["command"])
         study, cfg = STUDIES[args.what], config_from_args(args)
