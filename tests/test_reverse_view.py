@@ -29,6 +29,10 @@ def test_reverse_process_is_the_models_own_chain_and_rankings(small_split):
     )
     fig = plot_reverse_process(v)
     assert fig.axes[0].get_yticklabels()[1].get_text() == f"z_{model.config.T}"
+    # a colour bar that reads the strips' values, and a caption saying what to look for
+    (bar,) = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert "+1 liked" in bar.get_ylabel() and bar.get_ylim() == (-1.5, 1.5)
+    assert fig.get_supxlabel().startswith("what to look for:")
 
 
 def test_gradient_flow_drawing_blanks_what_the_ranking_does_not_reach():

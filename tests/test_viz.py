@@ -177,6 +177,11 @@ def test_plot_elbo_terms_one_bar_per_term():
     widths = [p.get_width() for p in ax.patches]
     assert widths == list(terms.values())
     assert [t.get_text() for t in ax.get_yticklabels()] == list(terms)
+    # a log-density is negative by nature: negative bars share the positive bars' neutral colour
+    from matplotlib.colors import to_hex
+
+    assert {to_hex(p.get_facecolor()) for p in ax.patches} == {figures.TERM_COLOR}
+    assert figures.FAIL_COLOR not in {to_hex(p.get_facecolor()) for p in ax.patches}
 
 
 def test_plot_deviation_effects_shows_differences_to_the_baseline():
@@ -318,13 +323,39 @@ def test_check_grid_colours_each_verdict():
     from matplotlib.colors import to_hex
 
     verdicts = {"paper": {"a": True, "b": True}, "released": {"a": False}}
-    ax = plot_check_grid(verdicts).axes[0]
+    fig = plot_check_grid(verdicts)
+    ax = fig.axes[0]
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["PASS", "PASS", "FAIL"]  # released never ran "b": blank
     colours = [to_hex(c.get_facecolor()[0]) for c in ax.collections]
-    assert colours == [PASS_COLOR, PASS_COLOR, FAIL_COLOR]
+    assert colours == [PASS_COLOR, PASS_COLOR, FAIL_COLOR]  # no expectation given: red
     assert "2 of 3 passed" in ax.get_title()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    legend = {to_hex(h.get_facecolor()): t.get_text()
+              for h, t in zip(fig.legends[0].get_patches(), fig.legends[0].get_texts())}  # fmt: skip
+    assert legend == {PASS_COLOR: "PASS", FAIL_COLOR: "FAIL, unexpected"}
+
+
+def test_check_grid_draws_an_expected_fail_grey_and_only_a_surprise_red():
+    from course.figures import EXPECTED_COLOR, FAIL_COLOR, PASS_COLOR, plot_check_grid
+    from matplotlib.colors import to_hex
+
+    from codigem_lab.diffusion.checks import EXPECTED_FAILS
+
+    known = sorted(EXPECTED_FAILS["released"])[0]
+    verdicts = {"paper": {known: True, "x": True}, "released": {known: False, "x": False}}
+    fig = plot_check_grid(verdicts, EXPECTED_FAILS)
+    ax = fig.axes[0]
+    colours = [to_hex(c.get_facecolor()[0]) for c in ax.collections]
+    assert colours == [PASS_COLOR, PASS_COLOR, EXPECTED_COLOR, FAIL_COLOR]
+    legend = {to_hex(h.get_facecolor()): t.get_text()
+              for h, t in zip(fig.legends[0].get_patches(), fig.legends[0].get_texts())}  # fmt: skip
+    assert set(legend) == {PASS_COLOR, EXPECTED_COLOR, FAIL_COLOR}
+    assert legend[EXPECTED_COLOR].startswith("FAIL, expected")
+    assert ax.get_title().endswith("2 of 4 passed, 1 FAILs expected")
+    # the paper preset expects nothing: the same failure there is red
+    ax = plot_check_grid({"paper": {known: False}}, EXPECTED_FAILS).axes[0]
+    assert to_hex(ax.collections[0].get_facecolor()[0]) == FAIL_COLOR
 
 
 def test_library_warnings_print_as_one_line_in_notebooks(monkeypatch, capsys):

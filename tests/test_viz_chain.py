@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codigem_lab.viz.chain import P_COLOR, Q_COLOR, chain_nodes, plot_chains
+from course.figures import P_COLOR, Q_COLOR, chain_nodes, plot_chains
 
 
 def test_chain_nodes_elide_the_middle_of_a_long_chain():

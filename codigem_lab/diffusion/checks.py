@@ -19,6 +19,12 @@ from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.errors import ConfigError
 
 N_SE = 5.0  # Monte Carlo agreement threshold, in standard errors
+#: The checks each preset's deviations from the paper are known to fail (the released code's
+#: deviations 1-5); any other FAIL is unexpected. Pinned by tests/test_elbo_checks.py.
+EXPECTED_FAILS = {
+    "paper": frozenset(),
+    "released": frozenset({"rearrangements", "gaussian_kl", "toy_elbo_gap", "preset_faithfulness"}),
+}
 
 
 @dataclass
