@@ -9,7 +9,7 @@ import html
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -92,16 +92,56 @@ def about(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
-def estimate(notebook: str, mode: Mode, folder: Path | None = None) -> str:
-    """'about 40 s (measured on 2 CPU cores, empty result cache)', or how to measure it."""
+@dataclass(frozen=True)
+class Recorded:
+    """Compute a committed results file records (``file``, under results/), the paper-mode
+    estimate of a notebook too long to time: its rows matching ``where``, ``epochs`` at their
+    mean seconds per epoch, else ``runs`` times their seconds (no such rows: its ``wall_s``)."""
+
+    file: str
+    where: Mapping[str, object] = field(default_factory=dict)
+    epochs: float | None = None
+    runs: float = 1.0
+
+    def seconds(self, root: Path | None = None) -> float:
+        data = json.loads((Path(root or results_root()) / self.file).read_text(encoding="utf-8"))
+        rows = [r for r in data.get("rows", []) if self.where.items() <= r.items()]
+
+        def num(row: dict, key: str) -> float:  # a row's value, or its mean over seeds
+            return float(row.get(key, row.get(f"{key}_mean")) or 0.0)
+
+        epoch_s = [num(r, "train_s_per_epoch") + num(r, "eval_s_per_epoch") for r in rows]
+        run_s = [
+            num(r, "total_s") or num(r, "epochs") * e for r, e in zip(rows, epoch_s, strict=True)
+        ]
+        if self.epochs is not None:
+            seconds = self.epochs * sum(epoch_s) / max(1, len(rows))
+        else:
+            whole = 0.0 if self.where else float(data.get("wall_s") or 0.0)
+            seconds = self.runs * (sum(run_s) or whole)
+        if not seconds:
+            raise ValueError(f"{self.file} records no compute for {dict(self.where) or 'its rows'}")
+        return seconds
+
+
+def estimate(
+    notebook: str, mode: Mode, folder: Path | None = None, recorded: Sequence[Recorded] = ()
+) -> str:
+    """'about 40 s (measured on 2 CPU cores, empty result cache)'; in paper mode, never timed:
+    the ``recorded`` compute of the results files it would regenerate; else how to measure it."""
     try:
         seconds, row = measured_seconds(notebook, mode, folder)
     except (KeyError, OSError, ValueError):
         flag = " --paper" if mode.name == "paper" else ""
-        return (
-            f"not timed yet: `python tools/execute_notebooks.py --time{flag} {notebook[:2]}` "
-            "measures it"
-        )
+        measure = f"`python tools/execute_notebooks.py --time{flag} {notebook[:2]}` measures it"
+        try:
+            guess = sum(r.seconds() for r in recorded) if mode.name == "paper" else 0.0
+        except (OSError, ValueError):
+            guess = 0.0
+        if guess:
+            files = " and ".join(dict.fromkeys(f"{Path(r.file).name}'s" for r in recorded))
+            return f"{about(guess)} (estimated from {files} recorded compute; {measure})"
+        return f"not timed yet: {measure}"
     cache = "an empty" if row.get("empty_cache", True) else "a filled"
     return f"{about(seconds)} (measured on {row.get('cores', '?')} CPU cores, {cache} result cache)"
 
@@ -114,17 +154,20 @@ def plan(
     studies: Sequence[tuple[Study, ExperimentConfig]] = (),
     train: bool = True,
     timings: Path | None = None,
+    recorded: Sequence[Recorded] = (),
 ) -> str:
     """A notebook's first output: its mode, what this run does and on which data, about how long
-    it takes (measured by ``tools/execute_notebooks.py --time``), each study it runs or the
-    committed file it loads instead (``train=False``), and the other mode's estimate.
+    it takes (measured by ``tools/execute_notebooks.py --time``; in paper mode, never timed: the
+    ``recorded`` compute), each study it runs or the committed file it loads instead
+    (``train=False``), and the other mode's estimate.
 
     ``data``: an ExperimentConfig (its settings follow, :func:`describe_mode`), a DataSpec (its
     synthetic-data banner follows, where it has one) or the name of a dataset."""
     cfg = data if isinstance(data, ExperimentConfig) else None
     spec = cfg.data_spec if cfg else data
     label = spec if isinstance(spec, str) else spec.label
-    lines = [f"{mode} ({mode.chosen_by}): {does}, on {label}; {estimate(notebook, mode, timings)}."]
+    time = estimate(notebook, mode, timings, recorded)
+    lines = [f"{mode} ({mode.chosen_by}): {does}, on {label}; {time}."]
     for study, study_cfg in studies:
         if train:
             how = "run here through the result cache (it trains what the cache lacks)"
@@ -140,7 +183,7 @@ def plan(
     other = Mode("paper" if mode.quick else "learn")
     lines.append(
         f'  MODE = "{other.name}" instead: {MODE_TEXT[other.name]}; '
-        f"{estimate(notebook, other, timings)}."
+        f"{estimate(notebook, other, timings, recorded)}."
     )
     return "\n".join(lines)
 

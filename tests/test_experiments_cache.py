@@ -81,6 +81,35 @@ def test_interrupted_run_resumes(tmp_path, small_synthetic, monkeypatch):
     assert fresh.test == pytest.approx(rec.test)  # same result as an uninterrupted run
 
 
+def test_an_interrupted_study_resumes_from_the_cache(tmp_path, small_synthetic, monkeypatch):
+    """Kernel > Interrupt during a study's second run: the first run stays stored, and the study
+    run again loads it, resumes the second from its last epoch and trains only the third."""
+    import codigem_lab.train as train_mod
+    from codigem_lab.experiments.common import run_specs
+
+    cache = ResultCache(tmp_path)
+    specs = [spec(seed=s, epochs=2) for s in (0, 1, 2)]
+    real = train_mod.Trainer._train_epoch
+    trained, interrupt = [], [True]
+
+    def interrupted(self, epoch, *a):
+        if (self.config.seed, epoch) == (1, 2) and interrupt.pop():
+            raise KeyboardInterrupt
+        trained.append((self.config.seed, epoch))
+        return real(self, epoch, *a)
+
+    monkeypatch.setattr(train_mod.Trainer, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_specs(specs, cache, progress=False)
+    assert cache.get(specs[0]) is not None and cache.get(specs[1]) is None
+    assert trained == [(0, 1), (0, 2), (1, 1)]
+    trained.clear()
+    interrupt.append(False)
+    records, _ = run_specs(specs, cache, progress=False)
+    assert [r.from_cache for r in records] == [True, False, False]
+    assert trained == [(1, 2), (2, 1), (2, 2)]  # seed 1 resumed at its second epoch
+
+
 def test_corrupt_entry_is_reported_and_rerun(tmp_path, small_synthetic, capsys):
     cache = ResultCache(tmp_path)
     s = spec(model="pop")

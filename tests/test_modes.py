@@ -101,6 +101,65 @@ def test_plan_says_how_to_measure_a_notebook_never_timed(tmp_path):
     assert "`python tools/execute_notebooks.py --time 03`" in text  # the other mode's line
 
 
+def _results(path: Path, rows: list[dict], wall_s: float = 0.0) -> str:
+    path.write_text(json.dumps({"rows": rows, "wall_s": wall_s}), encoding="utf-8")
+    return str(path)
+
+
+def test_a_paper_run_never_timed_is_estimated_from_the_recorded_compute(tmp_path):
+    sweep = _results(tmp_path / "fig2.json", [  # two runs: 100 x (5 + 1) s and 50 x (5 + 1) s
+        {"beta": 1e-4, "epochs_mean": 100, "train_s_per_epoch_mean": 5.0, "eval_s_per_epoch_mean": 1.0},
+        {"beta": 0.9, "epochs_mean": 50, "train_s_per_epoch_mean": 5.0, "eval_s_per_epoch_mean": 1.0},
+    ], wall_s=10.0)  # fmt: skip
+    timed = _results(tmp_path / "table4.json", [
+        {"T": 3, "epochs": 80, "train_s_per_epoch": 2.0, "eval_s_per_epoch": 1.0, "total_s": 240.0},
+        {"T": 5, "epochs": 80, "train_s_per_epoch": 4.0, "eval_s_per_epoch": 1.0, "total_s": 400.0},
+    ])  # fmt: skip
+    assert session.Recorded(sweep).seconds() == 900.0  # the rows' compute, not the wall time
+    assert session.Recorded(sweep, {"beta": 0.9}, runs=2).seconds() == 600.0
+    assert session.Recorded(timed, {"T": 3}, runs=3).seconds() == 720.0  # total_s of the row
+    assert session.Recorded(timed, {"T": 3}, epochs=10).seconds() == 30.0  # its s per epoch
+    walled = _results(tmp_path / "w.json", [{"model": "x"}], wall_s=120.0)
+    assert session.Recorded(walled).seconds() == 120.0  # rows without compute: the wall time
+    with pytest.raises(ValueError, match="records no compute for {'T': 8}"):
+        session.Recorded(timed, {"T": 8}).seconds()
+
+    recorded = [session.Recorded(sweep), session.Recorded(timed, {"T": 3})]  # 900 + 240 s
+    paper = session.plan("07_sensitivity", session.Mode("paper"), "ml-1m", "sweeps",
+                         timings=tmp_path, recorded=recorded)  # fmt: skip
+    assert paper.splitlines()[0].endswith(
+        "sweeps, on ml-1m; about 19 min (estimated from fig2.json's and table4.json's recorded "
+        "compute; `python tools/execute_notebooks.py --time --paper 07` measures it)."
+    )
+    learn = session.plan("07_sensitivity", session.Mode("learn"), "ml-100k", "sweeps",
+                         timings=tmp_path, recorded=recorded)  # fmt: skip
+    first, *_, other = learn.splitlines()
+    assert "not timed yet" in first  # the paper files say nothing of learn mode
+    assert other.startswith('  MODE = "paper" instead') and "about 19 min (estimated from" in other
+    _timings(tmp_path, {"07_sensitivity": 3000.0}, "notebooks-paper")  # a measurement wins
+    measured = session.estimate("07_sensitivity", session.Mode("paper"), tmp_path, recorded)
+    assert measured.startswith("about 50 min (measured on 2 CPU cores")
+    broken = [session.Recorded(str(tmp_path / "missing.json"))]
+    assert session.estimate("03_elbo", session.Mode("paper"), tmp_path, broken).startswith(
+        "not timed yet"
+    )
+
+
+@pytest.mark.parametrize("stem", ["03_elbo", "04_training", "07_sensitivity"])
+def test_the_long_notebooks_estimate_paper_mode_from_committed_files(stem):
+    """03, 04 and 07 are too long to time in paper mode: their plan line names committed results
+    files whose recorded compute (rows matching ``where``) is there."""
+    (path,) = [p for p in NOTEBOOKS if p.stem == stem]
+    _, first = parameters_and_first_cell(path)
+    calls = [n for n in ast.walk(ast.parse(_source(first))) if isinstance(n, ast.Call)]
+    assert any(k.arg == "recorded" for k in first_output_call(path).keywords)
+    found = [c for c in calls if ast.unparse(c.func) == "session.Recorded"]
+    assert found, "a session.Recorded(...) for the plan's paper-mode estimate"
+    for call in found:
+        where = ast.literal_eval(call.args[1]) if len(call.args) > 1 else {}
+        assert session.Recorded(ast.literal_eval(call.args[0]), where).seconds() > 120  # minutes
+
+
 def test_plan_names_the_file_it_loads_or_the_study_it_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "results_root", lambda: tmp_path / "results")
     cfg = ExperimentConfig(seeds=(0,), progress=False)  # the embedded synthetic data, paper mode

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from course.figures import P_COLOR, Q_COLOR, chain_nodes, plot_chains
 
 
