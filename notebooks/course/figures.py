@@ -272,6 +272,7 @@ def plot_schedules(schedules: Mapping[str, object], dpi: int = DEFAULT_DPI) -> F
 # ================================================================================= 03: ELBO
 TERM_COLOR = "#4c72b0"
 
+
 def plot_elbo_terms(
     terms: Mapping[str, float], title: str = "ELBO terms (nats per user)", dpi: int = DEFAULT_DPI
 ) -> Figure:
