@@ -165,6 +165,26 @@ def test_budget_comparison_and_its_reading(cache, monkeypatch):
     assert f"{f.loc['Item-KNN', 'R@50']:.3f}" in text and "an inference" in text
 
 
+def test_the_slow_budget_run_waits_for_a_button_unless_it_is_cached(cache, monkeypatch):
+    """The explorer page does not wait for the paper's budget: a button trains it (once, however
+    often clicked); once the result cache holds it, it shows at once."""
+    from course.explorer import on_demand
+
+    monkeypatch.setitem(ex.PAPER_BUDGET, "epochs", 4)
+    setting = ExploreSetting(**QUICK)
+    calls = []
+    box = on_demand("go", lambda: calls.append(1), ready=ex.budget_in_cache(setting, cache))
+    button = box.children[0]
+    assert calls == [] and button.description == "go" and not button.disabled
+    button.click()
+    button.click()
+    assert calls == [1] and button.disabled and button.layout.display == "none"
+    ex.budget_comparison(setting, cache)
+    assert ex.budget_in_cache(setting, cache)
+    on_demand("go", lambda: calls.append(2), ready=ex.budget_in_cache(setting, cache))
+    assert calls == [1, 2]
+
+
 @pytest.mark.parametrize(
     ("paper", "interval", "says"),
     [

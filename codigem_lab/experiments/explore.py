@@ -510,6 +510,11 @@ def budget_comparison(setting: ExploreSetting, cache: ResultCache | str | None =
     return pd.DataFrame(rows).set_index("run").astype({"epochs": "Int64", "test users": "Int64"})
 
 
+def budget_in_cache(setting: ExploreSetting, cache: ResultCache) -> bool:
+    """Whether :func:`budget_comparison`'s one slow run (the paper's budget) is stored already."""
+    return cache.get(dataclasses.replace(setting, **PAPER_BUDGET).spec("codigem")) is not None
+
+
 class Explorer:
     """``explore`` with the data, budget and cache fixed: ``Explorer(...)(beta=..., T=...)``.
 

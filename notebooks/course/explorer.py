@@ -595,6 +595,27 @@ class ExplorerPanel(SnapshotDisplay):
         raise TimeoutError(f"the explorer was still working after {timeout} s")
 
 
+def on_demand(label: str, compute: Callable[[], object], ready: bool = False):  # noqa: ANN201
+    """A button that runs ``compute`` once, its output shown below it: a slow result stays off
+    the page's load (Voila shows a page when every cell has run). ``ready``: run it at once."""
+    import ipywidgets as w
+
+    button, out = w.Button(description=label, layout={"width": "auto"}), w.Output()
+
+    def run(_=None) -> None:
+        if button.disabled:  # a second click while it runs, or after
+            return
+        button.disabled, button.description = True, f"{label}: running..."
+        with out:
+            compute()
+        button.layout.display = "none"
+
+    button.on_click(run)
+    if ready:
+        run()
+    return w.VBox([button, out])
+
+
 def open_explorer(dataset: str = "ml-100k", **panel) -> ExplorerPanel:
     """The explorer panel on ``dataset`` through the one data path (``resolve_data``): real data
     from the cache or the registry, else the synthetic dataset with its banner; a data error shows
