@@ -74,6 +74,7 @@ def servers(tmp_path_factory):
     work = root / "work"
     work.mkdir()
     shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    shutil.copytree(NOTEBOOK.parent / "course", work / "course")  # the panel lives there
     env, _settings = lab_home(
         root,
         CODIGEM_LAB_DATA=str(_data_cache(root)),
@@ -109,6 +110,7 @@ def offline_voila(tmp_path_factory):
     work = root / "work"
     work.mkdir()
     shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    shutil.copytree(NOTEBOOK.parent / "course", work / "course")  # the panel lives there
     env, _settings = lab_home(
         root,
         CODIGEM_LAB_DATA=str(root / "empty-cache"),
