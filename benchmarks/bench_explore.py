@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-
-    from codigem_lab.session import torch_threads
+    from course.session import torch_threads
 
     threads = args.threads or torch_threads()
     if threads:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from course import session
 
-from codigem_lab import session
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments import registry
 from codigem_lab.experiments.cache import code_version

@@ -22,10 +22,10 @@ from course import (
     figures,  # noqa: E402
     inspect,  # noqa: E402
     noising,  # noqa: E402
+    session,  # noqa: E402
 )
 from course import frames as course_frames  # noqa: E402
 
-from codigem_lab import session  # noqa: E402
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
 from codigem_lab.viz import plots  # noqa: E402
 

@@ -11,7 +11,7 @@ gets on Run All) unless ``--quick`` (``CODIGEM_LAB_QUICK=1``, as the tests run t
 fresh clone, unless ``--keep-cache``), prints the seconds per notebook and records them in
 ``results/bench/notebooks-<default|quick|paper>-raw.json`` (and its ``.md``, without ``-raw``), one row per notebook
 with the load average before and after and the command: the table the notebooks' plan lines
-take their estimates from (``codigem_lab.session.plan``).
+take their estimates from (``course.session.plan``).
 
 Each notebook runs top to bottom with nbclient in its own folder; the saved widget state keeps
 only widgets still on screen (no closed progress bars), so the files stay small. Development
@@ -32,7 +32,9 @@ from pathlib import Path
 
 from codigem_lab._io import atomic_open, write_json
 from codigem_lab.paths import RUNS_ENV, notebooks_dir, repo_root, results_root
-from codigem_lab.session import MODE_ENV, QUICK_ENV
+
+sys.path.insert(0, str(notebooks_dir()))  # the notebooks' own package, course/
+from course.session import MODE_ENV, QUICK_ENV  # noqa: E402
 
 #: Each --time/--execute mode and the environment it gives the kernel (default: neither).
 MODE_VARS = {"default": {}, "quick": {QUICK_ENV: "1"}, "paper": {MODE_ENV: "paper"}}
@@ -301,7 +303,7 @@ def record_timings(path: Path, mode: str, rows: Sequence[dict]) -> Path:
         "Each notebook ran top to bottom (nbclient, nothing written back), with an empty result "
         "cache unless the row says otherwise; load = the 1-minute load average before and after. "
         f"Written by `tools/execute_notebooks.py --time` from `{path.name}`; "
-        "`codigem_lab.session.plan` reads the estimates from it.",
+        "`course.session.plan` reads the estimates from it.",
         "",
         "| notebook | seconds | load before | load after | cores | empty cache | measured | commit | command |",
         "|---|---|---|---|---|---|---|---|---|",
