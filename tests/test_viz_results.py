@@ -21,12 +21,12 @@ from matplotlib.figure import Figure
 matplotlib.use("Agg")
 
 from course import tables as R  # noqa: E402
+from course.settings import experiment_config  # noqa: E402
 
 from codigem_lab.experiments import paper  # noqa: E402
 from codigem_lab.experiments.aggregate import p_text  # noqa: E402
 from codigem_lab.experiments.common import ExperimentConfig  # noqa: E402
 from codigem_lab.experiments.registry import get_study  # noqa: E402
-from codigem_lab.experiments.settings import experiment_config  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 

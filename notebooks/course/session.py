@@ -17,11 +17,11 @@ from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.common import QUICK_EPOCHS, QUICK_MAX_USERS, ExperimentConfig
 from codigem_lab.experiments.registry import Study
-from codigem_lab.experiments.settings import describe_mode
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.paths import results_root
 from codigem_lab.train import inner_bars
 from codigem_lab.validate import check_choice
+from course.settings import describe_mode
 
 QUICK_ENV = "CODIGEM_LAB_QUICK"
 MODE_ENV = "CODIGEM_LAB_MODE"
