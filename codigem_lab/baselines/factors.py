@@ -104,11 +104,11 @@ def implicit_user_solve(
     out = []
     for start in range(0, n, block):
         xb = _as_sparse_csr(x[start : start + block], device)
-        s = (xb @ outer)[:, full].double().reshape(-1, k, k)
-        m = gram + (c_pos - c_neg) * s
+        s = torch.index_select(xb @ outer, 1, full).double().reshape(-1, k, k)
+        m = s.mul_(c_pos - c_neg).add_(gram)  # gram + (c_pos - c_neg) * s, in place
         if rel_reg:
             m = m + rel_reg * torch.diag_embed(torch.diagonal(m, dim1=1, dim2=2))
-        m = m + reg * eye
+        m.add_(reg * eye)
         b = c_pos * (xb @ q32).double()
         out.append(torch.linalg.solve(m, b.unsqueeze(-1)).squeeze(-1))
     if not out:
