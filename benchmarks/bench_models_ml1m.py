@@ -35,7 +35,7 @@ from codigem_lab.metrics import Evaluator
 from codigem_lab.models import build_model
 from codigem_lab.neural import NeuralRecommender
 from codigem_lab.paths import repo_root
-from codigem_lab.reproduce import config_from_args, parse_command
+from codigem_lab.reproduce import bench_data, config_from_args, parse_command
 from codigem_lab.train import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,6 +144,7 @@ def main(argv=None) -> int:
         chosen = [c for c in chosen if c[0] in keep]
     res = {
         "settings_from": TABLE2_FILE,
+        "data": bench_data(cfg),  # reproduce all --dry-run reads these seconds for this data
         "settings": f"{cfg.data_spec.preset}, {cfg.protocol}, split seed 0, "
         f"{split.n_train_users} training users, {split.n_items} items",
         "machine": f"{os.cpu_count()} logical CPUs",
