@@ -14,12 +14,15 @@ The fp32 GEMM rate is measured before and after, in the same process, and the lo
 recorded: read the ratios (to CODIGEM's fast path, and epoch seconds x GEMM rate) across machines.
 
     python benchmarks/bench_models_ml1m.py --threads 1 --out results/bench/models-ml1m
+    python benchmarks/bench_models_ml1m.py --threads 1 --models wmf,macridvae,diffrec --profile \
+        --out results/bench/models-ml1m-profile   # + each epoch's top operators (torch.profiler)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import shlex
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from codigem_lab.experiments.table2 import DEFAULT_MODELS, TABLE2, parse_models
 from codigem_lab.metrics import Evaluator
@@ -39,6 +43,7 @@ from codigem_lab.reproduce import bench_data, config_from_args, parse_command
 from codigem_lab.train import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
+MATMUL = ("aten::mm", "aten::addmm", "aten::bmm")
 TABLE2_FILE = "results/table2/table2-ml-1m-strong-minK.json"
 
 
@@ -123,7 +128,29 @@ def render_md(res: dict, command: str) -> str:
             f"| {label} | {r['train_cpu_s']:.3f} | {r['eval_cpu_s']:.3f} | {r['epoch_cpu_s']:.3f}"
             f" | {r['epoch_wall_s']:.3f} | {x} | {r['epoch_cpu_s'] * rate:.0f} |"
         )
+    for label, r in res["models"].items():
+        if "top_ops" in r:
+            lines += [
+                "",
+                f"**{label}**: matmul (mm, addmm, bmm) {r['matmul_share']:.0%} of the "
+                "profiled self CPU time (profiler on: seconds inflated); top operators:",
+                "",
+                "| operator | self CPU s | calls |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {n} | {t:.3f} | {c} |" for n, t, c in r["top_ops"]]
     return "\n".join(lines) + "\n"
+
+
+def profiled(fn) -> dict:
+    """``fn()``'s result with the top operators by self CPU time and the matmul share."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        r = fn()
+    ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ops) or 1
+    r["matmul_share"] = sum(e.self_cpu_time_total for e in ops if e.key in MATMUL) / total
+    r["top_ops"] = [(e.key, e.self_cpu_time_total / 1e6, e.count) for e in ops[:8]]
+    return r
 
 
 def main(argv=None) -> int:
@@ -131,6 +158,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", default=None, help="comma-separated labels (default: all)")
     p.add_argument("--out", default=None, help="write OUT.md and OUT-raw.json")
+    p.add_argument("--profile", action="store_true", help="also each model's top operators")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.chdir(repo_root() or REPO)  # the stored command's relative --source
@@ -155,7 +183,8 @@ def main(argv=None) -> int:
         "models": {},
     }
     for label, model, variant, params in chosen:
-        r = time_model(cfg, split, model, variant, params)
+        run = functools.partial(time_model, cfg, split, model, variant, params)
+        r = profiled(run) if args.profile else run()
         r["epoch_cpu_s"] = r["train_cpu_s"] + r["eval_cpu_s"]
         r["epoch_wall_s"] = r["train_wall_s"] + r["eval_wall_s"]
         r["params"] = params

@@ -62,7 +62,7 @@ def _item_outer(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = torch.triu_indices(k, k, device=q.device)
     where = torch.zeros(k, k, dtype=torch.long, device=q.device)
     where[a, b] = where[b, a] = torch.arange(len(a), device=q.device)
-    return q[:, a] * q[:, b], where.reshape(-1)
+    return torch.index_select(q, 1, a) * torch.index_select(q, 1, b), where.reshape(-1)
 
 
 def _as_sparse_csr(x: sp.spmatrix | torch.Tensor, device: torch.device) -> torch.Tensor:
