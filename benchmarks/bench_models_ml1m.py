@@ -58,31 +58,33 @@ def gemm_gflops(k: int, n: int = 500, m: int = 600, seconds: float = 1.0) -> flo
     return 2 * n * k * m * reps / (time.process_time() - t0) / 1e9
 
 
-def _timed(fn):
+def _timed(fn, *args):
     w, c = time.perf_counter(), time.process_time()
-    out = fn()
+    out = fn(*args)
     return out, time.perf_counter() - w, time.process_time() - c
 
 
-def time_model(cfg, split, model: str, variant, params: dict) -> dict:
-    """Seconds (wall and CPU) of one training epoch and one validation of one model."""
+def time_model(cfg, split, model: str, variant, params: dict, repeats: int = 1) -> dict:
+    """Seconds (wall and CPU) of one training epoch and one validation of one model: the median
+    over ``repeats`` epochs (closed form: fits) of one model instance."""
     spec = cfg.spec(model, 0, variant, params, **TABLE2.train_for(model))
     train = dataclasses.replace(spec.train, progress=False)
     rec = build_model(spec.model, spec.variant, spec.config, train)
     torch.manual_seed(0)
     if isinstance(rec, NeuralRecommender):
         trainer = Trainer(rec.build(split), split, train)
-        _, tw, tc = _timed(lambda: trainer.train_epoch(1))
 
         def validate():
             trainer.evaluate("valid")
             trainer._epoch_terms(1)  # what fit adds to each validation (CODIGEM's ELBO terms)
 
-        _, ew, ec = _timed(validate)
+        steps = [lambda e: trainer.train_epoch(e), lambda e: validate()]
     else:
         evaluator = Evaluator(split, train.ks, train.recall_definition, train.eval_batch_size)
-        _, tw, tc = _timed(lambda: rec.fit(split, progress=False))
-        _, ew, ec = _timed(lambda: evaluator.evaluate(rec, "valid"))
+        steps = [lambda e: rec.fit(split, progress=False), lambda e: evaluator.evaluate(rec)]
+    times = [[_timed(f, e)[1:] for f in steps] for e in range(1, repeats + 1)]
+    med = [[statistics.median(t[i][j] for t in times) for j in (0, 1)] for i in (0, 1)]
+    (tw, tc), (ew, ec) = med
     return {"train_wall_s": tw, "train_cpu_s": tc, "eval_wall_s": ew, "eval_cpu_s": ec}
 
 
@@ -113,8 +115,8 @@ def render_md(res: dict, command: str) -> str:
         f"fp32 GEMM rate (500 x items x 600, CPU seconds): {res['gemm_gflops_before']:.0f} GFLOP/s "
         f"before, {res['gemm_gflops_after']:.0f} after.",
         "",
-        "One epoch = one training epoch + one validation (a closed-form model: its fit + one "
-        "validation). `:full`: CODIGEM's full model; without it, the decoder-only fast path the "
+        f"One epoch = one training epoch + one validation (a closed-form model: its fit + one "
+        f"validation), the median of {res['repeats']} per model. `:full`: CODIGEM's full model; without it, the decoder-only fast path the "
         "studies train. `GFLOP-equivalents` = epoch CPU s x GEMM GFLOP/s (median of the two).",
         "",
         "| model | train CPU s | valid CPU s | epoch CPU s | epoch wall s | x CODIGEM (paper) fast"
@@ -156,6 +158,7 @@ def profiled(fn) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=1, help="epochs per model (median reported)")
     p.add_argument("--models", default=None, help="comma-separated labels (default: all)")
     p.add_argument("--out", default=None, help="write OUT.md and OUT-raw.json")
     p.add_argument("--profile", action="store_true", help="also each model's top operators")
@@ -178,12 +181,13 @@ def main(argv=None) -> int:
         "machine": f"{os.cpu_count()} logical CPUs",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
         "load_before": " ".join(f"{v:.2f}" for v in os.getloadavg()),
         "gemm_gflops_before": gemm_gflops(split.n_items),
         "models": {},
     }
     for label, model, variant, params in chosen:
-        run = functools.partial(time_model, cfg, split, model, variant, params)
+        run = functools.partial(time_model, cfg, split, model, variant, params, args.repeats)
         r = profiled(run) if args.profile else run()
         r["epoch_cpu_s"] = r["train_cpu_s"] + r["eval_cpu_s"]
         r["epoch_wall_s"] = r["train_wall_s"] + r["eval_wall_s"]
