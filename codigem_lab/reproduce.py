@@ -16,6 +16,7 @@ import dataclasses
 import io
 import json
 import multiprocessing
+import re
 import shlex
 import time
 import warnings
@@ -37,6 +38,8 @@ from codigem_lab.paths import results_root
 
 #: Files remade at an older code version on purpose: results/kept-stale.json (file -> reason).
 KEPT_STALE = "kept-stale.json"
+#: Seconds per epoch of every Table 2 model, measured (benchmarks/bench_models_ml1m.py).
+EPOCH_BENCH = "bench/models-ml1m-raw.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -187,10 +190,72 @@ def _timing_s(doc: dict) -> float:
     return TIMING_EPOCHS * total or (doc.get("wall_s") or 0.0)
 
 
+def bench_data(cfg: ExperimentConfig) -> dict:
+    """What makes per-epoch seconds comparable between runs: the data and its protocol."""
+    return {k: getattr(cfg.data_spec, k) for k in ("dataset", "source", "preset", "protocol")}
+
+
+def _full_model(cfg: ExperimentConfig) -> bool:
+    """Whether the study's CODIGEM runs train every network (else: the decoder-only fast path)."""
+    return cfg.score_mode != "decoder" or cfg.full_model
+
+
+def _epoch_label(row: dict, cfg: ExperimentConfig) -> str:
+    """A results row's model as the epoch benchmark names it (CODIGEM: fast path unless the
+    study scores by the reverse chain or asks for the full model)."""
+    model = row.get("model") or "codigem"
+    variant = row.get("variant") if row.get("model") else row.get("preset", "paper")
+    label = f"{model}:{variant}" if variant else model
+    return label + (":full" if model == "codigem" and _full_model(cfg) else "")
+
+
+def _row_epochs(row: dict, n_seeds: int) -> float | None:
+    """The epochs a results row records over its runs (None: an older file without them)."""
+    if (row.get("budget") or {}).get("epochs"):
+        return float(sum(row["budget"]["epochs"]))
+    mean = row.get("epochs", row.get("epochs_mean"))
+    return None if mean is None else mean * int(row.get("seeds") or n_seeds)
+
+
+def _measured_s(it: PlanItem, bench: dict | None) -> float | None:
+    """The benchmark's CPU seconds per epoch x the epochs each run of the file records (closed
+    form: one fit; tuning grids: one fit per other point); None where the file's data differ
+    from the benchmark's or a row records no epochs."""
+    if bench is None or bench.get("data") != bench_data(it.cfg):
+        return None
+    per = {k: v["epoch_cpu_s"] for k, v in bench["models"].items()}
+    total = 0.0
+    for row in it.doc.get("rows") or []:
+        epochs, label = _row_epochs(row, len(it.cfg.seeds)), _epoch_label(row, it.cfg)
+        if epochs is None or label not in per:
+            return None
+        total += epochs * per[label]
+    return total + sum(
+        (len(tried) - 1) * per.get(m, 0.0) for m, tried in (it.doc.get("tuning") or {}).items()
+    )
+
+
+def _fast_path_credit_s(it: PlanItem, bench: dict | None) -> float:
+    """Seconds the fast path now saves on a file whose CODIGEM runs trained every network: the
+    CODIGEM minutes its compute note records x (1 - fast / full seconds per epoch, measured)."""
+    notes = " ".join(it.doc.get("notes") or [])
+    if bench is None or "fast path" in notes or _full_model(it.cfg):
+        return 0.0
+    per = {k: v["epoch_cpu_s"] for k, v in bench["models"].items()}
+    saved = 0.0
+    for variant, minutes in re.findall(r"CODIGEM \((paper|released)\) ([\d.]+) min", notes):
+        fast, full = per.get(f"codigem:{variant}"), per.get(f"codigem:{variant}:full")
+        saved += 60 * float(minutes) * (1 - fast / full) if fast and full else 0.0
+    return saved
+
+
 def estimate(items: list[PlanItem], workers: int) -> list[dict]:
-    """Per item: its runs (recorded, else counted from its rows: '~') and minutes: the compute its
-    file records shared by the workers; nothing where its runs are another item's; a timed
-    study's timing runs alone."""
+    """Per item: its runs (recorded, else counted from its rows: '~') and minutes shared by the
+    workers: measured seconds per epoch x recorded epochs where the file allows (``measured_min``),
+    else the compute it records less the fast path's saving; nothing where its runs are another
+    item's; a timed study's timing runs alone. ``recorded_est_min``: from the record alone."""
+    path = items[0].results / EPOCH_BENCH if items else None
+    bench = json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else None
     rows = []
     for it in items:
         doc = it.doc
@@ -198,20 +263,32 @@ def estimate(items: list[PlanItem], workers: int) -> list[dict]:
         counted = sum(int(r.get("seeds") or n_seeds) for r in doc.get("rows") or [])
         counted += sum(len(t) - 1 for t in (doc.get("tuning") or {}).values())
         twin = next((o for o in items if _inside(it, o) and not _inside(o, it)), None)
-        recorded = _recorded_s(doc) / 60
+        recorded, measured = _recorded_s(doc) / 60, None
         if it.study.timed:
             minutes, how = _timing_s(doc) / 60, "last, alone (its other runs: shared)"
+            old = minutes
         elif twin is not None:
-            minutes, how = 0.0, f"its runs are those of {twin.file.name}"
+            minutes, old, how = 0.0, 0.0, f"its runs are those of {twin.file.name}"
         else:
-            minutes, how = recorded / workers, f"pool of {workers}"
+            old, measured = recorded / workers, _measured_s(it, bench)
+            if measured is not None:
+                measured /= 60
+                minutes, how = measured / workers, f"pool of {workers}, measured"
+            else:
+                credit = _fast_path_credit_s(it, bench) / 60
+                minutes = (recorded - credit) / workers
+                how = f"pool of {workers}, recorded" + (
+                    f" less {credit:.1f} min fast path" if credit else ""
+                )
         rows.append(
             {
                 "study": it.study.name,
                 "file": it.file.relative_to(it.results.parent).as_posix(),
                 "runs": doc.get("runs") or f"~{counted}",
                 "recorded_min": recorded,
+                "measured_min": measured,
                 "minutes": minutes,
+                "recorded_est_min": old,
                 "how": how,
             }
         )
@@ -224,19 +301,26 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
     lines = [
         f"reproduce all: {len(items)} results files, {workers} worker process(es), one torch "
         "thread each; timed studies last, alone",
-        f"{'study':<13} {'file':<70} {'runs':>5} {'recorded':>9} {'est. min':>9}  how",
+        f"{'study':<13} {'file':<70} {'runs':>5} {'recorded':>9} {'measured':>9} {'est. min':>9}"
+        "  how",
     ]
     for r in rows:
+        measured = "-" if r["measured_min"] is None else f"{r['measured_min']:.1f}"
         lines.append(
             f"{r['study']:<13} {r['file']:<70} {r['runs']!s:>5} {r['recorded_min']:>9.1f} "
-            f"{r['minutes']:>9.1f}  {r['how']}"
+            f"{measured:>9} {r['minutes']:>9.1f}  {r['how']}"
         )
     total = sum(r["minutes"] for r in rows)
     lines.append(
-        f"total: {total:.0f} min estimated ({sum(r['recorded_min'] for r in rows):.0f} min "
-        "recorded): each file's recorded training + validation seconds (else its wall time), "
-        "made on a machine shared with other jobs, divided among the workers; '~': runs counted "
-        "from the file's rows."
+        f"total: {total:.0f} min estimated: per file, results/{EPOCH_BENCH}'s CPU seconds per "
+        "epoch (one torch thread) x the epochs its runs record, where it records them on that "
+        "benchmark's data, else its recorded training + validation seconds (else its wall time, "
+        "made on a machine shared with other jobs) less what the CODIGEM fast path saves; "
+        "divided among the workers; '~': runs counted from the file's rows."
+    )
+    lines.append(
+        f"from the recorded compute alone: {sum(r['recorded_est_min'] for r in rows):.0f} min "
+        f"({sum(r['recorded_min'] for r in rows):.0f} min recorded)."
     )
     return "\n".join(lines)
 

@@ -201,6 +201,26 @@ def test_implicit_user_solve_is_weighted_least_squares():
     )
 
 
+def test_implicit_user_solve_triangle_equals_full_outer_products_bit_for_bit():
+    """The solve sums only the upper triangle of each item's outer product and mirrors it: the
+    result must equal, bit for bit, the solve that sums all k*k products (its first version)."""
+    import scipy.sparse as sp
+
+    from codigem_lab.baselines.factors import _as_sparse_csr
+
+    gen = torch.Generator().manual_seed(1)
+    x = sp.random(40, 60, density=0.2, format="csr", random_state=0, dtype=np.float32)
+    x.data[:] = np.random.default_rng(0).uniform(0.5, 2.0, x.nnz).astype(np.float32)
+    q = torch.randn(60, 7, generator=gen)
+    full = (q[:, :, None] * q[:, None, :]).reshape(60, -1)
+    s = (_as_sparse_csr(x, q.device) @ full).double().reshape(-1, 7, 7)
+    m = 0.5 * (q.double().T @ q.double()) + (3.0 - 0.5) * s
+    m = m + 0.2 * torch.diag_embed(torch.diagonal(m, dim1=1, dim2=2)) + 0.1 * torch.eye(7).double()
+    b = 3.0 * (_as_sparse_csr(x, q.device) @ q).double()
+    want = torch.linalg.solve(m, b.unsqueeze(-1)).squeeze(-1).float()
+    assert torch.equal(implicit_user_solve(x, q, 0.5, 3.0, reg=0.1, rel_reg=0.2), want)
+
+
 def test_sample_negatives_avoids_positives():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(50, 20, generator=gen) < 0.5).float()

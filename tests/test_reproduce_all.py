@@ -12,12 +12,20 @@ import pandas as pd
 import pytest
 
 from codigem_lab.cli import main
+from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.aggregate import recompute_results
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study
 from codigem_lab.experiments.tables import TableResult
-from codigem_lab.reproduce import PlanItem, estimate, results_plan, run_plan
+from codigem_lab.reproduce import (
+    PlanItem,
+    _fast_path_credit_s,
+    _measured_s,
+    estimate,
+    results_plan,
+    run_plan,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -66,8 +74,48 @@ def test_dry_run_prints_each_file_its_estimate_and_the_total(capsys):
     assert by_file["results/fastpath/table3/table3-ml-1m-strong-paper.json"]["minutes"] == 0
     assert by_file["results/codigem/table2/table2-ml-1m-strong-minK.json"]["minutes"] == 0
     assert "alone" in by_file["results/table5/table5-ml-1m-strong.json"]["how"]
-    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]
-    assert strong["minutes"] == pytest.approx(strong["recorded_min"] / 2)
+    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]  # no epochs in its rows
+    assert strong["measured_min"] is None and "fast path" in strong["how"]
+    assert 0 < strong["minutes"] < strong["recorded_est_min"] == strong["recorded_min"] / 2
+    fig2 = by_file["results/fig2/fig2-ml-1m-strong.json"]  # epochs recorded, the bench's data
+    assert fig2["minutes"] == pytest.approx(fig2["measured_min"] / 2)
+    assert f"{sum(r['recorded_est_min'] for r in rows):.0f} min" in out.splitlines()[-1]
+
+
+def test_the_estimate_is_measured_seconds_per_epoch_times_recorded_epochs():
+    data = {"dataset": "csv", "source": "r.csv", "preset": "p", "protocol": "strong"}
+    bench = {
+        "data": data,
+        "models": {
+            k: {"epoch_cpu_s": v}
+            for k, v in {
+                "pop": 1.0,
+                "wmf": 10.0,
+                "codigem:paper": 2.0,
+                "codigem:paper:full": 8.0,
+            }.items()
+        },
+    }
+    cfg = ExperimentConfig(data_spec=DataSpec(**data), seeds=(0, 1))
+    doc = {
+        "rows": [
+            {"model": "pop", "budget": {"epochs": [1, 1]}},
+            {"model": "codigem", "variant": "paper", "epochs": 30},  # x 2 seeds, fast path
+            {"preset": "paper", "epochs_mean": 10, "seeds": 1},  # a sweep's row: CODIGEM
+        ],
+        "tuning": {"wmf": [{}, {}, {}]},
+    }  # two more fits
+    item = PlanItem(Path("f.json"), Path("results"), STUDIES["table2"], cfg, Path("r"), doc)
+    assert _measured_s(item, bench) == 2 * 1.0 + 60 * 2.0 + 10 * 2.0 + 2 * 10.0
+    full = dataclasses.replace(item, cfg=dataclasses.replace(cfg, full_model=True))
+    assert _measured_s(full, bench) == 2 * 1.0 + 60 * 8.0 + 10 * 8.0 + 2 * 10.0
+    other = dataclasses.replace(cfg, data_spec=DataSpec(**{**data, "protocol": "ratio"}))
+    assert _measured_s(dataclasses.replace(item, cfg=other), bench) is None
+    old = {"rows": [{"model": "pop"}], "notes": ["most of it: CODIGEM (paper) 3.0 min (20%)"]}
+    old_item = dataclasses.replace(item, doc=old)
+    assert _measured_s(old_item, bench) is None  # no epochs recorded: the recorded compute
+    assert _fast_path_credit_s(old_item, bench) == pytest.approx(180 * (1 - 2.0 / 8.0))
+    assert _fast_path_credit_s(full, bench) == 0.0
 
 
 def _timed_toy(cfg: ExperimentConfig) -> TableResult:

@@ -54,9 +54,15 @@ def sample_negatives(
     return cols
 
 
-def _item_outer(q: torch.Tensor) -> torch.Tensor:
-    """Per-item outer products ``q_i q_i^T``, flattened: [n_items, k*k]."""
-    return (q[:, :, None] * q[:, None, :]).reshape(q.shape[0], -1)
+def _item_outer(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-item outer products ``q_i q_i^T``, upper triangle only ([n_items, k(k+1)/2]: half the
+    sparse product's work), and for each of the k*k entries its triangle column (the products
+    commute exactly, so the mirrored matrix equals the full one bit for bit)."""
+    k = q.shape[1]
+    a, b = torch.triu_indices(k, k, device=q.device)
+    where = torch.zeros(k, k, dtype=torch.long, device=q.device)
+    where[a, b] = where[b, a] = torch.arange(len(a), device=q.device)
+    return torch.index_select(q, 1, a) * torch.index_select(q, 1, b), where.reshape(-1)
 
 
 def _as_sparse_csr(x: sp.spmatrix | torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -91,18 +97,18 @@ def implicit_user_solve(
     q32 = q.detach().float()
     k = q32.shape[1]
     gram = c_neg * (q32.double().T @ q32.double())
-    outer = _item_outer(q32)
+    outer, full = _item_outer(q32)
     eye = torch.eye(k, dtype=torch.float64, device=device)
     n = x.shape[0]
     block = max(1, block_elements // (k * k))
     out = []
     for start in range(0, n, block):
         xb = _as_sparse_csr(x[start : start + block], device)
-        s = (xb @ outer).double().reshape(-1, k, k)
-        m = gram + (c_pos - c_neg) * s
+        s = torch.index_select(xb @ outer, 1, full).double().reshape(-1, k, k)
+        m = s.mul_(c_pos - c_neg).add_(gram)  # gram + (c_pos - c_neg) * s, in place
         if rel_reg:
             m = m + rel_reg * torch.diag_embed(torch.diagonal(m, dim1=1, dim2=2))
-        m = m + reg * eye
+        m.add_(reg * eye)
         b = c_pos * (xb @ q32).double()
         out.append(torch.linalg.solve(m, b.unsqueeze(-1)).squeeze(-1))
     if not out:
