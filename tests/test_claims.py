@@ -152,3 +152,14 @@ def test_claims_command_writes_both_files_and_checks_them(tmp_path, capsys, monk
     with pytest.raises(RuntimeError):
         cl.write(fresh)
     assert not fresh.exists() or not any(fresh.iterdir())  # nothing half-written
+
+
+def test_a_kept_stale_file_is_marked_where_the_ledger_shows_it(tmp_path):
+    """The ledger says "kept stale" beside each file results/kept-stale.json lists, and only there."""
+    root = _perturb(tmp_path, "table5/table5-ml-1m-strong", lambda doc: None)
+    (root / "kept-stale.json").write_text(
+        json.dumps({"table5/table5-ml-1m-strong.json": "older code"}), encoding="utf-8"
+    )
+    shown = {c.display()["tested on"] for c in cl.ledger(root)}
+    assert "table5/table5-ml-1m-strong (kept stale)" in shown
+    assert not any("kept stale" in t for t in shown if "table5" not in t)

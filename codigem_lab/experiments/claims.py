@@ -113,6 +113,7 @@ class Claim:
     files: tuple[str, ...]
     commands: tuple[str, ...]
     contrasts: tuple[Contrast, ...]
+    stale: tuple[str, ...] = ()  # files made at an older code version (results/kept-stale.json)
 
     @property
     def verdict(self) -> str:
@@ -149,7 +150,9 @@ class Claim:
             "where": self.place,
             "notebook": self.notebook,
             "tested on": ", ".join(
-                f.removeprefix("results/").removesuffix(".json") for f in self.files
+                f.removeprefix("results/").removesuffix(".json")
+                + (" (kept stale)" if f in self.stale else "")
+                for f in self.files
             ),
             "effect [95% interval]": c.text(),
             "test": c.test,
@@ -473,6 +476,8 @@ def _load(root: Path, stem: str) -> dict:
 def ledger(root: Path | None = None) -> list[Claim]:
     """Every claim against the results files under ``root`` (default: results/)."""
     root = Path(root or results_root())
+    kept = root / "kept-stale.json"
+    stale = json.loads(kept.read_text(encoding="utf-8")) if kept.is_file() else {}
     out = []
     for s in SPECS:
         for files in s.files:
@@ -483,7 +488,8 @@ def ledger(root: Path | None = None) -> list[Claim]:
                     tuple(d["_file"] for d in docs),
                     tuple(d["command"] for d in docs),
                 )
-                out.append(Claim(s.key, s.quote, s.place, s.notebook, files_, commands, tuple(contrasts)))  # fmt: skip
+                old = tuple(f for f in files_ if f.removeprefix("results/") in stale)
+                out.append(Claim(s.key, s.quote, s.place, s.notebook, files_, commands, tuple(contrasts), old))  # fmt: skip
     return out
 
 
