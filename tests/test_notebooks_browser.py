@@ -1,5 +1,6 @@
-"""Notebook 02 in a real browser: JupyterLab + headless Chromium, sliders moved by keyboard and
-mouse (the explorer, 07's live panel, has its own: tests/test_explorer_browser.py).
+"""Notebooks in a real browser: JupyterLab + headless Chromium. 02's sliders moved by keyboard and
+mouse (the explorer, 07's live panel, has its own: tests/test_explorer_browser.py); Run All of the
+two notebooks that train most, 04 and 07, within the learner's two minutes each.
 
 What it checks, end to end: the notebook runs in JupyterLab ("Run > Run All Cells") in quick mode,
 the forward-noising panel appears, moving the beta slider with the keyboard and the T slider with
@@ -42,8 +43,11 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "02_forward_noising.ipynb"
+TRAINING = ("04_training.ipynb", "07_sensitivity.ipynb")  # the two that train most in learn mode
 SERVER_START_S = 90
 RUN_ALL_S = 240
+#: What a learner's Run All may take in the default mode (the modes' promise).
+LEARN_RUN_ALL_S = 120
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +57,12 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyterlab")
     work = root / "work"
     work.mkdir()
-    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
-    # the notebooks' own package beside it, as in notebooks/ (02's panel lives there)
+    for name in (NOTEBOOK.name, *TRAINING):
+        shutil.copy(NOTEBOOK.parent / name, work / name)
+    # the notebooks' own package beside them, as in notebooks/ (02's panel lives there)
     shutil.copytree(NOTEBOOK.parent / "course", work / "course")
-    env, _settings = lab_home(root, CODIGEM_LAB_QUICK="1")
+    # learn mode (the default) and an empty result cache of its own, as on a fresh clone
+    env, _settings = lab_home(root, CODIGEM_LAB_QUICK="1", CODIGEM_LAB_RUNS=str(root / "runs"))
     port, token = free_port(), os.urandom(16).hex()
     log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finalizer below)
     proc = subprocess.Popen(
@@ -269,3 +275,41 @@ def _drive_sliders(page) -> None:
     }
     (ARTIFACTS / "02_sliders_timings.json").write_text(json.dumps(timings, indent=2))
     print(json.dumps(timings, indent=2))
+
+
+def _prompts_when_done(page, timeout_s: float) -> list[str]:
+    """The code cells' prompts once none is queued or running ("[*]") and the kernel is idle
+    (a Run All stopped by an error leaves the cells after it unnumbered)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        if prompts and not any("*" in p for p in prompts):
+            _wait_idle(page, 5_000)
+            if not any(
+                "*" in p for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+            ):
+                return prompts
+        time.sleep(1)
+    raise AssertionError(f"the notebook was still running after {timeout_s} s")
+
+
+@pytest.mark.parametrize("name", TRAINING)
+def test_run_all_teaches_within_two_minutes(lab, name):
+    """Run > Run All Cells of a training notebook, empty result cache: every code cell runs (an
+    error would stop Run All and leave later cells unnumbered) within the learner's two minutes."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _open(lab, lab[2] / name) as page:
+        try:
+            _run_all_cells(page)
+            start = time.monotonic()
+            prompts = _prompts_when_done(page, RUN_ALL_S)
+            seconds = time.monotonic() - start
+            left = [p for p in prompts if not re.search(r"\[\d+\]", p)]
+            (ARTIFACTS / f"{Path(name).stem}_run_all.json").write_text(
+                json.dumps({"seconds": round(seconds, 1), "cells": len(prompts)})
+            )
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / f"{Path(name).stem}_failure.png"), full_page=True)
+            raise
+    assert prompts and not left, f"{name}: {len(left)} of {len(prompts)} code cells did not run"
+    assert seconds <= LEARN_RUN_ALL_S, f"{name}: Run All took {seconds:.0f} s"
