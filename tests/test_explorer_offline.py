@@ -55,7 +55,8 @@ def test_explorer_notebook_runs_offline_on_synthetic_data_with_the_banner(tmp_pa
     nb.cells = nb.cells[: panel_cell + 1]
     nb.cells.append(nbformat.v4.new_code_cell("print(_.banner.value)\nprint(_.status.value)"))
     env = offline_env(tmp_path)
-    client = NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    # the kernel starts where Jupyter would, beside the notebook (its course/ package is there)
+    client = NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute(env={**os.environ, **env})  # the kernel's environment: a user's
     outputs = [out for cell in nb.cells for out in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
