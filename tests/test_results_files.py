@@ -179,3 +179,36 @@ def test_every_place_showing_a_kept_stale_file_says_so():
         rel = next((r for r in KEPT_STALE if name.endswith(Path(r).stem)), None)
         if rel and name != "results-files":
             assert "kept stale" in block(), name
+
+
+def _regeneration_text(tmp_path, monkeypatch, wall_s: float, trained: int) -> str:
+    tool = _tool()
+    results = tmp_path / "results"
+    (results / "bench").mkdir(parents=True, exist_ok=True)
+    (results / "t").mkdir(exist_ok=True)
+    (results / "t" / "a.json").write_text(json.dumps({"provenance": {"code_version": "abc"}}))
+    raw = {
+        "command": "python benchmarks/reproduce_all.py",
+        "written_utc": "2026-01-01T00:00:00Z",
+        "commit": "c0ffee",
+        "cores": 2,
+        "workers": 2,
+        "wall_s": wall_s,
+        "gemm_gflops_1thread": [100.0, 90.0],
+        "estimated_min": {"results/t/a.json": 70.0},
+        "files": [{"file": "x", "remakes": "results/t/a.json", "runs": 4, "trained": trained}],
+    }
+    (results / "bench" / "reproduce-all-raw.json").write_text(json.dumps(raw))
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    monkeypatch.setattr(tool, "RESULTS", results)
+    return tool.regeneration()
+
+
+def test_regeneration_block_reports_the_run_and_judges_the_hour(tmp_path, monkeypatch):
+    slow = _regeneration_text(tmp_path, monkeypatch, wall_s=4000.0, trained=4)
+    assert "code version abc" in slow and "66.7 min" in slow and "target is not met" in slow
+    assert "4 were trained" in slow
+    resumed = _regeneration_text(tmp_path, monkeypatch, wall_s=600.0, trained=1)
+    assert "target is not met" in resumed  # a resumed run says nothing about a cold one
+    cold = _regeneration_text(tmp_path, monkeypatch, wall_s=3000.0, trained=4)
+    assert "target is met" in cold

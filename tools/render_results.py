@@ -220,6 +220,42 @@ def results_files() -> str:
     return "\n".join(lines)
 
 
+def regeneration() -> str:
+    """README's account of the last ``reproduce all`` from ``results/bench/reproduce-all-raw.json``:
+    when, at which code version, its wall time, how many runs it trained, and the one-hour target."""
+    path = RESULTS / "bench" / "reproduce-all-raw.json"
+    stale = kept_stale()
+    if not path.exists():
+        return (
+            "The whole regeneration has not yet been run at the current code version: every "
+            f"committed file ({len(stale)}) is listed in `results/kept-stale.json` with its reason."
+        )
+    b = load(path)
+    files = b["files"]
+    versions = sorted(
+        {load(ROOT / f["remakes"])["provenance"].get("code_version", "?") for f in files}
+    )
+    estimate = sum(b["estimated_min"].values())
+    runs, trained = sum(f["runs"] for f in files), sum(f["trained"] for f in files)
+    verdict = "met" if b["wall_s"] <= 3600 and trained == runs else "not met"
+    lines = [
+        f"The last regeneration (`{b['command']}`, {b['written_utc']}, commit {b['commit']}) "
+        f"wrote {len(files)} results files at code version {', '.join(versions)} in "
+        f"{b['wall_s'] / 60:.1f} min of wall time with {b['workers']} workers on {b['cores']} cores "
+        f"(torch fp32 GEMM, one thread: {b['gemm_gflops_1thread'][0]:.0f} GFLOP/s before, "
+        f"{b['gemm_gflops_1thread'][1]:.0f} after). Of the {runs} runs its files use "
+        f"(a run shared by two files counted twice), {trained} were trained in that invocation; "
+        "the others came from the result cache, trained earlier by the same code version "
+        "(the cache key includes it). The dry run's estimate for an empty cache was "
+        f"{estimate:.0f} min, so the one-hour target is {verdict}"
+        + ("" if verdict == "met" else " on two cores")
+        + "; `results/bench/reproduce-all.md` has the per-file breakdown.",
+    ]
+    if stale:
+        lines.append(f" Still kept stale: {len(stale)} file(s), listed in `results/kept-stale.json`.")
+    return "".join(lines)
+
+
 #: Marker name -> the function that makes the block's text.
 BLOCKS: dict[str, Callable[[], str]] = {
     "codigem-table2-ml-1m-strong-minK": _block_table(
@@ -230,6 +266,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "ml20m-bench": ml20m_bench,
     "bench-ml1m-cpu1": ml1m_bench,
     "results-files": results_files,
+    "regeneration": regeneration,
 }
 #: The files whose marked blocks are generated.
 MARKED = ("README.md", "results/README.md", "results/ml20m/README.md")
