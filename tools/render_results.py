@@ -252,7 +252,9 @@ def regeneration() -> str:
         + "; `results/bench/reproduce-all.md` has the per-file breakdown.",
     ]
     if stale:
-        lines.append(f" Still kept stale: {len(stale)} file(s), listed in `results/kept-stale.json`.")
+        lines.append(
+            f" Still kept stale: {len(stale)} file(s), listed in `results/kept-stale.json`."
+        )
     return "".join(lines)
 
 
