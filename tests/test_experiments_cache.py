@@ -270,3 +270,16 @@ def test_the_code_version_follows_the_run_sources(tmp_path, monkeypatch):
     mod._code_version.cache_clear()
     assert mod.code_version() != one
     mod._code_version.cache_clear()
+
+
+def test_docstrings_comments_and_layout_leave_the_code_version_alone():
+    from codigem_lab.experiments.cache import source_digest
+
+    base = source_digest({"a.py": 'def f(x):\n    """Long text."""\n    return x + 1\n'})
+    same = '"""Module."""\n\n\ndef f(x):  # a comment\n    return (\n        x + 1\n    )\n'
+    assert source_digest({"a.py": same}) == base
+    assert source_digest({"a.py": "def f(x):\n    return x + 2\n"}) != base
+    assert source_digest({"b.py": "def f(x):\n    return x + 1\n"}) != base  # the name counts
+    assert (
+        source_digest({"a.py": 'def f(x):\n    return "x + 1"\n'}) != base
+    )  # strings that are values

@@ -212,3 +212,31 @@ def test_regeneration_block_reports_the_run_and_judges_the_hour(tmp_path, monkey
     assert "target is not met" in resumed  # a resumed run says nothing about a cold one
     cold = _regeneration_text(tmp_path, monkeypatch, wall_s=3000.0, trained=4)
     assert "target is met" in cold
+
+
+def _restamp_tool():
+    spec = importlib.util.spec_from_file_location("restamp", ROOT / "tools/restamp_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_restamp_carries_files_of_a_commit_with_the_same_syntax_trees(tmp_path, monkeypatch):
+    from codigem_lab.experiments.cache import code_version
+
+    tool = _restamp_tool()
+    old = tool.byte_version(tool.run_sources_at("HEAD"))
+    (tmp_path / "t").mkdir()
+    made = {"name": "T", "rows": [], "provenance": {"code_version": old, "wall_s": 1.0}}
+    other = {"name": "U", "rows": [], "provenance": {"code_version": "000000000000"}}
+    (tmp_path / "t" / "a.json").write_text(json.dumps(made))
+    (tmp_path / "t" / "b.json").write_text(json.dumps(other))
+    assert tool.restamp(tmp_path, "HEAD") == [tmp_path / "t" / "a.json"]
+    prov = json.loads((tmp_path / "t" / "a.json").read_text())["provenance"]
+    assert prov["code_version"] == code_version() and f"Made at code version {old}" in prov["note"]
+    assert json.loads((tmp_path / "t" / "b.json").read_text()) == other
+    monkeypatch.setattr(tool, "code_version", lambda: "ffffffffffff")  # other code: refused
+    (tmp_path / "t" / "a.json").write_text(json.dumps(made))
+    with pytest.raises(SystemExit, match="regenerate"):
+        tool.restamp(tmp_path, "HEAD")
+    assert json.loads((tmp_path / "t" / "a.json").read_text()) == made

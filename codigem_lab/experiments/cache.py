@@ -18,12 +18,14 @@ same run: the second one moves on to other runs and comes back for this one when
 stored it. The kernel releases the lock when its holder dies, so there are no stale locks.
 
 Each record stores the version of the code that made it (:func:`code_version`, a hash of the
-source files a run depends on). A record made by other code is reported and re-run, unless the
-cache was opened with ``keep_stale=True`` (``--keep-stale``), which uses it and says so.
+syntax trees of the source files a run depends on: comments, docstrings and layout are left out,
+since they change nothing a run computes). A record made by other code is reported and re-run,
+unless the cache was opened with ``keep_stale=True`` (``--keep-stale``), which uses it and says so.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -53,20 +55,34 @@ RUN_SOURCES = (
 
 
 def code_version() -> str:
-    """sha1 (12 hex digits) of the source files that a run's result depends on."""
+    """The version of the code a run's result depends on: :func:`source_digest` of ``RUN_SOURCES``."""
     return _code_version()
 
 
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     pkg = Path(__file__).resolve().parents[1]
-    h = hashlib.sha1()
+    sources = {}
     for name in RUN_SOURCES:
         p = pkg / name
-        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
-        for f in files:
-            h.update(f.relative_to(pkg).as_posix().encode())
-            h.update(f.read_bytes())
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            sources[f.relative_to(pkg).as_posix()] = f.read_text(encoding="utf-8")
+    return source_digest(sources)
+
+
+def source_digest(sources: dict[str, str]) -> str:
+    """sha1 (12 hex digits) of each file's name and syntax tree, docstrings removed, in name order."""
+    h = hashlib.sha1()
+    for name in sorted(sources):
+        tree = ast.parse(sources[name])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                first = node.body[0] if node.body else None
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    if isinstance(first.value.value, str):
+                        node.body = node.body[1:] or [ast.Pass()]
+        h.update(name.encode())
+        h.update(ast.dump(tree).encode())
     return h.hexdigest()[:12]
 
 
