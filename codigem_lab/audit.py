@@ -3,7 +3,6 @@ which variants can change a model's ranking (docs/released-code.md, docs/model-a
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
@@ -36,11 +35,11 @@ def _one_thread(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         before = torch.get_num_threads()
-        with contextlib.ExitStack() as stack:
-            if before != 1:
-                torch.set_num_threads(1)
-                stack.callback(torch.set_num_threads, before)
+        torch.set_num_threads(1)
+        try:
             return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
 
     return wrapper
 
@@ -253,9 +252,7 @@ def audit_codigem(
 
 def _describe_codigem(c: CODIGEMConfig) -> str:
     bits = [f"T={c.T}", f"likelihood={c.likelihood}"]
-    for name in ("skip_forward", "skip_reverse"):
-        if getattr(c, name):
-            bits.append(name)
+    bits += [name for name in ("skip_forward", "skip_reverse") if getattr(c, name)]
     if c.anneal_steps:
         bits.append(f"anneal {c.anneal_steps} steps, cap {c.anneal_cap:g}")
     if c.deviations:
@@ -567,10 +564,9 @@ def audit_recommender(
         r_reach, r_norms = _reach(_projection(scores, seed), grouped)
     finally:
         module.train(was_training)
-    mode = score_mode or "model's own"
     return GradientFlowReport(
         model=str(name),
-        score_mode=mode,
+        score_mode=score_mode or "model's own",
         groups=tuple(grouped),
         term_reach={"loss": reach},
         ranking_reach=r_reach,
