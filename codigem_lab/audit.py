@@ -1,20 +1,15 @@
-"""Gradient-flow audit: which parameters each loss term trains, which reach the ranking, and so
-which parts of training can change a model's recommendations (why Table 3's variants I and II
-cannot change a decoder-scored ranking). What it finds: docs/released-code.md; its caveats:
-docs/model-and-checks.md."""
+"""Gradient-flow audit: which parameters each loss term trains and which reach the ranking, so
+which variants can change a model's ranking (docs/released-code.md, docs/model-and-checks.md)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -23,11 +18,8 @@ from codigem_lab.errors import ConfigError
 from codigem_lab.validate import check_choice
 
 #: Size of the probe model the CODIGEM audit builds (the flow of gradients does not depend on it).
-PROBE_ITEMS = 24
-PROBE_HIDDEN = 16
-PROBE_BATCH = 8
-#: Training steps at which a variant's KL weight and loss gradient are compared with the base
-#: model's (with the variant's anneal_steps // 2: the start, the middle and the end of a warm-up).
+PROBE_ITEMS, PROBE_HIDDEN, PROBE_BATCH = 24, 16, 8
+#: Steps at which a variant's loss is compared with the base's (plus its warm-up's middle and end).
 PROBE_STEPS = (0, 1_000_000)
 
 KL_WEIGHT = "KL weight"
@@ -38,17 +30,16 @@ class RankingUnaffectedWarning(UserWarning):
 
 
 def _one_thread(fn):
-    """Run ``fn`` with one intra-op thread (tiny probes: a second thread's sync costs far more than
-    it saves); the caller's thread count is restored."""
+    """Run ``fn`` with one intra-op thread (tiny probes), then restore the caller's thread count."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         before = torch.get_num_threads()
-        with contextlib.ExitStack() as stack:
-            if before != 1:
-                torch.set_num_threads(1)
-                stack.callback(torch.set_num_threads, before)
+        torch.set_num_threads(1)
+        try:
             return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
 
     return wrapper
 
@@ -93,24 +84,6 @@ class GradientFlowReport:
     def inert_terms(self) -> tuple[str, ...]:
         """Loss terms with no trainable parameter in their graph: they change the loss value only."""
         return tuple(t for t, reached in self.term_reach.items() if not reached)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per loss term, then the ranking: reached per group, weight, changes ranking."""
-        reach = [*self.term_reach.values(), self.ranking_reach]
-        frame = self._frame([{g: g in r for g in self.groups} for r in reach], "gradient of")
-        frame["weight in loss"] = [*(self.term_weights.get(t, "1") for t in self.term_reach), ""]
-        frame["can change ranking"] = [*(t in self.ranking_terms for t in self.term_reach), True]
-        return frame
-
-    def norms_frame(self) -> pd.DataFrame:
-        """Like :meth:`to_frame`, with the gradient norms instead of booleans."""
-        norms = [*(self.term_norms[t] for t in self.term_reach), self.ranking_norms]
-        rows = [{g: n.get(g, 0.0) for g in self.groups} for n in norms]
-        return self._frame(rows, "gradient norm of")
-
-    def _frame(self, rows: list[dict], name: str) -> pd.DataFrame:
-        index = [*self.term_reach, f"ranking ({self.score_mode} scoring)"]
-        return pd.DataFrame(rows, index=pd.Index(index, name=name))
 
     def ordered(self, groups: Iterable[str]) -> list[str]:
         """``groups`` in the report's order."""
@@ -174,8 +147,7 @@ def _projection(scores: Tensor, seed: int) -> Tensor:
 
 
 def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -> Tensor:
-    """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated (no
-    second copy of the scoring to drift from the model's)."""
+    """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated."""
     fn = inspect.unwrap(type(model).score)
     with torch.enable_grad():
         out = fn(model, x, mode=mode)
@@ -280,9 +252,7 @@ def audit_codigem(
 
 def _describe_codigem(c: CODIGEMConfig) -> str:
     bits = [f"T={c.T}", f"likelihood={c.likelihood}"]
-    for name in ("skip_forward", "skip_reverse"):
-        if getattr(c, name):
-            bits.append(name)
+    bits += [name for name in ("skip_forward", "skip_reverse") if getattr(c, name)]
     if c.anneal_steps:
         bits.append(f"anneal {c.anneal_steps} steps, cap {c.anneal_cap:g}")
     if c.deviations:
@@ -305,13 +275,8 @@ class VariantEffect:
 
     @property
     def changes_nothing(self) -> bool:
-        return not (
-            self.changed_terms
-            or self.changed_init
-            or self.changed_gradients
-            or self.scores_changed
-            or self.architecture_changed
-        )
+        changed = (self.changed_terms, self.changed_init, self.changed_gradients)
+        return not (any(changed) or self.scores_changed or self.architecture_changed)
 
 
 def _close(a: Tensor | None, b: Tensor | None) -> bool:
@@ -323,8 +288,8 @@ def _close(a: Tensor | None, b: Tensor | None) -> bool:
 def _term_grads(
     model: CODIGEM, x: Tensor, seed: int, step: int, terms_too: bool
 ) -> tuple[dict, dict, float]:
-    """Values and gradients (by parameter name) of the training loss at ``step`` and, with
-    ``terms_too``, of every ELBO term; and the KL weight the model used."""
+    """Values and gradients (by parameter name) of the loss at ``step`` (and, with ``terms_too``, of
+    every ELBO term); and the KL weight the model used."""
     terms = model(
         x, generator=torch.Generator().manual_seed(seed), kl_weight=model.config.kl_weight(step)
     )
@@ -520,22 +485,6 @@ def unaffected_variants(
     }
 
 
-def warn_if_cannot_change_ranking(
-    config: CODIGEMConfig | str,
-    variants: Mapping[str, Mapping[str, object]],
-    score_mode: str = "decoder",
-    *,
-    label: str = "",
-    warn: bool = True,
-    seed: int = 0,
-) -> list[str]:
-    """:func:`unaffected_variants`' sentences, each also a :class:`RankingUnaffectedWarning`."""
-    out = list(unaffected_variants(config, variants, score_mode, label=label, seed=seed).values())
-    for msg in out if warn else ():
-        warnings.warn(msg, RankingUnaffectedWarning, stacklevel=2)
-    return out
-
-
 def _batch_from(split_or_batch, batch: int, dtype=torch.float32) -> Tensor:
     import scipy.sparse as sp
 
@@ -549,12 +498,6 @@ def _batch_from(split_or_batch, batch: int, dtype=torch.float32) -> Tensor:
             f"need a Split, a sparse/dense user-item matrix or a tensor; got {type(split_or_batch).__name__}"
         )
     return data[:batch].to(dtype)
-
-
-def _module_scores(module: nn.Module, x: Tensor, train_rows) -> Tensor:
-    fn = inspect.unwrap(type(module).scores)
-    with torch.enable_grad():
-        return fn(module, x, train_rows)
 
 
 def _needs_rows(module: nn.Module) -> bool:
@@ -584,17 +527,11 @@ def audit_recommender(
             n_items = _batch_from(split_or_batch, 1).shape[1]
         cfg = CODIGEMConfig.preset(obj.variant, n_items=n_items, **obj.overrides)
         return audit_codigem(cfg, score_mode or obj.score_mode, seed=seed)
-    if isinstance(obj, CODIGEMModule):
-        return audit_codigem(
-            obj.model,
-            score_mode or obj.score_mode,
-            seed=seed,
-            x=_codigem_x(obj.model, split_or_batch, batch),
-        )
-    if isinstance(obj, CODIGEM):
-        return audit_codigem(
-            obj, score_mode or "decoder", seed=seed, x=_codigem_x(obj, split_or_batch, batch)
-        )
+    if isinstance(obj, CODIGEMModule | CODIGEM):
+        model = obj.model if isinstance(obj, CODIGEMModule) else obj
+        own_mode = obj.score_mode if isinstance(obj, CODIGEMModule) else "decoder"
+        x = None if split_or_batch is None else _batch_from(split_or_batch, batch, model._dtype())
+        return audit_codigem(model, score_mode or own_mode, seed=seed, x=x)
 
     if hasattr(obj, "build") and not isinstance(obj, nn.Module):
         if not hasattr(split_or_batch, "train"):
@@ -621,14 +558,15 @@ def audit_recommender(
         loss, _ = module.loss(x, 0, rows)
         reach, norms = _reach(loss, grouped)
         module.eval()
-        scores = _module_scores(module, x, rows if _needs_rows(module) else None)
+        scores_fn = inspect.unwrap(type(module).scores)  # undecorated: autograd stays on
+        with torch.enable_grad():
+            scores = scores_fn(module, x, rows if _needs_rows(module) else None)
         r_reach, r_norms = _reach(_projection(scores, seed), grouped)
     finally:
         module.train(was_training)
-    mode = score_mode or "model's own"
     return GradientFlowReport(
         model=str(name),
-        score_mode=mode,
+        score_mode=score_mode or "model's own",
         groups=tuple(grouped),
         term_reach={"loss": reach},
         ranking_reach=r_reach,
@@ -636,9 +574,3 @@ def audit_recommender(
         ranking_norms=r_norms,
         notes=("the module exposes its loss as one term",),
     )
-
-
-def _codigem_x(model: CODIGEM, split_or_batch, batch: int) -> Tensor | None:
-    if split_or_batch is None:
-        return None
-    return _batch_from(split_or_batch, batch, model._dtype())

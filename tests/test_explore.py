@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from course import explorer as vx
+from course import explorer_runs as runs
 from course import readings
 
 from codigem_lab.errors import ConfigError
@@ -45,10 +46,10 @@ def _one_thread():
 
 @pytest.fixture(autouse=True)
 def _fresh_memo():
-    ex._split.cache_clear()
+    ex.data_split.cache_clear()
     ex._titles.cache_clear()
     yield
-    ex._split.cache_clear()
+    ex.data_split.cache_clear()
     ex._titles.cache_clear()
 
 
@@ -77,7 +78,7 @@ def test_explore_result_and_cache(cache):
     assert r.user_choices[0][1] == r.user and "typical" in r.user_choices[0][0]
     assert r.seen == sorted(f"item {i}" for i in seen)  # synthetic data: no titles
     # the same setting again: from the cache, same lists, no training, fast
-    ex._split.cache_clear()
+    ex.data_split.cache_clear()
     t0 = time.perf_counter()
     again = ex.explore(setting, cache)
     assert not again.trained
@@ -147,9 +148,9 @@ def test_beyond_accuracy_counts_the_stored_lists(cache):
 def test_budget_comparison_and_its_reading(cache, monkeypatch):
     """CODIGEM at the explorer's budget and at 'the paper's' (shrunk here to 4 epochs), Item-KNN
     and Pop on the same data, with CODIGEM's paired difference from Item-KNN."""
-    monkeypatch.setitem(ex.PAPER_BUDGET, "epochs", 4)
+    monkeypatch.setitem(runs.PAPER_BUDGET, "epochs", 4)
     setting = ExploreSetting(**QUICK)
-    f = ex.budget_comparison(setting, cache)
+    f = runs.budget_comparison(setting, cache)
     assert list(f.index) == [
         "CODIGEM, the explorer's budget", "CODIGEM, the paper's budget", "Item-KNN", "Pop"
     ]  # fmt: skip
@@ -170,18 +171,18 @@ def test_the_slow_budget_run_waits_for_a_button_unless_it_is_cached(cache, monke
     often clicked); once the result cache holds it, it shows at once."""
     from course.explorer import on_demand
 
-    monkeypatch.setitem(ex.PAPER_BUDGET, "epochs", 4)
+    monkeypatch.setitem(runs.PAPER_BUDGET, "epochs", 4)
     setting = ExploreSetting(**QUICK)
     calls = []
-    box = on_demand("go", lambda: calls.append(1), ready=ex.budget_in_cache(setting, cache))
+    box = on_demand("go", lambda: calls.append(1), ready=runs.budget_in_cache(setting, cache))
     button = box.children[0]
     assert calls == [] and button.description == "go" and not button.disabled
     button.click()
     button.click()
     assert calls == [1] and button.disabled and button.layout.display == "none"
-    ex.budget_comparison(setting, cache)
-    assert ex.budget_in_cache(setting, cache)
-    on_demand("go", lambda: calls.append(2), ready=ex.budget_in_cache(setting, cache))
+    runs.budget_comparison(setting, cache)
+    assert runs.budget_in_cache(setting, cache)
+    on_demand("go", lambda: calls.append(2), ready=runs.budget_in_cache(setting, cache))
     assert calls == [1, 2]
 
 
@@ -266,23 +267,23 @@ def test_unknown_user_is_a_clear_error(cache):
 
 
 def test_fill_grid_trains_ahead_then_all_cached(cache, capsys):
-    settings = ex.grid([1e-4, 0.3], [1], **QUICK)
+    settings = runs.grid([1e-4, 0.3], [1], **QUICK)
     assert [(s.beta, s.T) for s in settings] == [(1e-4, 1), (0.3, 1)]
-    results = ex.fill_grid(settings, progress=True, cache=cache)
+    results = runs.fill_grid(settings, progress=True, cache=cache)
     assert [r.setting for r in results] == settings and all(r.trained for r in results)
     assert "explorer grid" in capsys.readouterr().err
-    again = ex.fill_grid(settings, progress=False, cache=cache)
+    again = runs.fill_grid(settings, progress=False, cache=cache)
     assert not any(r.trained for r in again)
     # a later session finds them in the cache: the points of the panel's scatters
     explorer = ex.Explorer(cache=cache, **QUICK)
-    points = sorted(explorer.cached_points(), key=lambda p: p["beta"])
+    points = sorted(runs.cached_points(explorer), key=lambda p: p["beta"])
     assert [(p["beta"], p["T"], p["preset"], p["variant"]) for p in points] == [
         (1e-4, 1, "paper", "base"),
         (0.3, 1, "paper", "base"),
     ]
     assert [p["R@50"] for p in points] == [r.metrics["codigem"]["R@50"] for r in results]
     assert [p["key"] for p in points] == [r.key for r in results]
-    assert ex.Explorer(cache=cache, **{**QUICK, "epochs": 3}).cached_points() == []
+    assert runs.cached_points(ex.Explorer(cache=cache, **{**QUICK, "epochs": 3})) == []
     panel = vx.ExplorerPanel(explorer, beta=0.3, T=1, threaded=False)
     assert len(panel.tried) == 2, "the scatters start with the cached settings, once each"
 

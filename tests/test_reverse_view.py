@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from course.figures import plot_gradient_flow, plot_reverse_process, reverse_process
+from course.frames import gradient_norms_frame
 
 from codigem_lab.audit import audit_codigem
 from codigem_lab.diffusion import CODIGEM, CODIGEMConfig
@@ -36,7 +37,7 @@ def test_reverse_process_is_the_models_own_chain_and_rankings(small_split):
 
 
 def test_gradient_flow_drawing_blanks_what_the_ranking_does_not_reach():
-    norms = audit_codigem("paper", "decoder").norms_frame()
+    norms = gradient_norms_frame(audit_codigem("paper", "decoder"))
     fig = plot_gradient_flow(norms)
     image = fig.axes[0].images[0].get_array()
     ranking = image[-1]  # last row: the ranking under decoder scoring

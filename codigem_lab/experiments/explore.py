@@ -1,10 +1,5 @@
-"""The live explorer's computation: one (beta, T, preset, ...) setting -> what the panel shows.
-
-:func:`explore` trains CODIGEM for a setting (ML-100K by default) through the result cache at the
-explorer's short budget, on the decoder-only fast path, and returns an :class:`ExploreResult`: one
-test user's top 10 of CODIGEM, Pop and Item-KNN, their recall and popularity, the training curve.
-The budget and the per-user lists kept beside each run: docs/explorer.md.
-"""
+"""The live explorer's computation: one (beta, T, preset, ...) setting -> what the panel shows,
+CODIGEM at a short budget through the result cache beside Pop and Item-KNN (docs/explorer.md)."""
 
 from __future__ import annotations
 
@@ -14,20 +9,17 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from codigem_lab._io import write_json
 from codigem_lab.codigem import CODIGEMParams
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.types import PRESETS, InputScaling, Preset
 from codigem_lab.errors import ConfigError
-from codigem_lab.experiments.aggregate import compare
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
 from codigem_lab.metrics import catalogue_coverage, item_popularity, list_popularity
 from codigem_lab.options import knob
@@ -35,7 +27,7 @@ from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 from codigem_lab.validate import check_choice, check_int
 
-#: The explorer's training budget (see the module docstring): epochs, patience, users per batch.
+#: The explorer's training budget (docs/explorer.md): epochs, patience, users per batch.
 EPOCHS = 10
 PATIENCE = 3
 BATCH_SIZE = 50
@@ -50,12 +42,6 @@ TOP_FILE = "explore_top.json"
 MIN_TARGETS = 3
 #: The popularity readouts: ARP, novelty and catalogue coverage of the top 50, beside R@50.
 BEYOND = tuple(f"{m}@{TOP_STORED}" for m in ("ARP", "novelty", "coverage"))
-#: The paper's training budget (Sec. 3.1, TrainConfig's defaults), for :func:`budget_comparison`.
-PAPER_BUDGET = {
-    "epochs": TrainConfig.max_epochs,
-    "patience": TrainConfig.patience,
-    "batch_size": TrainConfig.batch_size,
-}
 BASELINES = ("pop", "itemknn")
 MODELS = ("codigem", *BASELINES)
 #: Seconds between looks at a run another process is training, and how long to wait for it.
@@ -233,8 +219,8 @@ def test_users(split) -> pd.DataFrame:
 
 
 def typical_user(split, min_targets: int = MIN_TARGETS) -> int:
-    """A typical test user: of those with >= ``min_targets`` held-out items, the one whose number
-    of fold-in items is nearest the median (ties: the smallest id)."""
+    """Of the test users with >= ``min_targets`` held-out items, the one whose number of fold-in
+    items is nearest the median (ties: the smallest id)."""
     users = test_users(split)
     ok = users[users["targets"] >= min_targets]
     if not len(ok):
@@ -327,7 +313,7 @@ def stored_top(spec: RunSpec, record: RunRecord, split) -> dict[int, list[int]]:
     return out
 
 
-def _run(cache: ResultCache, spec: RunSpec) -> tuple[RunRecord, bool]:
+def cached_run(cache: ResultCache, spec: RunSpec) -> tuple[RunRecord, bool]:
     """The run's record through the cache (trained now: True), waiting for another process."""
     record = cache.get(spec)
     if record is not None:
@@ -367,7 +353,8 @@ def _titles(dataset: str, source: str | None) -> pd.Series | None:
 
 
 @functools.cache
-def _split(data: DataSpec):
+def data_split(data: DataSpec):
+    """``data.load()``, once per session (every setting of the panel shares its data)."""
     return data.load()
 
 
@@ -400,16 +387,12 @@ def explore(
     cache: ResultCache | str | None = None,
     progress: bool = False,
 ) -> ExploreResult:
-    """Train (or load) ``setting``'s CODIGEM run and the Pop / Item-KNN runs on its data; return
-    what the explorer shows for the setting's user (default: :func:`typical_user`).
-
-    ``cache``: a :class:`ResultCache`, its root folder, or None (``$CODIGEM_LAB_RUNS`` or
-    ``runs/cache``). ``progress`` shows the trainer's bars.
-    """
+    """Train (or load) ``setting``'s CODIGEM, Pop and Item-KNN runs through ``cache`` (a
+    :class:`ResultCache`, its folder or None: the default); what the panel shows for its user."""
     start = time.perf_counter()
     setting = setting or ExploreSetting()
     cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    split = _split(setting.data())
+    split = data_split(setting.data())
     user, row = _user_row(split, setting.user)
     es = split.test
     targets = set(int(i) for i in split.items[es.target[row].indices])
@@ -424,7 +407,7 @@ def explore(
     record = None
     for model in MODELS:
         spec = setting.spec(model, progress=progress)
-        rec, now = _run(cache, spec)
+        rec, now = cached_run(cache, spec)
         trained |= now
         lists = stored_top(spec, rec, split)
         beyond[model] = beyond_accuracy(lists, split)
@@ -469,59 +452,9 @@ def explore(
     )
 
 
-def budget_comparison(setting: ExploreSetting, cache: ResultCache | str | None = None):
-    """Why Item-KNN can beat the explorer's CODIGEM, on the setting's data: CODIGEM at the
-    explorer's budget and at the paper's (:data:`PAPER_BUDGET`), Item-KNN and Pop. One row each:
-    the budget, epochs run, test R@50, and CODIGEM's paired difference from Item-KNN over the test
-    users (mean, and ``low``/``high``: its 95% t-interval; one seed). Runs go through the cache (the paper's: ~30 s once)."""
-    cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    split = _split(setting.data())
-    paper = dataclasses.replace(setting, **PAPER_BUDGET)
-    runs = {}
-    for label, s, model in (
-        ("CODIGEM, the explorer's budget", setting, "codigem"),
-        ("CODIGEM, the paper's budget", paper, "codigem"),
-        ("Item-KNN", setting, "itemknn"),
-        ("Pop", setting, "pop"),
-    ):
-        spec = s.spec(model)
-        runs[label] = _run(cache, spec)[0]
-        if model == "codigem":
-            stored_top(spec, runs[label], split)  # the panel's lists; deletes the checkpoints
-    rows = []
-    for label, rec in runs.items():
-        t, neural = rec.spec.train, rec.spec.model == "codigem"
-        cmp = compare([rec], [runs["Item-KNN"]]) if neural else None
-        rows.append(
-            {
-                "run": label,
-                "budget": f"<= {t.max_epochs} epochs, patience {t.patience}, batches of "
-                f"{t.batch_size}"
-                if neural
-                else "closed form",
-                "epochs": int(rec.summary.get("epochs", 0)) if neural else None,
-                "R@50": float(rec.test["R@50"]),
-                "vs Item-KNN": cmp.effect if cmp else None,
-                "low": cmp.ci_low if cmp else None,  # the 95% interval of "vs Item-KNN"
-                "high": cmp.ci_high if cmp else None,
-                "test users": int(cmp.users[0]) if cmp else None,
-            }
-        )
-    return pd.DataFrame(rows).set_index("run").astype({"epochs": "Int64", "test users": "Int64"})
-
-
-def budget_in_cache(setting: ExploreSetting, cache: ResultCache) -> bool:
-    """Whether :func:`budget_comparison`'s one slow run (the paper's budget) is stored already."""
-    return cache.get(dataclasses.replace(setting, **PAPER_BUDGET).spec("codigem")) is not None
-
-
 class Explorer:
-    """``explore`` with the data, budget and cache fixed: ``Explorer(...)(beta=..., T=...)``.
-
-    This is the callable the notebooks' panel (``course.explorer.ExplorerPanel``) takes: it
-    is called with the widgets' values (``beta``, ``T``, ``preset``, ``input_scaling``, ``user``)
-    and returns an :class:`ExploreResult`.
-    """
+    """``explore`` with the data, budget and cache fixed, called with the panel's widget values:
+    ``Explorer(data)(beta=..., T=...)`` (``course.explorer.ExplorerPanel`` takes it)."""
 
     def __init__(
         self,
@@ -530,8 +463,7 @@ class Explorer:
         progress: bool = False,
         **fixed,
     ) -> None:
-        """``data``: the resolved data (a :class:`DataSpec`, as
-        :func:`~codigem_lab.data.spec.resolve_data` returns it) or a dataset name taken as given."""
+        """``data``: resolved data (``resolve_data``'s :class:`DataSpec`) or a dataset name."""
         self.base = ExploreSetting(**{**data_fields(data), **fixed})
         self.cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
         self.progress = progress
@@ -546,60 +478,6 @@ class Explorer:
 
     def __call__(self, **values) -> ExploreResult:
         return explore(self.setting(**values), self.cache, self.progress)
-
-    def cached_points(self) -> list[dict]:
-        """Every explorer setting of this data and budget already in the cache, as the points of
-        the panel's Fig. 2 / Fig. 3 scatters (keys: key, beta, T, preset, scaling, variant,
-        R@50). A run counts when the setting rebuilt from its parameters has its key."""
-        overrides = variant_overrides()
-        base = self.base
-        out = []
-        for rec in self.cache.records():
-            s = rec.spec  # data, budget and seed: the key comparison below checks them
-            if s.model != "codigem" or s.variant not in PRESETS:
-                continue
-            p = dict(s.params)
-            beta, T = p.pop("beta", None), p.pop("T", None)
-            scaling = p.pop("input_scaling", None)
-            for k in FAST_PATH_PARAMS:
-                p.pop(k, None)
-            variant = next((name for name, ov in overrides.items() if ov == p), None)
-            if beta is None or T is None or variant is None:
-                continue
-            try:
-                setting = dataclasses.replace(
-                    base, beta=beta, T=T, preset=s.variant, input_scaling=scaling, variant=variant
-                )
-                if setting.spec().key() != rec.path.name:
-                    continue
-            except ConfigError:
-                continue
-            point = {"key": rec.path.name, "beta": float(beta), "T": int(T)}
-            point.update(preset=s.variant, scaling=setting.scaling, variant=variant)
-            out.append({**point, "R@50": float(rec.test["R@50"])})
-        return out
-
-
-def grid(betas: Iterable[float], Ts: Iterable[int], **fixed) -> list[ExploreSetting]:
-    """The settings of a beta x T grid (other fields from ``fixed``)."""
-    Ts = tuple(Ts)
-    return [ExploreSetting(beta=b, T=t, **fixed) for b in betas for t in Ts]
-
-
-def fill_grid(
-    settings: Sequence[ExploreSetting],
-    progress: bool = True,
-    cache: ResultCache | str | None = None,
-) -> list[ExploreResult]:
-    """Train every setting ahead (cached ones are loaded), with a progress bar; the results."""
-    cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    out = []
-    bar = tqdm(settings, desc="explorer grid", unit="setting", disable=not progress)
-    for s in bar:
-        bar.set_postfix_str(f"beta={s.beta:.3g} T={s.T} {s.preset}")
-        out.append(explore(s, cache))
-    bar.close()
-    return out
 
 
 def render_text(result: ExploreResult) -> str:

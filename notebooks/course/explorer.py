@@ -22,6 +22,7 @@ from codigem_lab.data.spec import SYNTHETIC_BANNER
 from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.errors import CodigemError
 from codigem_lab.viz.plots import figure_png, new_figure
+from course.explorer_runs import cached_points
 from course.snapshot import SnapshotDisplay
 
 #: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).
@@ -360,8 +361,8 @@ class ExplorerPanel(SnapshotDisplay):
     :meth:`update` is what a widget change runs (callable directly: tests, notebooks); with
     ``threaded`` (default) widget changes run it in a worker thread, coalescing changes made while
     it works. ``tried`` seeds the scatters' points (results of a grid filled ahead, or point
-    dicts); by default they come from ``explore.cached_points()`` where ``explore`` has it
-    (:class:`~codigem_lab.experiments.explore.Explorer` does: every setting in the cache).
+    dicts); by default, for an :class:`~codigem_lab.experiments.explore.Explorer`, every setting
+    in its cache (:func:`course.explorer_runs.cached_points`).
     ``reference`` and ``reference_label``: a committed sweep drawn under the live points (see
     :func:`explorer_figure`).
     """
@@ -387,8 +388,8 @@ class ExplorerPanel(SnapshotDisplay):
         self.dpi = dpi
         self.reference, self.reference_label = reference, reference_label
         self.tried: list[dict] = []
-        if not tried and callable(getattr(explore, "cached_points", None)):
-            tried = explore.cached_points()  # settings tried before, in any session
+        if not tried:
+            tried = cached_points(explore)  # settings tried before, in any session (Explorer)
         for r in tried:  # results, or points, of settings tried before
             self.tried = add_point(self.tried, r)
         self._lock = threading.Lock()

@@ -1,5 +1,5 @@
-"""Tables only the notebooks show (00, 01, 04): recommendation lists with titles and hits, runs,
-Table 1 beside the paper's. Plain data in, a DataFrame or text out."""
+"""Tables only the notebooks show (00, 01, 04, 06): recommendation lists with titles and hits, runs,
+Table 1 beside the paper's, the gradient-flow audit. Plain data in, a DataFrame or text out."""
 
 from __future__ import annotations
 
@@ -114,3 +114,25 @@ def table1_comparison(stats: Mapping[str, float], label: str, paper: str = "ML-1
         d = "" if diff is None else f"{diff:+,d}"
         lines.append(f"{name:14}{ours:>14}{theirs:>14}{d:>14}")
     return "\n".join(lines)
+
+
+def gradient_flow_frame(report) -> pd.DataFrame:
+    """An audit report (``codigem_lab.audit``) as a table: one row per loss term, then the ranking;
+    True where the gradient reaches a group, the term's weight, whether it can change the ranking."""
+    reach = [*report.term_reach.values(), report.ranking_reach]
+    frame = _audit_frame(report, [{g: g in r for g in report.groups} for r in reach], "gradient of")
+    frame["weight in loss"] = [*(report.term_weights.get(t, "1") for t in report.term_reach), ""]
+    frame["can change ranking"] = [*(t in report.ranking_terms for t in report.term_reach), True]
+    return frame
+
+
+def gradient_norms_frame(report) -> pd.DataFrame:
+    """Like :func:`gradient_flow_frame`, with the gradient norms instead of booleans (06 draws it)."""
+    norms = [*(report.term_norms[t] for t in report.term_reach), report.ranking_norms]
+    rows = [{g: n.get(g, 0.0) for g in report.groups} for n in norms]
+    return _audit_frame(report, rows, "gradient norm of")
+
+
+def _audit_frame(report, rows: list[dict], name: str) -> pd.DataFrame:
+    index = [*report.term_reach, f"ranking ({report.score_mode} scoring)"]
+    return pd.DataFrame(rows, index=pd.Index(index, name=name))

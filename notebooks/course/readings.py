@@ -107,7 +107,7 @@ def sweep_reading(
 
 
 def budget_reading(frame: pd.DataFrame) -> str:
-    """What :func:`~codigem_lab.experiments.explore.budget_comparison`'s rows say, numbers from the rows; the reading is marked as
+    """What :func:`course.explorer_runs.budget_comparison`'s rows say, numbers from the rows; the reading is marked as
     an inference."""
     short, paper = frame.iloc[0], frame.iloc[1]
     knn = float(frame.loc["Item-KNN", "R@50"])
