@@ -1,17 +1,6 @@
-"""The claims ledger: each claim of the paper, and each finding of our own, judged from the
-committed results files by one rule (``codigem-lab claims`` writes results/claims.md and .json).
-
-A claim rests on one or more contrasts: an effect whose sign the claim fixes, its 95% interval,
-its test (p, and p adjusted by Holm over the study's planned family, or over the claim's own
-contrasts where the ledger computes the test from the rows) and the minimum detectable effect
-(MDE) of that test at alpha 0.05 and power 0.8. A contrast *holds* when its test is significant in
-the claim's direction; it *does not hold* when significant the other way, when the runs are
-bit-identical where the claim says they differ, or when the test could find an effect of the size
-the paper reports (MDE at most that size) and found none; otherwise it is *not decidable at this
-power*, and the MDE says how large an effect these runs could have found. "No decline" holds when
-no decline is significant and either a gain is or the MDE is at most the smallest change the paper
-calls a decline. A claim holds when all its contrasts hold and does not when any does not.
-"""
+"""The claims ledger: each claim of the paper (claim_specs.json), and each finding of our own,
+judged from the committed results files by one rule, ``RULE`` (``codigem-lab claims`` writes
+results/claims.md and .json)."""
 
 from __future__ import annotations
 
@@ -61,6 +50,7 @@ class Contrast:
 
     @property
     def verdict(self) -> str:
+        """Holds, does not hold, or is not decidable at this power, by :data:`RULE`."""
         zero = self.effect == 0 and self.low == 0 and self.high == 0
         if self.kind == "identical":
             return HOLDS if zero else FAILS
@@ -399,17 +389,19 @@ TESTS = (outperform, variants, sweep, cost_slope, efficiency, epochs, vs_referen
 BUILDERS = {f.__name__: f for f in TESTS}  # the builders a claim's ``test`` may name
 
 
-def _read_specs() -> tuple[Spec, ...]:
-    """The claims of claim_specs.json (package data); a ``files`` entry naming one file is a row."""
+def _read_specs() -> tuple[str, tuple[Spec, ...]]:
+    """claim_specs.json (package data): the rule, and the claims (a ``files`` entry naming one
+    file is a row of one file)."""
     text = resources.files(__package__).joinpath("claim_specs.json").read_text(encoding="utf-8")
-    specs = []
-    for entry in json.loads(text)["claims"]:
+    data, specs = json.loads(text), []
+    for entry in data["claims"]:
         files = tuple((f,) if isinstance(f, str) else tuple(f) for f in entry["files"])
         specs.append(Spec(**{**entry, "files": files}))
-    return tuple(specs)
+    return data["rule"], tuple(specs)
 
 
-SPECS = _read_specs()
+#: How a contrast and a claim are judged (:attr:`Contrast.verdict`), as claims.md states it.
+RULE, SPECS = _read_specs()
 
 
 def _flag(command: str, flag: str, default: str) -> str:
@@ -461,7 +453,7 @@ def render(claims: list[Claim]) -> dict[str, str]:
         "# Claims ledger", "",
         "Every claim of the paper, and our own findings, judged from the committed results files "
         "by one rule, by the command at the end; do not edit.", "",
-        " ".join(__doc__.split("\n\n")[1].split()), "",
+        RULE, "",
         table_markdown(claims), "",
         "## Results files and the commands that made them", "",
         markdown_table({"index_name": "file", "columns": ["command"], "index": list(files),
