@@ -1,6 +1,5 @@
-"""Turning cached runs into tables: means with 95% intervals over seeds, and paired comparisons
-that respect how the numbers were made (users nested in seeds); the method is in docs/statistics.md.
-"""
+"""Cached runs into tables: means with 95% intervals over seeds, and paired comparisons that
+respect how the numbers were made (users nested in seeds); the method: docs/statistics.md."""
 
 from __future__ import annotations
 
@@ -37,9 +36,8 @@ def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, fl
 
 
 def mean_std(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, float]:
-    """``{m}_mean``, ``{m}_std`` (sample std over seeds) and ``{m}_ci_low``/``{m}_ci_high`` (95%
-    t-interval over seeds) for each metric; std and interval are NaN for a single seed, all NaN
-    where a record lacks the metric (made before it was computed)."""
+    """Per metric, ``{m}_mean``, ``{m}_std`` and ``{m}_ci_low/high`` (95% t-interval) over seeds:
+    NaN std and interval for one seed, all NaN where a record lacks the metric."""
     out: dict[str, float] = {}
     for m in metrics:
         vals = np.array([r.test.get(m, math.nan) for r in records], dtype=float)
@@ -327,9 +325,8 @@ PER_USER_KEYS = ("group", "reference", "model", "variant", "seed", "user")
 def per_user_frame(
     groups: Sequence[tuple[str, Sequence[RunRecord], str | None]], metrics: Sequence[str]
 ) -> pd.DataFrame:
-    """Every (group, seed, user) row of per-user test ``metrics`` of a table (its accuracy
-    metrics: per-user values are most of a results folder's bytes): ``groups`` are (label, the
-    row's runs, label of the row it is compared with or None), in the rows' order."""
+    """Every (group, seed, user) row of a table's per-user test ``metrics``; ``groups``: (label,
+    the row's runs, the label of the row it is compared with or None), in the rows' order."""
     parts = []
     for label, records, reference in groups:
         for r in records:

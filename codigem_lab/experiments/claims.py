@@ -1,6 +1,5 @@
-"""The claims ledger: each claim of the paper (claim_specs.json), and each finding of our own,
-judged from the committed results files by one rule, ``RULE`` (``codigem-lab claims`` writes
-results/claims.md and .json)."""
+"""The claims ledger: each claim of the paper and finding of ours (claim_specs.json) judged from
+the results files by one rule, ``RULE``; ``codigem-lab claims`` writes results/claims.md, .json."""
 
 from __future__ import annotations
 
