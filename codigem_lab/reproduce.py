@@ -40,11 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=[*STUDIES, "all"], help=f"{names}; all: every results file")
     add_options(p, DataSpec.OPTIONS + DataSpec.SPLIT_OPTIONS)
     add_options(p, ExperimentConfig.OPTIONS)
-    seen: dict[str, object] = {}  # every study's own options, once each
-    for study in STUDIES.values():
-        for opt in study.options:
-            seen.setdefault(opt.dest, opt)
-    add_options(p, seen.values())
+    own = {o.dest: o for study in STUDIES.values() for o in study.options}  # each once
+    add_options(p, own.values())
     p.add_argument("--out", default="results", help="folder for the table files")
     p.add_argument("--no-save", action="store_true", help="print only")
     p.add_argument("--no-progress", action="store_true")
