@@ -1,6 +1,5 @@
-"""``codigem-lab reproduce STUDY``: rerun one of the paper's tables or figures through the cache
-(studies, options, file names and figures all come from the study registry);
-``codigem-lab reproduce all``: every committed results file again, at one code version."""
+"""``codigem-lab reproduce STUDY``: one of the paper's tables or figures through the cache (as the
+study registry defines it); ``reproduce all``: every committed results file again."""
 
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from codigem_lab.reproduce import (
     run_plan,
     save_output,
 )
-
-__all__ = ["config_from_args", "register"]
 
 
 def register(sub) -> None:

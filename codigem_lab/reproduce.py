@@ -1,13 +1,5 @@
 """``codigem-lab reproduce``: a study's files, and ``reproduce all``, every committed results file
-made again at one code version.
-
-The plan is read from ``results/``: each results JSON stores the command that wrote it, so ``all``
-remakes exactly what is committed, each file where it lies. Running it, every study is first run
-dry (:func:`~codigem_lab.experiments.common.planning`): the runs it misses go to a pool of worker
-processes (one torch thread each) that share the locked result cache, and the study is run dry
-again once they are stored, until it finishes from the cache alone and its files are written.
-Studies whose results are seconds (``Study.timed``) run last, alone, in this process.
-"""
+made again at one code version from the command stored in it (docs/reproduce.md)."""
 
 from __future__ import annotations
 
@@ -48,11 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=[*STUDIES, "all"], help=f"{names}; all: every results file")
     add_options(p, DataSpec.OPTIONS + DataSpec.SPLIT_OPTIONS)
     add_options(p, ExperimentConfig.OPTIONS)
-    seen: dict[str, object] = {}  # every study's own options, once each
-    for study in STUDIES.values():
-        for opt in study.options:
-            seen.setdefault(opt.dest, opt)
-    add_options(p, seen.values())
+    own = {o.dest: o for study in STUDIES.values() for o in study.options}  # each once
+    add_options(p, own.values())
     p.add_argument("--out", default="results", help="folder for the table files")
     p.add_argument("--no-save", action="store_true", help="print only")
     p.add_argument("--no-progress", action="store_true")
@@ -123,10 +112,8 @@ def results_plan(
     overrides: dict | None = None,
     data: dict | None = None,
 ) -> list[PlanItem]:
-    """An item for every results table under ``results`` (default: the committed ones), from the
-    command stored in it, to be written under ``out`` as it lies under ``results``;
-    ``overrides`` (ExperimentConfig fields) and ``data`` (DataSpec fields) replace the stored
-    ones (a published split is left out when ``data`` names other data)."""
+    """An item per results table under ``results`` (default: the committed ones), from its stored
+    command, written under ``out``; ``overrides`` and ``data`` replace stored fields."""
     results = Path(results or results_root())
     overrides = {"cache_root": None, "progress": False, **(overrides or {})}
     items: list[PlanItem] = []
@@ -201,8 +188,7 @@ def _full_model(cfg: ExperimentConfig) -> bool:
 
 
 def _epoch_label(row: dict, cfg: ExperimentConfig) -> str:
-    """A results row's model as the epoch benchmark names it (CODIGEM: fast path unless the
-    study scores by the reverse chain or asks for the full model)."""
+    """A results row's model as the epoch benchmark names it (CODIGEM: ``:full`` if not fast)."""
     model = row.get("model") or "codigem"
     variant = row.get("variant") if row.get("model") else row.get("preset", "paper")
     label = f"{model}:{variant}" if variant else model
@@ -218,9 +204,8 @@ def _row_epochs(row: dict, n_seeds: int) -> float | None:
 
 
 def _measured_s(it: PlanItem, bench: dict | None) -> float | None:
-    """The benchmark's CPU seconds per epoch x the epochs each run of the file records (closed
-    form: one fit; tuning grids: one fit per other point); None where the file's data differ
-    from the benchmark's or a row records no epochs."""
+    """The benchmark's CPU seconds per epoch x the epochs each run of the file records; None
+    where the file's data differ from the benchmark's or a row records no epochs."""
     if bench is None or bench.get("data") != bench_data(it.cfg):
         return None
     per = {k: v["epoch_cpu_s"] for k, v in bench["models"].items()}
@@ -250,10 +235,7 @@ def _fast_path_credit_s(it: PlanItem, bench: dict | None) -> float:
 
 
 def estimate(items: list[PlanItem], workers: int) -> list[dict]:
-    """Per item: its runs (recorded, else counted from its rows: '~') and minutes shared by the
-    workers: measured seconds per epoch x recorded epochs where the file allows (``measured_min``),
-    else the compute it records less the fast path's saving; nothing where its runs are another
-    item's; a timed study's timing runs alone. ``recorded_est_min``: from the record alone."""
+    """Per item: its runs and the minutes it adds, shared by the workers (docs/reproduce.md)."""
     path = items[0].results / EPOCH_BENCH if items else None
     bench = json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else None
     rows = []
@@ -326,12 +308,6 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
 
 
 # ================================================================================= running it
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
     """A worker's job: one run into the shared result cache (its key when stored)."""
     from codigem_lab.experiments.cache import ResultCache
@@ -381,9 +357,8 @@ def _write(item: PlanItem, out: StudyOutput, plan, trained: set, start: float, h
 
 
 def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> dict:
-    """Make every item's files: the runs of all studies in a pool of ``workers`` processes (one
-    torch thread each; 1: in this process), then each study from the cache; timed studies last,
-    alone. Returns the wall time and, per file, its runs, compute and when it was written."""
+    """Make every item's files (docs/reproduce.md; ``workers`` 1: in this process); returns the
+    wall time and, per file, its runs, compute and when it was written."""
     import torch
 
     if workers < 1:
@@ -403,8 +378,8 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
     running: dict = {}
     trained: set[str] = set()
     rows = []
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, context, _one_thread) if workers > 1 else None
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, spawn, torch.set_num_threads, (1,)) if workers > 1 else None
     try:
         while todo:
             for n in [n for n, keys in todo.items() if not keys]:

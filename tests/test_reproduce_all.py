@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 from codigem_lab.cli import main
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
-from codigem_lab.experiments.aggregate import recompute_results
+from codigem_lab.experiments.aggregate import PER_USER_KEYS, compare_differences, t_interval
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study
 from codigem_lab.experiments.tables import TableResult
@@ -178,6 +179,43 @@ def test_committed_per_user_files_give_their_results_files_numbers(path):
     _check_recomputed(path.with_name(path.name.replace("-per-user.csv.gz", ".json")))
 
 
+def recompute_rows(per_user: pd.DataFrame, metric: str | None = None) -> list[dict]:
+    """Each group's mean, std and 95% interval over seeds of every metric, and (``metric``) its
+    comparison with its reference group, recomputed from a per-user frame; rows in file order."""
+    metrics = [c for c in per_user.columns if c not in PER_USER_KEYS]
+    rows = []
+    for label, g in per_user.groupby("group", sort=False):
+        seeds = g.groupby("seed", sort=False)[metrics].mean()
+        row: dict = {"group": label}
+        for m in metrics:
+            v = seeds[m].to_numpy()
+            row[f"{m}_mean"] = float(v.mean())
+            row[f"{m}_std"] = float(v.std(ddof=1)) if len(v) > 1 else math.nan
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = t_interval(v)
+        ref = g["reference"].iloc[0]
+        if metric and isinstance(ref, str) and ref:
+            other = per_user[per_user["group"] == ref]
+            diffs = []
+            for seed, a in g.groupby("seed", sort=False):
+                b = other[other["seed"] == seed].set_index("user")[[metric]]
+                j = a.set_index("user")[[metric]].join(b, how="inner", rsuffix="_b").dropna()
+                diffs.append((j[metric] - j[f"{metric}_b"]).to_numpy())
+            row.update(compare_differences(diffs).fields(metric))
+        rows.append(row)
+    return rows
+
+
+def recompute_results(path) -> list[tuple[dict, dict]]:
+    """(row of a results JSON, the same row recomputed from its per-user file) for every row:
+    intervals and p-values checked against the users' own values."""
+    path = Path(path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    per_user = pd.read_csv(path.with_name(f"{path.stem}-per-user.csv.gz"))  # TableResult.save's
+    effects = (k for r in doc["rows"] for k in r if k.startswith("effect_") and "@" in k)
+    metric = next(effects, "effect_")[len("effect_") :] or None
+    return list(zip(doc["rows"], recompute_rows(per_user, metric), strict=True))
+
+
 def _check_recomputed(js: Path) -> None:
     pairs = recompute_results(js)
     assert pairs
@@ -200,8 +238,6 @@ def _check_recomputed(js: Path) -> None:
 
 def test_per_user_recompute_fails_on_a_changed_user_value(tmp_path):
     """The check above can fail: one user's value changed moves the interval."""
-    from codigem_lab.experiments.aggregate import recompute_rows
-
     frame = pd.DataFrame(
         {
             "group": ["a"] * 4 + ["b"] * 4,

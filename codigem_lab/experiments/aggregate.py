@@ -1,39 +1,5 @@
-"""Turning cached runs into tables: means with 95% intervals over seeds, and comparisons that
-respect how the numbers were made (users nested in seeds).
-
-**Rows.** Each model's metric is first averaged over its test users within a seed (one number per
-seed); the row shows the mean of those seed means and a 95% t-interval over them
-(:func:`t_interval`, ``n - 1`` degrees of freedom). With one seed there is no interval
-("1 seed: no interval").
-
-**Comparisons** (:func:`compare`, the one method every table uses). Within each seed the two
-models are scored on the same test users, so the comparison is paired there: the per-seed effect
-is the mean over users of (model - reference) in per-user R@50. Across seeds the per-seed effects
-are the replicates: the effect is their mean, its 95% interval a t-interval over them, and the
-p-value a two-sided one-sample t-test of "mean effect = 0" with ``n_seeds - 1`` degrees of freedom
-(a two-stage, or summary-statistics, analysis of the nested design; with equal weights it is the
-random-effects meta-analysis of the per-seed paired differences). Each seed's paired difference
-already carries its users' sampling noise, and the spread between seeds adds what training (and,
-where the split seed follows the training seed, the split) changes; users are never pooled over
-seeds as if independent, which is what made earlier tables print p = 4e-250. The price: with 3
-seeds a p-value rests on 2 degrees of freedom, and it falls below 1e-3 only when every seed gives
-nearly the same effect. With **one seed** there are no replicates: the comparison falls back to a
-paired t-test over that seed's users, and says that it covers user sampling only.
-
-**Several comparisons** are adjusted with Holm's step-down method (:func:`holm`), which controls
-the family-wise error rate without assuming independence, over the study's planned comparisons
-(a :class:`Family`, fixed by the study's definition before any run), not over whatever rows a
-command happened to produce. :func:`minimum_detectable_effect` says how large an effect a test
-of this design could find.
-
-Every comparison carries a ``p_method`` string that says which of these it is, with the number
-of seeds and users behind it; tables print it in their notes.
-
-**Beyond accuracy** (:func:`beyond_metrics`): ARP, novelty and coverage at the Ks of a table's
-accuracy columns get rows and intervals over seeds like those; they are shown after the accuracy
-columns, never compared or used to select. Records made before the Evaluator computed them have
-none: their rows hold NaN and the tables leave the columns out.
-"""
+"""Cached runs into tables: means with 95% intervals over seeds, and paired comparisons that
+respect how the numbers were made (users nested in seeds); the method: docs/statistics.md."""
 
 from __future__ import annotations
 
@@ -70,9 +36,8 @@ def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, fl
 
 
 def mean_std(records: Sequence[RunRecord], metrics: Sequence[str]) -> dict[str, float]:
-    """``{m}_mean``, ``{m}_std`` (sample std over seeds) and ``{m}_ci_low``/``{m}_ci_high`` (95%
-    t-interval over seeds) for each metric; std and interval are NaN for a single seed, all NaN
-    where a record lacks the metric (made before it was computed)."""
+    """Per metric, ``{m}_mean``, ``{m}_std`` and ``{m}_ci_low/high`` (95% t-interval) over seeds:
+    NaN std and interval for one seed, all NaN where a record lacks the metric."""
     out: dict[str, float] = {}
     for m in metrics:
         vals = np.array([r.test.get(m, math.nan) for r in records], dtype=float)
@@ -142,10 +107,8 @@ def mean_std_column(frame: pd.DataFrame, metric: str) -> list[str]:
 def side_by_side(
     rows: pd.DataFrame, paper: pd.DataFrame | None, metrics: Sequence[str]
 ) -> pd.DataFrame:
-    """A display table: for each metric, ours (mean [95% interval over seeds]) then the paper's.
-
-    ``rows`` has columns ``label``, ``paper_key`` and ``{m}_mean``/``{m}_ci_low``/``{m}_ci_high``.
-    """
+    """A display table: for each metric, ours (mean [95% interval over seeds]) then the paper's;
+    ``rows`` has columns ``label``, ``paper_key`` and ``{m}_mean``/``{m}_ci_low``/``{m}_ci_high``."""
     out = pd.DataFrame(index=rows["label"])
     for m in metrics:
         out[m] = interval_column(rows, m)
@@ -184,26 +147,22 @@ class Comparison:
 
 
 def compare_differences(per_seed: Sequence[np.ndarray], level: float = LEVEL) -> Comparison:
-    """The comparison of :mod:`this module's docstring <codigem_lab.experiments.aggregate>` from
-    per-user paired differences (model - reference), one array per seed."""
+    """The comparison of docs/statistics.md from per-user paired differences (model - reference),
+    one array per seed: over the seeds' means, or over the users of a single seed."""
     diffs = [np.asarray(d, dtype=float) for d in per_seed if len(d)]
     if not diffs:
         raise ValueError("no paired users to compare")
     means = np.array([d.mean() for d in diffs])
-    users = tuple(len(d) for d in diffs)
-    if len(diffs) == 1:
-        d = diffs[0]
-        method = ONE_SEED_METHOD.format(users=len(d))
-        lo, hi = t_interval(d, level)
-        p = _t_test_p(d)
+    users, n = tuple(len(d) for d in diffs), len(diffs)
+    if n == 1:
+        method, replicates = ONE_SEED_METHOD.format(users=users[0]), diffs[0]
     else:
-        n = len(diffs)
-        method = SEEDS_METHOD.format(n=n, df=n - 1)
-        lo, hi = t_interval(means, level)
-        p = _t_test_p(means)
+        method, replicates = SEEDS_METHOD.format(n=n, df=n - 1), means
+    lo, hi = t_interval(replicates, level)
+    p = _t_test_p(replicates)
     if np.all([np.all(d == 0) for d in diffs]):  # bit-identical scores: no difference at all
         lo = hi = 0.0
-    return Comparison(float(means.mean()), lo, hi, p, len(diffs), users, tuple(means), method)
+    return Comparison(float(means.mean()), lo, hi, p, n, users, tuple(means), method)
 
 
 def _t_test_p(values: np.ndarray) -> float:
@@ -218,10 +177,8 @@ def _t_test_p(values: np.ndarray) -> float:
 def paired_differences(
     a: Sequence[RunRecord], ref: Sequence[RunRecord], metric: str = "R@50"
 ) -> list[np.ndarray]:
-    """Per seed, per-user ``metric`` of ``a`` minus that of ``ref`` over their common test users.
-
-    Records are matched by training seed; a seed only one side has is left out.
-    """
+    """Per seed, per-user ``metric`` of ``a`` minus that of ``ref`` over their common test users
+    (records matched by training seed; a seed only one side has is left out)."""
     by_seed = {r.spec.train.seed: r for r in ref}
     out = []
     for ra in a:
@@ -241,8 +198,7 @@ def paired_differences(
 def compare(
     a: Sequence[RunRecord], ref: Sequence[RunRecord], metric: str = "R@50"
 ) -> Comparison | None:
-    """``a`` against ``ref`` (same seeds, same splits): see the module docstring. None when they
-    share no seed."""
+    """``a`` against ``ref`` (same seeds, same splits; docs/statistics.md); None if no seed is shared."""
     diffs = paired_differences(a, ref, metric)
     return compare_differences(diffs) if diffs else None
 
@@ -292,8 +248,8 @@ def add_holm(rows: list[dict], family: Family, names: Sequence[str]) -> str:
         r["p_holm"] = None if _nan(r.get("p")) else adjusted.get(n)
     missing = [c for c in tested if _nan(p.get(c))]
     unplanned = [n for n in names if n not in family.planned and not _nan(p[n])]
-    parts = [f"over the study's {len(tested)} planned comparisons, fixed before the runs"]
-    parts = [f"{parts[0]} ({', '.join(tested)})"] if tested else []
+    planned = f"over the study's {len(tested)} planned comparisons, fixed before the runs"
+    parts = [f"{planned} ({', '.join(tested)})"] if tested else []
     for what, which in (
         ("proven unable to change the ranking before training, left out", list(family.excluded)),
         ("planned but not run by this command, counted at p = 1", missing),
@@ -307,8 +263,7 @@ def minimum_detectable_effect(
     se: float, df: float, alpha: float = 0.05, power: float = 0.8
 ) -> float:
     """The smallest true effect a two-sided t-test with standard error ``se`` and ``df`` degrees of
-    freedom finds with probability ``power`` at level ``alpha`` (noncentral t). For a one-sample
-    test over n seeds with per-seed SD s: ``se = s / sqrt(n)``, ``df = n - 1``."""
+    freedom finds with probability ``power`` at level ``alpha`` (noncentral t)."""
     if se == 0:
         return 0.0
     crit = stats.t.ppf(1 - alpha / 2, df)
@@ -370,9 +325,8 @@ PER_USER_KEYS = ("group", "reference", "model", "variant", "seed", "user")
 def per_user_frame(
     groups: Sequence[tuple[str, Sequence[RunRecord], str | None]], metrics: Sequence[str]
 ) -> pd.DataFrame:
-    """Every (group, seed, user) row of per-user test ``metrics`` of a table (its accuracy
-    metrics: per-user values are most of a results folder's bytes): ``groups`` are (label, the
-    row's runs, label of the row it is compared with or None), in the rows' order."""
+    """Every (group, seed, user) row of a table's per-user test ``metrics``; ``groups``: (label,
+    the row's runs, the label of the row it is compared with or None), in the rows' order."""
     parts = []
     for label, records, reference in groups:
         for r in records:
@@ -383,43 +337,3 @@ def per_user_frame(
             parts.append(pu.assign(**keys))
     frame = pd.concat(parts, ignore_index=True)
     return frame[[*PER_USER_KEYS, *[c for c in frame.columns if c not in PER_USER_KEYS]]]
-
-
-def recompute_rows(per_user: pd.DataFrame, metric: str | None = None) -> list[dict]:
-    """Each group's mean, std and 95% interval over seeds of every metric, and (``metric``) its
-    comparison with its reference group, recomputed from a per-user frame; rows in file order."""
-    metrics = [c for c in per_user.columns if c not in PER_USER_KEYS]
-    rows = []
-    for label, g in per_user.groupby("group", sort=False):
-        seeds = g.groupby("seed", sort=False)[metrics].mean()
-        row: dict = {"group": label}
-        for m in metrics:
-            v = seeds[m].to_numpy()
-            row[f"{m}_mean"] = float(v.mean())
-            row[f"{m}_std"] = float(v.std(ddof=1)) if len(v) > 1 else math.nan
-            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = t_interval(v)
-        ref = g["reference"].iloc[0]
-        if metric and isinstance(ref, str) and ref:
-            other = per_user[per_user["group"] == ref]
-            diffs = []
-            for seed, a in g.groupby("seed", sort=False):
-                b = other[other["seed"] == seed].set_index("user")[[metric]]
-                j = a.set_index("user")[[metric]].join(b, how="inner", rsuffix="_b").dropna()
-                diffs.append((j[metric] - j[f"{metric}_b"]).to_numpy())
-            row.update(compare_differences(diffs).fields(metric))
-        rows.append(row)
-    return rows
-
-
-def recompute_results(path) -> list[tuple[dict, dict]]:
-    """(row of a results JSON, the same row recomputed from its per-user file) for every row:
-    intervals and p-values checked against the users' own values."""
-    import json
-    from pathlib import Path
-
-    path = Path(path)
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    per_user = pd.read_csv(path.with_name(f"{path.stem}-per-user.csv.gz"))  # TableResult.save's
-    effects = (k for r in doc["rows"] for k in r if k.startswith("effect_") and "@" in k)
-    metric = next(effects, "effect_")[len("effect_") :] or None
-    return list(zip(doc["rows"], recompute_rows(per_user, metric), strict=True))

@@ -1,25 +1,13 @@
-"""The claims ledger: each claim of the paper, and each finding of our own, judged from the
-committed results files by one rule (``codigem-lab claims`` writes results/claims.md and .json).
-
-A claim rests on one or more contrasts: an effect whose sign the claim fixes, its 95% interval,
-its test (p, and p adjusted by Holm over the study's planned family, or over the claim's own
-contrasts where the ledger computes the test from the rows) and the minimum detectable effect
-(MDE) of that test at alpha 0.05 and power 0.8. A contrast *holds* when its test is significant in
-the claim's direction; it *does not hold* when significant the other way, when the runs are
-bit-identical where the claim says they differ, or when the test could find an effect of the size
-the paper reports (MDE at most that size) and found none; otherwise it is *not decidable at this
-power*, and the MDE says how large an effect these runs could have found. "No decline" holds when
-no decline is significant and either a gain is or the MDE is at most the smallest change the paper
-calls a decline. A claim holds when all its contrasts hold and does not when any does not.
-"""
+"""The claims ledger: each claim of the paper and finding of ours (claim_specs.json) judged from
+the results files by one rule, ``RULE``; ``codigem-lab claims`` writes results/claims.md, .json."""
 
 from __future__ import annotations
 
 import json
 import math
 import shlex
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +27,7 @@ ALPHA = 0.05
 TIMING_TOLERANCE = 0.10
 COMMAND = "codigem-lab claims"
 
-T2 = ("table2/table2-ml-1m-strong-minK", "table2/table2-ml-1m-ratio-targets")
-DIFFREC = "diffrec-ml1m/diffrec-ml1m-diffrec-ml-1m_clean-published"
-T3 = (
-    "table3/table3-ml-1m-strong-paper",
-    "table3/table3-ml-1m-strong-released",
-    "table3/table3-ml-1m-strong-paper-reverse-scoring",
-    "fastpath/table3/table3-ml-1m-strong-paper",
-)
-CLASSICAL = ("bpr", "itemknn", "wmf", "pop")
-RQ1, RQ2, RQ3, RQ4 = (f"Sec. 3.2, RQ{i}" for i in range(1, 5))
+#: The skip-connection variants: the paper calls their change "a slight decline".
 SKIP = ("II (skip, transition nets)", "III (skip, decoder)")
 
 
@@ -70,6 +49,7 @@ class Contrast:
 
     @property
     def verdict(self) -> str:
+        """Holds, does not hold, or is not decidable at this power, by :data:`RULE`."""
         zero = self.effect == 0 and self.low == 0 and self.high == 0
         if self.kind == "identical":
             return HOLDS if zero else FAILS
@@ -247,73 +227,74 @@ def _holm(contrasts: list[Contrast]) -> list[Contrast]:
     return [replace(c, p_holm=h) for c, h in zip(contrasts, adjusted)]
 
 
-def outperform(winners: tuple[str, ...], losers: tuple[str, ...]) -> Callable:
+def outperform(doc: dict, winners: list[str], losers: list[str]) -> list[Contrast]:
     """Each winner minus each loser on every metric of a Table 2 file (the paper's own difference,
     where it prints one above 0, is the size the claim reports)."""
-
-    def build(doc: dict) -> list[Contrast]:
-        rows, block = {_key(r): r for r in doc["rows"]}, paper.table2("ml-1m")
-        metrics = [k[:-5] for k in doc["rows"][0] if k.endswith("_mean") and k[:2] in ("R@", "N@")]
-        out = []
-        for w in (w for w in winners if w in rows):
-            for loser in (x for x in losers if x in rows):
-                for m in metrics:
-                    a, b = w.split(":")[0], loser.split(":")[0]
-                    size = block.loc[a, m] - block.loc[b, m] if m in block else 0.0
-                    label = f"{_name(w)} − {_name(loser)}, {m}"
-                    c = _two_rows(label, rows[w], rows[loser], m, size=size if size > 0 else None)
-                    out.append(c)
-        return _holm(out)
-
-    return build
+    rows, block = {_key(r): r for r in doc["rows"]}, paper.table2("ml-1m")
+    metrics = [k[:-5] for k in doc["rows"][0] if k.endswith("_mean") and k[:2] in ("R@", "N@")]
+    out = []
+    for w in (w for w in winners if w in rows):
+        for loser in (x for x in losers if x in rows):
+            for m in metrics:
+                a, b = w.split(":")[0], loser.split(":")[0]
+                size = block.loc[a, m] - block.loc[b, m] if m in block else 0.0
+                label = f"{_name(w)} − {_name(loser)}, {m}"
+                c = _two_rows(label, rows[w], rows[loser], m, size=size if size > 0 else None)
+                out.append(c)
+    return _holm(out)
 
 
-def variants(names: tuple[str, ...], sign: int = 0, kind: str = "differs") -> Callable:
+def variants(doc: dict, names: list[str], sign: int = 0, kind: str = "differs") -> list[Contrast]:
     """Each variant in ``names`` minus its preset's base model on R@50, Holm over Table 3's planned
     family. ``kind="audit"``: identical where the audit proved before training that the variant
     cannot change the ranking, different elsewhere; else only the variants that can change it,
     the paper's Table 3 difference (for "no decline": the smallest it calls a decline) the size."""
     t3 = paper.TABLE3["R@50"]
     smallest = min(t3["base"] - t3[v] for v in SKIP)
-
-    def build(doc: dict) -> list[Contrast]:
-        family = table3_family(_flag(doc["command"], "--score-mode", "decoder"))
-        rows = [dict(r) for r in doc["rows"]]
-        keys = [f"{r['preset']} / {r['variant']}" for r in rows]
-        add_holm(rows, family, keys)
-        out = []
-        for r, key in zip(rows, keys):
-            noop, v = key in family.excluded, r["variant"]
-            if v not in names or (noop and kind != "audit"):
-                continue
-            if kind == "audit":
-                kw = {"sign": 0, "kind": "identical" if noop else "differs"}
-            else:
-                size = smallest if kind == "no decline" else sign * (t3[v] - t3["base"])
-                kw = {"sign": sign, "kind": kind, "size": size}
-            c = _paired(f"{key} − base, R@50", r, "R@50", **kw)
-            holm_test = f"; Holm over Table 3's {len(family.tested)} planned comparisons"
-            out.append(replace(c, test=c.test + holm_test))
-        return out
-
-    return build
+    family = table3_family(_flag(doc["command"], "--score-mode", "decoder"))
+    rows = [dict(r) for r in doc["rows"]]
+    keys = [f"{r['preset']} / {r['variant']}" for r in rows]
+    add_holm(rows, family, keys)
+    out = []
+    for r, key in zip(rows, keys):
+        noop, v = key in family.excluded, r["variant"]
+        if v not in names or (noop and kind != "audit"):
+            continue
+        if kind == "audit":
+            kw = {"sign": 0, "kind": "identical" if noop else "differs"}
+        else:
+            size = smallest if kind == "no decline" else sign * (t3[v] - t3["base"])
+            kw = {"sign": sign, "kind": kind, "size": size}
+        c = _paired(f"{key} − base, R@50", r, "R@50", **kw)
+        holm_test = f"; Holm over Table 3's {len(family.tested)} planned comparisons"
+        out.append(replace(c, test=c.test + holm_test))
+    return out
 
 
-def sweep(param: str, pairs: Callable, sign: int = 1, kind: str = "differs") -> Callable:
-    """Sweep point a minus point b for each (a, b) of ``pairs(values)``, on R@50 and N@50; single
-    runs are judged against CODIGEM (paper)'s seed-to-seed SD in the Table 2 file given."""
-
-    def build(doc: dict, table2: dict) -> list[Contrast]:
-        ref = next(r for r in table2["rows"] if _key(r) == "codigem:paper")
-        where = f"CODIGEM (paper) in {Path(table2['_file']).stem}"
-        yard = {m: (ref[f"{m}_std"], ref["seeds"], where) for m in ("R@50", "N@50")}
-        rows = {float(r[param]): r for r in doc["rows"]}
-        return _holm([
-            _two_rows(f"{m} at {param} = {a:g} − at {b:g}", rows[a], rows[b], m, yard, sign=sign, kind=kind)
-            for a, b in pairs(sorted(rows)) if a in rows and b in rows for m in ("R@50", "N@50")
-        ])  # fmt: skip
-
-    return build
+def sweep(
+    doc: dict,
+    table2: dict,
+    param: str,
+    pairs: list = (),
+    best: float | None = None,
+    above: float | None = None,
+    sign: int = 1,
+    kind: str = "differs",
+) -> list[Contrast]:
+    """Sweep point a minus point b on R@50 and N@50, for each (a, b) of ``pairs``, ``best`` minus
+    each other point, and each point above ``above`` minus it; single runs are judged against
+    CODIGEM (paper)'s seed-to-seed SD in the Table 2 file given."""
+    ref = next(r for r in table2["rows"] if _key(r) == "codigem:paper")
+    where = f"CODIGEM (paper) in {Path(table2['_file']).stem}"
+    yard = {m: (ref[f"{m}_std"], ref["seeds"], where) for m in ("R@50", "N@50")}
+    rows = {float(r[param]): r for r in doc["rows"]}
+    pairs = [(float(a), float(b)) for a, b in pairs]
+    pairs += [(float(best), v) for v in sorted(rows) if best is not None and v != best]
+    pairs += [(v, float(above)) for v in sorted(rows) if above is not None and v > above]
+    return _holm([
+        _two_rows(f"{m} at {param} = {a:g} − at {b:g}", rows[a], rows[b], m, yard, sign=sign, kind=kind)
+        for a, b in pairs if a in rows and b in rows for m in ("R@50", "N@50")
+    ])  # fmt: skip
 
 
 def cost_slope(doc: dict) -> list[Contrast]:
@@ -329,54 +310,42 @@ def cost_slope(doc: dict) -> list[Contrast]:
                test, size=size)]  # fmt: skip
 
 
-def efficiency(models: tuple[str, ...]) -> Callable:
+def efficiency(doc: dict, models: list[str]) -> list[Contrast]:
     """Table 5: each model's total time to convergence over CODIGEM's, minus 1; a ratio within
     :data:`TIMING_TOLERANCE` of 1 is no difference, and the paper's ratio is the size."""
-
-    def build(doc: dict) -> list[Contrast]:
-        by, t5 = {r["model"]: r["total_s"] for r in doc["rows"]}, paper.TABLE5["total_s"]
-        tol = TIMING_TOLERANCE
-        test = f"timings, no spread stored: a ratio within {tol:.0%} of 1 counts as no difference"
-        return [
-            Contrast(f"{_name(m)} total time ÷ CODIGEM's, − 1", r - 1, r / (1 + tol) - 1,
-                     r * (1 + tol) - 1, mde=tol, test=test, size=t5[m] / t5["codigem"] - 1)
-            for m in models for r in [by[m] / by["codigem"]]
-        ]  # fmt: skip
-
-    return build
+    by, t5 = {r["model"]: r["total_s"] for r in doc["rows"]}, paper.TABLE5["total_s"]
+    tol = TIMING_TOLERANCE
+    test = f"timings, no spread stored: a ratio within {tol:.0%} of 1 counts as no difference"
+    return [
+        Contrast(f"{_name(m)} total time ÷ CODIGEM's, − 1", r - 1, r / (1 + tol) - 1,
+                 r * (1 + tol) - 1, mde=tol, test=test, size=t5[m] / t5["codigem"] - 1)
+        for m in models for r in [by[m] / by["codigem"]]
+    ]  # fmt: skip
 
 
-def epochs(models: tuple[str, ...], low: float, high: float) -> Callable:
+def epochs(doc: dict, models: list[str], low: float, high: float) -> list[Contrast]:
     """The epochs to the best validation score against the claimed range [low, high]: a t-test
     over the seeds' epochs where the file keeps them, else the mean alone (no interval)."""
-
-    def build(doc: dict) -> list[Contrast]:
-        out = []
-        for r in (r for r in doc["rows"] if _key(r) in models):
-            per = (r.get("budget") or {}).get("best_epoch") or []
-            mean = float(np.mean(per)) if per else r["epochs_to_converge"]
-            for bound, sign in ((low, 1), (high, -1)):
-                label = f"{_name(_key(r))} epochs to best − {bound:g}"
-                if len(per) > 1:
-                    out.append(_one_sample(label, per, bound, "seeds", sign=sign))
-                else:
-                    test = "the file keeps the mean over seeds only: no spread"
-                    out.append(Contrast(label, mean - bound, None, None, test=test, sign=sign))
-        return _holm(out)
-
-    return build
+    out = []
+    for r in (r for r in doc["rows"] if _key(r) in models):
+        per = (r.get("budget") or {}).get("best_epoch") or []
+        mean = float(np.mean(per)) if per else r["epochs_to_converge"]
+        for bound, sign in ((low, 1), (high, -1)):
+            label = f"{_name(_key(r))} epochs to best − {bound:g}"
+            if len(per) > 1:
+                out.append(_one_sample(label, per, bound, "seeds", sign=sign))
+            else:
+                test = "the file keeps the mean over seeds only: no spread"
+                out.append(Contrast(label, mean - bound, None, None, test=test, sign=sign))
+    return _holm(out)
 
 
-def vs_reference(models: tuple[str, ...], m: str) -> Callable:
+def vs_reference(doc: dict, models: list[str], metric: str) -> list[Contrast]:
     """The file's own paired comparisons of ``models`` against its reference model."""
-
-    def build(doc: dict) -> list[Contrast]:
-        return [
-            _paired(f"{_name(_key(r))} − {r['reference']}, {m}", r, m, sign=-1)
-            for r in doc["rows"] if _key(r) in models
-        ]  # fmt: skip
-
-    return build
+    return [
+        _paired(f"{_name(_key(r))} − {r['reference']}, {metric}", r, metric, sign=-1)
+        for r in doc["rows"] if _key(r) in models
+    ]  # fmt: skip
 
 
 def protocol_fit(strong: dict, ratio: dict) -> list[Contrast]:
@@ -400,61 +369,38 @@ def protocol_fit(strong: dict, ratio: dict) -> list[Contrast]:
 # =============================================================================== the claims
 @dataclass(frozen=True)
 class Spec:
-    """A claim and how to test it: ``build(*docs)`` gives its contrasts from the results files
-    of one ``files`` entry (one ledger row each, if any contrast applies)."""
+    """A claim and how to test it (an entry of claim_specs.json): the builder ``test`` turns the
+    results files of one ``files`` entry, with ``args``, into contrasts (one ledger row each)."""
 
     key: str
     quote: str
     place: str
     notebook: str
-    build: Callable[..., list[Contrast]]
+    test: str
     files: tuple[tuple[str, ...], ...]
+    args: dict = field(default_factory=dict)
+
+    def build(self, *docs: dict) -> list[Contrast]:
+        return BUILDERS[self.test](*docs, **self.args)
 
 
-SPECS = (
-    Spec("P1", "we see that CODIGEM outperforms robust classical models (BPR, Item-KNN, WMF, and Pop) and some DNN-based models on all the metrics for all the datasets",
-         f"{RQ1} (Table 2)", "05", outperform(("codigem:paper",), CLASSICAL), tuple((f,) for f in (*T2, DIFFREC))),
-    Spec("P1r", "we see that CODIGEM outperforms robust classical models (BPR, Item-KNN, WMF, and Pop) and some DNN-based models on all the metrics for all the datasets",
-         f"{RQ1} (Table 2), released preset", "05", outperform(("codigem:released",), CLASSICAL), tuple((f,) for f in (*T2, DIFFREC))),
-    Spec("P2", "BPR and Item-KNN models generally outperform DNN-based models such as ENMF and NeuMF",
-         f"{RQ1} (Table 2)", "05", outperform(("bpr", "itemknn"), ("enmf", "neumf")), tuple((f,) for f in T2)),
-    Spec("P3", "Linear models such as Pop and WMF are not competitive with respect to all the DNN-based methods (ENMF, NeuMF, MacridVAE, Multi-VAE, and CODIGEM)",
-         f"{RQ1} (Table 2)", "05", outperform(("enmf", "neumf", "macridvae", "multvae", "codigem:paper"), ("pop", "wmf")), tuple((f,) for f in T2)),
-    Spec("P4", "Multi-VAE, an earlier proposed DGM-based CF model, outperforms all classical and DNN-based models",
-         f"{RQ1} (Table 2)", "05", outperform(("multvae",), ("pop", "itemknn", "bpr", "wmf", "enmf", "neumf")), tuple((f,) for f in (*T2, DIFFREC))),
-    Spec("O1", "The released preset outperforms the paper preset on every metric",
-         "ours", "05", outperform(("codigem:released",), ("codigem:paper",)), tuple((f,) for f in (*T2, DIFFREC))),
-    Spec("O2", "The paper's baseline rows lie closer to our ratio-protocol rows than to our strong-protocol rows",
-         "ours", "05", protocol_fit, (T2,)),
-    Spec("O3", "On DiffRec's published ML-1M split, DiffRec outperforms CODIGEM (both presets) on R@20",
-         "ours", "05", vs_reference(("codigem:paper", "codigem:released"), "R@20"), ((DIFFREC,),)),
-    Spec("P5", "annealing does not negatively affect model performance",
-         f"{RQ2} (Table 3)", "06", variants(("I (annealing)",), 1, "no decline"), tuple((f,) for f in T3)),
-    Spec("P6", "We witness a slight decline in CODIGEM’s performance when skip-connections are used.",
-         f"{RQ2} (Table 3)", "06", variants(SKIP, -1), tuple((f,) for f in T3)),
-    Spec("P7", "employing the multinomial likelihood worsens CODIGEM’s performance",
-         f"{RQ2} (Table 3)", "06", variants(("IV (multinomial)",), -1), tuple((f,) for f in T3)),
-    Spec("O4", "Variants I and II reproduce the base model's ranking bit for bit where the audit proves, before training, that they cannot change it (decoder scoring), and change it where it does not (reverse scoring)",
-         "ours", "06", variants(("I (annealing)", "II (skip, transition nets)"), kind="audit"), tuple((f,) for f in T3)),
-    Spec("P8", "we consistently obtain the best model performance when  $T$  is 3",
-         f"{RQ3} (Fig. 3, left)", "07", sweep("T", lambda v: [(3.0, t) for t in v if t != 3]), (("fig3/fig3-ml-1m-strong", T2[0]),)),
-    Spec("P9", "increasing the value of  $T$  does not improve model performance",
-         f"{RQ3} (Fig. 3, left)", "07", sweep("T", lambda v: [(t, 3.0) for t in v if t > 3], -1, "no decline"), (("fig3/fig3-ml-1m-strong", T2[0]),)),
-    Spec("P10", "The left subfigure depicts a sharp decline in performance in the range 0.0001 to 0.1",
-         "Fig. 2 (caption)", "07", sweep("beta", lambda v: [(1e-4, 0.1)]), (("fig2/fig2-ml-1m-strong", T2[0]),)),
-    Spec("P11", "the right subfigure depicts a slight decline in performance in the range 0.0001 to 0.0009",
-         "Fig. 2 (caption)", "07", sweep("beta", lambda v: [(1e-4, 9e-4)]), (("fig2/fig2-ml-1m-strong", T2[0]),)),
-    Spec("P12", "a large  $T$  value results in a computationally inefficient model (see Table 4)",
-         f"{RQ4} (Table 4)", "08", cost_slope, (("table4/table4-ml-1m-strong",),)),
-    Spec("P13", "Moreover, CODIGEM is more computationally efficient than Multi-VAE.",
-         f"{RQ1} (Table 5)", "08", efficiency(("multvae",)), (("table5/table5-ml-1m-strong",),)),
-    Spec("P14", "we can conclude that CODIGEM is more computationally efficient than the baseline VAE-models",
-         f"{RQ4} (Table 5)", "08", efficiency(("multvae", "macridvae")), (("table5/table5-ml-1m-strong",),)),
-    Spec("P15", "the CODIGEM model converges mainly around 15 to 25 epochs",
-         f"{RQ4} (Fig. 3, right)", "08", epochs(("codigem", "codigem:paper", "codigem:released"), 15, 25), (("table5/table5-ml-1m-strong",), (DIFFREC,))),
-    Spec("P16", "MacridVAE and Multi-VAE converge to good performance after 75 to 200 epochs",
-         f"{RQ4} (Table 5)", "08", epochs(("macridvae", "multvae"), 75, 200), (("table5/table5-ml-1m-strong",), (DIFFREC,))),
-)  # fmt: skip
+TESTS = (outperform, variants, sweep, cost_slope, efficiency, epochs, vs_reference, protocol_fit)
+BUILDERS = {f.__name__: f for f in TESTS}  # the builders a claim's ``test`` may name
+
+
+def _read_specs() -> tuple[str, tuple[Spec, ...]]:
+    """claim_specs.json (package data): the rule, and the claims (a ``files`` entry naming one
+    file is a row of one file)."""
+    text = resources.files(__package__).joinpath("claim_specs.json").read_text(encoding="utf-8")
+    data, specs = json.loads(text), []
+    for entry in data["claims"]:
+        files = tuple((f,) if isinstance(f, str) else tuple(f) for f in entry["files"])
+        specs.append(Spec(**{**entry, "files": files}))
+    return data["rule"], tuple(specs)
+
+
+#: How a contrast and a claim are judged (:attr:`Contrast.verdict`), as claims.md states it.
+RULE, SPECS = _read_specs()
 
 
 def _flag(command: str, flag: str, default: str) -> str:
@@ -484,10 +430,8 @@ def ledger(root: Path | None = None) -> list[Claim]:
             docs = [_load(root, f) for f in files]
             contrasts = s.build(*docs)
             if contrasts:
-                files_, commands = (
-                    tuple(d["_file"] for d in docs),
-                    tuple(d["command"] for d in docs),
-                )
+                files_ = tuple(d["_file"] for d in docs)
+                commands = tuple(d["command"] for d in docs)
                 old = tuple(f for f in files_ if f.removeprefix("results/") in stale)
                 out.append(Claim(s.key, s.quote, s.place, s.notebook, files_, commands, tuple(contrasts), old))  # fmt: skip
     return out
@@ -508,7 +452,7 @@ def render(claims: list[Claim]) -> dict[str, str]:
         "# Claims ledger", "",
         "Every claim of the paper, and our own findings, judged from the committed results files "
         "by one rule, by the command at the end; do not edit.", "",
-        " ".join(__doc__.split("\n\n")[1].split()), "",
+        RULE, "",
         table_markdown(claims), "",
         "## Results files and the commands that made them", "",
         markdown_table({"index_name": "file", "columns": ["command"], "index": list(files),
