@@ -1,6 +1,5 @@
-"""The paper's reported numbers (Walker et al., KSEM 2022), to place beside ours — labelled as the
-paper's wherever they are shown. They are references, not results: nothing here is computed.
-"""
+"""The paper's reported numbers (Walker et al., KSEM 2022), to place beside ours, labelled as the
+paper's wherever they are shown; nothing here is computed."""
 
 from __future__ import annotations
 

@@ -40,10 +40,8 @@ class StudyOutput:
 
 @dataclass(frozen=True)
 class Study:
-    """One table or figure of the paper: how to run it, its options, files and figures.
-
-    ``run(cfg)`` returns the study's table, or its table and per-run frame (the sweeps).
-    ``timed``: some of its results are seconds, so ``reproduce all`` runs it last, alone."""
+    """One table or figure of the paper: its run function (a table, or a table and per-run frame),
+    options, files and figures; ``timed``: it reports seconds, so ``reproduce all`` runs it alone."""
 
     name: str
     title: str
@@ -54,9 +52,8 @@ class Study:
     timed: bool = False
 
     def command(self, cfg: ExperimentConfig) -> str:
-        """The ``codigem-lab reproduce`` command that makes exactly these runs, to run from the
-        repository root: a source file beside the repository is named relative to it
-        (``../shared/...``), as the committed results files name it, not by this machine's path."""
+        """The ``codigem-lab reproduce`` command that makes these runs, from the repository root (a
+        source file beside the repository named relative to it, as the results files name it)."""
         root, source = repo_root(), cfg.data_spec.source
         if root is not None and source and os.path.isabs(source):
             rel = os.path.relpath(source, root)
@@ -81,9 +78,8 @@ class Study:
         return "-".join(parts) + ("-quick" if cfg.quick else "")
 
     def execute(self, cfg: ExperimentConfig) -> StudyOutput:
-        """Run the study (every run through the result cache); its table names :meth:`command`
-        and its ``origin`` says whether any run was trained just now or all were loaded; its
-        file records how many runs it used and the compute they recorded."""
+        """Run the study through the result cache; its table names :meth:`command`, its ``origin``
+        whether any run was trained just now, and its extra the runs used and their compute."""
         before = ResultCache.trained
         with nullcontext(active_plan()) if active_plan() else planning(dry=False) as plan:
             out = self.run(cfg)
@@ -105,8 +101,8 @@ class Study:
         return Path(root or results_root()) / self.name / f"{self.stem(cfg)}.json"
 
     def load(self, cfg: ExperimentConfig, root: Path | None = None) -> StudyOutput:
-        """The table of the committed results file ``results/<study>/<stem>.json`` (no per-run
-        frame); ConfigError naming the file and the command that makes it when it is missing."""
+        """The table of the committed results file (no per-run frame); ConfigError naming the
+        command that makes it when it is missing."""
         root = Path(root or results_root())
         path = self.results_path(cfg, root)
         if not path.is_file():
