@@ -99,25 +99,21 @@ def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
     n = len(cfg.seeds)
     by_cell = {cell: everything[i * n : (i + 1) * n] for i, cell in enumerate(cells)}
     rows = []
-    for preset in presets:
-        base_records = None
-        for name in VARIANTS:
-            records = by_cell[(preset, name)]
-            if name == "base":
-                base_records = records
-            cmp = None if name == "base" else compare(records, base_records, "R@50")
-            rows.append(
-                {
-                    "preset": preset,
-                    "variant": name,
-                    "seeds": len(records),
-                    **mean_std(records, ("R@50", "N@50", *TABLE3_BEYOND)),
-                    "reference": None if cmp is None else f"{preset} / base",
-                    **comparison_fields(cmp, "R@50"),
-                    "kl_weight_last": _final_kl_weight(cfg, preset, VARIANTS[name], records),
-                    "epochs": float(np.mean([r.summary["epochs"] for r in records])),
-                }
-            )
+    for preset, name in cells:
+        records = by_cell[(preset, name)]
+        cmp = None if name == "base" else compare(records, by_cell[(preset, "base")], "R@50")
+        rows.append(
+            {
+                "preset": preset,
+                "variant": name,
+                "seeds": len(records),
+                **mean_std(records, ("R@50", "N@50", *TABLE3_BEYOND)),
+                "reference": None if cmp is None else f"{preset} / base",
+                **comparison_fields(cmp, "R@50"),
+                "kl_weight_last": _final_kl_weight(cfg, preset, VARIANTS[name], records),
+                "epochs": float(np.mean([r.summary["epochs"] for r in records])),
+            }
+        )
     holm_note = add_holm(rows, family, [f"{r['preset']} / {r['variant']}" for r in rows])
     per_user = per_user_frame(
         [(f"{p} / {v}", by_cell[(p, v)], None if v == "base" else f"{p} / base") for p, v in cells],
@@ -173,14 +169,13 @@ def _final_kl_weight(cfg: ExperimentConfig, preset: str, variant: dict, records)
     if logged == logged:  # not NaN
         return logged
     config = CODIGEMConfig.preset(preset, n_items=1, **variant)
+    # this config's data, not the records': a relative --source in one names another folder's file
+    n_train = {s: cfg.data(s).load().n_train_users for s in {r.spec.train.seed for r in records}}
     weights = []
-    n_train_by_seed: dict[int, int] = {}
     for r in records:
-        seed = r.spec.train.seed  # this config's data, not the record's: a relative --source
-        if seed not in n_train_by_seed:  # in the record names another working folder's file
-            n_train_by_seed[seed] = cfg.data(seed).load().n_train_users
-        n_train = n_train_by_seed[seed]
-        steps = int(r.summary["epochs"]) * math.ceil(n_train / r.spec.train.batch_size)
+        steps = int(r.summary["epochs"]) * math.ceil(
+            n_train[r.spec.train.seed] / r.spec.train.batch_size
+        )
         weights.append(1.0 if config.anneal_overwritten else config.kl_weight(steps))
     return float(np.mean(weights)) if weights else float("nan")
 
