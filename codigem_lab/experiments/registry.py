@@ -30,6 +30,30 @@ from codigem_lab.options import Option, argv_for
 from codigem_lab.paths import repo_root, results_root
 
 
+def _parse_presets(text: str) -> tuple[str, ...]:
+    """'paper,released' -> ('paper', 'released'), refusing unknown names."""
+    from codigem_lab.diffusion.model import PRESETS
+
+    presets = tuple(p.strip() for p in str(text).split(",") if p.strip())
+    bad = [p for p in presets if p not in PRESETS]
+    if not presets or bad:
+        raise ConfigError(f"--presets must be a comma list of {list(PRESETS)}; got {text!r}")
+    return presets
+
+
+PAPER_DATASET = Option(
+    "paper_dataset", "--paper-dataset", str, None, "paper block to compare with (ml-1m, ...)"
+)
+MODELS = Option("models", "--models", str, None, "comma list, e.g. pop,itemknn,codigem:paper")
+PRESETS_OPTION = Option(
+    "presets",
+    "--presets",
+    _parse_presets,
+    ("paper", "released"),
+    "table3: CODIGEM presets to run, comma list (paper, released)",
+)
+
+
 @dataclass
 class StudyOutput:
     """What a study's run function returns: its table and, for sweeps, the per-run frame."""
@@ -41,12 +65,13 @@ class StudyOutput:
 @dataclass(frozen=True)
 class Study:
     """One table or figure of the paper: its run function (a table, or a table and per-run frame),
-    options, files and figures; ``timed``: it reports seconds, so ``reproduce all`` runs it alone."""
+    its flags (by default ``--paper-dataset`` alone), files and figures; ``timed``: it reports
+    seconds, so ``reproduce all`` runs it last, alone."""
 
     name: str
     title: str
     run: Callable[[ExperimentConfig], TableResult | tuple[TableResult, pd.DataFrame]]
-    options: tuple[Option, ...] = ()
+    options: tuple[Option, ...] = (PAPER_DATASET,)
     figures: tuple[str, ...] = ()
     stem_parts: Callable[[ExperimentConfig], list[str]] = field(default=lambda cfg: [])
     timed: bool = False
@@ -112,29 +137,6 @@ class Study:
         return StudyOutput(TableResult.load(path, shown=str(path.relative_to(root.parent))))
 
 
-def _parse_presets(text: str) -> tuple[str, ...]:
-    """'paper,released' -> ('paper', 'released'), refusing unknown names."""
-    from codigem_lab.diffusion.model import PRESETS
-
-    presets = tuple(p.strip() for p in str(text).split(",") if p.strip())
-    bad = [p for p in presets if p not in PRESETS]
-    if not presets or bad:
-        raise ConfigError(f"--presets must be a comma list of {list(PRESETS)}; got {text!r}")
-    return presets
-
-
-PAPER_DATASET = Option(
-    "paper_dataset", "--paper-dataset", str, None, "paper block to compare with (ml-1m, ...)"
-)
-MODELS = Option("models", "--models", str, None, "comma list, e.g. pop,itemknn,codigem:paper")
-PRESETS_OPTION = Option(
-    "presets",
-    "--presets",
-    _parse_presets,
-    ("paper", "released"),
-    "table3: CODIGEM presets to run, comma list (paper, released)",
-)
-
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in (
@@ -152,28 +154,10 @@ STUDIES: dict[str, Study] = {
             (PRESETS_OPTION, PAPER_DATASET),
             stem_parts=lambda cfg: list(cfg.extra.get("presets") or ("paper", "released")),
         ),
-        Study("fig2", "Fig. 2: sensitivity to beta", reproduce_fig2, (PAPER_DATASET,), ("beta",)),
-        Study(
-            "fig3",
-            "Fig. 3: T and convergence",
-            reproduce_fig3,
-            (PAPER_DATASET,),
-            ("T", "convergence"),
-        ),
-        Study(
-            "table4",
-            "Table 4: seconds per epoch against T",
-            reproduce_table4,
-            (PAPER_DATASET,),
-            timed=True,
-        ),
-        Study(
-            "table5",
-            "Table 5: efficiency against the VAEs",
-            reproduce_table5,
-            (PAPER_DATASET,),
-            timed=True,
-        ),
+        Study("fig2", "Fig. 2: sensitivity to beta", reproduce_fig2, figures=("beta",)),
+        Study("fig3", "Fig. 3: T and convergence", reproduce_fig3, figures=("T", "convergence")),
+        Study("table4", "Table 4: seconds per epoch against T", reproduce_table4, timed=True),
+        Study("table5", "Table 5: efficiency against the VAEs", reproduce_table5, timed=True),
         Study(
             "diffrec-ml1m",
             "DiffRec's Table 2 (ML-1M, clean): our models on DiffRec's split, by its rules",
