@@ -214,10 +214,9 @@ def run_specs(
         while pending:
             busy = []
             for i in pending:
-                spec = specs[i]
-                bar.set_postfix_str(run_label(spec))
+                bar.set_postfix_str(run_label(specs[i]))
                 try:
-                    records[i] = cache.run(spec)
+                    records[i] = cache.run(specs[i])
                 except RunInProgress:
                     busy.append(i)
                     continue
@@ -245,8 +244,7 @@ def training_path_note(cfg: ExperimentConfig) -> str:
         "Decoder scoring, trained through the decoder-only fast path: only the decoder reaches the "
         "ranking, so the transition networks are skipped; the decoder's weights and the test "
         "metrics equal the full model's bit for bit (tests/test_decoder_only.py; on ML-1M: "
-        "results/bench/identity-ml1m.md). "
-        "--full-model trains every network."
+        "results/bench/identity-ml1m.md). --full-model trains every network."
     ) + precision_note(cfg)
 
 

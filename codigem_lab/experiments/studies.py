@@ -291,9 +291,7 @@ def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
 
 def reproduce_fig2(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
     """Fig. 2: R@50/N@50 against beta (coarse 1e-4..0.9 and fine 1e-4..9e-4), with alpha_bar_T."""
-    values = sorted(set(BETAS_COARSE) | set(BETAS_FINE))
-    if cfg.quick:
-        values = [1e-4, 1e-2, 0.9]
+    values = [1e-4, 1e-2, 0.9] if cfg.quick else sorted(set(BETAS_COARSE) | set(BETAS_FINE))
     df, per_user = sweep(cfg, "beta", values, label="beta sweep")
     summary = summarise_sweep(df, "beta").join(noise_readouts(values).set_index("beta"))
     table = pd.DataFrame(

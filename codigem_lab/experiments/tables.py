@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,15 +59,12 @@ def machine_info() -> dict:
     """Where a result was made: platform, CPU model, cores, torch threads and device, Python."""
     import torch
 
-    cpu = platform.processor() or ""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
     except OSError:
-        pass
+        cpuinfo = ""
+    found = re.search(r"^model name[^:]*:(.*)$", cpuinfo, re.M)
+    cpu = found.group(1).strip() if found else platform.processor()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "platform": platform.platform(),
@@ -202,9 +200,8 @@ class TableResult:
         runs, ``stem``-per-user.csv.gz (what its intervals and p-values come from)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        doc = self.to_json()
         js = folder / f"{stem}.json"
-        write_json(js, doc)
+        write_json(js, self.to_json())
         md = folder / f"{stem}.md"
         with atomic_open(md, "w", encoding="utf-8") as fh:
             fh.write(render_markdown(json.loads(js.read_text(encoding="utf-8"))))
