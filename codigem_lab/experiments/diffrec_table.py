@@ -16,7 +16,8 @@ LABEL = "DiffRec paper"
 
 
 def diffrec_published(cfg: ExperimentConfig) -> Published:
-    """DiffRec's Table 2 block for ``cfg`` (``--paper-dataset``, else ml-1m on a published split)."""
+    """DiffRec's Table 2 block for ``cfg`` (``--paper-dataset``, else ml-1m for a published split),
+    labelled as that paper's."""
     block = cfg.extra.get("paper_dataset") or ("ml-1m" if cfg.dataset == "published" else None)
     frame = diffrec_paper.table2(block) if block else None
     if frame is None:

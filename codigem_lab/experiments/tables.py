@@ -158,7 +158,7 @@ class TableResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike, shown: str | None = None) -> TableResult:
-        """The table a results file (format 2) holds, its ``origin`` naming the file (as ``shown``)."""
+        """The table a results file (format 2) holds; ``origin`` names the file (as ``shown``)."""
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         t = doc["table"]
         index = pd.Index(t["index"], name=t.get("index_name") or None)
