@@ -344,14 +344,9 @@ def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
         training_path_note(cfg),
         *_T_cost_note(summary, fast=cfg.score_mode == "decoder" and not cfg.full_model),
     ]
-    return TableResult(
-        "Fig. 3 — sensitivity to T",
-        table,
-        _json_rows(summary.reset_index()),
-        notes,
-        df.attrs["wall_s"],
-        per_user=per_user,
-    ), df
+    rows = _json_rows(summary.reset_index())
+    wall = df.attrs["wall_s"]
+    return TableResult("Fig. 3 — sensitivity to T", table, rows, notes, wall, per_user=per_user), df
 
 
 def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
@@ -402,13 +397,8 @@ def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
         "(paper): its Table 4, which names neither the dataset nor the hardware it was timed "
         "on; compare the ratios to T=3, not the seconds." + precision_note(cfg),
     ]
-    return TableResult(
-        "Table 4 — time vs T",
-        table,
-        _json_rows(g.reset_index()),
-        notes,
-        df.attrs["wall_s"],
-    )
+    rows = _json_rows(g.reset_index())
+    return TableResult("Table 4 — time vs T", table, rows, notes, df.attrs["wall_s"])
 
 
 def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
@@ -491,13 +481,8 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         "for bit under decoder scoring.",
         f"CODIGEM's convergence runs: {training_path_note(cfg)}",
     ]
-    return TableResult(
-        "Table 5 — efficiency of the generative models",
-        table,
-        _json_rows(frame.reset_index()),
-        notes,
-        wall,
-    )
+    name = "Table 5 — efficiency of the generative models"
+    return TableResult(name, table, _json_rows(frame.reset_index()), notes, wall)
 
 
 def device_text(cfg: ExperimentConfig) -> str:
