@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codigem_lab.viz.plots import figure_png
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))  # the panel of 02
 from course import inspect as nb  # noqa: E402
 from course.noising import ForwardNoisingFigure, ForwardNoisingPanel, forward_noising_state  # noqa: E402
+from course.png import figure_png  # noqa: E402
 
 TARGET_MS = 200.0
 BETAS = (1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 0.9)

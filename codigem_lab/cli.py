@@ -1,7 +1,5 @@
 """The ``codigem-lab`` command: a thin layer that parses options and calls the library.
-
-Errors a user can fix exit non-zero with one line on stderr (``--debug`` shows the traceback);
-under ``torchrun`` each rank runs the command inside a process group."""
+Errors a user can fix exit with one line on stderr (``--debug`` shows the traceback)."""
 
 from __future__ import annotations
 

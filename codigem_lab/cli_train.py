@@ -123,11 +123,9 @@ def cmd_train(args) -> int:
         f"epochs: {s['epochs']} (best {s['best_epoch']}), "
         f"{s['train_s_per_epoch']:.2f} s/epoch training, {s['eval_s_per_epoch']:.2f} s/epoch evaluation"
     )
-    table = pd.DataFrame([out.valid, out.test], index=["valid", "test"])[COLUMNS]
-    print(
-        f"metrics (Recall@K = hits / {'min(K, #targets)' if spec.train.recall_definition == 'minK' else '#targets'}):"
-    )
-    print(format_table(table))
+    rdef = "min(K, #targets)" if spec.train.recall_definition == "minK" else "#targets"
+    print(f"metrics (Recall@K = hits / {rdef}):")
+    print(format_table(pd.DataFrame([out.valid, out.test], index=["valid", "test"])[COLUMNS]))
     if args.json:
         keys = [*COLUMNS, "epochs", "best_epoch", "train_s_per_epoch", "eval_s_per_epoch"]
         print(json_line({k: s[k] for k in keys}))

@@ -47,20 +47,17 @@ def run_quickstart(data: DataSpec, epochs: int = 20, progress: bool = True) -> Q
     rows["Item-KNN"] = evaluator.evaluate(ItemKNN().fit(split), "test").metrics
     # both presets: the released code's raw 0/1 inputs learn much faster than the paper's [-1, 1]
     train = TrainConfig(max_epochs=epochs, patience=epochs, seed=0, progress=progress)
-    for variant in ("released", "paper"):
-        model = CODIGEMRecommender(variant, train).fit(split)
-        rows[f"CODIGEM ({variant} preset, {model.result.epochs} epochs)"] = (
-            model.result.test.metrics
-        )
-        if variant == "released":
-            codigem = model
+    models = {v: CODIGEMRecommender(v, train).fit(split) for v in ("released", "paper")}
+    for variant, model in models.items():
+        result = model.result
+        rows[f"CODIGEM ({variant} preset, {result.epochs} epochs)"] = result.test.metrics
     table = pd.DataFrame(rows).T[["R@20", "R@50", "N@20", "N@50"]]
     lines += ["Test metrics (Recall@K = hits / min(K, #targets)):", format_table(table), ""]
 
     titles = data.titles()
     es = split.test
     users = np.flatnonzero(np.diff(es.fold_in.indptr) >= 5)[:3]
-    top = codigem.recommend(es.fold_in[users], n=5)
+    top = models["released"].recommend(es.fold_in[users], n=5)
     for u, items in zip(users, top):
         names = [item_name(split.items[i], titles) for i in items]
         hits = set(es.target[u].indices)

@@ -1,6 +1,5 @@
-"""Open a finished run folder (``train``'s or a result-cache entry) as a fitted recommender:
-neural models load ``best.pt``; closed-form ones are refitted on the split ``config.json``
-rebuilds exactly (both are deterministic), so they need no file of their own."""
+"""Open a finished run folder as a fitted recommender: neural models load ``best.pt``; closed-form
+ones are refitted on the split ``config.json`` rebuilds (both deterministic)."""
 
 from __future__ import annotations
 
@@ -45,9 +44,8 @@ class SavedRun:
         )
 
     def recommend(self, user: int, k: int = 10) -> pd.DataFrame:
-        """The top-``k`` items for ``user`` (columns ``rank``, ``item``: original id, ``score``),
-        excluding the items the evaluator masks for them: their fold-in items (under ``ratio`` at
-        test time, the validation items too)."""
+        """The top-``k`` items for ``user`` (``rank``, ``item``: original id, ``score``), less the
+        items the evaluator masks for them (their fold-in items)."""
         es, row = self.user_row(user)
         train_rows = None if es.train_rows is None else es.train_rows[[row]]
         scores = torch.as_tensor(self.recommender.score(es.fold_in[[row]], train_rows))

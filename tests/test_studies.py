@@ -141,3 +141,15 @@ def test_final_kl_weight_counts_users_from_this_config_not_the_records_path():
     w = studies._final_kl_weight(cfg, "paper", {"anneal_steps": 2000, "anneal_cap": 0.2}, [record])
     steps = 10 * -(-n_train // 200)
     assert w == pytest.approx(min(0.2, steps / 2000))
+
+
+def test_table4_under_reverse_scoring_times_no_fast_path(tiny):
+    """The decoder-only fast path is not ranking-equivalent under reverse scoring: Table 4 makes
+    no fast-path timing run there (and does not build one it would refuse)."""
+    import dataclasses
+
+    cfg = dataclasses.replace(tiny, seeds=(0,), score_mode="reverse")
+    assert studies.fast_path_copies(cfg, [cfg.spec("codigem", 0, "paper")]) == []
+    res = studies.reproduce_table4(cfg)
+    assert all("fast_train_s_per_epoch" not in r for r in res.rows)
+    assert set(res.table["train s/epoch, fast path (ours)"]) == {""}

@@ -22,12 +22,12 @@ from course import (
     figures,  # noqa: E402
     inspect,  # noqa: E402
     noising,  # noqa: E402
+    png,  # noqa: E402
     session,  # noqa: E402
 )
 from course import frames as course_frames  # noqa: E402
 
 from codigem_lab.diffusion import NoiseSchedule  # noqa: E402
-from codigem_lab.viz import plots  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("no_pyplot_leak")
 
@@ -228,7 +228,7 @@ def test_plot_metric_bars_with_reference():
 
 def test_figure_png_is_a_small_palette_png(clicks):
     fig = noising.plot_forward_noising(noising.forward_noising_state(clicks, 0.05, 10))
-    img = _png_ok(plots.figure_png(fig))
+    img = _png_ok(png.figure_png(fig))
     assert img.mode == "P"
     w, h = fig.get_size_inches() * fig.dpi  # "tight" crops or slightly grows the canvas
     assert abs(img.size[0] - w) < 0.05 * w and abs(img.size[1] - h) < 0.05 * h

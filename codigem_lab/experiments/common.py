@@ -31,10 +31,8 @@ WAIT_POLL_S = 10.0
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Data, seeds and training budget shared by the runs of one ``reproduce`` command.
-
-    ``split_seed=None`` splits the data anew for every training seed (``data_spec.seed`` is
-    ignored); a number fixes the split. ``extra`` holds the study's own options."""
+    """Data, seeds and training budget shared by the runs of one ``reproduce`` command (``extra``:
+    the study's own options; ``split_seed=None``: a new split for every training seed)."""
 
     data_spec: DataSpec = field(default_factory=DataSpec)
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -121,9 +119,8 @@ class ExperimentConfig:
         return TrainConfig(**base)
 
     def codigem_params(self, params: dict | None = None, fast: bool = False) -> dict:
-        """CODIGEM parameters with this config's score mode, and the decoder-only fast path (the
-        full model's decoder weights and metrics, bit for bit) when ``fast`` (the study depends
-        only on the ranking), decoder scoring is used and ``--full-model`` was not asked for."""
+        """CODIGEM parameters with this config's score mode, and the decoder-only fast path (same
+        metrics, bit for bit) when ``fast``, under decoder scoring, without ``--full-model``."""
         out = dict(params or {})
         if self.score_mode != "decoder":
             out["score_mode"] = self.score_mode
@@ -198,8 +195,8 @@ def planning(dry: bool = True) -> Iterator[Plan]:
 def run_specs(
     specs: list[RunSpec], cache: ResultCache, progress: bool = True, label: str = "runs"
 ) -> tuple[list[RunRecord], float]:
-    """Run (or load) each spec through the cache; return the records and the wall time. A run
-    another process is training is left for last, then waited for (or taken over if it dies)."""
+    """Run (or load) each spec through the cache: the records and the wall time. A run another
+    process is training is left for last, then waited for (or taken over if it dies)."""
     plan = active_plan()
     if plan is not None and plan.dry:
         found = [cache.get(s) for s in specs]
@@ -217,10 +214,9 @@ def run_specs(
         while pending:
             busy = []
             for i in pending:
-                spec = specs[i]
-                bar.set_postfix_str(run_label(spec))
+                bar.set_postfix_str(run_label(specs[i]))
                 try:
-                    records[i] = cache.run(spec)
+                    records[i] = cache.run(specs[i])
                 except RunInProgress:
                     busy.append(i)
                     continue
@@ -248,8 +244,7 @@ def training_path_note(cfg: ExperimentConfig) -> str:
         "Decoder scoring, trained through the decoder-only fast path: only the decoder reaches the "
         "ranking, so the transition networks are skipped; the decoder's weights and the test "
         "metrics equal the full model's bit for bit (tests/test_decoder_only.py; on ML-1M: "
-        "results/bench/identity-ml1m.md). "
-        "--full-model trains every network."
+        "results/bench/identity-ml1m.md). --full-model trains every network."
     ) + precision_note(cfg)
 
 

@@ -48,8 +48,7 @@ def expected_forward_term(n_items: int, beta: float) -> float:
     return 0.5 * n_items * (math.log(2 * math.pi * beta) + 1.0)
 
 
-#: Each released-code deviation of ``docs/released-code.md`` alone, then all of them; keys are
-#: the rows' display names (the config switch is the value).
+#: Each released-code deviation of docs/released-code.md alone (row: config switch), then all.
 DEVIATIONS: dict[str, dict | str] = {
     "paper": {},
     "1 forward term q(z_i | z_i)": {"forward_term_bug": True},
@@ -69,10 +68,8 @@ def deviation_study(
     kl_weight: float = 0.5,
     n_users: int = 200,
 ) -> pd.DataFrame:
-    """Train the paper model with each deviation switched on alone, from one seed, and score it on
-    the same users and noise: its ELBO terms as its code reports them (``loss`` at ``kl_weight``,
-    so deviation 3 shows), the ``true ELBO`` of its weights (deviations 1-3, which change only what
-    is reported, switched off) and the best epoch's validation ``R@50``."""
+    """The paper model trained with each deviation alone, scored on the same users and noise: its
+    ELBO terms as its code reports them, the true ELBO of its weights and validation R@50."""
     rows = {}
     x = torch.from_numpy(split.train[: min(n_users, split.n_train_users)].toarray())
     cfg = TrainConfig(max_epochs=epochs, patience=epochs, seed=seed, progress=False)

@@ -1,8 +1,5 @@
-"""DiffRec's published numbers (Wang et al., "Diffusion Recommender Model", SIGIR 2023, arXiv
-2304.04971, Table 2: clean training), to place beside ours, labelled as that paper's wherever they
-are shown. They are references, not results: nothing here is computed, and every number must be
-read from a copy of the paper whose address :data:`SOURCES` records, never typed from memory.
-"""
+"""DiffRec's published Table 2 (clean training), labelled as that paper's wherever shown: every
+number read from a copy of the paper whose address :data:`SOURCES` records, never from memory."""
 
 from __future__ import annotations
 

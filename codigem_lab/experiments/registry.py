@@ -30,6 +30,30 @@ from codigem_lab.options import Option, argv_for
 from codigem_lab.paths import repo_root, results_root
 
 
+def _parse_presets(text: str) -> tuple[str, ...]:
+    """'paper,released' -> ('paper', 'released'), refusing unknown names."""
+    from codigem_lab.diffusion.model import PRESETS
+
+    presets = tuple(p.strip() for p in str(text).split(",") if p.strip())
+    bad = [p for p in presets if p not in PRESETS]
+    if not presets or bad:
+        raise ConfigError(f"--presets must be a comma list of {list(PRESETS)}; got {text!r}")
+    return presets
+
+
+PAPER_DATASET = Option(
+    "paper_dataset", "--paper-dataset", str, None, "paper block to compare with (ml-1m, ...)"
+)
+MODELS = Option("models", "--models", str, None, "comma list, e.g. pop,itemknn,codigem:paper")
+PRESETS_OPTION = Option(
+    "presets",
+    "--presets",
+    _parse_presets,
+    ("paper", "released"),
+    "table3: CODIGEM presets to run, comma list (paper, released)",
+)
+
+
 @dataclass
 class StudyOutput:
     """What a study's run function returns: its table and, for sweeps, the per-run frame."""
@@ -40,23 +64,21 @@ class StudyOutput:
 
 @dataclass(frozen=True)
 class Study:
-    """One table or figure of the paper: how to run it, its options, files and figures.
-
-    ``run(cfg)`` returns the study's table, or its table and per-run frame (the sweeps).
-    ``timed``: some of its results are seconds, so ``reproduce all`` runs it last, alone."""
+    """One table or figure of the paper: its run function (a table, or a table and per-run frame),
+    its flags (by default ``--paper-dataset`` alone), files and figures; ``timed``: it reports
+    seconds, so ``reproduce all`` runs it last, alone."""
 
     name: str
     title: str
     run: Callable[[ExperimentConfig], TableResult | tuple[TableResult, pd.DataFrame]]
-    options: tuple[Option, ...] = ()
+    options: tuple[Option, ...] = (PAPER_DATASET,)
     figures: tuple[str, ...] = ()
     stem_parts: Callable[[ExperimentConfig], list[str]] = field(default=lambda cfg: [])
     timed: bool = False
 
     def command(self, cfg: ExperimentConfig) -> str:
-        """The ``codigem-lab reproduce`` command that makes exactly these runs, to run from the
-        repository root: a source file beside the repository is named relative to it
-        (``../shared/...``), as the committed results files name it, not by this machine's path."""
+        """The ``codigem-lab reproduce`` command that makes these runs, from the repository root (a
+        source file beside the repository named relative to it, as the results files name it)."""
         root, source = repo_root(), cfg.data_spec.source
         if root is not None and source and os.path.isabs(source):
             rel = os.path.relpath(source, root)
@@ -81,9 +103,8 @@ class Study:
         return "-".join(parts) + ("-quick" if cfg.quick else "")
 
     def execute(self, cfg: ExperimentConfig) -> StudyOutput:
-        """Run the study (every run through the result cache); its table names :meth:`command`
-        and its ``origin`` says whether any run was trained just now or all were loaded; its
-        file records how many runs it used and the compute they recorded."""
+        """Run the study through the result cache; its table names :meth:`command`, its ``origin``
+        whether any run was trained just now, and its extra the runs used and their compute."""
         before = ResultCache.trained
         with nullcontext(active_plan()) if active_plan() else planning(dry=False) as plan:
             out = self.run(cfg)
@@ -105,8 +126,8 @@ class Study:
         return Path(root or results_root()) / self.name / f"{self.stem(cfg)}.json"
 
     def load(self, cfg: ExperimentConfig, root: Path | None = None) -> StudyOutput:
-        """The table of the committed results file ``results/<study>/<stem>.json`` (no per-run
-        frame); ConfigError naming the file and the command that makes it when it is missing."""
+        """The table of the committed results file (no per-run frame); ConfigError naming the
+        command that makes it when it is missing."""
         root = Path(root or results_root())
         path = self.results_path(cfg, root)
         if not path.is_file():
@@ -115,29 +136,6 @@ class Study:
             )
         return StudyOutput(TableResult.load(path, shown=str(path.relative_to(root.parent))))
 
-
-def _parse_presets(text: str) -> tuple[str, ...]:
-    """'paper,released' -> ('paper', 'released'), refusing unknown names."""
-    from codigem_lab.diffusion.model import PRESETS
-
-    presets = tuple(p.strip() for p in str(text).split(",") if p.strip())
-    bad = [p for p in presets if p not in PRESETS]
-    if not presets or bad:
-        raise ConfigError(f"--presets must be a comma list of {list(PRESETS)}; got {text!r}")
-    return presets
-
-
-PAPER_DATASET = Option(
-    "paper_dataset", "--paper-dataset", str, None, "paper block to compare with (ml-1m, ...)"
-)
-MODELS = Option("models", "--models", str, None, "comma list, e.g. pop,itemknn,codigem:paper")
-PRESETS_OPTION = Option(
-    "presets",
-    "--presets",
-    _parse_presets,
-    ("paper", "released"),
-    "table3: CODIGEM presets to run, comma list (paper, released)",
-)
 
 STUDIES: dict[str, Study] = {
     s.name: s
@@ -156,28 +154,10 @@ STUDIES: dict[str, Study] = {
             (PRESETS_OPTION, PAPER_DATASET),
             stem_parts=lambda cfg: list(cfg.extra.get("presets") or ("paper", "released")),
         ),
-        Study("fig2", "Fig. 2: sensitivity to beta", reproduce_fig2, (PAPER_DATASET,), ("beta",)),
-        Study(
-            "fig3",
-            "Fig. 3: T and convergence",
-            reproduce_fig3,
-            (PAPER_DATASET,),
-            ("T", "convergence"),
-        ),
-        Study(
-            "table4",
-            "Table 4: seconds per epoch against T",
-            reproduce_table4,
-            (PAPER_DATASET,),
-            timed=True,
-        ),
-        Study(
-            "table5",
-            "Table 5: efficiency against the VAEs",
-            reproduce_table5,
-            (PAPER_DATASET,),
-            timed=True,
-        ),
+        Study("fig2", "Fig. 2: sensitivity to beta", reproduce_fig2, figures=("beta",)),
+        Study("fig3", "Fig. 3: T and convergence", reproduce_fig3, figures=("T", "convergence")),
+        Study("table4", "Table 4: seconds per epoch against T", reproduce_table4, timed=True),
+        Study("table5", "Table 5: efficiency against the VAEs", reproduce_table5, timed=True),
         Study(
             "diffrec-ml1m",
             "DiffRec's Table 2 (ML-1M, clean): our models on DiffRec's split, by its rules",

@@ -66,9 +66,8 @@ TIMING_EPOCHS = 5
 
 @functools.lru_cache
 def table3_family(score_mode: str) -> Family:
-    """Table 3's planned comparisons, fixed before any run: each variant against its preset's base
-    model for every preset of :data:`TABLE3_PRESETS`, less those the gradient-flow audit proves
-    cannot change the ranking under ``score_mode`` (``"paper / I (annealing)"``, ...)."""
+    """Table 3's planned comparisons, fixed before any run: each variant against its preset's base,
+    less those the gradient-flow audit proves cannot change the ranking under ``score_mode``."""
     planned = tuple(f"{p} / {v}" for p in TABLE3_PRESETS for v in VARIANTS if v != "base")
     excluded = {
         f"{p} / {v}": msg
@@ -89,8 +88,6 @@ def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
     ]
     for msg in audit_notes:
         warnings.warn(msg, RankingUnaffectedWarning, stacklevel=2)
-    cache = cfg.cache()
-    rows = []
     cells = [(preset, name) for preset in presets for name in VARIANTS]
     specs = [
         cfg.spec("codigem", s, preset, cfg.codigem_params(VARIANTS[name], fast=True))
@@ -98,28 +95,25 @@ def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
         for s in cfg.seeds
     ]
     # one list, so that a run another command is training is left for last, not waited for
-    everything, wall = run_specs(specs, cache, cfg.progress, label="Table 3")
+    everything, wall = run_specs(specs, cfg.cache(), cfg.progress, label="Table 3")
     n = len(cfg.seeds)
     by_cell = {cell: everything[i * n : (i + 1) * n] for i, cell in enumerate(cells)}
-    for preset in presets:
-        base_records = None
-        for name in VARIANTS:
-            records = by_cell[(preset, name)]
-            if name == "base":
-                base_records = records
-            cmp = None if name == "base" else compare(records, base_records, "R@50")
-            rows.append(
-                {
-                    "preset": preset,
-                    "variant": name,
-                    "seeds": len(records),
-                    **mean_std(records, ("R@50", "N@50", *TABLE3_BEYOND)),
-                    "reference": None if cmp is None else f"{preset} / base",
-                    **comparison_fields(cmp, "R@50"),
-                    "kl_weight_last": _final_kl_weight(cfg, preset, VARIANTS[name], records),
-                    "epochs": float(np.mean([r.summary["epochs"] for r in records])),
-                }
-            )
+    rows = []
+    for preset, name in cells:
+        records = by_cell[(preset, name)]
+        cmp = None if name == "base" else compare(records, by_cell[(preset, "base")], "R@50")
+        rows.append(
+            {
+                "preset": preset,
+                "variant": name,
+                "seeds": len(records),
+                **mean_std(records, ("R@50", "N@50", *TABLE3_BEYOND)),
+                "reference": None if cmp is None else f"{preset} / base",
+                **comparison_fields(cmp, "R@50"),
+                "kl_weight_last": _final_kl_weight(cfg, preset, VARIANTS[name], records),
+                "epochs": float(np.mean([r.summary["epochs"] for r in records])),
+            }
+        )
     holm_note = add_holm(rows, family, [f"{r['preset']} / {r['variant']}" for r in rows])
     per_user = per_user_frame(
         [(f"{p} / {v}", by_cell[(p, v)], None if v == "base" else f"{p} / base") for p, v in cells],
@@ -169,21 +163,19 @@ def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
 
 
 def _final_kl_weight(cfg: ExperimentConfig, preset: str, variant: dict, records) -> float:
-    """The KL weight at each run's last update (mean over seeds): from the history where the run
-    trained the KL term, else from the schedule at the same step count (fast-path runs, which
-    skip the KL term, take the same number of updates)."""
+    """The KL weight at the runs' last update (mean over seeds): from the history, else (fast-path
+    runs skip the KL term) from the schedule at the same number of updates."""
     logged = _last(records, "kl_weight")
     if logged == logged:  # not NaN
         return logged
     config = CODIGEMConfig.preset(preset, n_items=1, **variant)
+    # this config's data, not the records': a relative --source in one names another folder's file
+    n_train = {s: cfg.data(s).load().n_train_users for s in {r.spec.train.seed for r in records}}
     weights = []
-    n_train_by_seed: dict[int, int] = {}
     for r in records:
-        seed = r.spec.train.seed  # this config's data, not the record's: a relative --source
-        if seed not in n_train_by_seed:  # in the record names another working folder's file
-            n_train_by_seed[seed] = cfg.data(seed).load().n_train_users
-        n_train = n_train_by_seed[seed]
-        steps = int(r.summary["epochs"]) * math.ceil(n_train / r.spec.train.batch_size)
+        steps = int(r.summary["epochs"]) * math.ceil(
+            n_train[r.spec.train.seed] / r.spec.train.batch_size
+        )
         weights.append(1.0 if config.anneal_overwritten else config.kl_weight(steps))
     return float(np.mean(weights)) if weights else float("nan")
 
@@ -207,8 +199,8 @@ def _fmt(values: pd.Series, spec: str) -> pd.Series:
 
 
 def sweep_params(preset: str, param: str, value) -> dict:
-    """``{param: value}``, or ``{}`` where value is the preset's own: the sweep's point at the
-    paper's setting (beta = 1e-4, T = 3) is then the very run Tables 2-3 cached, not a copy."""
+    """``{param: value}``, or ``{}`` where value is the preset's own, so that the sweep's point at
+    the paper's setting is the very run Tables 2-3 cached."""
     default = getattr(CODIGEMConfig.preset(preset, n_items=1), param)
     return {} if value == default else {param: value}
 
@@ -216,9 +208,8 @@ def sweep_params(preset: str, param: str, value) -> dict:
 def sweep(
     cfg: ExperimentConfig, param: str, values, label: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """CODIGEM (paper preset) trained for each value of one hyper-parameter and seed, through the
-    decoder-only fast path where it is ranking-equivalent; one row per (value, seed), and the
-    runs' per-user test metrics."""
+    """CODIGEM (paper preset, fast path where ranking-equivalent) for each value of ``param`` and
+    seed: one row per (value, seed), and the runs' per-user test metrics."""
     points = [(v, s) for v in values for s in cfg.seeds]
     specs = [
         cfg.spec(
@@ -227,17 +218,16 @@ def sweep(
         for v, s in points
     ]
     records, wall = run_specs(specs, cfg.cache(), cfg.progress, label=label)
-    rows = []
-    for (value, seed), rec in zip(points, records):
-        rows.append(
-            {
-                param: value,
-                "seed": seed,
-                **{k: rec.test[k] for k in SWEEP_METRICS},
-                **{k: rec.summary[k] for k in SWEEP_SUMMARY},
-                "history": rec.history(),
-            }
-        )
+    rows = [
+        {
+            param: value,
+            "seed": seed,
+            **{k: rec.test[k] for k in SWEEP_METRICS},
+            **{k: rec.summary[k] for k in SWEEP_SUMMARY},
+            "history": rec.history(),
+        }
+        for (value, seed), rec in zip(points, records)
+    ]
     df = pd.DataFrame(rows)
     df.attrs["wall_s"] = wall
     groups = {v: [r for (value, _), r in zip(points, records) if value == v] for v in values}
@@ -245,12 +235,19 @@ def sweep(
     return df, per_user_frame(per_user, SWEEP_METRICS)
 
 
+def fast_path_copies(cfg: ExperimentConfig, specs) -> list:
+    """Decoder-only copies of CODIGEM ``specs``, timed beside them under decoder scoring (under
+    another score mode the fast path is not ranking-equivalent, and none is made)."""
+    if cfg.score_mode != "decoder":
+        return []
+    return [dataclasses.replace(s, params={**s.params, "decoder_only": True}) for s in specs]
+
+
 def timed_seconds(
     cfg: ExperimentConfig, specs, label: str = "timing"
 ) -> tuple[pd.DataFrame, float]:
-    """Train and evaluation seconds per epoch (median after the warm-up epoch) from short runs of
-    ``specs`` made back to back by one command, so that they compare; a cached one keeps the
-    seconds of the command that timed it (``made_now`` False)."""
+    """Train and eval seconds per epoch (median after the warm-up epoch) of short runs of ``specs``
+    made back to back, so that they compare; a cached one has ``made_now`` False."""
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
     timed = [
         dataclasses.replace(s, train=dataclasses.replace(s.train, max_epochs=n, patience=n))
@@ -270,21 +267,19 @@ def timed_seconds(
 
 
 def noise_readouts(betas, T: int = 3) -> pd.DataFrame:
-    """How much of x survives for each beta: in z_T (``alpha_bar_T``, ``snr_T``), where the reverse
-    chain starts, and in z_1 (``alpha_bar_1``, ``snr_1``), the decoder's input, whatever T is."""
-    rows = []
-    for b in betas:
-        s = NoiseSchedule.constant(b, T)
-        rows.append(
-            {
-                "beta": b,
-                "alpha_bar_T": float(s.alpha_bar[-1]),
-                "snr_T": float(s.snr[-1]),
-                "alpha_bar_1": float(s.alpha_bar[0]),
-                "snr_1": float(s.snr[0]),
-            }
-        )
-    return pd.DataFrame(rows)
+    """How much of x survives for each beta in z_T, where the reverse chain starts, and in z_1, the
+    decoder's input (``alpha_bar_*`` and ``snr_*``)."""
+    schedules = [(b, NoiseSchedule.constant(b, T)) for b in betas]
+    return pd.DataFrame(
+        {
+            "beta": b,
+            "alpha_bar_T": float(s.alpha_bar[-1]),
+            "snr_T": float(s.snr[-1]),
+            "alpha_bar_1": float(s.alpha_bar[0]),
+            "snr_1": float(s.snr[0]),
+        }
+        for b, s in schedules
+    )
 
 
 def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
@@ -296,9 +291,7 @@ def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
 
 def reproduce_fig2(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
     """Fig. 2: R@50/N@50 against beta (coarse 1e-4..0.9 and fine 1e-4..9e-4), with alpha_bar_T."""
-    values = sorted(set(BETAS_COARSE) | set(BETAS_FINE))
-    if cfg.quick:
-        values = [1e-4, 1e-2, 0.9]
+    values = [1e-4, 1e-2, 0.9] if cfg.quick else sorted(set(BETAS_COARSE) | set(BETAS_FINE))
     df, per_user = sweep(cfg, "beta", values, label="beta sweep")
     summary = summarise_sweep(df, "beta").join(noise_readouts(values).set_index("beta"))
     table = pd.DataFrame(
@@ -351,26 +344,19 @@ def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
         training_path_note(cfg),
         *_T_cost_note(summary, fast=cfg.score_mode == "decoder" and not cfg.full_model),
     ]
-    return TableResult(
-        "Fig. 3 — sensitivity to T",
-        table,
-        _json_rows(summary.reset_index()),
-        notes,
-        df.attrs["wall_s"],
-        per_user=per_user,
-    ), df
+    rows = _json_rows(summary.reset_index())
+    wall = df.attrs["wall_s"]
+    return TableResult("Fig. 3 — sensitivity to T", table, rows, notes, wall, per_user=per_user), df
 
 
 def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
-    """Table 4: total time and epochs for each T: epochs from the T sweep's runs, seconds per
-    epoch from short timing runs made back to back (both cached)."""
+    """Table 4: total time and epochs for each T (epochs from the T sweep, seconds per epoch from
+    timing runs made back to back)."""
     values = (1, 2, 3) if cfg.quick else tuple(t for t in TS if t >= 3)
     df, _ = sweep(cfg, "T", values, label="T sweep")
     params = [sweep_params("paper", "T", t) for t in values]
     specs = [cfg.spec("codigem", cfg.seeds[0], "paper", p) for p in params]  # the full model
-    fast = [cfg.spec("codigem", cfg.seeds[0], "paper", dict(p, decoder_only=True)) for p in params]
-    if cfg.score_mode != "decoder":  # the fast path is not ranking-equivalent there
-        fast = []
+    fast = fast_path_copies(cfg, specs)
     secs, timing_wall = timed_seconds(cfg, specs + fast, label="timing T")
     g = df.groupby("T")[["epochs"]].mean()
     g["train_s_per_epoch"] = secs["train_s"].to_numpy()[: len(specs)]
@@ -411,13 +397,8 @@ def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
         "(paper): its Table 4, which names neither the dataset nor the hardware it was timed "
         "on; compare the ratios to T=3, not the seconds." + precision_note(cfg),
     ]
-    return TableResult(
-        "Table 4 — time vs T",
-        table,
-        _json_rows(g.reset_index()),
-        notes,
-        df.attrs["wall_s"],
-    )
+    rows = _json_rows(g.reset_index())
+    return TableResult("Table 4 — time vs T", table, rows, notes, df.attrs["wall_s"])
 
 
 def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
@@ -433,35 +414,24 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         records, secs = run_specs(specs, cache, cfg.progress, label=model)
         wall += secs
         timing_specs.append(cfg.spec(model, cfg.seeds[0], variant))  # the full model is timed
-        best = np.mean([r.summary["best_epoch"] for r in records])
-        epochs = np.mean([r.summary["epochs"] for r in records])
         rows.append(
             {
                 "model": model,
-                "epochs_to_converge": best,
-                "epochs_run": epochs,
+                "epochs_to_converge": np.mean([r.summary["best_epoch"] for r in records]),
+                "epochs_run": np.mean([r.summary["epochs"] for r in records]),
                 "R@50": np.mean([r.test["R@50"] for r in records]),
             }
         )
-    fast_spec = None
-    if cfg.score_mode == "decoder":  # CODIGEM's ranking-equivalent fast path, timed beside it
-        cod_spec = timing_specs[EFFICIENCY_MODELS.index("codigem")]
-        fast_spec = dataclasses.replace(cod_spec, params={**cod_spec.params, "decoder_only": True})
-    timed, secs = timed_seconds(
-        cfg, timing_specs + ([fast_spec] if fast_spec else []), label="timing models"
-    )
+    fast = fast_path_copies(cfg, [timing_specs[EFFICIENCY_MODELS.index("codigem")]])
+    timed, secs = timed_seconds(cfg, timing_specs + fast, label="timing models")
     wall += secs
     for row, (_, t) in zip(rows, timed.iloc[: len(timing_specs)].iterrows()):
-        row["timing_run_made_now"] = bool(t["made_now"])
         row["train_s_per_epoch"] = t["train_s"]
         row["eval_s_per_epoch"] = t["eval_s"]
         row["total_s"] = row["epochs_run"] * (t["train_s"] + t["eval_s"])
     frame = pd.DataFrame(rows).set_index("model")
-    if fast_spec:  # on CODIGEM's row only
-        fast_train_s = float(timed["train_s"].iloc[-1])
-        frame["fast_train_s_per_epoch"] = [
-            fast_train_s if m == "codigem" else float("nan") for m in frame.index
-        ]
+    if fast:  # on CODIGEM's row only
+        frame.loc["codigem", "fast_train_s_per_epoch"] = float(timed["train_s"].iloc[-1])
     cod = frame.loc["codigem"]
     paper_ratio = paper.TABLE5["total_s"] / paper.TABLE5.loc["codigem", "total_s"]
     table = pd.DataFrame(
@@ -471,7 +441,7 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
             "epochs to best": _fmt(frame["epochs_to_converge"], "{:.1f}"),
             "total s": _fmt(frame["total_s"], "{:.1f}"),
             "train s/epoch, fast path": (
-                _fmt(frame["fast_train_s_per_epoch"], "{:.2f}") if fast_spec else ""
+                _fmt(frame["fast_train_s_per_epoch"], "{:.2f}") if fast else ""
             ),
             "train s/epoch ÷ CODIGEM": _fmt(
                 frame["train_s_per_epoch"] / cod["train_s_per_epoch"], "{:.2f}"
@@ -483,9 +453,10 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         }
     )
     table.index = [paper.display_name(m) for m in table.index]
-    made = [paper.display_name(m) for m in frame.index if frame.loc[m, "timing_run_made_now"]]
-    loaded = [paper.display_name(m) for m in frame.index if not frame.loc[m, "timing_run_made_now"]]
-    frame = frame.drop(columns="timing_run_made_now")  # the rows stay the same on a cached re-run
+    # whether each timing run was made now: in the notes, not the rows (a cached re-run keeps them)
+    made_now = dict(zip(table.index, timed["made_now"]))
+    made = [name for name, now in made_now.items() if now]
+    loaded = [name for name, now in made_now.items() if not now]
     timing = f"made back to back by this command: {', '.join(made)}" if made else "made now: none"
     if loaded:
         timing += (
@@ -510,13 +481,8 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         "for bit under decoder scoring.",
         f"CODIGEM's convergence runs: {training_path_note(cfg)}",
     ]
-    return TableResult(
-        "Table 5 — efficiency of the generative models",
-        table,
-        _json_rows(frame.reset_index()),
-        notes,
-        wall,
-    )
+    name = "Table 5 — efficiency of the generative models"
+    return TableResult(name, table, _json_rows(frame.reset_index()), notes, wall)
 
 
 def device_text(cfg: ExperimentConfig) -> str:

@@ -1,11 +1,5 @@
-"""Table 2 reproduced: every baseline and CODIGEM (both presets) on one split, several seeds.
-
-Models with a ``TUNING`` grid get their key hyper-parameters tuned on validation Recall@50 (seed 0)
-before the seeds run; the grid and the choice are recorded in the output. Each row: mean and 95%
-t-interval over seeds; against CODIGEM (paper preset): the effect on R@50 with its interval and a
-two-stage paired test (paired over users within a seed, a t-test over seeds), Holm-adjusted over
-the layout's planned comparisons (:meth:`Layout.family`; :mod:`codigem_lab.experiments.aggregate`).
-"""
+"""Table 2 reproduced: every baseline and CODIGEM (both presets) on one split, several seeds, each
+against CODIGEM (paper) by a paired test, Holm-adjusted over the planned comparisons."""
 
 from __future__ import annotations
 
@@ -90,8 +84,8 @@ def paper_dataset(cfg: ExperimentConfig) -> str | None:
 
 @dataclass(frozen=True)
 class Published:
-    """A paper's printed rows to show beside ours: a frame (rows: our model names or the paper's
-    own, columns: metrics), the column label and the note that says where they come from."""
+    """A paper's printed rows beside ours (rows: model names, columns: metrics), their column
+    label and the note that says where they come from."""
 
     block: pd.DataFrame | None
     label: str = "paper"
@@ -114,11 +108,8 @@ def paper_published(cfg: ExperimentConfig) -> Published:
 
 @dataclass(frozen=True)
 class Layout:
-    """What a model table reports: title, metrics, the models it plans (``models``, run when no
-    ``--models`` is given), the model the others are compared with (the first of ``references``
-    that ran), trainer overrides (``train`` for every run, ``model_train`` by model name on top)
-    and the published rows beside ours (``all_published`` also lists the published models we did
-    not run)."""
+    """What a model table reports: its planned models, metrics, reference (the first of
+    ``references`` that ran), trainer overrides and the published rows beside ours."""
 
     title: str = "Table 2"
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -147,12 +138,8 @@ TABLE2 = Layout()
 def tune(
     cfg: ExperimentConfig, model: str, variant: str | None, cache, train: dict | None = None
 ) -> tuple[dict, list[dict], list]:
-    """Grid-search ``TUNING[model]`` on seed 0's validation selection metric (R@50 unless the
-    trainer overrides ``train`` say otherwise).
-
-    Returns the best params, the grid with each point's score, and the grid's other runs' records
-    (the best one is seed 0 of the table itself).
-    """
+    """Grid-search ``TUNING[model]`` on seed 0's validation selection metric: the best params, the
+    grid with each point's score, and the other points' records (the best is the table's seed 0)."""
     grid = TUNING.get(model)
     if not grid:
         return {}, [], []
@@ -169,10 +156,8 @@ def tune(
 
 
 def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2) -> TableResult:
-    """Train and evaluate each model for every seed (cached), and build the table beside the paper's.
-
-    ``models``: default ``cfg.extra["models"]``, else :data:`DEFAULT_MODELS`; ``layout``: what the
-    table reports and beside which published rows (default: the CODIGEM paper's Table 2)."""
+    """Each model (``models``, else ``cfg.extra["models"]``, else the layout's) for every seed, in
+    a table beside the layout's published rows."""
     metrics, sig = layout.metrics, layout.significance
     cache = cfg.cache()
     chosen: dict[str, dict] = {}
@@ -219,10 +204,9 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
                 "best_epoch": [r.summary.get("best_epoch") for r in records],
             },
         }
-        is_ref = ref is not None and records is ref
-        cmp = None if (ref is None or is_ref) else compare(records, ref, sig)
-        row["reference"] = None if (ref is None or is_ref) else ref_label
-        row.update(comparison_fields(cmp, sig))
+        compared = ref is not None and records is not ref
+        row["reference"] = ref_label if compared else None
+        row.update(comparison_fields(compare(records, ref, sig) if compared else None, sig))
         rows.append(row)
     planned = ref_key == layout.references[0]  # else none of these comparisons is planned
     family = layout.family() if planned else Family(())
@@ -248,16 +232,12 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
         table[name] = values
     table.index.name = "model"
     rdef = "hits / min(K, #targets)" if cfg.recall_definition == "minK" else "hits / #targets"
+    quick = " [QUICK MODE: few epochs, small data — not comparable with the paper]"
     notes = [
         f"Ours: mean [95% t-interval over seeds] of {len(cfg.seeds)} seed(s) {list(cfg.seeds)}; "
-        f"{cfg.protocol} protocol; "
-        f"Recall@K = {rdef}; dataset {cfg.dataset}"
+        f"{cfg.protocol} protocol; Recall@K = {rdef}; dataset {cfg.dataset}"
         + (f" ({cfg.source})" if cfg.source else "")
-        + (
-            " [QUICK MODE: few epochs, small data — not comparable with the paper]"
-            if cfg.quick
-            else ""
-        ),
+        + (quick if cfg.quick else ""),
         seed_variance_note(cfg),
         published.note,
         f"{eff}: model minus {ref_label} in mean test {sig}, with its 95% "
@@ -271,16 +251,13 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
     }
     compute_s = sum(by_model.values())
     top = sorted(by_model.items(), key=lambda kv: -kv[1])[:5]
+    tuning_s = sum(compute_seconds(r) for r in tuning_records)
     notes.append(
         f"Compute recorded by the runs themselves: {compute_s / 60:.1f} min of training and "
         "validation in all (timings depend on what else shared the CPU when each run was made); "
         "most of it: "
         + ", ".join(f"{name} {secs / 60:.1f} min ({secs / compute_s:.0%})" for name, secs in top)
-        + (
-            f"; tuning runs add {sum(compute_seconds(r) for r in tuning_records) / 60:.1f} min"
-            if tuning_records
-            else ""
-        )
+        + (f"; tuning runs add {tuning_s / 60:.1f} min" if tuning_records else "")
         + "."
     )
     if tuning_log:
@@ -293,17 +270,8 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
     for r in rows:
         j = {k: r[k] for k in ("model", "variant", "protocol", "recall_definition", "seeds")}
         j.update({k: r[k] for k in r if k.endswith(("_mean", "_std", "_ci_low", "_ci_high"))})
-        for k in (
-            "reference",
-            f"effect_{sig}",
-            "effect_ci",
-            "p",
-            "p_holm",
-            "p_method",
-            "effect_per_seed",
-            "users_per_seed",
-        ):
-            j[k] = r.get(k)
+        compared = ("reference", f"effect_{sig}", "effect_ci", "p", "p_holm", "p_method")
+        j.update({k: r.get(k) for k in (*compared, "effect_per_seed", "users_per_seed")})
         j["params"], j["budget"] = r["params"], r["budget"]
         if paper_block is not None and r["paper_key"] in paper_block.index:
             j.update({f"paper_{m}": float(paper_block.loc[r["paper_key"], m]) for m in metrics})
@@ -320,7 +288,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
             "seeds": list(cfg.seeds),
             "split_seed": cfg.split_seed,
             "compute_s": compute_s,
-            "tuning_compute_s": sum(compute_seconds(r) for r in tuning_records),
+            "tuning_compute_s": tuning_s,
         },
         per_user=per_user,
     )

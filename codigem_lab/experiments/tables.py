@@ -1,11 +1,5 @@
-"""A results table as the ``reproduce`` commands produce it: display table, JSON rows, files.
-
-The ``.json`` file is the record; the ``.md`` file is rendered from it by :func:`render_markdown`
-and nothing else, so the two cannot disagree (``tools/render_results.py --check`` and
-``tests/test_results_files.py`` re-render every committed file and fail on any difference). The
-JSON holds the display table as text cells, the rows as numbers, the notes, the command that made
-it, and its provenance: wall time, machine (platform, CPU, cores), torch threads, code version.
-"""
+"""A results table as the ``reproduce`` commands produce it: the ``.json`` record (display table,
+rows, notes, command, provenance) and the ``.md`` rendered from it and nothing else."""
 
 from __future__ import annotations
 
@@ -14,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,15 +59,12 @@ def machine_info() -> dict:
     """Where a result was made: platform, CPU model, cores, torch threads and device, Python."""
     import torch
 
-    cpu = platform.processor() or ""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
     except OSError:
-        pass
+        cpuinfo = ""
+    found = re.search(r"^model name[^:]*:(.*)$", cpuinfo, re.M)
+    cpu = found.group(1).strip() if found else platform.processor()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "platform": platform.platform(),
@@ -129,8 +121,8 @@ def provenance_text(doc: dict) -> str:
 
 
 def render_markdown(doc: dict) -> str:
-    """The ``.md`` file of a results JSON ``doc``: title, table, notes, provenance, and last the
-    command that made it. The only way a results ``.md`` is written."""
+    """The ``.md`` file of a results JSON ``doc`` (the only way one is written): title, table,
+    notes, provenance, and last the command that made it."""
     out = [f"# {doc['name']}", "", markdown_table(doc["table"]), ""]
     for n in doc.get("notes", []):
         out += [n, ""]
@@ -141,8 +133,8 @@ def render_markdown(doc: dict) -> str:
 
 
 def origin_line(doc: dict, shown: str) -> str:
-    """The one line that marks a table as loaded: from which file, made by which command, at
-    which code version (the rest of its provenance is in the file's ``.md``)."""
+    """The line that marks a table as loaded: from which file, made by which command, at which
+    code version."""
     version = (doc.get("provenance") or {}).get("code_version") or "(not recorded)"
     command = doc.get("command") or "(command not recorded)"
     return f"loaded from {shown}, made by `{command}` at code version {version}"
@@ -166,8 +158,7 @@ class TableResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike, shown: str | None = None) -> TableResult:
-        """The table a results file (format 2) holds; ``origin`` names the file (as ``shown``),
-        when it was written and the command that made it."""
+        """The table a results file (format 2) holds; ``origin`` names the file (as ``shown``)."""
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         t = doc["table"]
         index = pd.Index(t["index"], name=t.get("index_name") or None)
@@ -205,13 +196,12 @@ class TableResult:
         return json.loads(json_line(doc))
 
     def save(self, folder: str | os.PathLike, stem: str) -> list[Path]:
-        """Write ``stem``.json (the record), .md (rendered from it), .csv (its rows) and, made
-        from runs, ``stem``-per-user.csv.gz (what its intervals and p-values are computed from)."""
+        """Write ``stem``.json (the record), .md (rendered from it), .csv (its rows) and, made from
+        runs, ``stem``-per-user.csv.gz (what its intervals and p-values come from)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        doc = self.to_json()
         js = folder / f"{stem}.json"
-        write_json(js, doc)
+        write_json(js, self.to_json())
         md = folder / f"{stem}.md"
         with atomic_open(md, "w", encoding="utf-8") as fh:
             fh.write(render_markdown(json.loads(js.read_text(encoding="utf-8"))))

@@ -1,11 +1,8 @@
 """What every figure uses: a Figure built without ``pyplot`` (no global figure list, so no leaks
-and no double display in Jupyter), axis styling, small palette PNGs for committed notebooks."""
+and no double display in Jupyter), and axis styling."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -32,25 +29,3 @@ def style_axes(
         ax.grid(alpha=0.3)
     if legend is not None:
         ax.legend(**legend)
-
-
-def figure_png(fig: Figure, dpi: int | None = None, tight: bool = True) -> bytes:
-    """The figure as a PNG reduced to a 256-colour palette (2-3 times smaller than RGBA);
-    ``tight`` crops empty margins like Jupyter does."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight" if tight else None)
-    buf.seek(0)
-    from PIL import Image
-
-    with Image.open(buf) as im:
-        return rgb_to_png(np.asarray(im.convert("RGB")))
-
-
-def rgb_to_png(rgb: np.ndarray) -> bytes:
-    """Encode an RGB(A) pixel array as a palette PNG (fast octree quantisation, ~10 ms)."""
-    from PIL import Image
-
-    img = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
-    out = io.BytesIO()
-    img.quantize(256, method=Image.Quantize.FASTOCTREE).save(out, format="png", compress_level=6)
-    return out.getvalue()

@@ -1,6 +1,5 @@
 """Figures of the paper's studies of CODIGEM (Figs. 2-3): a test metric against beta or T with a
-± std band over seeds, and convergence curves. Each function takes data and returns a Figure;
-``viz.study_figures`` draws the figures each registered study saves from these."""
+± std band over seeds, and convergence curves; data in, a Figure out."""
 
 from __future__ import annotations
 
@@ -52,9 +51,8 @@ def plot_sweep(
 def plot_beta_sweep(
     runs: pd.DataFrame, values: Sequence[float] | None = None, title: str = "", T: int = 3
 ) -> Figure:
-    """Fig. 2: test R@50/N@50 against beta (mean ± std over seeds, log axis); on a second axis the
-    share of x's variance left in z_1 (the decoder's input) and in z_T (the sweep holds T fixed).
-    ``values`` keeps only those betas (e.g. the paper's coarse or fine range)."""
+    """Fig. 2: test R@50/N@50 against beta (only ``values``, if given), and on a second axis the
+    share of x's variance left in z_1 (the decoder's input) and in z_T."""
     df = runs
     if values is not None:
         b = runs["beta"].to_numpy(dtype=float)
@@ -82,8 +80,7 @@ def curve_band(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_convergence(runs: pd.DataFrame, param: str = "T", title: str = "") -> Figure:
-    """Fig. 3 right: validation R@50 per epoch for each value of ``param`` (mean over seeds,
-    ± std band)."""
+    """Fig. 3 right: validation R@50 per epoch for each value of ``param`` (mean ± std)."""
     fig = new_figure(6, 3.6, 100)
     ax = fig.subplots()
     for value, group in runs.groupby(param):

@@ -21,8 +21,9 @@ from matplotlib.ticker import MaxNLocator
 from codigem_lab.data.spec import SYNTHETIC_BANNER
 from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.errors import CodigemError
-from codigem_lab.viz.plots import figure_png, new_figure
+from codigem_lab.viz.plots import new_figure
 from course.explorer_runs import cached_points
+from course.png import figure_png
 from course.snapshot import SnapshotDisplay
 
 #: The beta slider's stops: log-spaced (1-3-10), from 1e-5 to 0.9 (the paper's Fig. 2 range).

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 
 from codigem_lab.diffusion.model import scale_input
 from codigem_lab.diffusion.schedule import NoiseSchedule
-from codigem_lab.viz.plots import DEFAULT_DPI, figure_png, new_figure, rgb_to_png, style_axes
+from codigem_lab.viz.plots import DEFAULT_DPI, new_figure, style_axes
+from course.png import figure_png, rgb_to_png
 from course.snapshot import SnapshotDisplay
 
 PAPER_BETA, PAPER_T = 1e-4, 3

@@ -257,7 +257,7 @@ def setup(dpi: int = 90, threads: int | None = None) -> None:
     ip.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
     from matplotlib.figure import Figure
 
-    from codigem_lab.viz.plots import figure_png
+    from course.png import figure_png
 
     ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
 
