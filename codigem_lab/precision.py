@@ -13,8 +13,7 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 
 @contextlib.contextmanager
 def matmul_precision(precision: str, device: torch.device) -> Iterator[None]:
-    """Inside the block, CUDA matmuls may use TF32 when ``precision == 'tf32'`` (process-wide
-    switches, restored after it)."""
+    """Inside the block, CUDA matmuls may use TF32 when ``precision == 'tf32'`` (restored after)."""
     if precision != "tf32" or device.type != "cuda":
         yield
         return
