@@ -1,5 +1,4 @@
-"""Data-parallel training under ``torchrun``: process group, sharded batches, gathered evaluation,
-per-rank seeds; one process sees no-ops (why it is built so: docs/training.md)."""
+"""Data-parallel training under ``torchrun``, no-ops in one process (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -160,8 +159,7 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
 
 
 def relaunch(argv: Sequence[str], nproc: int) -> int:
-    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status (our
-    launch flags dropped: torchrun would read ``--nproc`` as ``--nproc_per_node``)."""
+    """Run ``codigem-lab ARGV`` under torchrun (launch flags dropped); its exit status."""
     run = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     ranks = [f"--nproc_per_node={int(nproc)}", "-m", "codigem_lab.cli"]
     return subprocess.call([*run, *ranks, *_without_launch_flags(argv)])
@@ -200,8 +198,7 @@ class Shard:
 
 
 class UserBatchSampler(DistributedSampler):
-    """This rank's share ``batch[rank::world]`` of each global batch of the one-process trainer's
-    shuffle (docs/training.md)."""
+    """This rank's share ``batch[rank::world]`` of each global batch of the one-process shuffle."""
 
     def __init__(
         self,

@@ -1,5 +1,4 @@
-"""Ranking metrics (Recall@K in both definitions, NDCG@K, beyond accuracy) and the one
-``Evaluator``; the definitions and why both recalls: docs/metrics.md."""
+"""Ranking metrics (two Recall@K definitions, NDCG@K, beyond accuracy): docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -131,8 +130,7 @@ class EvalResult:
 
 
 class Evaluator:
-    """Scores any recommender on a split the same way: mask, rank, compare with targets (the
-    scorer's contract: docs/metrics.md)."""
+    """Scores any recommender on a split the same way: mask, rank, compare with targets."""
 
     def __init__(
         self,
@@ -211,8 +209,7 @@ def item_popularity(train: sp.csr_matrix) -> np.ndarray:
 
 
 def list_popularity(top: np.ndarray, popularity: np.ndarray, n_users: int) -> dict[str, np.ndarray]:
-    """Per-user ARP and novelty of top-K lists ``top`` [users, K] (docs/metrics.md); unseen items
-    count once, so log2 stays finite."""
+    """Per-user ARP and novelty of top-K lists ``top`` [users, K] (docs/metrics.md)."""
     pop = popularity[top]
     p = np.maximum(pop, 1.0) / float(n_users)
     return {"ARP": pop.mean(axis=1), "novelty": (-np.log2(p)).mean(axis=1)}

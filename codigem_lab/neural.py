@@ -1,5 +1,4 @@
-"""The one base class of trained recommenders: build a torch module for the split, train it with
-the one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it."""
+"""The base class of trained recommenders: build a module for the split, train it, score with it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Mixed precision for training (``TrainConfig.precision``): ``fp32`` (exact), ``tf32`` (CUDA
-tensor cores) or ``bf16`` (autocast of the training forward pass); scoring stays float32."""
+"""Mixed precision for training: ``fp32``, ``tf32`` or ``bf16`` autocast; scoring stays float32."""
 
 from __future__ import annotations
 

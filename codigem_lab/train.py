@@ -1,5 +1,4 @@
-"""One trainer for CODIGEM and the neural baselines, with the released code's schedule and early
-stopping; checkpoints, resuming and its hooks: docs/training.md."""
+"""One trainer for CODIGEM and the neural baselines, early stopping included (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -38,7 +37,7 @@ class TrainableModule(torch.nn.Module, abc.ABC):
     def loss(
         self, x: torch.Tensor, step: int, rows: np.ndarray
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Batch-mean loss and logged terms on dense training rows ``x``; ``step``: updates so far."""
+        """Batch-mean loss and logged terms on dense rows ``x``; ``step``: updates so far."""
 
     @abc.abstractmethod
     def scores(self, x: torch.Tensor, train_rows: np.ndarray | None) -> torch.Tensor:
@@ -101,8 +100,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class DenseBatches:
-    """Dense float32 batches of CSR rows in one preallocated device buffer (no per-batch
-    allocation); the returned view is overwritten by the next call."""
+    """Dense float32 batches of CSR rows in one reused device buffer (overwritten each call)."""
 
     def __init__(self, m: sp.csr_matrix, batch_size: int, device: torch.device) -> None:
         m = sp.csr_matrix(m)
@@ -423,8 +421,7 @@ class Trainer:
         )
 
     def _epoch_terms(self, epoch: int) -> dict[str, float]:
-        """The module's history columns on the first ``batch_size`` validation users, on a noise
-        stream of their own."""
+        """The module's history columns on the first ``batch_size`` validation users (own noise)."""
         if self.module.epoch_terms_note is None:
             return {}
         fold_in = self.split.eval_set("valid").fold_in[: self.config.batch_size]

@@ -1,5 +1,4 @@
-"""CODIGEM's diffusion model: noise schedule (eqs 4-5), the model and its ELBO (eqs 8-13), checks;
-here the few names a notebook reaches for, the rest from their modules."""
+"""CODIGEM's diffusion model: noise schedule (eqs 4-5), the model and ELBO (eqs 8-13), checks."""
 
 from codigem_lab.diffusion.checks import CheckReport, run_all_checks
 from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, ELBOTerms, n_flops_per_example

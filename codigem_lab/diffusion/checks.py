@@ -1,5 +1,4 @@
-"""Six numerical checks of CODIGEM's ELBO derivation (eqs 4-13), each running the model in float64
-against an independent computation (what each tests: docs/model-and-checks.md)."""
+"""Six numerical checks of CODIGEM's ELBO derivation (eqs 4-13); see docs/model-and-checks.md."""
 
 from __future__ import annotations
 
@@ -417,8 +416,7 @@ class _LinearGaussianModel:
 
 
 def _true_reversal(schedule: NoiseSchedule, s2: float) -> _LinearGaussianModel:
-    """The exact time reversal of eq (4) when x ~ N(0, s2), so p(z | x) = Q(z | x) (derivation:
-    docs/model-and-checks.md)."""
+    """The exact time reversal of eq (4) for x ~ N(0, s2), so that p(z | x) = Q(z | x)."""
     sig2 = [s2]
     for b in schedule.beta:
         sig2.append((1.0 - b) * sig2[-1] + b)
@@ -700,8 +698,7 @@ def _train_small(config: CODIGEMConfig, x: Tensor, steps: int, seed: int) -> COD
 def iwae_bound(
     model: CODIGEM, x: Tensor, k: int, n_groups: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
-    """Per-user IWAE_k = ln (1/k) sum_j exp(w_j) (Burda et al. 2016) and its SE over ``n_groups``
-    groups of k one-chain ELBOs (eq 9)."""
+    """Per-user IWAE_k (Burda et al. 2016) and its SE from ``n_groups`` groups of k ELBOs (eq 9)."""
     U = x.shape[0]
     with torch.no_grad():
         w = model(x.repeat_interleave(n_groups * k, 0), generator=generator, reduction="none").elbo

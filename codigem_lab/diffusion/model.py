@@ -1,5 +1,4 @@
-"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over 0/1 click vectors (eqs 2-13);
-released-code deviations and Table 3's variants are config switches (docs/model-and-checks.md)."""
+"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over 0/1 clicks (eqs 2-13)."""
 
 from __future__ import annotations
 
@@ -270,8 +269,7 @@ class CODIGEM(nn.Module):
         latents: list[Tensor] | None = None,
         reduction: Reduction = "mean",
     ) -> ELBOTerms:
-        """One-sample estimate of the ELBO (eq 9) and its terms for a batch x [B, D] of 0/1 rows;
-        ``latents`` replaces the sampled chain (the checks use it)."""
+        """One-sample ELBO (eq 9) and terms for 0/1 rows x [B, D]; ``latents``: a given chain."""
         c = self.config
         x = _dense_float(x, self._dtype())
         if x.ndim != 2 or x.shape[1] != c.n_items:
@@ -331,8 +329,8 @@ class CODIGEM(nn.Module):
         noise: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Item scores [B, D], unmasked: NN(z_1) with z_1 from q(z_1 | x) ('decoder') or from
-        :meth:`reverse_chain` ('reverse', Sec 2.4); means unless ``noise`` (docs/model-and-checks.md)."""
+        """Item scores [B, D], unmasked: NN(z_1), z_1 from q(z_1 | x) ('decoder') or
+        :meth:`reverse_chain` ('reverse', Sec 2.4); means unless ``noise``."""
         check_choice("mode", mode, ScoreMode)
         was_training = self.training
         self.eval()

@@ -1,5 +1,4 @@
-"""CODIGEM's forward process: a noise schedule beta_1..beta_T and q (eqs 4-5), for numpy and torch
-alike; steps are t = 1..T, ``beta[t - 1]`` is beta_t, and z_0 = x."""
+"""CODIGEM's forward process (eqs 4-5) for numpy or torch: ``beta[t - 1]`` is beta_t, z_0 = x."""
 
 from __future__ import annotations
 
@@ -65,7 +64,7 @@ class NoiseSchedule:
     def from_name(
         cls, name: ScheduleName, T: int, beta: float = 1e-4, beta_end: float = 0.02
     ) -> NoiseSchedule:
-        """A schedule by name, every argument checked, used or not (``CODIGEMConfig`` relies on it)."""
+        """A schedule by name, all arguments checked, used or not (``CODIGEMConfig`` needs that)."""
         check_choice("schedule", name, ScheduleName)
         T, beta = check_T(T), check_beta(beta, "beta")
         beta_end = check_beta(beta_end, "beta_end")
@@ -153,7 +152,7 @@ def q_marginal_moments(x: Array, alpha_bar_t: float) -> tuple[Array, float]:
 
 
 def q_marginal_sample(x: Array, alpha_bar_t: float, eps: Array | None = None) -> Array:
-    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps ~ q(z_t | x); its mean if no ``eps``."""
+    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps ~ q(z_t | x); the mean if no eps."""
     mean, var = q_marginal_moments(x, alpha_bar_t)
     return mean if eps is None else mean + math.sqrt(var) * eps
 

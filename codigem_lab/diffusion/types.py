@@ -1,5 +1,4 @@
-"""The mode strings of the diffusion layer as ``Literal`` types, checked by ``check_choice``; the
-tuples list the choices."""
+"""The diffusion layer's mode strings as ``Literal`` types (checked by ``check_choice``)."""
 
 from __future__ import annotations
 
