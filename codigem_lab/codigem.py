@@ -1,5 +1,4 @@
-"""CODIGEM as a recommender: the diffusion model behind the shared ``fit``/``score`` interface,
-scored by its decoder (the released code's way) or by the reverse chain (Sec 2.4)."""
+"""CODIGEM behind the shared ``fit``/``score`` interface, scored by decoder or reverse chain."""
 
 from __future__ import annotations
 
@@ -21,12 +20,7 @@ from codigem_lab.validate import check, check_bool, check_choice
 
 
 class CODIGEMModule(TrainableModule):
-    """Adapts :class:`CODIGEM` to the trainer: ``loss`` = negative ELBO with KL annealing.
-
-    Noise is keyed by batch: the module's generator is reseeded before every batch and eps_1
-    is the first draw. With :meth:`set_decoder_only` the loss is -ln p(x | z_1) alone, which
-    gives the decoder the full loss's gradient bit for bit; the whole model's terms are logged
-    at validation time."""
+    """Adapts :class:`CODIGEM` to the trainer: negative ELBO, KL annealing, batch-keyed noise."""
 
     keyed_noise = True
 
@@ -53,11 +47,7 @@ class CODIGEMModule(TrainableModule):
         self._noise.manual_seed(int(key))
 
     def set_decoder_only(self, on: bool = True) -> None:
-        """Train the decoder alone (z_1 only), or the whole model again (``on=False``).
-
-        The decoder's gradient is the reconstruction term's alone in every config, so this
-        equals the full model exactly under decoder scoring; under reverse scoring the
-        transition nets make z_1: refused."""
+        """Train only the decoder, on z_1 (decoder scoring only); ``on=False``: the whole model."""
         check_decoder_only(on, self.score_mode, self.score_noise)
         self.decoder_only = bool(on)
         self.epoch_terms_note = HISTORY_TERMS_DECODER_ONLY if self.decoder_only else None
@@ -150,9 +140,7 @@ def check_decoder_only(decoder_only: object, score_mode: str, score_noise: bool 
 
 @dataclass(frozen=True)
 class CODIGEMParams:
-    """A CODIGEM run's hyper-parameters, typed and checked once: the preset's config with
-    overrides and how the model scores; ``given`` names the parameters set explicitly (the
-    run's ``params``)."""
+    """A CODIGEM run's hyper-parameters, typed and checked once; ``given``: those set explicitly."""
 
     variant: Preset
     config: CODIGEMConfig
@@ -190,9 +178,7 @@ class CODIGEMParams:
 
 
 class CODIGEMRecommender(NeuralRecommender):
-    """CODIGEM with a preset (``paper`` or ``released``) and any config overrides;
-    ``decoder_only`` is the ranking-equivalent fast path; ``params`` (typed, checked) replaces
-    the keywords."""
+    """CODIGEM from a preset (``paper``, ``released``) and config overrides, or typed ``params``."""
 
     name = "codigem"
     params_type = CODIGEMParams

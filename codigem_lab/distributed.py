@@ -1,7 +1,4 @@
-"""Data-parallel training with ``torch.distributed`` under ``torchrun``: ranks, the process group,
-sharded batches, gathered evaluation, per-rank seeds. The Trainer leaves every multi-rank step to
-:class:`DistContext`, whose collectives are no-ops in one process, so its loop reads as the
-one-process loop; a global batch holds exactly the users the one-process run puts in it."""
+"""Data-parallel training under ``torchrun``, no-ops in one process (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -29,8 +26,7 @@ def under_torchrun(environ: dict | None = None) -> bool:
 
 @dataclass(frozen=True)
 class DistContext:
-    """This process's place among the ranks, and the collectives the trainer needs (no-ops when
-    ``world_size == 1``)."""
+    """This process's place among the ranks, and the collectives the trainer needs."""
 
     rank: int = 0
     world_size: int = 1
@@ -142,9 +138,8 @@ class DistContext:
 
 @contextlib.contextmanager
 def process_group(device: str = "auto") -> Iterator[DistContext]:
-    """Initialise the default process group from torchrun's environment for the block: NCCL when
-    this rank trains on CUDA, gloo otherwise; nothing without ``WORLD_SIZE > 1`` or with a group
-    already."""
+    """The default process group from torchrun's environment for the block (NCCL on CUDA, else
+    gloo); nothing without ``WORLD_SIZE > 1`` or with a group already."""
     started = dist.is_available() and dist.is_initialized()
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or started:
         yield DistContext.current()
@@ -164,9 +159,7 @@ def process_group(device: str = "auto") -> Iterator[DistContext]:
 
 
 def relaunch(argv: Sequence[str], nproc: int) -> int:
-    """Run ``codigem-lab ARGV`` under torchrun with ``nproc`` local ranks; its exit status.
-    ``--nproc`` and ``--distributed`` are dropped (torchrun would read ``--nproc`` as
-    ``--nproc_per_node``)."""
+    """Run ``codigem-lab ARGV`` under torchrun (launch flags dropped); its exit status."""
     run = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     ranks = [f"--nproc_per_node={int(nproc)}", "-m", "codigem_lab.cli"]
     return subprocess.call([*run, *ranks, *_without_launch_flags(argv)])
@@ -205,11 +198,7 @@ class Shard:
 
 
 class UserBatchSampler(DistributedSampler):
-    """This rank's share of each shuffled global batch of training users (a ``DistributedSampler``).
-
-    :meth:`set_epoch` draws the one-process trainer's permutation from its numpy generator (the
-    same on every rank, saved in checkpoints); rank r takes ``batch[r::world]`` of each global
-    batch."""
+    """This rank's share ``batch[rank::world]`` of each global batch of the one-process shuffle."""
 
     def __init__(
         self,
@@ -259,8 +248,8 @@ class UserBatchSampler(DistributedSampler):
 
 
 def gather_eval(part: EvalResult, rows: np.ndarray, ctx: DistContext) -> EvalResult:
-    """All ranks' per-user results for their ``rows``, in row order, with rank 0's means broadcast
-    (so early stopping compares bit-identical numbers everywhere)."""
+    """All ranks' per-user results in row order, with rank 0's means broadcast (so early stopping
+    compares bit-identical numbers everywhere)."""
     pieces = ctx.gather((np.asarray(rows), part.per_user, part.seconds, part.shown))
     order = np.argsort(np.concatenate([p[0] for p in pieces]), kind="stable")
     per_user = pd.concat([p[1] for p in pieces]).iloc[order]
@@ -284,8 +273,7 @@ class LossForward(torch.nn.Module):
 
 
 def rank_seed(seed: int, rank: int) -> int:
-    """Torch seed of a rank: the run's seed on rank 0, a distinct one derived from it elsewhere
-    (ranks draw independent noise; the numpy shuffle stays shared)."""
+    """Torch seed of a rank: the run's seed on rank 0, one derived from it elsewhere."""
     if rank == 0:
         return seed
     return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])

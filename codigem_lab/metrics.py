@@ -1,19 +1,4 @@
-"""Ranking metrics (Recall@K in both definitions, NDCG@K, and beyond accuracy) and the one
-``Evaluator``.
-
-Recall@K has two definitions in use, and results differ by them, so every table names its own:
-
-- ``minK``: hits / min(K, #targets) (Multi-VAE and the released CODIGEM code);
-- ``targets``: hits / #targets (recommender toolkits'; the paper's baseline rows match it).
-
-NDCG@K uses binary relevance with the ideal DCG over min(K, #targets). Fold-in (masked) items are
-set to -inf before ranking; users without targets are skipped.
-
-Beside them the Evaluator reports, at each of its Ks, what kind of items the lists hold (never used
-to select a model): per user ``ARP@K`` and ``novelty@K`` (:func:`list_popularity`, read by the
-training matrix's item popularity), and per list set ``coverage@K``, the share of the catalogue
-in at least one evaluated user's top-K list (catalogue-level: one number per evaluation).
-"""
+"""Ranking metrics (two Recall@K definitions, NDCG@K, beyond accuracy): docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -112,8 +97,7 @@ def beyond_columns(ks: Sequence[int] = DEFAULT_KS, names=BEYOND_ACCURACY) -> lis
 
 
 def mean_metrics(per_user: pd.DataFrame, shown: dict[int, np.ndarray]) -> dict[str, float]:
-    """Means of the per-user columns, then coverage@k: the share of items ``shown[k]`` (a 0/1 mask
-    over the catalogue: in some user's top-k list)."""
+    """Means of the per-user columns, then coverage@k: the share of items ``shown[k]`` marks."""
     out = {c: float(per_user[c].mean()) for c in per_user}  # NaN without users
     nan = float("nan")
     out.update(
@@ -146,12 +130,7 @@ class EvalResult:
 
 
 class Evaluator:
-    """Scores any recommender on a split the same way: mask, rank, compare with targets.
-
-    ``scorer`` is either an object with ``score(fold_in, train_rows)`` or such a callable; it gets a
-    CSR batch of fold-in rows (and, under the ``ratio`` protocol, those users' rows in the training
-    matrix) and returns dense scores [batch, n_items]. It must not mask anything itself.
-    """
+    """Scores any recommender on a split the same way: mask, rank, compare with targets."""
 
     def __init__(
         self,
@@ -181,8 +160,7 @@ class Evaluator:
         return out
 
     def evaluate(self, scorer, which: str = "valid", users: np.ndarray | None = None) -> EvalResult:
-        """Mean and per-user R@k/N@k, ARP@k/novelty@k, and coverage@k on the validation or test
-        set (optionally a subset of rows)."""
+        """Mean and per-user metrics on the validation or test set (optionally rows ``users``)."""
         es = self.split.eval_set(which)
         score = scorer.score if hasattr(scorer, "score") else scorer
         rows = np.arange(es.n_users) if users is None else np.asarray(users)
@@ -231,12 +209,7 @@ def item_popularity(train: sp.csr_matrix) -> np.ndarray:
 
 
 def list_popularity(top: np.ndarray, popularity: np.ndarray, n_users: int) -> dict[str, np.ndarray]:
-    """Per-user ARP and novelty of top-K lists (``top``: [users, K] item indices).
-
-    ARP (average recommendation popularity): the mean training count of a list's items.
-    Novelty: the mean self-information -log2(p_i) of a list's items, p_i = count_i / n_users (the
-    share of training users who have item i; unseen items count once, so log2 stays finite).
-    """
+    """Per-user ARP and novelty of top-K lists ``top`` [users, K] (docs/metrics.md)."""
     pop = popularity[top]
     p = np.maximum(pop, 1.0) / float(n_users)
     return {"ARP": pop.mean(axis=1), "novelty": (-np.log2(p)).mean(axis=1)}

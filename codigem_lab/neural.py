@@ -1,5 +1,4 @@
-"""The one base class of trained recommenders: build a torch module for the split, train it with
-the one :class:`~codigem_lab.train.Trainer`, score fold-in rows with it."""
+"""The base class of trained recommenders: build a module for the split, train it, score with it."""
 
 from __future__ import annotations
 
@@ -60,17 +59,14 @@ class NeuralRecommender(Recommender):
             cfg = replace(cfg, progress=progress)
         torch.manual_seed(cfg.seed)  # weights are initialised from the run's seed
         module = self.build(split)
-        made = {
-            **self.describe(),
-            "n_items": split.n_items,
-        }  # stored in checkpoints, checked on load
+        # stored in checkpoints, checked on load
+        made = {**self.describe(), "n_items": split.n_items}
         self.trainer = Trainer(module, split, cfg, run_dir=self.run_dir, model_config=made)
         self.result = self.trainer.fit(resume=resume)
         return self
 
     def load(self, split, path: str | os.PathLike) -> NeuralRecommender:
-        """Fitted from the weights of checkpoint ``path`` (``best.pt``) instead of training; a
-        checkpoint made by another model or for another item set is a one-line ConfigError."""
+        """Fitted from the weights of checkpoint ``path`` (``best.pt``) instead of training."""
         ck = load_checkpoint(path)
         made = ck.get("model_config") or {}
         name, n = made.get("model", "an unknown model"), made.get("n_items", "an unknown number of")

@@ -1,5 +1,4 @@
-"""Mixed precision for training (``TrainConfig.precision``): ``fp32`` (exact), ``tf32`` (CUDA
-tensor cores) or ``bf16`` (autocast of the training forward pass); scoring stays float32."""
+"""Mixed precision for training: ``fp32``, ``tf32`` or ``bf16`` autocast; scoring stays float32."""
 
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 
 @contextlib.contextmanager
 def matmul_precision(precision: str, device: torch.device) -> Iterator[None]:
-    """Inside the block, CUDA matmuls may use TF32 when ``precision == 'tf32'`` (process-wide
-    switches, restored after it)."""
+    """Inside the block, CUDA matmuls may use TF32 when ``precision == 'tf32'`` (restored after)."""
     if precision != "tf32" or device.type != "cuda":
         yield
         return

@@ -1,6 +1,4 @@
-"""One interface for every recommender (Cornac-style): ``fit(split)`` then ``score(fold_in)``,
-dense and never masked (the :class:`~codigem_lab.metrics.Evaluator` masks fold-in items for
-all alike)."""
+"""One interface for every recommender: ``fit(split)``, then dense, unmasked ``score(fold_in)``."""
 
 from __future__ import annotations
 

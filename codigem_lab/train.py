@@ -1,11 +1,4 @@
-"""One trainer for CODIGEM and the neural baselines (the released CODIGEM code's schedule:
-Adamax, lr 1e-3, batches of 200 users, early stopping on validation Recall@50, best weights
-restored).
-
-Checkpoints are written atomically each epoch and hold all ``resume`` needs, so an interrupted
-run resumes to the same result. Models are seen only through :class:`TrainableModule`;
-torchrun and mixed precision live in :mod:`codigem_lab.distributed` and
-:mod:`codigem_lab.precision`."""
+"""One trainer for CODIGEM and the neural baselines, early stopping included (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -37,16 +30,14 @@ OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": tor
 class TrainableModule(torch.nn.Module, abc.ABC):
     """What the trainer calls on a model: ``loss``, ``scores``, and hooks with no-op defaults."""
 
-    #: True: before each batch the trainer reseeds the model's noise (:meth:`seed_noise`) and
-    #: dropout from :func:`batch_key`, so a batch's noise depends on the batch alone.
+    #: True: the trainer reseeds noise and dropout from :func:`batch_key` before each batch.
     keyed_noise: bool = False
 
     @abc.abstractmethod
     def loss(
         self, x: torch.Tensor, step: int, rows: np.ndarray
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Batch-mean loss and logged terms on dense training rows ``x`` (``rows`` of split.train);
-        ``step``: the number of updates so far (for annealing)."""
+        """Batch-mean loss and logged terms on dense rows ``x``; ``step``: updates so far."""
 
     @abc.abstractmethod
     def scores(self, x: torch.Tensor, train_rows: np.ndarray | None) -> torch.Tensor:
@@ -59,8 +50,7 @@ class TrainableModule(torch.nn.Module, abc.ABC):
         """The likely cause, for the error raised when the loss becomes non-finite (None: none)."""
         return None
 
-    #: What :meth:`epoch_terms`' columns mean (``TrainResult.extra['history_terms']``); None: the
-    #: model has none and ``epoch_terms`` is never called.
+    #: What :meth:`epoch_terms`' columns mean; None: it has none and is never called.
     epoch_terms_note: str | None = None
 
     def epoch_terms(self, x: torch.Tensor) -> dict[str, float]:
@@ -110,9 +100,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class DenseBatches:
-    """Dense float32 batches of rows of a CSR matrix, scattered into one preallocated device
-    buffer (one ``index_put_``, no per-batch allocation); the returned view is overwritten
-    next call."""
+    """Dense float32 batches of CSR rows in one reused device buffer (overwritten each call)."""
 
     def __init__(self, m: sp.csr_matrix, batch_size: int, device: torch.device) -> None:
         m = sp.csr_matrix(m)
@@ -143,9 +131,8 @@ class DenseBatches:
 
 
 def batch_key(seed: int, rank: int, epoch: int, batch: int, stream: int = 0) -> int:
-    """A 63-bit seed for one batch's noise, SeedSequence-mixed from (seed, rank, epoch, batch,
-    stream); ``stream`` 0: the model's generator, 1: torch's (dropout), 2: validation-time
-    ELBO terms."""
+    """A 63-bit seed for one batch's noise; ``stream`` 0: the model's generator, 1: torch's
+    (dropout), 2: validation-time ELBO terms."""
     ss = np.random.SeedSequence([int(seed), int(rank), int(epoch), int(batch), int(stream)])
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
@@ -219,8 +206,7 @@ _INNER_BARS = [False]
 
 @contextmanager
 def inner_bars() -> Iterator[None]:
-    """Within, each run's own progress bar closes when the run ends: the bar over the runs (a
-    study's, a notebook section's) is the one that stays on screen."""
+    """Within, each run's bar closes when it ends, so only the bar over the runs stays on screen."""
     before, _INNER_BARS[0] = _INNER_BARS[0], True
     try:
         yield
@@ -229,8 +215,7 @@ def inner_bars() -> Iterator[None]:
 
 
 class Trainer:
-    """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics;
-    ``dist`` defaults to the running process group (one process unless started by torchrun)."""
+    """Trains a :class:`TrainableModule` on ``split.train``, selecting on validation metrics."""
 
     def __init__(
         self,
@@ -269,8 +254,7 @@ class Trainer:
         self._batches = DenseBatches(split.train, share, self.device)
 
     def _bar(self, items: Iterable, desc: str, **kw) -> tqdm:
-        """A progress bar (rank 0 only, and only when ``config.progress``); inside
-        :func:`inner_bars` it closes when its run ends."""
+        """A progress bar on rank 0 when ``config.progress``."""
         kw.setdefault("leave", not _INNER_BARS[0])
         return tqdm(
             items, desc=desc, disable=not (self.config.progress and self.dist.is_main), **kw
@@ -328,8 +312,8 @@ class Trainer:
                 bar.n = bar.total = epoch  # early stopping is success: a full bar, not a red one
                 bar.close()
                 break
-        if state.bad_epochs >= cfg.patience:  # early stopping is the normal end: a full bar, not
-            bar.total = bar.n  # the red one Jupyter draws for a bar closed short of its total
+        if state.bad_epochs >= cfg.patience:  # a full bar: Jupyter draws one closed short in red
+            bar.total = bar.n
             bar.set_description("training (stopped early)")
         bar.close()
         if state.best_state is None:
@@ -389,9 +373,8 @@ class Trainer:
                 step += 1
         self._check_finite([terms["loss"] for terms in per_batch], epoch)
         totals = {}
-        for k in (
-            per_batch[0] if per_batch else ()
-        ):  # terms stay on the device: one transfer per term
+        # terms stay on the device until here: one transfer per term
+        for k in per_batch[0] if per_batch else ():
             vals = [terms[k] for terms in per_batch]
             if isinstance(vals[0], torch.Tensor):
                 vals = torch.stack(vals).double().cpu().tolist()
@@ -438,8 +421,7 @@ class Trainer:
         )
 
     def _epoch_terms(self, epoch: int) -> dict[str, float]:
-        """The module's validation-time history columns on the first ``batch_size`` validation
-        users, noise keyed by the epoch on its own stream (never touching a training draw)."""
+        """The module's history columns on the first ``batch_size`` validation users (own noise)."""
         if self.module.epoch_terms_note is None:
             return {}
         fold_in = self.split.eval_set("valid").fold_in[: self.config.batch_size]

@@ -1,8 +1,4 @@
-"""CODIGEM's diffusion model: noise schedule (eqs 4-5), the model and its ELBO (eqs 8-13), checks.
-
-The package names the few things a notebook reaches for; everything else is imported from its
-module (``diffusion.schedule``, ``diffusion.model``, ``diffusion.types``, ``diffusion.checks``).
-"""
+"""CODIGEM's diffusion model: noise schedule (eqs 4-5), the model and ELBO (eqs 8-13), checks."""
 
 from codigem_lab.diffusion.checks import CheckReport, run_all_checks
 from codigem_lab.diffusion.model import CODIGEM, CODIGEMConfig, ELBOTerms, n_flops_per_example

@@ -1,6 +1,4 @@
-"""Six numerical checks of CODIGEM's ELBO derivation (eqs 4-13) and of a config's faithfulness to
-it: each runs the :class:`CODIGEM` class itself in float64 against something computed independently
-and returns a :class:`CheckReport` (what each tests, and its power: docs/model-and-checks.md)."""
+"""Six numerical checks of CODIGEM's ELBO derivation (eqs 4-13); see docs/model-and-checks.md."""
 
 from __future__ import annotations
 
@@ -19,8 +17,7 @@ from codigem_lab.diffusion.schedule import NoiseSchedule
 from codigem_lab.errors import ConfigError
 
 N_SE = 5.0  # Monte Carlo agreement threshold, in standard errors
-#: The checks each preset's deviations from the paper are known to fail (the released code's
-#: deviations 1-5); any other FAIL is unexpected. Pinned by tests/test_elbo_checks.py.
+#: The checks each preset's deviations (1-5) are known to fail; any other FAIL is unexpected.
 EXPECTED_FAILS = {
     "paper": frozenset(),
     "released": frozenset({"rearrangements", "gaussian_kl", "toy_elbo_gap", "preset_faithfulness"}),
@@ -382,8 +379,7 @@ def check_gaussian_kl(
 
 
 class AffineNet(nn.Module):
-    """A drop-in for the model's ``MLP``: z -> a * z + c; with ``logvar``, a transition net
-    returning [mean, logvar] as ``CODIGEM.reverse_nets`` do."""
+    """A drop-in for the model's ``MLP``: z -> a * z + c (with ``logvar``: [mean, logvar])."""
 
     def __init__(self, n_items: int, a: float, c: float = 0.0, logvar: float | None = None):
         super().__init__()
@@ -420,11 +416,7 @@ class _LinearGaussianModel:
 
 
 def _true_reversal(schedule: NoiseSchedule, s2: float) -> _LinearGaussianModel:
-    """The exact time reversal of eq (4) when x ~ N(0, s2): then p(z_1:T | x) = Q(z_1:T | x).
-
-    Conditioning the jointly Gaussian (z_{t-1}, z_t) with marginals sigma_t^2 = (1 - beta_t)
-    sigma_{t-1}^2 + beta_t gives a = sqrt(1 - beta_t) sigma_{t-1}^2 / sigma_t^2, v = beta_t
-    sigma_{t-1}^2 / sigma_t^2; the prior is q(z_T) = N(0, sigma_T^2)."""
+    """The exact time reversal of eq (4) for x ~ N(0, s2), so that p(z | x) = Q(z | x)."""
     sig2 = [s2]
     for b in schedule.beta:
         sig2.append((1.0 - b) * sig2[-1] + b)
@@ -437,11 +429,7 @@ def _true_reversal(schedule: NoiseSchedule, s2: float) -> _LinearGaussianModel:
 
 
 def _analytic_elbo(model: _LinearGaussianModel, schedule: NoiseSchedule, x: Tensor) -> Tensor:
-    """E_Q of the eq (9) integrand in closed form, x [R, D] -> [R].
-
-    Under Q(z | x): E z_i = sqrt(alpha_bar_i) x, Var z_i = 1 - alpha_bar_i and
-    Cov(z_i, z_{i+1}) = sqrt(1 - beta_{i+1}) Var z_i; each ln q(z_i | z_{i-1}) has expectation
-    -0.5 (ln 2 pi beta_i + 1)."""
+    """E_Q of the eq (9) integrand in closed form, x [R, D] -> [R] (docs/model-and-checks.md)."""
     ab = [1.0, *schedule.alpha_bar.tolist()]  # index 0 is x itself
     beta = [0.0, *schedule.beta.tolist()]
     T = schedule.T
@@ -465,8 +453,7 @@ def _analytic_elbo(model: _LinearGaussianModel, schedule: NoiseSchedule, x: Tens
 
 
 def toy_codigem(config: CODIGEMConfig, lg: _LinearGaussianModel, seed: int = 0) -> CODIGEM:
-    """A float64 CODIGEM whose networks are the affine maps of ``lg`` (decoder: identity link, fixed
-    log-variance); everything else is the class's own code."""
+    """A float64 CODIGEM whose networks are the affine maps of ``lg``; the rest is its own code."""
     if abs(lg.prior_var - 1.0) > 1e-12:
         raise ConfigError(
             f"CODIGEM's prior is N(0, I); the toy needs prior_var = 1, got {lg.prior_var}"
@@ -711,8 +698,7 @@ def _train_small(config: CODIGEMConfig, x: Tensor, steps: int, seed: int) -> COD
 def iwae_bound(
     model: CODIGEM, x: Tensor, k: int, n_groups: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
-    """Per-user IWAE_k estimate ln (1/k) sum_j exp(w_j) (Burda et al. 2016) and its SE, [U] each,
-    from ``n_groups`` groups of k chains of the model's one-chain ELBO (eq 9)."""
+    """Per-user IWAE_k (Burda et al. 2016) and its SE from ``n_groups`` groups of k ELBOs (eq 9)."""
     U = x.shape[0]
     with torch.no_grad():
         w = model(x.repeat_interleave(n_groups * k, 0), generator=generator, reduction="none").elbo

@@ -1,9 +1,4 @@
-"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over 0/1 click vectors (eqs 2-13).
-
-Each released-code deviation is a named switch on :class:`CODIGEMConfig` (docs/released-code.md),
-so the ``released`` preset is this same model; Table 3's variants I-IV are fields too (how II and
-III are read: docs/model-and-checks.md).
-"""
+"""CODIGEM (Walker et al., KSEM 2022): a T-step diffusion model over 0/1 clicks (eqs 2-13)."""
 
 from __future__ import annotations
 
@@ -135,8 +130,7 @@ class CODIGEMConfig:
         return self._noise  # type: ignore[attr-defined]
 
     def kl_weight(self, step: int) -> float:
-        """Variant I (Multi-VAE annealing): min(anneal_cap, step / anneal_steps); 1 if steps = 0.
-        With ``anneal_overwritten`` (deviation 3) ``CODIGEM.forward`` ignores it and uses 1."""
+        """Variant I (Multi-VAE annealing): min(anneal_cap, step / anneal_steps); 1 if steps = 0."""
         if self.anneal_steps == 0:
             return 1.0
         return min(self.anneal_cap, step / self.anneal_steps)
@@ -231,8 +225,7 @@ class CODIGEM(nn.Module):
             mlp(2 * c.n_items, c.skip_forward) for _ in range(c.T - 1)
         )
         self.decoder = mlp(c.n_items, c.skip_reverse)
-        # p(x | z_1) = N(x0 | link(NN(z_1)), exp(logvar) I): tanh and 0 (Sec 2.3); the checks' toy
-        # swaps in its own, to run a linear-Gaussian model with exact ln p(x) through this class
+        # p(x | z_1) = N(x0 | link(NN(z_1)), exp(logvar) I), Sec 2.3; the checks' toy swaps both
         self.output_link: nn.Module = nn.Tanh()
         self.output_logvar: float = 0.0
         self.reset_parameters()
@@ -276,8 +269,7 @@ class CODIGEM(nn.Module):
         latents: list[Tensor] | None = None,
         reduction: Reduction = "mean",
     ) -> ELBOTerms:
-        """One-sample estimate of the ELBO (eq 9) and its terms for a batch x [B, D] of 0/1 rows;
-        ``latents`` replaces the sampled chain (the checks use it)."""
+        """One-sample ELBO (eq 9) and terms for 0/1 rows x [B, D]; ``latents``: a given chain."""
         c = self.config
         x = _dense_float(x, self._dtype())
         if x.ndim != 2 or x.shape[1] != c.n_items:
@@ -310,8 +302,7 @@ class CODIGEM(nn.Module):
         return terms
 
     def log_likelihood(self, x: Tensor, x0: Tensor, nn_out: Tensor) -> Tensor:
-        """ln p(x | z_1) per row from ``nn_out`` = NN(z_1): Gaussian on x0 or multinomial on x; the
-        one place it is computed (``forward`` and the decoder-only path share its tensor ops)."""
+        """ln p(x | z_1) per row from ``nn_out`` = NN(z_1): Gaussian on x0 or multinomial on x."""
         if self.config.likelihood == "gaussian":
             return log_normal_iso(x0, self.output_link(nn_out), math.exp(self.output_logvar))
         return (x * torch.log_softmax(nn_out, dim=-1)).sum(-1)
@@ -338,10 +329,8 @@ class CODIGEM(nn.Module):
         noise: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Item scores [B, D] for fold-in rows x, unmasked: the decoder's pre-tanh output (tanh is
-        monotone; no float32 ties where it saturates) on z_1 from q(z_1 | x) ('decoder', the
-        released code's way) or from :meth:`reverse_chain` ('reverse', Sec 2.4, started from the
-        diffused x, not N(0, I), with the intended pairing); means unless ``noise``."""
+        """Item scores [B, D], unmasked: NN(z_1), z_1 from q(z_1 | x) ('decoder') or
+        :meth:`reverse_chain` ('reverse', Sec 2.4); means unless ``noise``."""
         check_choice("mode", mode, ScoreMode)
         was_training = self.training
         self.eval()
@@ -404,8 +393,7 @@ class CODIGEM(nn.Module):
 
 
 def n_flops_per_example(config: CODIGEMConfig) -> int:
-    """Matmul FLOPs per user for one training step, 3 x sum over Linear layers of 2 * in * out
-    (backward about twice forward): a lower bound, elementwise work not counted."""
+    """Matmul FLOPs per user for one training step (backward about twice forward): a lower bound."""
     D, M, L = config.n_items, config.hidden, config.n_layers
     trunk = D * M + (L - 2) * M * M
     per_reverse_net = trunk + M * 2 * D

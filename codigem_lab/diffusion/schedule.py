@@ -1,7 +1,4 @@
-"""The forward diffusion process of CODIGEM: a noise schedule beta_1..beta_T and q (eqs 4-5).
-
-Cheap pure functions (a notebook slider calls them for D = 3000, T = 50) of numpy arrays and torch
-tensors alike; steps are t = 1..T, ``beta[t - 1]`` is beta_t, and z_0 = x."""
+"""CODIGEM's forward process (eqs 4-5) for numpy or torch: ``beta[t - 1]`` is beta_t, z_0 = x."""
 
 from __future__ import annotations
 
@@ -67,8 +64,7 @@ class NoiseSchedule:
     def from_name(
         cls, name: ScheduleName, T: int, beta: float = 1e-4, beta_end: float = 0.02
     ) -> NoiseSchedule:
-        """Build a schedule by name ('constant', 'linear', 'cosine'): the one validation of a named
-        schedule, every argument checked once, used or not (``CODIGEMConfig`` relies on it)."""
+        """A schedule by name, all arguments checked, used or not (``CODIGEMConfig`` needs that)."""
         check_choice("schedule", name, ScheduleName)
         T, beta = check_T(T), check_beta(beta, "beta")
         beta_end = check_beta(beta_end, "beta_end")
@@ -98,8 +94,7 @@ class NoiseSchedule:
         return ab / (1.0 - ab)
 
     def q_marginal(self, x: Array, t: int) -> tuple[Array, float]:
-        """Mean and (isotropic) variance of q(z_t | x), N(sqrt(alpha_bar_t) x, (1 - alpha_bar_t) I);
-        t = 0 returns (x, 0)."""
+        """Mean and isotropic variance of q(z_t | x) (eq 5, t times); t = 0 returns (x, 0)."""
         t = self._check_t(t)
         x = _as_float(x)
         if t == 0:
@@ -142,8 +137,7 @@ class NoiseSchedule:
 
 
 def q_step_sample(z_prev: Array, beta_i: float, eps: Array) -> Array:
-    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps; the one
-    implementation (``sample_chain`` and ``CODIGEM.sample_latents`` call it)."""
+    """One forward step, eq (5): z_i = sqrt(1 - beta_i) z_{i-1} + sqrt(beta_i) eps."""
     return q_step_mean(z_prev, beta_i) + math.sqrt(beta_i) * eps
 
 
@@ -158,8 +152,7 @@ def q_marginal_moments(x: Array, alpha_bar_t: float) -> tuple[Array, float]:
 
 
 def q_marginal_sample(x: Array, alpha_bar_t: float, eps: Array | None = None) -> Array:
-    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps, one draw of q(z_t | x); its mean if
-    ``eps`` is None."""
+    """z_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps ~ q(z_t | x); the mean if no eps."""
     mean, var = q_marginal_moments(x, alpha_bar_t)
     return mean if eps is None else mean + math.sqrt(var) * eps
 

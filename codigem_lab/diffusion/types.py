@@ -1,9 +1,4 @@
-"""The mode strings of the diffusion layer, defined once as ``Literal`` types.
-
-Every string-valued option of :class:`~codigem_lab.diffusion.model.CODIGEMConfig` and of
-``CODIGEM.score`` is one of these types, checked by :func:`codigem_lab.validate.check_choice`
-(re-exported here). The tuples are derived from the types for callers that list the choices.
-"""
+"""The diffusion layer's mode strings as ``Literal`` types (checked by ``check_choice``)."""
 
 from __future__ import annotations
 
