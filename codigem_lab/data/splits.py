@@ -152,7 +152,7 @@ def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) 
     valid_users = np.sort(perm[len(users) - 2 * n : len(users) - n])
     test_users = np.sort(perm[len(users) - n :])
 
-    # Work on the two id columns only: copying whole row subsets of ML-20M costs hundreds of MB.
+    # Work on the two id columns only: copying whole row subsets of large data costs much memory.
     user, item = df["user"].to_numpy(), df["item"].to_numpy()
     train_rows = pd.Index(train_users).get_indexer(user)
     in_train = train_rows >= 0
