@@ -52,8 +52,7 @@ def build_model(
     train_config: TrainConfig | None = None,
     run_dir=None,
 ) -> Recommender:
-    """Build a registered model from a params dict or its typed params; unknown names and
-    unknown parameters get a clear error."""
+    """Build a registered model from a params dict or its typed params (ConfigError if unknown)."""
     cls = model_class(name)
     if train_config is None:  # the model's own optimiser settings where it has them
         train_config = TrainConfig(**(getattr(cls, "paper_train", {}) or {}))

@@ -32,9 +32,8 @@ def shared_data_dir() -> Path | None:
 
 
 def runs_root() -> Path:
-    """The result cache root: ``$CODIGEM_LAB_RUNS``, else ``<repo>/runs/cache`` in a checkout,
-    else ``runs/cache`` in the working folder. Absolute, so notebooks (which run in
-    ``notebooks/``) and the CLI (run from the repository root) share one cache."""
+    """``$CODIGEM_LAB_RUNS``, else ``<repo>/runs/cache`` in a checkout, else ``runs/cache`` in the
+    working folder; absolute, so notebooks (run in ``notebooks/``) and the CLI share one cache."""
     if os.environ.get(RUNS_ENV):
         return Path(os.environ[RUNS_ENV]).expanduser().absolute()
     return ((repo_root() or Path.cwd()) / "runs" / "cache").absolute()

@@ -1,10 +1,5 @@
-"""A training run from start to files: data spec + model spec -> run folder with results.
-
-A run folder holds ``config.json`` (everything needed to rebuild it), ``history.csv``,
-``metrics.json`` (validation and test metrics, timings), ``best.pt`` and ``last.pt`` (neural models;
-``last.pt`` lets ``--resume`` continue an interrupted run). Under torchrun every rank trains and
-evaluates, and only rank 0 writes the run folder.
-"""
+"""A training run from start to files: a :class:`RunSpec` (data, model, training config) -> a run
+folder (its files: docs/architecture.md); under torchrun only rank 0 writes it."""
 
 from __future__ import annotations
 
@@ -45,12 +40,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A model (name, variant, hyper-parameters) trained under a config on a data spec.
-
-    ``params`` may be a dict or the model's typed params (``CODIGEMParams``); either way the spec
-    keeps both: ``params`` the dict of given values (they name the run), ``config`` the typed
-    params, checked once here (or where they were typed), that reach the model.
-    """
+    """A model (name, variant, hyper-parameters) trained under a config on a data spec; ``params``
+    (a dict or typed) is kept as the dict that names the run and as the checked typed ``config``."""
 
     data: DataSpec
     model: str = "codigem"
@@ -77,9 +68,8 @@ class RunSpec:
         )
 
     def identity(self) -> dict:
-        """What defines the run's result: the data's content hash (not the path that reached
-        it), model, variant, parameters and every training setting but progress display, with
-        the device type and precision (results differ in the last digits across them)."""
+        """What defines the run's result: the data's content hash, model, variant, parameters, all
+        training settings but progress display, device type and precision (they change results)."""
         from codigem_lab.train import resolve_device
 
         d = self.to_dict()

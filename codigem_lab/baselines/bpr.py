@@ -59,9 +59,7 @@ class BPRModule(UserFactorModule):
         item_reg: bool = True,
     ) -> tuple[torch.Tensor, int]:
         """Summed BPR-Opt over the observed ``pairs`` of ``x``, one fresh negative each; #triples.
-
-        Scores come from one dense ``p @ q.T`` (cheaper than gathering rows per triple); the L2
-        terms are summed from how often each row occurs."""
+        Scores: one dense ``p @ q.T``; L2 terms from how often each row occurs."""
         u, i = pairs
         j = sample_negatives(x, u, generator)
         s = p @ q.T

@@ -14,8 +14,7 @@ from codigem_lab.validate import check_range
 
 @dataclass(frozen=True)
 class ENMFConfig:
-    """ENMF hyper-parameters: ``c0`` weighs every unobserved pair; ``ridge`` only keeps the fold-in
-    solve well-posed."""
+    """ENMF settings: ``c0`` weighs every unobserved pair; ``ridge`` keeps fold-in well-posed."""
 
     factors: int = 64
     c0: float = 0.1

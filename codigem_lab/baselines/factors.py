@@ -55,9 +55,8 @@ def sample_negatives(
 
 
 def _item_outer(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-item outer products ``q_i q_i^T``, upper triangle only ([n_items, k(k+1)/2]: half the
-    sparse product's work), and for each of the k*k entries its triangle column (the products
-    commute exactly, so the mirrored matrix equals the full one bit for bit)."""
+    """Per-item outer products ``q_i q_i^T``, upper triangle only ([n_items, k(k+1)/2]), and each
+    of the k*k entries' triangle column, to mirror it (exact: docs/baselines.md)."""
     k = q.shape[1]
     a, b = torch.triu_indices(k, k, device=q.device)
     where = torch.zeros(k, k, dtype=torch.long, device=q.device)

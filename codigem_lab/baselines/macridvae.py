@@ -60,8 +60,7 @@ class MacridVAEModule(TrainableModule):
         self.encoder = TanhMLP([n_items, c.d, 2 * c.d])
 
     def _dropout(self, h: Tensor) -> Tensor:
-        """Inverted dropout, a mask per concept (the code's per-k ``q_graph_k``); a uniform draw and
-        a compare is about twice as fast as ``bernoulli_`` on CPU."""
+        """Inverted dropout, a mask per concept (``q_graph_k``); rand >= p beats bernoulli_."""
         p = self.config.dropout
         if not self.training or p == 0:
             return h

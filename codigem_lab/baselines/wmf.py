@@ -48,7 +48,7 @@ class WMF(Recommender):
 
     name = "wmf"
     config_class = WMFConfig
-    #: Quick mode (tests, notebooks): 5 ALS sweeps instead of 15, a third of the time.
+    #: Quick mode (tests, notebooks): 5 ALS sweeps instead of 15.
     quick_params = {"iterations": 5}
 
     def __init__(self, config: WMFConfig | None = None) -> None:

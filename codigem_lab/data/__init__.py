@@ -1,5 +1,4 @@
-"""Datasets: registry and download, readers, the paper's preprocessing, the protocols and published
-splits, cache."""
+"""Datasets: registry and download, readers, the paper's preprocessing, protocols, split cache."""
 
 from codigem_lab.data.prepare import (
     default_preset,

@@ -130,8 +130,7 @@ def prepare_split(
     **split_kwargs,
 ) -> Split:
     """Load, preprocess and split a dataset, reusing the on-disk cache when it holds this split;
-    ``max_users`` keeps a seeded random subset of users (quick runs); ``published`` reads
-    ``source``."""
+    ``max_users`` keeps a seeded random subset of users; ``published`` reads ``source``."""
     published = dataset == "published"
     if published:
         if protocol not in ("strong", "published"):  # "strong": the default, not a choice

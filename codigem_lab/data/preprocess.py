@@ -1,7 +1,5 @@
-"""Paper preprocessing: rating threshold, iterative k-core, implicit feedback. Presets:
-``paper-ml1m`` (rating >= 3, iterative 10-core, Sec. 3.1; the paper's Table 1 counts a padding
-id 0 too), ``multvae`` (rating > 3.5, users with >= 5 interactions: Multi-VAE's and the
-released code's ML-20M recipe) and ``none``."""
+"""The paper's preprocessing (Sec. 3.1): rating threshold, k-core, implicit feedback, as the presets
+``paper-ml1m``, ``multvae`` and ``none`` (their sources: docs/data.md)."""
 
 from __future__ import annotations
 

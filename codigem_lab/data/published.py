@@ -1,12 +1,5 @@
-"""Splits another paper published as files, read as they are (``--dataset published``).
-
-DiffRec's ``train_list.npy`` / ``valid_list.npy`` / ``test_list.npy`` (int64 (user, item) rows), or
-any folder with ``train``, ``valid`` and ``test`` tables of (user, item) rows (csv, tsv or
-whitespace-separated). Evaluation follows DiffRec's rules (:func:`~codigem_lab.data.splits.
-per_user_split`): every user, validation masks the training items, the test masks training and
-validation items. A registry name (``diffrec-ml-1m``: DiffRec's ML-1M files) or that entry's
-archive stands for the folder the registry extracts it to (:func:`split_folder`).
-"""
+"""Splits another paper published as files, read as they are (``--dataset published``): DiffRec's
+``*_list.npy`` or any train/valid/test tables of (user, item) rows (docs/data.md)."""
 
 from __future__ import annotations
 
@@ -84,11 +77,8 @@ def read_published(source: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray,
 
 
 def published_split(source: str | os.PathLike) -> Split:
-    """The split shipped as three files of (user, item) rows in the folder ``source``.
-
-    Users and items are those of all three files, in sorted id order (DiffRec's ids are already
-    0..n-1, so its rows keep their numbers).
-    """
+    """The split shipped as three files of (user, item) rows in the folder ``source``; ids sorted
+    over all three files (DiffRec's, already 0..n-1, keep their numbers)."""
     df, part, files = read_published(source)
     users, items, rows, cols = id_codes(df)
     split = per_user_split("published", rows, cols, part, users, items, {"files": files})

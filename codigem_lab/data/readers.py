@@ -1,6 +1,5 @@
-"""Readers for rating files, one per on-disk format, each returning ``user``, ``item``,
-``rating`` (float32) and, where the format has one, ``timestamp`` (int64), via pandas' C
-engine; a file that does not parse is scanned for the first bad line, named in the DataError."""
+"""Readers for rating files, one per on-disk format, each returning ``user``, ``item``, ``rating``
+(float32)[, ``timestamp`` (int64)]; a DataError names a bad file's first bad line (docs/data.md)."""
 
 from __future__ import annotations
 
@@ -269,8 +268,7 @@ def _read_options(layout: _Layout, skip: int) -> dict:
 
 
 def _read_fast(path: Path, layout: _Layout, skip: int) -> pd.DataFrame | None:
-    """pandas C-engine read with explicit dtypes; ``::`` is read as ``:`` with empty gap fields
-    (None when a field holds ':')."""
+    """pandas C-engine read with explicit dtypes; None when a ``::`` file holds ':' in a field."""
     options = _read_options(layout, skip) | {"engine": "c", "low_memory": ID not in layout.kinds}
     if layout.sep != "::":
         return pd.read_csv(path, sep=layout.sep, names=list(layout.names), **options)

@@ -1,13 +1,5 @@
-"""Named datasets: where they come from, how they are verified, and how their ratings are read.
-
-Files live in a cache folder (see :func:`cache_dir`). A dataset already in the cache (its official
-archive or its extracted folder), or one given as ``source`` (an archive, a folder, or the ratings
-file itself), is used offline once its checksum matches. Otherwise it is downloaded with pooch
-against a pinned hash, unless ``$CODIGEM_LAB_OFFLINE`` is set (to anything but ``0`` or empty):
-then every download fails at once with the manual fix, as it would with no network (tests, and
-machines behind a firewall that would only time out). Nothing here deletes a file the user passed
-in.
-"""
+"""Named datasets: where they come from, how they are verified and how their ratings are read
+(the cache, ``source``, offline use and pinned hashes: docs/data.md)."""
 
 from __future__ import annotations
 
@@ -216,10 +208,8 @@ def load_ratings(
     rating_col: str | None = "rating",
     timestamp_col: str | None = None,
 ) -> pd.DataFrame:
-    """Ratings of a dataset as columns user, item, rating (float32)[, timestamp], verified first.
-
-    The ``*_col`` arguments name the columns of a ``csv`` table; named datasets ignore them.
-    """
+    """Ratings of a dataset as columns user, item, rating (float32)[, timestamp], verified first;
+    the ``*_col`` arguments name a ``csv`` table's columns (named datasets ignore them)."""
     key = name.strip().lower()
     if key == "synthetic":
         raise ConfigError(
@@ -299,13 +289,8 @@ def extract_archive(
     check: Callable[[Path], None],
     marker: str | None,
 ) -> Path:
-    """Extract a zip or RAR ``archive`` into ``root/folder`` atomically (temp folder, then rename).
-
-    Members whose path would land outside the destination are refused (zip-slip; the RAR tools
-    refuse them by default). The files may sit at the top of the archive or in one folder.
-    ``check`` is called on the extracted ``required`` file before the folder is moved into place;
-    ``marker`` (the verified archive hash) is written as ``.verified_from_archive``.
-    """
+    """Extract a zip or RAR ``archive`` into ``root/folder`` atomically, refusing members outside
+    it; ``check`` vets the ``required`` file first, ``marker``: the archive hash (docs/data.md)."""
     archive, root = Path(archive), Path(root)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.extract-", dir=root))

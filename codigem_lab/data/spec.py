@@ -1,7 +1,5 @@
-"""Which data a run uses: :class:`DataSpec` (dataset, source, preprocessing, protocol, split
-seed), its command-line flags, and the notebooks' :func:`resolve_data` (the data cache, then
-the shared development copies, then the registry's download; synthetic, with its banner, only
-offline)."""
+"""Which data a run uses: :class:`DataSpec`, its command-line flags, and the notebooks'
+:func:`resolve_data` (real data wherever it can be had; docs/data.md)."""
 
 from __future__ import annotations
 
@@ -38,9 +36,8 @@ LABELS = {
     "amazon-electronics": "Amazon Electronics",
     "synthetic": "synthetic (ML-100K-shaped, generated)",
 }
-#: Local copies a development machine may hold in its shared folder, by registry name: the
-#: official files (which seed the cache) or, for ML-1M, the ratings as a csv in official order
-#: (used as a local ``csv`` source with the same content as the registry's ``ml-1m``).
+#: A development machine's shared local copies, by registry name: official files (they seed the
+#: cache) or, for ML-1M, a csv in official order (read as a ``csv`` source; docs/data.md).
 SHARED_OFFICIAL = {"ml-100k": "u.data", "ml-latest-small": "ratings.csv"}
 SHARED_CSV = {"ml-1m": "ml-1m/ratings_no_timestamp.csv"}
 TITLE_FILES = ("movies.dat", "u.item", "movies.csv")
@@ -61,7 +58,7 @@ def _shares(text: str) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Which data, preprocessed how, split by which protocol and seed (see the module doc)."""
+    """Which data (dataset, source), preprocessed how, split by which protocol and seed."""
 
     dataset: str = "synthetic"
     source: str | None = None
@@ -247,8 +244,7 @@ def seed_cache_from_shared(
     dataset: str, cache: str | None = None, shared: Path | None = None
 ) -> bool:
     """Copy a development machine's local official files of ``dataset`` into the data cache; True
-    when the cache holds them (the registry checks their checksum when reading, as for a
-    download)."""
+    when the cache holds them (the registry checks their checksum on reading, as for a download)."""
     from codigem_lab.data.registry import cache_dir, get_spec
 
     shared = shared_data_dir() if shared is None else shared
@@ -292,11 +288,8 @@ def resolve_data(
     shared: Path | None = None,
     **fields,
 ) -> DataSpec:
-    """A notebook's data parameters as a :class:`DataSpec`, real data wherever it can be had.
-
-    ``"auto"``: ML-1M with ``paper-ml1m``, ML-100K in quick mode. A registry name is found in
-    the cache, seeded from the shared folder or downloaded, else the synthetic data (with its
-    banner)."""
+    """A notebook's data as a :class:`DataSpec`: ``"auto"`` is ML-1M (``paper-ml1m``), ML-100K if
+    ``quick``; cached, shared or downloaded, else synthetic with its banner (docs/data.md)."""
     if dataset == "auto":
         dataset = "ml-100k" if quick else "ml-1m"
     if preset is None and dataset == "ml-1m":

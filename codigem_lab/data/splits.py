@@ -1,11 +1,5 @@
-"""Evaluation protocols and the :class:`Split` they produce (a CSR training matrix, an
-:class:`EvalSet` each for validation and test, ids back to the original users and items).
-
-- ``strong`` (Multi-VAE's strong generalisation, the released CODIGEM code's): held-out users,
-  each one's items split 80% fold-in / 20% target; item ids from training users only.
-- ``ratio`` (the paper's text): each user's interactions split 8:1:1 at random.
-- ``temporal`` (DiffRec's): each user's interactions by time, oldest train, newest test
-  (DiffRec's shipped ML-1M files are about 7:2:1, the default; its paper says 7:1:2)."""
+"""Evaluation protocols ``strong``, ``ratio``, ``temporal`` (docs/data.md) and the :class:`Split`
+they produce: a CSR training matrix, an :class:`EvalSet` each for validation and test, the ids."""
 
 from __future__ import annotations
 
@@ -33,9 +27,8 @@ MIN_ITEMS_FOR_TARGET = 5
 
 @dataclass
 class EvalSet:
-    """Held-out interactions for one stage: ``fold_in`` (model input), ``mask`` (excluded from
-    ranking), ``target`` (to find); ``train_rows`` maps users to ``Split.train`` rows under
-    :data:`PER_USER` protocols (None under ``strong``, where models fold in)."""
+    """One stage's held-out interactions: ``fold_in`` (input), ``mask`` (not ranked), ``target``;
+    ``train_rows``: users' ``Split.train`` rows under :data:`PER_USER` protocols, else None."""
 
     fold_in: sp.csr_matrix
     target: sp.csr_matrix
@@ -159,7 +152,7 @@ def strong_split(df: pd.DataFrame, seed: int = 0, n_heldout: int | float = 0.1) 
     valid_users = np.sort(perm[len(users) - 2 * n : len(users) - n])
     test_users = np.sort(perm[len(users) - n :])
 
-    # Work on the two id columns only: copying whole row subsets of ML-20M costs hundreds of MB.
+    # Work on the two id columns only: copying whole row subsets of large data costs much memory.
     user, item = df["user"].to_numpy(), df["item"].to_numpy()
     train_rows = pd.Index(train_users).get_indexer(user)
     in_train = train_rows >= 0

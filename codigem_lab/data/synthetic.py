@@ -1,10 +1,5 @@
-"""The embedded default dataset: seeded synthetic ratings with structure a model can learn.
-
-Users belong to latent taste groups; each group favours its own slice of the catalogue; item
-popularity is long-tailed (Zipf); user activity is log-normal. The default is shaped like ML-100K;
-:func:`ml20m_shape` scales it to ML-20M after ``multvae`` preprocessing (136,677 x 20,108, ~10M
-interactions) for benchmarks.
-"""
+"""The embedded default dataset: seeded synthetic ratings with taste groups, Zipf popularity and
+log-normal activity, structure a model can learn (docs/data.md)."""
 
 from __future__ import annotations
 
