@@ -1,27 +1,5 @@
-"""The result cache: every finished run is stored once and never recomputed.
-
-A run is identified by its :class:`~codigem_lab.runs.RunSpec` (model, variant, dataset, preset,
-protocol, hyper-parameters, seed); its hash names a folder under the cache root holding:
-
-- ``record.json`` — the spec, validation/test metrics, summary; written last and atomically, so its
-  presence (and validity) marks the run as finished;
-- ``history.csv`` (per-epoch), ``test_per_user.csv`` (per-user metrics, for paired t-tests);
-- ``last.pt`` while a neural run is in progress: a re-run resumes from it instead of starting over;
-- ``config.json`` and, for a neural run, ``best.pt`` (its selected weights; dropped with
-  ``keep_best=False``), so that :func:`codigem_lab.saved.load_run` and ``codigem-lab recommend``
-  open the entry like a ``train`` run folder.
-
-A corrupt or incomplete entry is reported and re-run, never trusted. While a process trains a run
-it holds an OS file lock on ``<key>.lock`` beside the folder (``filelock``), so that two commands
-sharing a cache (two sweeps on two cores, a notebook beside the CLI) never train, or delete, the
-same run: the second one moves on to other runs and comes back for this one when the first has
-stored it. The kernel releases the lock when its holder dies, so there are no stale locks.
-
-Each record stores the version of the code that made it (:func:`code_version`, a hash of the
-syntax trees of the source files a run depends on: comments, docstrings and layout are left out,
-since they change nothing a run computes). A record made by other code is reported and re-run,
-unless the cache was opened with ``keep_stale=True`` (``--keep-stale``), which uses it and says so.
-"""
+"""The result cache: every finished run is stored once, under its RunSpec's key, and never
+recomputed; entries made by other code are re-run (docs/architecture.md, "The result cache")."""
 
 from __future__ import annotations
 
@@ -137,13 +115,8 @@ class RunInProgress(RuntimeError):
 
 
 class ResultCache:
-    """Stores finished runs under ``root/<key>/``; ``run`` returns a cached record or makes one.
-
-    ``keep_stale``: use records made by another version of the code (reported) instead of
-    re-running them. Each stale entry is reported once per cache object (and collected in
-    ``stale_notes``). ``keep_best=False``: drop a neural run's ``best.pt`` too (it is kept by
-    default, its size printed once when the run is stored).
-    """
+    """Stores finished runs under ``root/<key>/``; ``run`` returns a cached record or makes one
+    (``keep_stale``: use records of other code, reported once; ``keep_best=False``: drop best.pt)."""
 
     #: Runs trained (not loaded) by any cache of this process: tells a study loaded from computed.
     trained = 0
