@@ -288,9 +288,6 @@ BINDINGS: list[Bind] = [
     # ---------------------------------------------------------------- README: CODIGEM, both presets
     Bind(README, "on every metric: {e:+.3f} R@50 in the mean of three seeds", T2C,
          {"e": R("codigem", "effect_R@50", "released")}),
-    Bind(README, "(The p = {p} printed here before pooled users", T2C,
-         {"p": lambda d: sci(rows_where(d, model="codigem", variant="released")
-                             ["p_value_vs_codigem"], 1)}),
     Bind(README, "six runs record {m:.1f} min of training and validation", T2C,
          {"m": lambda d: d["compute_s"] / 60}),
     Bind(README, "released preset in {s:.2f} CPU s (see Benchmarks)", BENCH,
@@ -439,8 +436,8 @@ BINDINGS: list[Bind] = [
           "p": lambda d: sci(rows_where(d, variant="IV (multinomial)")["p"]),
           "u": T3("IV", "users_per_seed") + (0,)}),
     Bind(RES, "`--score-mode reverse` (`table3/table3-ml-1m-strong-paper-reverse-scoring.md`, paper "
-         "preset, one seed, every network trained, model selection on the same scores; {w:,.0f} s of "
-         "wall time)", T3V, {"w": ("wall_s",)}),
+         "preset, one seed, every network trained, model selection on the same scores; its runs record "
+         "{m:.1f} min of training and validation)", T3V, {"m": lambda d: d["compute_s"] / 60}),
     Bind(RES, "The base model's R@50 falls to {a:.4f} (", T3V, {"a": T3("base", "R@50_mean")}),
     Bind(RES, "({a:.4f} under decoder scoring, same seed)", T3F, {"a": T3("base", "R@50_mean")}),
     Bind(RES, "annealing (I, {a:+.4f}) and skips in the transition networks (II, {b:+.4f}) now help, "
@@ -448,7 +445,8 @@ BINDINGS: list[Bind] = [
          "and the multinomial likelihood (IV, {d:+.4f})", T3V,
          {"a": T3("I", "effect_R@50"), "b": T3("II", "effect_R@50"), "c": T3("III", "effect_R@50"),
           "d": T3("IV", "effect_R@50"), "u": T3("I", "users_per_seed") + (0,)}),
-    Bind(RES, "--seeds 1 --out results/fastpath`, {w:.0f} s of wall", T3F, {"w": ("wall_s",)}),
+    Bind(RES, "--seeds 1 --out results/fastpath`; its runs record {m:.1f} min of training and "
+         "validation", T3F, {"m": lambda d: d["compute_s"] / 60}),
     Bind(RES, "III gives {a:+.4f} R@50 and IV {b:+.4f} against base", T3F,
          {"a": T3("III", "effect_R@50"), "b": T3("IV", "effect_R@50")}),
     Bind(RES, "the same signs as the three-seed table above ({a:+.4f} and {b:+.4f})", T3P,

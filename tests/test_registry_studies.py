@@ -90,3 +90,11 @@ def test_score_mode_and_fast_path_reach_the_codigem_runs():
     assert dec.codigem_params({"T": 5}, fast=False) == {"T": 5}
     full = _cli("codigem-lab reproduce fig2 --full-model")
     assert full.full_model and full.codigem_params({}, fast=True) == {}
+
+
+def test_a_stored_command_leaves_out_where_the_cache_lies():
+    cfg = _cli("codigem-lab reproduce table2 --dataset ml-100k --cache-root /tmp/c --no-keep-best")
+    assert cfg.cache_root == "/tmp/c" and cfg.keep_best is False
+    command = get_study("table2").command(cfg)
+    assert "--cache-root" not in command and "keep-best" not in command
+    assert "--dataset ml-100k" in command

@@ -79,6 +79,7 @@ def _block_table(rel: str) -> Callable[[], str]:
             f"\n\n*`{rel}`: kept stale, {stale}.*" if stale else ""
         )
 
+    block.rel = rel  # the file it shows: tests check that a kept-stale one says so
     return block
 
 

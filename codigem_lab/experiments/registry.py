@@ -78,7 +78,9 @@ class Study:
 
     def command(self, cfg: ExperimentConfig) -> str:
         """The ``codigem-lab reproduce`` command that makes these runs, from the repository root (a
-        source file beside the repository named relative to it, as the results files name it)."""
+        source file beside the repository named relative to it, as the results files name it); where
+        the result cache lies and whether it keeps checkpoints change no result: left out."""
+        cfg = dataclasses.replace(cfg, cache_root=None, keep_best=True)
         root, source = repo_root(), cfg.data_spec.source
         if root is not None and source and os.path.isabs(source):
             rel = os.path.relpath(source, root)
