@@ -228,8 +228,9 @@ def regeneration() -> str:
     stale = kept_stale()
     if not path.exists():
         return (
-            "The whole regeneration has not yet been run at the current code version: every "
-            f"committed file ({len(stale)}) is listed in `results/kept-stale.json` with its reason."
+            "No complete `reproduce all` has been timed at the current code version yet: "
+            f"{len(stale)} of the {len(table_files())} committed results files are listed in "
+            "`results/kept-stale.json` with their reasons, the others were made by it."
         )
     b = load(path)
     files = b["files"]
