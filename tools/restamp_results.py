@@ -1,6 +1,7 @@
 """Carry results files made at an older commit to the current code version, where provably the same.
 
     python tools/restamp_results.py --made-at f960dc9            # results/ (then render_results.py)
+    python tools/restamp_results.py --made-at f960dc9 --cache runs/cache   # a result cache's records
 
 A results file records the version of the code that made it. That version was once the sha1 of the
 run sources' bytes; it is now :func:`~codigem_lab.experiments.cache.source_digest` of their syntax
@@ -52,8 +53,8 @@ def byte_version(sources: dict[str, str]) -> str:
     return h.hexdigest()[:12]
 
 
-def restamp(results: Path, commit: str, repo: Path = ROOT) -> list[Path]:
-    """Restamp every results JSON under ``results`` made by ``commit``'s run sources; the changed files."""
+def _versions(commit: str, repo: Path) -> tuple[str, str]:
+    """(``commit``'s byte version, the current version), refused unless their syntax trees agree."""
     sources = run_sources_at(commit, repo)
     old, now = byte_version(sources), code_version()
     if source_digest(sources) != now:
@@ -61,6 +62,25 @@ def restamp(results: Path, commit: str, repo: Path = ROOT) -> list[Path]:
             f"the run sources of {commit} differ from the checkout's in code, not only in "
             f"docstrings or layout: regenerate with `codigem-lab reproduce all` instead"
         )
+    return old, now
+
+
+def restamp_cache(cache: Path, commit: str, repo: Path = ROOT) -> list[Path]:
+    """Restamp the result cache's records (``<key>/record.json``) made by ``commit``'s run sources."""
+    old, now = _versions(commit, repo)
+    changed = []
+    for path in sorted(cache.glob("*/record.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("code_version") == old:
+            record["code_version"] = now
+            write_json(path, record)
+            changed.append(path)
+    return changed
+
+
+def restamp(results: Path, commit: str, repo: Path = ROOT) -> list[Path]:
+    """Restamp every results JSON under ``results`` made by ``commit``'s run sources; the changed files."""
+    old, now = _versions(commit, repo)
     changed = []
     for path in sorted(results.rglob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -82,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--made-at", required=True, help="the commit whose run sources made the files")
     ap.add_argument("--results", default=str(ROOT / "results"), help="folder of results files")
+    ap.add_argument("--cache", help="restamp this result cache's records instead of results files")
     args = ap.parse_args(argv)
-    changed = restamp(Path(args.results), args.made_at)
+    if args.cache:
+        changed = restamp_cache(Path(args.cache), args.made_at)
+    else:
+        changed = restamp(Path(args.results), args.made_at)
     for p in changed:
         print(f"restamped {p}")
     print(f"{len(changed)} file(s) restamped to code version {code_version()}")
