@@ -252,7 +252,9 @@ def test_restamp_carries_cache_records_of_a_commit_with_same_trees(tmp_path, mon
         (tmp_path / key).mkdir()
         (tmp_path / key / "record.json").write_text(json.dumps({"code_version": version}))
     assert tool.restamp_cache(tmp_path, "HEAD") == [tmp_path / "a" / "record.json"]
-    stamp = {k: json.loads((tmp_path / k / "record.json").read_text())["code_version"] for k in "ab"}
+    stamp = {
+        k: json.loads((tmp_path / k / "record.json").read_text())["code_version"] for k in "ab"
+    }
     assert stamp == {"a": code_version(), "b": "000000000000"}
     monkeypatch.setattr(tool, "code_version", lambda: "ffffffffffff")  # other code: refused
     (tmp_path / "a" / "record.json").write_text(json.dumps({"code_version": old}))
