@@ -25,7 +25,7 @@ from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, planning,
 from codigem_lab.experiments.registry import STUDIES, Study, StudyOutput
 from codigem_lab.experiments.studies import TIMING_EPOCHS
 from codigem_lab.experiments.table2 import parse_models
-from codigem_lab.options import add_options, values_from_args
+from codigem_lab.options import add_options, given_values, values_from_args
 from codigem_lab.paths import results_root
 
 #: Files remade at an older code version on purpose: results/kept-stale.json (file -> reason).
@@ -140,6 +140,15 @@ def results_plan(
         rel = made.parent.parent.relative_to(results)
         items.append(PlanItem(path, results, study, cfg, Path(out) / rel, doc))
     return items
+
+
+def plan_for(args: argparse.Namespace) -> list[PlanItem]:
+    """``reproduce all``'s plan: the committed files, with the flags given here replacing theirs."""
+    overrides = given_values(args, ExperimentConfig.OPTIONS)
+    if "seeds" in overrides:
+        overrides["seeds"] = tuple(range(args.seeds))
+    data = given_values(args, DataSpec.OPTIONS)
+    return results_plan(out=args.out, overrides=overrides, data=data)
 
 
 def _inside(b: PlanItem, a: PlanItem) -> bool:

@@ -91,17 +91,13 @@ BEYOND_NOTE = (
 )
 
 
-def format_mean_std(mean: float | None, std: float | None, digits: int = 4) -> str:
-    if mean is None or math.isnan(mean):
-        return "-"
-    if std is None or math.isnan(std):  # a single seed: no spread to show
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def mean_std_column(frame: pd.DataFrame, metric: str) -> list[str]:
-    """'mean ± std' strings from a frame's ``{metric}_mean`` and ``{metric}_std`` columns."""
-    return [format_mean_std(a, b) for a, b in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])]
+    """'mean ± std' strings from a frame's ``{metric}_mean`` and ``{metric}_std`` columns (the
+    mean alone for a single seed, no spread to show; '-' without a mean)."""
+    return [
+        "-" if _nan(a) else f"{a:.4f}" + ("" if _nan(b) else f" ± {b:.4f}")
+        for a, b in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])
+    ]
 
 
 def side_by_side(
