@@ -69,28 +69,22 @@ def cmd_claims(args) -> int:
 def cmd_reproduce(args) -> int:
     """One of the paper's tables or figures through the cache (as the study registry defines it);
     ``all``: every committed results file again."""
+    from codigem_lab import reproduce
     from codigem_lab.experiments.registry import STUDIES
-    from codigem_lab.reproduce import (
-        config_from_args,
-        plan_for,
-        plan_text,
-        report_text,
-        run_plan,
-        save_output,
-    )
 
     if args.what == "all":
-        items = plan_for(args)
-        print(plan_text(items, args.workers))
+        items = reproduce.plan_for(args)
+        print(reproduce.plan_text(items, args.workers))
         if not args.dry_run:
-            print(report_text(run_plan(items, args.workers, progress=not args.no_progress)))
+            report = reproduce.run_plan(items, args.workers, progress=not args.no_progress)
+            print(reproduce.report_text(report))
         return 0
     study = STUDIES[args.what]
-    cfg = config_from_args(args)
+    cfg = reproduce.config_from_args(args)
     out = study.execute(cfg)
     print(out.result.text())
     if not args.no_save:
-        paths = save_output(study, cfg, out, args.out)
+        paths = reproduce.save_output(study, cfg, out, args.out)
         print("saved: " + ", ".join(str(p) for p in paths))
     if args.json:
         print(out.result.json_line())
