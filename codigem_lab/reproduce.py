@@ -56,11 +56,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     values = values_from_args(args, ExperimentConfig.OPTIONS)
     values["seeds"] = tuple(range(args.seeds))
-    extra = {
-        o.dest: getattr(args, o.dest)
-        for o in STUDIES[args.what].options
-        if getattr(args, o.dest) is not None and getattr(args, o.dest) != o.default
-    }
+    own = given_values(args, STUDIES[args.what].options)
+    extra = {dest: value for dest, value in own.items() if value is not None}
     return ExperimentConfig(
         data_spec=DataSpec.from_args(args), progress=not args.no_progress, extra=extra, **values
     )

@@ -130,17 +130,6 @@ class Comparison:
     effect_per_seed: tuple[float, ...]
     method: str
 
-    def fields(self, metric: str = "R@50") -> dict:
-        """The JSON fields of a table row (``p_holm`` is added by :func:`add_holm`)."""
-        return {
-            f"effect_{metric}": self.effect,
-            "effect_ci": [self.ci_low, self.ci_high],
-            "p": self.p,
-            "p_method": self.method,
-            "effect_per_seed": list(self.effect_per_seed),
-            "users_per_seed": list(self.users),
-        }
-
 
 def compare_differences(per_seed: Sequence[np.ndarray], level: float = LEVEL) -> Comparison:
     """The comparison of docs/statistics.md from per-user paired differences (model - reference),
@@ -200,10 +189,18 @@ def compare(
 
 
 def comparison_fields(cmp: Comparison | None, metric: str = "R@50") -> dict:
-    """A table row's comparison fields; None in each where the row is the reference itself."""
-    if cmp is not None:
-        return cmp.fields(metric)
-    return {f"effect_{metric}": None, "effect_ci": None, "p": None, "p_method": None}
+    """A table row's comparison fields (``p_holm`` is added by :func:`add_holm`); None in each
+    where the row is the reference itself."""
+    if cmp is None:
+        return {f"effect_{metric}": None, "effect_ci": None, "p": None, "p_method": None}
+    return {
+        f"effect_{metric}": cmp.effect,
+        "effect_ci": [cmp.ci_low, cmp.ci_high],
+        "p": cmp.p,
+        "p_method": cmp.method,
+        "effect_per_seed": list(cmp.effect_per_seed),
+        "users_per_seed": list(cmp.users),
+    }
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:

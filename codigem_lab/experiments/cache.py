@@ -235,9 +235,7 @@ class ResultCache:
     def records(self) -> list[RunRecord]:
         """Every finished, readable record under the root."""
         out = []
-        if not self.root.exists():
-            return out
-        for p in sorted(self.root.iterdir()):
+        for p in sorted(self.root.iterdir()) if self.root.exists() else []:
             if (p / RECORD).exists():
                 try:
                     out.append(self._read(p))
