@@ -25,8 +25,7 @@ from pathlib import Path
 import torch
 
 from codigem_lab.cli import build_parser
-from codigem_lab.cli_reproduce import plan_for
-from codigem_lab.reproduce import estimate, report_text, run_plan
+from codigem_lab.reproduce import estimate, plan_for, report_text, run_plan
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -66,10 +66,94 @@ def cmd_claims(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    """One of the paper's tables or figures through the cache (as the study registry defines it);
+    ``all``: every committed results file again."""
+    from codigem_lab import reproduce
+    from codigem_lab.experiments.registry import STUDIES
+
+    if args.what == "all":
+        items = reproduce.plan_for(args)
+        print(reproduce.plan_text(items, args.workers))
+        if not args.dry_run:
+            report = reproduce.run_plan(items, args.workers, progress=not args.no_progress)
+            print(reproduce.report_text(report))
+        return 0
+    study = STUDIES[args.what]
+    cfg = reproduce.config_from_args(args)
+    out = study.execute(cfg)
+    print(out.result.text())
+    if not args.no_save:
+        paths = reproduce.save_output(study, cfg, out, args.out)
+        print("saved: " + ", ".join(str(p) for p in paths))
+    if args.json:
+        print(out.result.json_line())
+    return 0
+
+
+#: ``explore``'s flags, generated from ExploreSetting (``--preset`` is CODIGEM's preset here,
+#: ``--data-preset`` the preprocessing); a flag not given leaves the setting's default.
+EXPLORE_SKIP = ("split_seed", "patience", "batch_size")
+
+
+def cmd_explore(args) -> int:
+    """The live explorer's computation for one setting, from the shell: CODIGEM trained through
+    the result cache, one user's top 10 beside Pop's and Item-KNN's."""
+    import dataclasses
+
+    from codigem_lab.data.spec import resolve_data
+    from codigem_lab.experiments.explore import ExploreSetting, data_fields, explore, render_text
+    from codigem_lab.options import config_options, given_values
+
+    s = ExploreSetting(**given_values(args, config_options(ExploreSetting, skip=EXPLORE_SKIP)))
+    # the data as the notebooks get it: the cache or the registry, else synthetic with its banner
+    data = resolve_data(
+        s.dataset, s.source, s.data_preset, progress=not args.no_progress, seed=s.split_seed,
+        max_users=s.max_users,
+    )  # fmt: skip
+    if data.banner and s.dataset != "synthetic":
+        print(f"{s.dataset} is not available: {data.banner}")
+    setting = dataclasses.replace(s, **data_fields(data))
+    print(f"explore {setting.label()} on {setting.dataset} (cached settings return at once)")
+    result = explore(setting, cache=args.cache_root, progress=not args.no_progress)
+    print(render_text(result))
+    if args.json:
+        print(json_line(result.to_json()))
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    """A finished run's top-k items for one user, by title."""
+    from codigem_lab.errors import ConfigError
+    from codigem_lab.report import item_name
+    from codigem_lab.saved import open_run
+
+    if args.k < 1:
+        raise ConfigError(f"--k must be at least 1, got {args.k}")
+    run = open_run(args.run_dir)
+    top = run.recommend(args.user, args.k)
+    titles = run.spec.data.titles()
+    top["title"] = [item_name(i, titles) for i in top["item"]]
+    es, row = run.user_row(args.user)
+    print(
+        f"top {len(top)} for user {args.user} ({es.fold_in[row].nnz} fold-in items excluded) "
+        f"from {run.spec.model} in {args.run_dir}:"
+    )
+    for r in top.itertuples():
+        print(f"{r.rank:>3}. {r.title}  (item {r.item}, score {r.score:.4g})")
+    if args.json:
+        items = [{"rank": int(r.rank), "item": int(r.item), "title": r.title, "score": float(r.score)}
+                 for r in top.itertuples()]  # fmt: skip
+        print(json_line({"user": args.user, "items": items}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from codigem_lab import cli_explore, cli_recommend, cli_reproduce, cli_train
+    from codigem_lab import cli_train
     from codigem_lab.data.spec import DataSpec
-    from codigem_lab.options import add_options
+    from codigem_lab.experiments.explore import ExploreSetting
+    from codigem_lab.options import add_options, config_options
+    from codigem_lab.reproduce import add_arguments
 
     parser = argparse.ArgumentParser(prog="codigem-lab", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -111,9 +195,37 @@ def build_parser() -> argparse.ArgumentParser:
     claims.set_defaults(func=cmd_claims)
 
     cli_train.register(sub)
-    cli_reproduce.register(sub)
-    cli_explore.register(sub)
-    cli_recommend.register(sub)
+
+    rep = sub.add_parser(
+        "reproduce", help="rerun one of the paper's tables/figures (results are cached), or all"
+    )
+    add_arguments(rep)
+    rep.set_defaults(func=cmd_reproduce)
+
+    ex = sub.add_parser(
+        "explore",
+        help="train one (beta, T) setting of CODIGEM (cached) and show a user's top 10 vs Pop/Item-KNN",
+    )
+    add_options(ex, config_options(ExploreSetting, skip=EXPLORE_SKIP))
+    ex.add_argument("--cache-root", default=None, help="result cache (default: runs/cache)")
+    ex.add_argument("--no-progress", action="store_true")
+    ex.add_argument("--json", action="store_true", help="end with one JSON line")
+    ex.set_defaults(func=cmd_explore)
+
+    rec = sub.add_parser(
+        "recommend", help="top-k items for one user from a run folder (its best.pt, or a refit)"
+    )
+    rec.add_argument("run_dir", help="a folder `train` wrote, or a result-cache entry")
+    rec.add_argument(
+        "--user",
+        type=int,
+        required=True,
+        help="original user id: a test or validation user of the run's split "
+        "(the index of RUN/test_per_user.csv lists the test users)",
+    )
+    rec.add_argument("--k", type=int, default=10, help="how many items (default 10)")
+    rec.add_argument("--json", action="store_true", help="end with one JSON line of the items")
+    rec.set_defaults(func=cmd_recommend)
     return parser
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.errors import ConfigError
-from codigem_lab.options import Option, add_options, given_values
+from codigem_lab.options import Option, add_options, given_values, values_from_args
 from codigem_lab.report import format_table, json_line
 
 #: The columns ``train`` and ``evaluate`` print (and ``--json``): accuracy, then beyond accuracy
@@ -72,7 +72,7 @@ def spec_from_args(args: argparse.Namespace):
     """The RunSpec a ``train`` command line describes."""
     from codigem_lab.data.spec import DataSpec
     from codigem_lab.models import model_class
-    from codigem_lab.runs import RunSpec
+    from codigem_lab.runs import TRAIN_OPTIONS, RunSpec
     from codigem_lab.train import TrainConfig
 
     split_seed = args.seed if args.split_seed is None else args.split_seed
@@ -91,17 +91,9 @@ def spec_from_args(args: argparse.Namespace):
     for key in ("lr", "optimizer", "batch_size"):
         if getattr(args, key) is not None:
             own[key] = getattr(args, key)
-    train = TrainConfig(
-        **own,
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        seed=args.seed,
-        device=args.device,
-        progress=not args.no_progress,
-        eval_batch_size=args.eval_batch_size,
-        recall_definition=args.recall_definition,
-        precision=args.precision,
-    )
+    own |= values_from_args(args, [o for o in TRAIN_OPTIONS if o.dest != "split_seed"])
+    own |= {"seed": args.seed, "progress": not args.no_progress}
+    train = TrainConfig(**own, eval_batch_size=args.eval_batch_size)
     return RunSpec(data=data, model=args.model, variant=variant, params=params, train=train)
 
 

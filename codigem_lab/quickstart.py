@@ -42,15 +42,15 @@ def run_quickstart(data: DataSpec, epochs: int = 20, progress: bool = True) -> Q
         "",
     ]
     evaluator = Evaluator(split)
-    rows = {}
-    rows["Pop"] = evaluator.evaluate(Pop().fit(split), "test").metrics
-    rows["Item-KNN"] = evaluator.evaluate(ItemKNN().fit(split), "test").metrics
+    baselines = {"Pop": Pop(), "Item-KNN": ItemKNN()}
+    rows = {name: evaluator.evaluate(m.fit(split), "test").metrics for name, m in baselines.items()}
     # both presets: the released code's raw 0/1 inputs learn much faster than the paper's [-1, 1]
     train = TrainConfig(max_epochs=epochs, patience=epochs, seed=0, progress=progress)
     models = {v: CODIGEMRecommender(v, train).fit(split) for v in ("released", "paper")}
     for variant, model in models.items():
-        result = model.result
-        rows[f"CODIGEM ({variant} preset, {result.epochs} epochs)"] = result.test.metrics
+        rows[f"CODIGEM ({variant} preset, {model.result.epochs} epochs)"] = (
+            model.result.test.metrics
+        )
     table = pd.DataFrame(rows).T[["R@20", "R@50", "N@20", "N@50"]]
     lines += ["Test metrics (Recall@K = hits / min(K, #targets)):", format_table(table), ""]
 

@@ -25,7 +25,7 @@ from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, planning,
 from codigem_lab.experiments.registry import STUDIES, Study, StudyOutput
 from codigem_lab.experiments.studies import TIMING_EPOCHS
 from codigem_lab.experiments.table2 import parse_models
-from codigem_lab.options import add_options, values_from_args
+from codigem_lab.options import add_options, given_values, values_from_args
 from codigem_lab.paths import results_root
 
 #: Files remade at an older code version on purpose: results/kept-stale.json (file -> reason).
@@ -56,11 +56,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     values = values_from_args(args, ExperimentConfig.OPTIONS)
     values["seeds"] = tuple(range(args.seeds))
-    extra = {
-        o.dest: getattr(args, o.dest)
-        for o in STUDIES[args.what].options
-        if getattr(args, o.dest) is not None and getattr(args, o.dest) != o.default
-    }
+    own = given_values(args, STUDIES[args.what].options)
+    extra = {dest: value for dest, value in own.items() if value is not None}
     return ExperimentConfig(
         data_spec=DataSpec.from_args(args), progress=not args.no_progress, extra=extra, **values
     )
@@ -140,6 +137,15 @@ def results_plan(
         rel = made.parent.parent.relative_to(results)
         items.append(PlanItem(path, results, study, cfg, Path(out) / rel, doc))
     return items
+
+
+def plan_for(args: argparse.Namespace) -> list[PlanItem]:
+    """``reproduce all``'s plan: the committed files, with the flags given here replacing theirs."""
+    overrides = given_values(args, ExperimentConfig.OPTIONS)
+    if "seeds" in overrides:
+        overrides["seeds"] = tuple(range(args.seeds))
+    data = given_values(args, DataSpec.OPTIONS)
+    return results_plan(out=args.out, overrides=overrides, data=data)
 
 
 def _inside(b: PlanItem, a: PlanItem) -> bool:

@@ -52,13 +52,8 @@ class SavedRun:
         masked = torch.from_numpy(es.mask[row].toarray()[0] > 0)
         scores = scores.float().cpu()[0].masked_fill(masked, float("-inf"))
         top = torch.topk(scores, min(k, int(torch.isfinite(scores).sum())))
-        return pd.DataFrame(
-            {
-                "rank": np.arange(1, len(top.indices) + 1),
-                "item": self.split.items[top.indices.numpy()],
-                "score": top.values.numpy(),
-            }
-        )
+        rank, items = np.arange(1, len(top.indices) + 1), self.split.items[top.indices.numpy()]
+        return pd.DataFrame({"rank": rank, "item": items, "score": top.values.numpy()})
 
 
 def open_run(path: str | os.PathLike) -> SavedRun:

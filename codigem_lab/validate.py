@@ -48,13 +48,13 @@ def check_range(
     if not inside:
         lo = f"({low}" if open_low else f"[{low}"
         hi = "inf)" if high is None else (f"{high})" if open_high else f"{high}]")
-        left = f"{low} {'<' if open_low else '<='} " if high is not None else ""
-        right = (
-            f" {'<' if open_high else '<='} {high}"
-            if high is not None
-            else f" {'>' if open_low else '>='} {low}"
-        )
-        _fail(name, value, f"in {lo}, {hi}, i.e. {left}{name}{right}", hint, wrong_type=not ok)
+        if high is None:
+            between = f"{name} {'>' if open_low else '>='} {low}"
+        else:
+            between = (
+                f"{low} {'<' if open_low else '<='} {name} {'<' if open_high else '<='} {high}"
+            )
+        _fail(name, value, f"in {lo}, {hi}, i.e. {between}", hint, wrong_type=not ok)
     return value  # type: ignore[return-value]
 
 

@@ -163,7 +163,7 @@ def test_quickstart_offline(capsys):
 
 def _reproduce_config(*words):
     from codigem_lab.cli import build_parser
-    from codigem_lab.cli_reproduce import config_from_args
+    from codigem_lab.reproduce import config_from_args
 
     return config_from_args(build_parser().parse_args(["reproduce", "table2", *words]))
 

@@ -8,10 +8,10 @@ import pytest
 from course.settings import experiment_config
 
 from codigem_lab.cli import build_parser
-from codigem_lab.cli_reproduce import config_from_args
 from codigem_lab.data import DataSpec
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.registry import STUDIES, get_study
+from codigem_lab.reproduce import config_from_args
 from codigem_lab.viz.study_figures import FIGURES
 
 

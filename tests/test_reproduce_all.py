@@ -15,7 +15,12 @@ import pytest
 from codigem_lab.cli import main
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
-from codigem_lab.experiments.aggregate import PER_USER_KEYS, compare_differences, t_interval
+from codigem_lab.experiments.aggregate import (
+    PER_USER_KEYS,
+    compare_differences,
+    comparison_fields,
+    t_interval,
+)
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study
 from codigem_lab.experiments.tables import TableResult
@@ -200,7 +205,7 @@ def recompute_rows(per_user: pd.DataFrame, metric: str | None = None) -> list[di
                 b = other[other["seed"] == seed].set_index("user")[[metric]]
                 j = a.set_index("user")[[metric]].join(b, how="inner", rsuffix="_b").dropna()
                 diffs.append((j[metric] - j[f"{metric}_b"]).to_numpy())
-            row.update(compare_differences(diffs).fields(metric))
+            row.update(comparison_fields(compare_differences(diffs), metric))
         rows.append(row)
     return rows
 

@@ -222,7 +222,7 @@ def test_plot_model_convergence_one_curve_per_model():
 # ------------------------------------------------------------- settings shared with the CLI
 def _cli_config(command: str) -> ExperimentConfig:
     from codigem_lab.cli import build_parser
-    from codigem_lab.cli_reproduce import config_from_args
+    from codigem_lab.reproduce import config_from_args
 
     argv = shlex.split(command)[1:]  # drop "codigem-lab"
     return config_from_args(build_parser().parse_args(argv))

@@ -91,17 +91,13 @@ BEYOND_NOTE = (
 )
 
 
-def format_mean_std(mean: float | None, std: float | None, digits: int = 4) -> str:
-    if mean is None or math.isnan(mean):
-        return "-"
-    if std is None or math.isnan(std):  # a single seed: no spread to show
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def mean_std_column(frame: pd.DataFrame, metric: str) -> list[str]:
-    """'mean ± std' strings from a frame's ``{metric}_mean`` and ``{metric}_std`` columns."""
-    return [format_mean_std(a, b) for a, b in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])]
+    """'mean ± std' strings from a frame's ``{metric}_mean`` and ``{metric}_std`` columns (the
+    mean alone for a single seed, no spread to show; '-' without a mean)."""
+    return [
+        "-" if _nan(a) else f"{a:.4f}" + ("" if _nan(b) else f" ± {b:.4f}")
+        for a, b in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])
+    ]
 
 
 def side_by_side(
@@ -133,17 +129,6 @@ class Comparison:
     users: tuple[int, ...]
     effect_per_seed: tuple[float, ...]
     method: str
-
-    def fields(self, metric: str = "R@50") -> dict:
-        """The JSON fields of a table row (``p_holm`` is added by :func:`add_holm`)."""
-        return {
-            f"effect_{metric}": self.effect,
-            "effect_ci": [self.ci_low, self.ci_high],
-            "p": self.p,
-            "p_method": self.method,
-            "effect_per_seed": list(self.effect_per_seed),
-            "users_per_seed": list(self.users),
-        }
 
 
 def compare_differences(per_seed: Sequence[np.ndarray], level: float = LEVEL) -> Comparison:
@@ -204,10 +189,18 @@ def compare(
 
 
 def comparison_fields(cmp: Comparison | None, metric: str = "R@50") -> dict:
-    """A table row's comparison fields; None in each where the row is the reference itself."""
-    if cmp is not None:
-        return cmp.fields(metric)
-    return {f"effect_{metric}": None, "effect_ci": None, "p": None, "p_method": None}
+    """A table row's comparison fields (``p_holm`` is added by :func:`add_holm`); None in each
+    where the row is the reference itself."""
+    if cmp is None:
+        return {f"effect_{metric}": None, "effect_ci": None, "p": None, "p_method": None}
+    return {
+        f"effect_{metric}": cmp.effect,
+        "effect_ci": [cmp.ci_low, cmp.ci_high],
+        "p": cmp.p,
+        "p_method": cmp.method,
+        "effect_per_seed": list(cmp.effect_per_seed),
+        "users_per_seed": list(cmp.users),
+    }
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:

@@ -86,25 +86,6 @@ class RunRecord:
         p = self.path / "history.csv"
         return pd.read_csv(p) if p.exists() else None
 
-    def row(self) -> dict:
-        """A flat dict for a results DataFrame."""
-        s = self.spec
-        out = {
-            "model": s.model,
-            "variant": s.variant,
-            "dataset": s.data.dataset,
-            "preset": s.data.preset,
-            "protocol": s.data.protocol,
-            "seed": s.train.seed,
-            "recall_definition": self.recall_definition,
-            "params": json.dumps(s.params, sort_keys=True),
-            "key": self.key or s.key(),
-        }
-        out.update({f"valid_{k}": v for k, v in self.valid.items()})
-        out.update(self.test)
-        out.update({k: v for k, v in self.summary.items() if k not in self.test})
-        return out
-
 
 class CorruptEntry(Exception):
     """A cache entry that exists but cannot be trusted."""
@@ -134,11 +115,6 @@ class ResultCache:
         self._told_best = False  # the note on kept checkpoints is printed once per cache
         self.stale_notes: list[str] = []
 
-    def _note_stale(self, note: str) -> None:
-        if note not in self.stale_notes:
-            self.stale_notes.append(note)
-            print(note)
-
     def path(self, spec: RunSpec) -> Path:
         return self.root / spec.key()
 
@@ -156,14 +132,13 @@ class ResultCache:
             return None
         if record.code_version != code_version():
             what = f"cache entry {path.name} ({run_label(spec)}) was made by code {record.code_version}"
+            kept, note = "used as it is (--keep-stale)", f"note: {what}, this is {code_version()}: "
+            note += kept if self.keep_stale else "re-running it (--keep-stale uses it)"
+            if note not in self.stale_notes:
+                self.stale_notes.append(note)
+                print(note)
             if not self.keep_stale:
-                self._note_stale(
-                    f"note: {what}, this is {code_version()}: re-running it (--keep-stale uses it)"
-                )
                 return None
-            self._note_stale(
-                f"note: {what}, this is {code_version()}: used as it is (--keep-stale)"
-            )
         return record
 
     def _read(self, path: Path) -> RunRecord:
@@ -188,16 +163,6 @@ class ResultCache:
 
     def lock_path(self, spec: RunSpec) -> Path:
         return self.root / f"{spec.key()}.lock"
-
-    def is_busy(self, spec: RunSpec) -> bool:
-        """Whether another process holds the run's lock right now."""
-        lock = FileLock(self.lock_path(spec), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            return True
-        lock.release()
-        return False
 
     def run(self, spec: RunSpec, keep_checkpoints: bool = False) -> RunRecord:
         """Return the cached record for ``spec``, or train it (resuming a partial run) and store it
@@ -246,16 +211,9 @@ class ResultCache:
             (path / "last.pt").unlink(missing_ok=True)
             self._keep_best(path / "best.pt")
         write_json(path / RECORD, record)
+        rdef, version = spec.train.recall_definition, code_version()
         return RunRecord(
-            spec,
-            out.valid,
-            out.test,
-            out.summary,
-            spec.train.recall_definition,
-            path,
-            False,
-            code_version(),
-            path.name,
+            spec, out.valid, out.test, out.summary, rdef, path, False, version, path.name
         )
 
     def _keep_best(self, best: Path) -> None:
@@ -277,19 +235,13 @@ class ResultCache:
     def records(self) -> list[RunRecord]:
         """Every finished, readable record under the root."""
         out = []
-        if not self.root.exists():
-            return out
-        for p in sorted(self.root.iterdir()):
+        for p in sorted(self.root.iterdir()) if self.root.exists() else []:
             if (p / RECORD).exists():
                 try:
                     out.append(self._read(p))
                 except CorruptEntry as exc:
                     log.warning("skipping corrupt cache entry %s: %s", p, exc)
         return out
-
-    def to_frame(self) -> pd.DataFrame:
-        """All finished runs as one DataFrame (one row per run)."""
-        return pd.DataFrame([r.row() for r in self.records()])
 
 
 def run_label(spec: RunSpec) -> str:

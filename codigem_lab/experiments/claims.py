@@ -380,9 +380,6 @@ class Spec:
     files: tuple[tuple[str, ...], ...]
     args: dict = field(default_factory=dict)
 
-    def build(self, *docs: dict) -> list[Contrast]:
-        return BUILDERS[self.test](*docs, **self.args)
-
 
 TESTS = (outperform, variants, sweep, cost_slope, efficiency, epochs, vs_reference, protocol_fit)
 BUILDERS = {f.__name__: f for f in TESTS}  # the builders a claim's ``test`` may name
@@ -428,7 +425,7 @@ def ledger(root: Path | None = None) -> list[Claim]:
     for s in SPECS:
         for files in s.files:
             docs = [_load(root, f) for f in files]
-            contrasts = s.build(*docs)
+            contrasts = BUILDERS[s.test](*docs, **s.args)
             if contrasts:
                 files_ = tuple(d["_file"] for d in docs)
                 commands = tuple(d["command"] for d in docs)
