@@ -120,22 +120,22 @@ def default_groups(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]
     return groups
 
 
+def _grads(output: Tensor, params: list[nn.Parameter]) -> list[Tensor | None]:
+    """The gradient of the scalar ``output`` for each of ``params`` (None where it has none)."""
+    if not output.requires_grad:
+        return [None] * len(params)
+    return list(torch.autograd.grad(output, params, retain_graph=True, allow_unused=True))
+
+
 def _reach(
     output: Tensor, groups: Mapping[str, list[tuple[str, nn.Parameter]]]
 ) -> tuple[frozenset[str], dict[str, float]]:
     """Groups with a non-zero gradient of the scalar ``output``, and each group's gradient norm."""
-    if not output.requires_grad:
-        return frozenset(), {g: 0.0 for g in groups}
-    params = [p for members in groups.values() for _, p in members]
-    grads = torch.autograd.grad(output, params, retain_graph=True, allow_unused=True)
-    norms, i = {}, 0
+    grads = iter(_grads(output, [p for members in groups.values() for _, p in members]))
+    norms = {}
     for g, members in groups.items():
-        sq = 0.0
-        for _ in members:
-            if grads[i] is not None:
-                sq += float(grads[i].detach().double().pow(2).sum())
-            i += 1
-        norms[g] = sq**0.5
+        found = [d for _, d in zip(members, grads) if d is not None]
+        norms[g] = sum(float(d.double().pow(2).sum()) for d in found) ** 0.5
     return frozenset(g for g, n in norms.items() if n > 0.0), norms
 
 
@@ -146,11 +146,15 @@ def _projection(scores: Tensor, seed: int) -> Tensor:
     return (scores * w).sum()
 
 
+def _with_grad(module: nn.Module, method: str, *args, **kwargs) -> Tensor:
+    """``module.<method>(...)`` with autograd on: the module's own code, undecorated."""
+    with torch.enable_grad():
+        return inspect.unwrap(getattr(type(module), method))(module, *args, **kwargs)
+
+
 def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -> Tensor:
     """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated."""
-    fn = inspect.unwrap(type(model).score)
-    with torch.enable_grad():
-        out = fn(model, x, mode=mode)
+    out = _with_grad(model, "score", x, mode=mode)
     if not out.requires_grad:
         raise RuntimeError(
             "CODIGEM.score produced no autograd graph even when undecorated; the gradient-flow "
@@ -159,7 +163,9 @@ def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -
     return out
 
 
-def _random_clicks(batch: int, n_items: int, seed: int, dtype=torch.float64) -> Tensor:
+def _random_clicks(
+    batch: int, n_items: int, seed: int, dtype: torch.dtype = torch.float64
+) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(batch, n_items, generator=gen) < 0.3).to(dtype)
     x[:, 0] = 1.0  # every row has at least one click
@@ -186,20 +192,23 @@ def _build(config: CODIGEMConfig, seed: int) -> CODIGEM:
     return CODIGEM(config).double()
 
 
+def _preset(config: CODIGEMConfig | CODIGEM | str, score_mode: str) -> CODIGEMConfig | CODIGEM:
+    """``config`` with a preset name read at probe size; ``score_mode`` checked."""
+    check_choice("score_mode", score_mode, SCORE_MODES)
+    return CODIGEMConfig.preset(config, n_items=PROBE_ITEMS) if isinstance(config, str) else config
+
+
 @_one_thread
 def audit_codigem(
     config: CODIGEMConfig | CODIGEM | str,
     score_mode: str = "decoder",
     *,
     seed: int = 0,
-    probe: bool = True,
     x: Tensor | None = None,
 ) -> GradientFlowReport:
     """The gradient-flow report of a CODIGEM config, preset or built model under ``score_mode``; a
-    config is audited at probe size (``probe``), in float64, on ``x`` or a seeded random batch."""
-    check_choice("score_mode", score_mode, SCORE_MODES)
-    if isinstance(config, str):
-        config = CODIGEMConfig.preset(config, n_items=PROBE_ITEMS)
+    config is audited at probe size, in float64, on ``x`` or a seeded random batch."""
+    config = _preset(config, score_mode)
     if isinstance(config, CODIGEM):
         model = config
         config = model.config
@@ -208,7 +217,7 @@ def audit_codigem(
             raise ConfigError(
                 f"audit_codigem needs a CODIGEMConfig or CODIGEM; got {type(config).__name__}"
             )
-        model = _build(probe_config(config) if probe else config, seed)
+        model = _build(probe_config(config), seed)
     if x is None:
         x = _random_clicks(PROBE_BATCH, model.config.n_items, seed, model._dtype())
     groups = default_groups(model)
@@ -219,9 +228,7 @@ def audit_codigem(
         # each term is back-propagated on its own, unweighted: the KL weight cannot matter here
         terms = model(x, generator=torch.Generator().manual_seed(seed))
         named = codigem_terms(terms)
-        term_reach, term_norms = {}, {}
-        for name, value in named.items():
-            term_reach[name], term_norms[name] = _reach(value, groups)
+        reach = {name: _reach(value, groups) for name, value in named.items()}
         scores = codigem_scores_with_grad(model, x[: min(len(x), PROBE_BATCH)], score_mode)
         ranking_reach, ranking_norms = _reach(_projection(scores, seed), groups)
     finally:
@@ -240,9 +247,9 @@ def audit_codigem(
         model=_describe_codigem(model.config),
         score_mode=score_mode,
         groups=tuple(groups),
-        term_reach=term_reach,
+        term_reach={name: r for name, (r, _) in reach.items()},
         ranking_reach=ranking_reach,
-        term_norms=term_norms,
+        term_norms={name: n for name, (_, n) in reach.items()},
         ranking_norms=ranking_norms,
         term_weights=weights,
         config=config,
@@ -294,18 +301,11 @@ def _term_grads(
         x, generator=torch.Generator().manual_seed(seed), kl_weight=model.config.kl_weight(step)
     )
     named = codigem_terms(terms) if terms_too else {}
-    params = list(model.named_parameters())
+    names, params = zip(*model.named_parameters(), strict=True)
     values, grads = {}, {}
     for t, v in [*named.items(), ("loss", terms.loss)]:
         values[t] = v.detach()
-        if v.requires_grad:
-            g = torch.autograd.grad(v, [p for _, p in params], retain_graph=True, allow_unused=True)
-        else:
-            g = [None] * len(params)
-        grads[t] = {
-            n: (gi.detach() if gi is not None else None)
-            for (n, _), gi in zip(params, g, strict=True)
-        }
+        grads[t] = dict(zip(names, _grads(v, list(params)), strict=True))
     return values, grads, terms.kl_weight
 
 
@@ -319,17 +319,13 @@ def variant_effect(
 ) -> VariantEffect:
     """Compare the variant ``config + overrides`` with ``config`` on one probe batch: same seed
     (init differences show), then the base weights, batch and noise, at each :data:`PROBE_STEPS`."""
-    check_choice("score_mode", score_mode, SCORE_MODES)
-    if isinstance(config, str):
-        config = CODIGEMConfig.preset(config, n_items=PROBE_ITEMS)
-    base_cfg = probe_config(config)
+    base_cfg = probe_config(_preset(config, score_mode))
     var_cfg = dataclasses.replace(base_cfg, **dict(overrides))
     base, var = _build(base_cfg, seed), _build(var_cfg, seed)
     groups = default_groups(base)
     group_of = {n: g for g, members in groups.items() for n, _ in members}
-    shapes_b = {n: p.shape for n, p in base.named_parameters()}
-    shapes_v = {n: p.shape for n, p in var.named_parameters()}
-    if shapes_b != shapes_v:
+    shapes = [{n: p.shape for n, p in m.named_parameters()} for m in (base, var)]
+    if shapes[0] != shapes[1]:
         return VariantEffect(
             dict(overrides), score_mode, ("*",), tuple(groups), tuple(groups), True, True
         )
@@ -349,7 +345,8 @@ def variant_effect(
         vb, gb, wb = _term_grads(base, x, seed, step, terms_too=k == 0)
         vv, gv, wv = _term_grads(var, x, seed, step, terms_too=k == 0)
         if k == 0:
-            kl_terms = {t for t in vb if t not in ("reconstruction", "loss")}
+            order = list(vb)  # eq (9)'s order, then "loss"
+            kl_terms = {t for t in order if t not in ("reconstruction", "loss")}
         if wb != wv:  # the variant weights the KL terms differently at this step
             changed_terms |= kl_terms
         if set(vb) != set(vv):  # T differs: different terms
@@ -363,7 +360,6 @@ def variant_effect(
         }
     sb = codigem_scores_with_grad(base, x, score_mode).detach()
     sv = codigem_scores_with_grad(var, x, score_mode).detach()
-    order = list(codigem_terms(base(x, generator=torch.Generator().manual_seed(seed))))
     return VariantEffect(
         overrides=dict(overrides),
         score_mode=score_mode,
@@ -433,17 +429,11 @@ def explain_variant(
         if effect.changes_nothing:
             why = "it changes no loss term, gradient, initial value or score at all"
         else:
-            what = []
-            if effect.changed_terms:
-                what.append(f"loss terms {_names(effect.changed_terms)}")
-            if effect.changed_init:
-                what.append(f"the init of {_names(effect.changed_init)}")
+            what = [f"loss terms {_names(effect.changed_terms)}"] if effect.changed_terms else []
+            what += [f"the init of {_names(effect.changed_init)}"] if effect.changed_init else []
+            reached = [report.term_reach.get(t, frozenset()) for t in effect.changed_terms]
             touched = report.ordered(
-                set(effect.changed_gradients)
-                | set(effect.changed_init)
-                | set().union(
-                    *(report.term_reach.get(t, frozenset()) for t in effect.changed_terms)
-                )
+                {*effect.changed_gradients, *effect.changed_init}.union(*reached)
             )
             why = (
                 f"it changes {' and '.join(what)}, which reach only {_names(touched)}, while the "
@@ -453,7 +443,12 @@ def explain_variant(
     return f"{label} can change the ranking under {mode}: {'; '.join(reasons)}."
 
 
-def variant_effects(config, variants, score_mode, seed):
+def variant_effects(
+    config: CODIGEMConfig | str,
+    variants: Mapping[str, Mapping[str, object]],
+    score_mode: str = "decoder",
+    seed: int = 0,
+) -> tuple[GradientFlowReport, dict[str, VariantEffect]]:
     """The audit report of ``config`` and each variant's effect (the base model, without
     overrides, is the reference and is skipped)."""
     report = audit_codigem(config, score_mode, seed=seed)
@@ -485,19 +480,13 @@ def unaffected_variants(
     }
 
 
-def _batch_from(split_or_batch, batch: int, dtype=torch.float32) -> Tensor:
-    import scipy.sparse as sp
-
-    data = getattr(split_or_batch, "train", split_or_batch)
-    if sp.issparse(data):
-        data = data[:batch].toarray()
-    if isinstance(data, np.ndarray):
-        data = torch.from_numpy(np.asarray(data[:batch]))
-    if not isinstance(data, Tensor):
+def _batch(split, batch: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The first ``batch`` training users of ``split``, dense."""
+    if not hasattr(split, "train"):
         raise ConfigError(
-            f"need a Split, a sparse/dense user-item matrix or a tensor; got {type(split_or_batch).__name__}"
+            f"a model is audited on a Split's training users; got {type(split).__name__}"
         )
-    return data[:batch].to(dtype)
+    return torch.from_numpy(split.train[:batch].toarray()).to(dtype)
 
 
 def _needs_rows(module: nn.Module) -> bool:
@@ -509,44 +498,38 @@ def _needs_rows(module: nn.Module) -> bool:
 @_one_thread
 def audit_recommender(
     recommender_or_module,
-    split_or_batch,
+    split,
     score_mode: str | None = None,
     *,
     seed: int = 0,
     batch: int = PROBE_BATCH,
     groups: Callable[[nn.Module], dict] | None = None,
 ) -> GradientFlowReport:
-    """The gradient-flow report of any trainable recommender, module or CODIGEM (then term by term,
-    via :func:`audit_codigem`); other modules expose one loss term, ``loss``."""
+    """The gradient-flow report of any trainable recommender, module or CODIGEM on ``split`` (a
+    CODIGEM term by term, via :func:`audit_codigem`); other modules expose one loss term, ``loss``."""
     from codigem_lab.codigem import CODIGEMModule, CODIGEMRecommender
 
     obj = recommender_or_module
     if isinstance(obj, CODIGEMRecommender):
-        n_items = getattr(split_or_batch, "n_items", None)
-        if n_items is None:
-            n_items = _batch_from(split_or_batch, 1).shape[1]
-        cfg = CODIGEMConfig.preset(obj.variant, n_items=n_items, **obj.overrides)
+        cfg = CODIGEMConfig.preset(obj.variant, n_items=_batch(split, 1).shape[1], **obj.overrides)
         return audit_codigem(cfg, score_mode or obj.score_mode, seed=seed)
     if isinstance(obj, CODIGEMModule | CODIGEM):
         model = obj.model if isinstance(obj, CODIGEMModule) else obj
-        own_mode = obj.score_mode if isinstance(obj, CODIGEMModule) else "decoder"
-        x = None if split_or_batch is None else _batch_from(split_or_batch, batch, model._dtype())
-        return audit_codigem(model, score_mode or own_mode, seed=seed, x=x)
+        mode = score_mode or getattr(obj, "score_mode", "decoder")
+        return audit_codigem(model, mode, seed=seed, x=_batch(split, batch, model._dtype()))
 
     if hasattr(obj, "build") and not isinstance(obj, nn.Module):
-        if not hasattr(split_or_batch, "train"):
-            raise ConfigError("a recommender builds its module for a Split; pass the Split")
+        x = _batch(split, batch)
         torch.manual_seed(seed)
-        module = obj.build(split_or_batch)
+        module = obj.build(split)
         name = getattr(obj, "name", type(obj).__name__)
     elif isinstance(obj, nn.Module) and hasattr(obj, "loss") and hasattr(obj, "scores"):
-        module, name = obj, type(obj).__name__
+        x, module, name = _batch(split, batch), obj, type(obj).__name__
     else:
         raise ConfigError(
             f"cannot audit {type(obj).__name__}: need a NeuralRecommender or a module with "
             "loss(x, step) and scores(x) (models without gradients have nothing to audit)"
         )
-    x = _batch_from(split_or_batch, batch)
     grouped = (groups or default_groups)(module)
     was_training = module.training
     try:
@@ -558,9 +541,7 @@ def audit_recommender(
         loss, _ = module.loss(x, 0, rows)
         reach, norms = _reach(loss, grouped)
         module.eval()
-        scores_fn = inspect.unwrap(type(module).scores)  # undecorated: autograd stays on
-        with torch.enable_grad():
-            scores = scores_fn(module, x, rows if _needs_rows(module) else None)
+        scores = _with_grad(module, "scores", x, rows if _needs_rows(module) else None)
         r_reach, r_norms = _reach(_projection(scores, seed), grouped)
     finally:
         module.train(was_training)
