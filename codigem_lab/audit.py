@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -29,7 +28,7 @@ class RankingUnaffectedWarning(UserWarning):
     """A study is about to train a variant that cannot change the ranking it is scored by."""
 
 
-def _one_thread(fn):
+def one_thread(fn):
     """Run ``fn`` with one intra-op thread (tiny probes), then restore the caller's thread count."""
 
     @functools.wraps(fn)
@@ -146,15 +145,29 @@ def _projection(scores: Tensor, seed: int) -> Tensor:
     return (scores * w).sum()
 
 
-def _with_grad(module: nn.Module, method: str, *args, **kwargs) -> Tensor:
-    """``module.<method>(...)`` with autograd on: the module's own code, undecorated."""
-    with torch.enable_grad():
-        return inspect.unwrap(getattr(type(module), method))(module, *args, **kwargs)
+def gradient_flow(
+    terms: Mapping[str, Tensor],
+    scores: Tensor,
+    groups: Mapping[str, list[tuple[str, nn.Parameter]]],
+    seed: int = 0,
+) -> dict:
+    """The gradient fields of a :class:`GradientFlowReport`: the groups (and gradient norms) that
+    each loss term in ``terms`` reaches, and that the ``scores`` reach."""
+    reach = {name: _reach(value, groups) for name, value in terms.items()}
+    ranking_reach, ranking_norms = _reach(_projection(scores, seed), groups)
+    return {
+        "groups": tuple(groups),
+        "term_reach": {name: r for name, (r, _) in reach.items()},
+        "ranking_reach": ranking_reach,
+        "term_norms": {name: n for name, (_, n) in reach.items()},
+        "ranking_norms": ranking_norms,
+    }
 
 
 def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -> Tensor:
     """``model.score(x, mode)`` with autograd on: the model's own scoring code, undecorated."""
-    out = _with_grad(model, "score", x, mode=mode)
+    with torch.enable_grad():
+        out = inspect.unwrap(type(model).score)(model, x, mode=mode)
     if not out.requires_grad:
         raise RuntimeError(
             "CODIGEM.score produced no autograd graph even when undecorated; the gradient-flow "
@@ -198,7 +211,7 @@ def _preset(config: CODIGEMConfig | CODIGEM | str, score_mode: str) -> CODIGEMCo
     return CODIGEMConfig.preset(config, n_items=PROBE_ITEMS) if isinstance(config, str) else config
 
 
-@_one_thread
+@one_thread
 def audit_codigem(
     config: CODIGEMConfig | CODIGEM | str,
     score_mode: str = "decoder",
@@ -228,9 +241,8 @@ def audit_codigem(
         # each term is back-propagated on its own, unweighted: the KL weight cannot matter here
         terms = model(x, generator=torch.Generator().manual_seed(seed))
         named = codigem_terms(terms)
-        reach = {name: _reach(value, groups) for name, value in named.items()}
         scores = codigem_scores_with_grad(model, x[: min(len(x), PROBE_BATCH)], score_mode)
-        ranking_reach, ranking_norms = _reach(_projection(scores, seed), groups)
+        flow = gradient_flow(named, scores, groups, seed)
     finally:
         model.train(was_training)
 
@@ -246,14 +258,10 @@ def audit_codigem(
     return GradientFlowReport(
         model=_describe_codigem(model.config),
         score_mode=score_mode,
-        groups=tuple(groups),
-        term_reach={name: r for name, (r, _) in reach.items()},
-        ranking_reach=ranking_reach,
-        term_norms={name: n for name, (_, n) in reach.items()},
-        ranking_norms=ranking_norms,
         term_weights=weights,
         config=config,
         notes=tuple(notes),
+        **flow,
     )
 
 
@@ -309,7 +317,7 @@ def _term_grads(
     return values, grads, terms.kl_weight
 
 
-@_one_thread
+@one_thread
 def variant_effect(
     config: CODIGEMConfig | str,
     overrides: Mapping[str, object],
@@ -378,12 +386,26 @@ def ranking_unaffected(
 ) -> bool:
     """True when the variant (config overrides or a :class:`VariantEffect`) cannot change the
     ranking under ``report.score_mode``: same scores, nothing reaching ranking groups changes."""
-    return not _reasons(report, _effect(report, variant, seed))
+    return not _reasons(report, variant, seed)[1]
 
 
-def _reasons(report: GradientFlowReport, effect: VariantEffect) -> list[str]:
-    """Why the variant can change the ranking; none when it cannot."""
-    reasons = []
+def _reasons(
+    report: GradientFlowReport, variant: Mapping[str, object] | VariantEffect, seed: int = 0
+) -> tuple[VariantEffect, list[str]]:
+    """The variant's effect (probed unless given) and why it can change the ranking under the
+    report's score mode: no reason when it cannot."""
+    if not isinstance(variant, VariantEffect):
+        if report.config is None:
+            raise ConfigError(
+                "this report has no CODIGEM config to apply overrides to; pass a VariantEffect"
+            )
+        variant = variant_effect(report.config, variant, report.score_mode, seed=seed)
+    elif variant.score_mode != report.score_mode:
+        raise ConfigError(
+            f"the variant was probed under {variant.score_mode!r} scoring, the report is for "
+            f"{report.score_mode!r}"
+        )
+    effect, reasons = variant, []
     if effect.scores_changed:
         reasons.append("the scores differ at the same weights")
     hit = sorted(set(effect.changed_gradients) & report.ranking_groups)
@@ -399,32 +421,16 @@ def _reasons(report: GradientFlowReport, effect: VariantEffect) -> list[str]:
         )
     if effect.architecture_changed:
         reasons.append("the parameters themselves differ")
-    return reasons
-
-
-def _effect(report: GradientFlowReport, variant, seed: int) -> VariantEffect:
-    if isinstance(variant, VariantEffect):
-        if variant.score_mode != report.score_mode:
-            raise ConfigError(
-                f"the variant was probed under {variant.score_mode!r} scoring, the report is for "
-                f"{report.score_mode!r}"
-            )
-        return variant
-    if report.config is None:
-        raise ConfigError(
-            "this report has no CODIGEM config to apply overrides to; pass a VariantEffect"
-        )
-    return variant_effect(report.config, variant, report.score_mode, seed=seed)
+    return effect, reasons
 
 
 def explain_variant(
     report: GradientFlowReport, variant: Mapping[str, object] | VariantEffect, name: str = ""
 ) -> str:
     """One sentence: whether the variant can change the ranking, and why."""
-    effect = _effect(report, variant, 0)
+    effect, reasons = _reasons(report, variant)
     label = name or str(effect.overrides)
     mode = f"{report.score_mode} scoring"
-    reasons = _reasons(report, effect)
     if not reasons:
         if effect.changes_nothing:
             why = "it changes no loss term, gradient, initial value or score at all"
@@ -478,80 +484,3 @@ def unaffected_variants(
         for name, eff in effects.items()
         if ranking_unaffected(report, eff)
     }
-
-
-def _batch(split, batch: int, dtype: torch.dtype = torch.float32) -> Tensor:
-    """The first ``batch`` training users of ``split``, dense."""
-    if not hasattr(split, "train"):
-        raise ConfigError(
-            f"a model is audited on a Split's training users; got {type(split).__name__}"
-        )
-    return torch.from_numpy(split.train[:batch].toarray()).to(dtype)
-
-
-def _needs_rows(module: nn.Module) -> bool:
-    """Whether ``module.loss`` needs the batch's user rows (models with user embeddings)."""
-    param = inspect.signature(module.loss).parameters.get("rows")
-    return param is not None and param.default is inspect.Parameter.empty
-
-
-@_one_thread
-def audit_recommender(
-    recommender_or_module,
-    split,
-    score_mode: str | None = None,
-    *,
-    seed: int = 0,
-    batch: int = PROBE_BATCH,
-    groups: Callable[[nn.Module], dict] | None = None,
-) -> GradientFlowReport:
-    """The gradient-flow report of any trainable recommender, module or CODIGEM on ``split`` (a
-    CODIGEM term by term, via :func:`audit_codigem`); other modules expose one loss term, ``loss``."""
-    from codigem_lab.codigem import CODIGEMModule, CODIGEMRecommender
-
-    obj = recommender_or_module
-    if isinstance(obj, CODIGEMRecommender):
-        cfg = CODIGEMConfig.preset(obj.variant, n_items=_batch(split, 1).shape[1], **obj.overrides)
-        return audit_codigem(cfg, score_mode or obj.score_mode, seed=seed)
-    if isinstance(obj, CODIGEMModule | CODIGEM):
-        model = obj.model if isinstance(obj, CODIGEMModule) else obj
-        mode = score_mode or getattr(obj, "score_mode", "decoder")
-        return audit_codigem(model, mode, seed=seed, x=_batch(split, batch, model._dtype()))
-
-    if hasattr(obj, "build") and not isinstance(obj, nn.Module):
-        x = _batch(split, batch)
-        torch.manual_seed(seed)
-        module = obj.build(split)
-        name = getattr(obj, "name", type(obj).__name__)
-    elif isinstance(obj, nn.Module) and hasattr(obj, "loss") and hasattr(obj, "scores"):
-        x, module, name = _batch(split, batch), obj, type(obj).__name__
-    else:
-        raise ConfigError(
-            f"cannot audit {type(obj).__name__}: need a NeuralRecommender or a module with "
-            "loss(x, step) and scores(x) (models without gradients have nothing to audit)"
-        )
-    grouped = (groups or default_groups)(module)
-    was_training = module.training
-    try:
-        torch.manual_seed(seed)
-        module.train()
-        # the batch is the first training users, so their rows in split.train are 0..B-1;
-        # user-embedding models are then scored as training users (the ratio protocol's case)
-        rows = np.arange(len(x), dtype=np.int64)
-        loss, _ = module.loss(x, 0, rows)
-        reach, norms = _reach(loss, grouped)
-        module.eval()
-        scores = _with_grad(module, "scores", x, rows if _needs_rows(module) else None)
-        r_reach, r_norms = _reach(_projection(scores, seed), grouped)
-    finally:
-        module.train(was_training)
-    return GradientFlowReport(
-        model=str(name),
-        score_mode=score_mode or "model's own",
-        groups=tuple(grouped),
-        term_reach={"loss": reach},
-        ranking_reach=r_reach,
-        term_norms={"loss": norms},
-        ranking_norms=r_norms,
-        notes=("the module exposes its loss as one term",),
-    )

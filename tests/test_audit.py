@@ -8,13 +8,13 @@ import dataclasses
 import pytest
 import torch
 from course.frames import gradient_flow_frame
+from course.gradient_flow import audit_recommender
 from course.readings import gradient_flow_reading
 from course.tables import audit_variants
 
 from codigem_lab.audit import (
     GradientFlowReport,
     audit_codigem,
-    audit_recommender,
     codigem_scores_with_grad,
     default_groups,
     explain_variant,
