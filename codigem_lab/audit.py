@@ -21,8 +21,6 @@ PROBE_ITEMS, PROBE_HIDDEN, PROBE_BATCH = 24, 16, 8
 #: Steps at which a variant's loss is compared with the base's (plus its warm-up's middle and end).
 PROBE_STEPS = (0, 1_000_000)
 
-KL_WEIGHT = "KL weight"
-
 
 class RankingUnaffectedWarning(UserWarning):
     """A study is about to train a variant that cannot change the ranking it is scored by."""
@@ -46,7 +44,7 @@ def one_thread(fn):
 @dataclass(frozen=True)
 class GradientFlowReport:
     """Where gradients flow in one model, for one score mode: groups reached by each loss term
-    (``term_reach``) and by the scores (``ranking_reach``), with gradient norms and term weights."""
+    (``term_reach``) and by the scores (``ranking_reach``), with gradient norms; a CODIGEM's config."""
 
     model: str
     score_mode: str
@@ -55,9 +53,7 @@ class GradientFlowReport:
     ranking_reach: frozenset[str]
     term_norms: dict[str, dict[str, float]] = field(repr=False)
     ranking_norms: dict[str, float] = field(repr=False)
-    term_weights: dict[str, str] = field(default_factory=dict)
     config: CODIGEMConfig | None = field(default=None, repr=False)
-    notes: tuple[str, ...] = ()
 
     @property
     def ranking_groups(self) -> frozenset[str]:
@@ -246,33 +242,12 @@ def audit_codigem(
     finally:
         model.train(was_training)
 
-    kl = "1 (annealing overwritten)" if model.config.anneal_overwritten else KL_WEIGHT
-    weights = {t: ("1" if t == "reconstruction" else kl) for t in named}
-    notes = []
-    if model.config.anneal_overwritten:
-        notes.append(
-            "anneal_overwritten: the KL weight is forced to 1, so annealing changes nothing"
-        )
-    if model.config.forward_term_bug:
-        notes.append("forward_term_bug: the forward terms are still parameter-free (value only)")
     return GradientFlowReport(
-        model=_describe_codigem(model.config),
+        model="CODIGEM",
         score_mode=score_mode,
-        term_weights=weights,
         config=config,
-        notes=tuple(notes),
         **flow,
     )
-
-
-def _describe_codigem(c: CODIGEMConfig) -> str:
-    bits = [f"T={c.T}", f"likelihood={c.likelihood}"]
-    bits += [name for name in ("skip_forward", "skip_reverse") if getattr(c, name)]
-    if c.anneal_steps:
-        bits.append(f"anneal {c.anneal_steps} steps, cap {c.anneal_cap:g}")
-    if c.deviations:
-        bits.append("released deviations: " + ", ".join(c.deviations))
-    return "CODIGEM (" + ", ".join(bits) + ")"
 
 
 @dataclass(frozen=True)

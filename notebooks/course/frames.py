@@ -116,12 +116,26 @@ def table1_comparison(stats: Mapping[str, float], label: str, paper: str = "ML-1
     return "\n".join(lines)
 
 
+#: How the reading and the frame name a KL term's weight in CODIGEM's loss (variant I anneals it).
+KL_WEIGHT = "KL weight"
+
+
+def loss_weights(report) -> dict[str, str]:
+    """Each CODIGEM loss term's weight in the loss, in words: 1 for the reconstruction, else the KL
+    weight (1 where the released code overwrites it); none for a model without a CODIGEM config."""
+    if report.config is None:
+        return {}
+    kl = "1 (annealing overwritten)" if report.config.anneal_overwritten else KL_WEIGHT
+    return {t: ("1" if t == "reconstruction" else kl) for t in report.term_reach}
+
+
 def gradient_flow_frame(report) -> pd.DataFrame:
     """An audit report (``codigem_lab.audit``) as a table: one row per loss term, then the ranking;
     True where the gradient reaches a group, the term's weight, whether it can change the ranking."""
     reach = [*report.term_reach.values(), report.ranking_reach]
     frame = _audit_frame(report, [{g: g in r for g in report.groups} for r in reach], "gradient of")
-    frame["weight in loss"] = [*(report.term_weights.get(t, "1") for t in report.term_reach), ""]
+    weights = loss_weights(report)
+    frame["weight in loss"] = [*(weights.get(t, "1") for t in report.term_reach), ""]
     frame["can change ranking"] = [*(t in report.ranking_terms for t in report.term_reach), True]
     return frame
 

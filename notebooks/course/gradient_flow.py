@@ -91,6 +91,5 @@ def audit_recommender(
     return GradientFlowReport(
         model=str(name),
         score_mode=score_mode or "model's own",
-        notes=("the module exposes its loss as one term",),
         **flow,
     )

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from codigem_lab.audit import KL_WEIGHT, GradientFlowReport
+from codigem_lab.audit import GradientFlowReport
+from course.frames import KL_WEIGHT, loss_weights
 from course.tables import row_label, table3_frame
 
 if TYPE_CHECKING:
@@ -184,12 +185,34 @@ def _names(items) -> str:
     return ", ".join(items) if items else "nothing"
 
 
+def _audited(report: GradientFlowReport) -> tuple[str, list[str]]:
+    """The audited model as the reading names it (a CODIGEM with its config) and its notes."""
+    c = report.config
+    if c is None:  # another model, audited by course.gradient_flow
+        return report.model, ["the module exposes its loss as one term"]
+    bits = [f"T={c.T}", f"likelihood={c.likelihood}"]
+    bits += [name for name in ("skip_forward", "skip_reverse") if getattr(c, name)]
+    if c.anneal_steps:
+        bits.append(f"anneal {c.anneal_steps} steps, cap {c.anneal_cap:g}")
+    if c.deviations:
+        bits.append("released deviations: " + ", ".join(c.deviations))
+    notes = []
+    if c.anneal_overwritten:
+        notes.append(
+            "anneal_overwritten: the KL weight is forced to 1, so annealing changes nothing"
+        )
+    if c.forward_term_bug:
+        notes.append("forward_term_bug: the forward terms are still parameter-free (value only)")
+    return f"CODIGEM ({', '.join(bits)})", notes
+
+
 def gradient_flow_reading(report: GradientFlowReport) -> str:
     """A gradient-flow report in a few plain sentences: what reaches the ranking, through which
     terms, what cannot (:mod:`codigem_lab.audit`)."""
     r = report
     rg = r.ranking_groups
-    lines = [f"Gradient flow in {r.model}, {r.score_mode} scoring:"]
+    model, notes = _audited(r)
+    lines = [f"Gradient flow in {model}, {r.score_mode} scoring:"]
     lines.append(f"- the ranking is reached by: {_names(r.ordered(r.ranking_reach))}")
     if rg != r.ranking_reach:
         lines.append(f"- their training is coupled to: {_names(r.ordered(rg - r.ranking_reach))}")
@@ -207,7 +230,7 @@ def gradient_flow_reading(report: GradientFlowReport) -> str:
             f"- cannot change the ranking: {_names(cannot)} "
             f"(they train only {_names(r.ordered(set().union(*(r.term_reach[t] for t in cannot))))})"
         )
-    weighted = [t for t, w in r.term_weights.items() if w == KL_WEIGHT]
+    weighted = [t for t, w in loss_weights(r).items() if w == KL_WEIGHT]
     if weighted:
         moves = [t for t in weighted if t in r.ranking_terms]
         lines.append(
@@ -219,5 +242,5 @@ def gradient_flow_reading(report: GradientFlowReport) -> str:
                 else "; none of them can change the ranking"
             )
         )
-    lines.extend(f"- note: {n}" for n in r.notes)
+    lines.extend(f"- note: {n}" for n in notes)
     return "\n".join(lines)
