@@ -102,7 +102,7 @@ def cmd_explore(args) -> int:
     import dataclasses
 
     from codigem_lab.data.spec import resolve_data
-    from codigem_lab.experiments.explore import ExploreSetting, data_fields, explore, render_text
+    from codigem_lab.experiments.explore import ExploreSetting, data_fields, explore
     from codigem_lab.options import config_options, given_values
 
     s = ExploreSetting(**given_values(args, config_options(ExploreSetting, skip=EXPLORE_SKIP)))
@@ -116,10 +116,56 @@ def cmd_explore(args) -> int:
     setting = dataclasses.replace(s, **data_fields(data))
     print(f"explore {setting.label()} on {setting.dataset} (cached settings return at once)")
     result = explore(setting, cache=args.cache_root, progress=not args.no_progress)
-    print(render_text(result))
+    print(explore_text(result))
     if args.json:
         print(json_line(result.to_json()))
     return 0
+
+
+def explore_text(result, width: int = 34) -> str:
+    """What ``codigem-lab explore`` prints for an ``ExploreResult``: the setting, the three models'
+    accuracy and popularity, the user's history and the three top-10 lists side by side."""
+    import math
+
+    from codigem_lab.experiments.explore import MODELS, TOP_N, TOP_STORED
+    from codigem_lab.experiments.paper import DISPLAY
+
+    beyond = [f"{m}@{TOP_STORED}" for m in ("ARP", "novelty", "coverage")]
+
+    def cell(t) -> str:
+        if t is None:
+            return ""
+        text = ("* " if t.hit else "  ") + t.title
+        return text if len(text) <= width else text[: width - 1] + "~"
+
+    s = result.setting
+    how = "trained now" if result.trained else "from the cache"
+    lines = [
+        f"{s.label()} on {s.dataset}: {result.epochs} epochs (best {result.best_epoch}), "
+        f"{how}, {result.seconds:.1f} s",
+        f"alpha_bar_1 = {result.alpha_bar_1:.6g}, alpha_bar_T = {result.alpha_bar_T:.6g}",
+        "",
+        f"{'':<8}{'R@20':>8}{'R@50':>8}" + "".join(f"{k:>13}" for k in beyond),
+    ]
+    for model in MODELS:
+        m, b = result.metrics[model], result.beyond.get(model, {})
+        lines.append(
+            f"{DISPLAY[model]:<8}{m['R@20']:>8.4f}{m['R@50']:>8.4f}"
+            + "".join(f"{b.get(k, math.nan):>13.3f}" for k in beyond)
+        )
+    lines += [
+        "",
+        f"User {result.user} rated {len(result.seen)} movies, e.g. "
+        + "; ".join(result.seen[:TOP_N]),
+        "",
+        f"Top {TOP_N} for test user {result.user} ({result.n_fold_in} movies seen, "
+        f"{len(result.targets)} held out; * = a held-out one):",
+        "    " + "".join(f"{DISPLAY[m]:<{width + 2}}" for m in MODELS),
+    ]
+    for i in range(TOP_N):
+        row = [result.top[m][i] if i < len(result.top[m]) else None for m in MODELS]
+        lines.append(f"{i + 1:>2}  " + "".join(f"{cell(t):<{width + 2}}" for t in row).rstrip())
+    return "\n".join(lines)
 
 
 def cmd_recommend(args) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.types import PRESETS, InputScaling, Preset
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
-from codigem_lab.metrics import catalogue_coverage, item_popularity, list_popularity
+from codigem_lab.metrics import catalogue_coverage, item_popularity, list_popularity, top_items
 from codigem_lab.options import knob
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
@@ -40,13 +39,19 @@ TOP_STORED = 50
 TOP_N = 10
 TOP_FILE = "explore_top.json"
 MIN_TARGETS = 3
-#: The popularity readouts: ARP, novelty and catalogue coverage of the top 50, beside R@50.
-BEYOND = tuple(f"{m}@{TOP_STORED}" for m in ("ARP", "novelty", "coverage"))
 BASELINES = ("pop", "itemknn")
 MODELS = ("codigem", *BASELINES)
 #: Seconds between looks at a run another process is training, and how long to wait for it.
 WAIT_POLL_S = 1.0
 WAIT_MAX_S = 900.0
+#: The setting's data fields, each with the :class:`DataSpec` field it sets.
+DATA_FIELDS = {
+    "dataset": "dataset",
+    "source": "source",
+    "data_preset": "preset",
+    "split_seed": "seed",
+    "max_users": "max_users",
+}
 
 
 def variant_overrides() -> dict[str, dict]:
@@ -101,13 +106,7 @@ class ExploreSetting:
         return self.params.config.input_scaling
 
     def data(self) -> DataSpec:
-        return DataSpec(
-            dataset=self.dataset,
-            source=self.source,
-            preset=self.data_preset,
-            seed=self.split_seed,
-            max_users=self.max_users,
-        )
+        return DataSpec(**{spec: getattr(self, mine) for mine, spec in DATA_FIELDS.items()})
 
     def spec(self, model: str = "codigem", progress: bool = False) -> RunSpec:
         """The run behind this setting's ``model`` ('codigem', 'pop' or 'itemknn')."""
@@ -263,14 +262,6 @@ def _user_row(split, user: int | None) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------ top lists
-def top_lists(scores: torch.Tensor | np.ndarray, mask, items: np.ndarray, n: int = TOP_STORED):
-    """Original ids of each row's top-``n`` items, masked (fold-in) items excluded."""
-    s = torch.as_tensor(scores).float().cpu().clone()
-    s[torch.from_numpy(mask.toarray() > 0)] = -math.inf
-    idx = torch.topk(s, min(n, s.shape[1]), dim=1).indices.numpy()
-    return items[idx]
-
-
 def _scorer(spec: RunSpec, record: RunRecord, split):
     """A callable fold-in CSR -> scores for the run: from its kept checkpoint, or refitted."""
     from codigem_lab.models import build_model
@@ -303,7 +294,10 @@ def stored_top(spec: RunSpec, record: RunRecord, split) -> dict[int, list[int]]:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # unreadable: recompute below
     es = split.test
-    top = top_lists(_scorer(spec, record, split)(es.fold_in), es.mask, split.items, TOP_STORED)
+    scores = torch.as_tensor(_scorer(spec, record, split)(es.fold_in)).cpu()
+    top = split.items[
+        top_items(scores, torch.from_numpy(es.mask.toarray() > 0), TOP_STORED).numpy()
+    ]
     out = {int(u): [int(i) for i in row] for u, row in zip(es.users, top)}
     write_json(
         path, {"key": spec.key(), "n": TOP_STORED, "top": {str(u): v for u, v in out.items()}}
@@ -373,13 +367,7 @@ def data_fields(data: DataSpec | str) -> dict:
             f"the explorer trains on the data's own preprocessing and the strong protocol; "
             f"{unsupported} cannot be set here (leave them at their defaults)"
         )
-    return {
-        "dataset": data.dataset,
-        "source": data.source,
-        "data_preset": data.preset,
-        "split_seed": data.seed,
-        "max_users": data.max_users,
-    }
+    return {mine: getattr(data, spec) for mine, spec in DATA_FIELDS.items()}
 
 
 def explore(
@@ -478,44 +466,3 @@ class Explorer:
 
     def __call__(self, **values) -> ExploreResult:
         return explore(self.setting(**values), self.cache, self.progress)
-
-
-def render_text(result: ExploreResult) -> str:
-    """A readable plain-text account of a result (what ``codigem-lab explore`` prints)."""
-    names = {"codigem": "CODIGEM", "pop": "Pop", "itemknn": "Item-KNN"}
-    width = 34
-
-    def cell(t: TopItem | None) -> str:
-        if t is None:
-            return ""
-        text = ("* " if t.hit else "  ") + t.title
-        return text if len(text) <= width else text[: width - 1] + "~"
-
-    s = result.setting
-    how = "trained now" if result.trained else "from the cache"
-    lines = [
-        f"{s.label()} on {s.dataset}: {result.epochs} epochs (best {result.best_epoch}), "
-        f"{how}, {result.seconds:.1f} s",
-        f"alpha_bar_1 = {result.alpha_bar_1:.6g}, alpha_bar_T = {result.alpha_bar_T:.6g}",
-        "",
-        f"{'':<8}{'R@20':>8}{'R@50':>8}" + "".join(f"{k:>13}" for k in BEYOND),
-    ]
-    for model in MODELS:
-        m, b = result.metrics[model], result.beyond.get(model, {})
-        lines.append(
-            f"{names[model]:<8}{m['R@20']:>8.4f}{m['R@50']:>8.4f}"
-            + "".join(f"{b.get(k, math.nan):>13.3f}" for k in BEYOND)
-        )
-    lines += [
-        "",
-        f"User {result.user} rated {len(result.seen)} movies, e.g. "
-        + "; ".join(result.seen[:TOP_N]),
-        "",
-        f"Top {TOP_N} for test user {result.user} ({result.n_fold_in} movies seen, "
-        f"{len(result.targets)} held out; * = a held-out one):",
-        "    " + "".join(f"{names[m]:<{width + 2}}" for m in MODELS),
-    ]
-    for i in range(TOP_N):
-        row = [result.top[m][i] if i < len(result.top[m]) else None for m in MODELS]
-        lines.append(f"{i + 1:>2}  " + "".join(f"{cell(t):<{width + 2}}" for t in row).rstrip())
-    return "\n".join(lines)
