@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         torch.set_num_threads(threads)
     from course.explorer import explorer_view
+    from course.explorer_runs import Explorer
 
     from codigem_lab.experiments import explore as ex
     from codigem_lab.experiments.cache import ResultCache
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return r, view, w2 - w0, c2 - c0, line
 
     with tempfile.TemporaryDirectory(prefix="bench-explore-") as root:
-        explorer = ex.Explorer(args.dataset, cache=ResultCache(root))
+        explorer = Explorer(args.dataset, cache=ResultCache(root))
         new, cached, tried = [], [], []
         print("\nnew settings (trained now):\n" + header)
         for i, (beta, T) in enumerate(settings):

@@ -275,7 +275,7 @@ def test_fill_grid_trains_ahead_then_all_cached(cache, capsys):
     again = runs.fill_grid(settings, progress=False, cache=cache)
     assert not any(r.trained for r in again)
     # a later session finds them in the cache: the points of the panel's scatters
-    explorer = ex.Explorer(cache=cache, **QUICK)
+    explorer = runs.Explorer(cache=cache, **QUICK)
     points = sorted(runs.cached_points(explorer), key=lambda p: p["beta"])
     assert [(p["beta"], p["T"], p["preset"], p["variant"]) for p in points] == [
         (1e-4, 1, "paper", "base"),
@@ -283,7 +283,7 @@ def test_fill_grid_trains_ahead_then_all_cached(cache, capsys):
     ]
     assert [p["R@50"] for p in points] == [r.metrics["codigem"]["R@50"] for r in results]
     assert [p["key"] for p in points] == [r.key for r in results]
-    assert runs.cached_points(ex.Explorer(cache=cache, **{**QUICK, "epochs": 3})) == []
+    assert runs.cached_points(runs.Explorer(cache=cache, **{**QUICK, "epochs": 3})) == []
     panel = vx.ExplorerPanel(explorer, beta=0.3, T=1, threaded=False)
     assert len(panel.tried) == 2, "the scatters start with the cached settings, once each"
 
@@ -476,19 +476,19 @@ def test_explorer_takes_resolved_data(cache):
     from codigem_lab.data.spec import DataSpec
 
     data = DataSpec("synthetic", max_users=300, seed=0)
-    explorer = ex.Explorer(data, cache=cache, epochs=2, patience=2)
+    explorer = runs.Explorer(data, cache=cache, epochs=2, patience=2)
     assert explorer.base == ExploreSetting(**QUICK)  # the same runs, the same keys
     assert "numbers mean nothing" in explorer.banner
-    assert ex.Explorer("ml-100k").banner is None  # a bare name is taken as given
+    assert runs.Explorer("ml-100k").banner is None  # a bare name is taken as given
     with pytest.raises(ConfigError, match="strong protocol"):
-        ex.Explorer(DataSpec("synthetic", protocol="ratio"))
+        runs.Explorer(DataSpec("synthetic", protocol="ratio"))
     panel = vx.ExplorerPanel(explorer, threaded=False)
     assert "numbers mean nothing" in panel.banner.value
     assert "codigem-explorer-readout-data" not in panel.readout.value  # shown once, on top
 
 
 def test_panel_with_the_real_explorer(cache):
-    explorer = ex.Explorer(cache=cache, **QUICK)
+    explorer = runs.Explorer(cache=cache, **QUICK)
     panel = vx.ExplorerPanel(explorer, threaded=False)
     before = panel.view
     panel.beta_slider.value = 0.9

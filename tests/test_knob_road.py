@@ -4,11 +4,11 @@ slider (docs/architecture.md, "From a knob to eq (5)")."""
 import sys
 
 import torch
+from course.explorer_runs import Explorer
 
 from codigem_lab.cli import build_parser
 from codigem_lab.cli_train import spec_from_args
 from codigem_lab.data.spec import DataSpec
-from codigem_lab.experiments.explore import Explorer
 from codigem_lab.models import build_model
 from codigem_lab.runs import run_training
 

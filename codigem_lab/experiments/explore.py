@@ -438,31 +438,3 @@ def explore(
         beyond=beyond,
         seen=sorted(title(int(i)) for i in split.items[es.fold_in[row].indices]),
     )
-
-
-class Explorer:
-    """``explore`` with the data, budget and cache fixed, called with the panel's widget values:
-    ``Explorer(data)(beta=..., T=...)`` (``course.explorer.ExplorerPanel`` takes it)."""
-
-    def __init__(
-        self,
-        data: DataSpec | str = "ml-100k",
-        cache: ResultCache | str | None = None,
-        progress: bool = False,
-        **fixed,
-    ) -> None:
-        """``data``: resolved data (``resolve_data``'s :class:`DataSpec`) or a dataset name."""
-        self.base = ExploreSetting(**{**data_fields(data), **fixed})
-        self.cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-        self.progress = progress
-
-    @property
-    def banner(self) -> str | None:
-        """The synthetic-data warning the panel shows above everything; None for real data."""
-        return self.base.data().banner
-
-    def setting(self, **values) -> ExploreSetting:
-        return dataclasses.replace(self.base, **values)
-
-    def __call__(self, **values) -> ExploreResult:
-        return explore(self.setting(**values), self.cache, self.progress)

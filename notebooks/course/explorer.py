@@ -1,6 +1,6 @@
 """The live explorer panel (explorer.ipynb, 07): beta, T, preset and input scaling change the
 recommender, on screen. It never trains: it calls an ``explore`` callable
-(:class:`codigem_lab.experiments.explore.Explorer`) and shows its result; nothing in
+(:class:`course.explorer_runs.Explorer`) and shows its result; nothing in
 ``codigem_lab`` imports it. Its design: docs/explorer.md.
 """
 
@@ -22,7 +22,7 @@ from codigem_lab.data.spec import SYNTHETIC_BANNER
 from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.errors import CodigemError
 from codigem_lab.viz.plots import new_figure
-from course.explorer_runs import cached_points
+from course.explorer_runs import Explorer, cached_points
 from course.png import figure_png
 from course.snapshot import SnapshotDisplay
 
@@ -362,7 +362,7 @@ class ExplorerPanel(SnapshotDisplay):
     :meth:`update` is what a widget change runs (callable directly: tests, notebooks); with
     ``threaded`` (default) widget changes run it in a worker thread, coalescing changes made while
     it works. ``tried`` seeds the scatters' points (results of a grid filled ahead, or point
-    dicts); by default, for an :class:`~codigem_lab.experiments.explore.Explorer`, every setting
+    dicts); by default, for an :class:`~course.explorer_runs.Explorer`, every setting
     in its cache (:func:`course.explorer_runs.cached_points`).
     ``reference`` and ``reference_label``: a committed sweep drawn under the live points (see
     :func:`explorer_figure`).
@@ -623,7 +623,6 @@ def open_explorer(dataset: str = "ml-100k", **panel) -> ExplorerPanel:
     from the cache or the registry, else the synthetic dataset with its banner; a data error shows
     as one line in the panel (naming the fix), never a traceback. ``panel``: ExplorerPanel's."""
     from codigem_lab.data.spec import resolve_data
-    from codigem_lab.experiments.explore import Explorer
 
     try:
         explore = Explorer(resolve_data(dataset))

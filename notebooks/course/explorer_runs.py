@@ -1,6 +1,6 @@
-"""The explorer's runs beyond one setting (explorer notebook, 07): a grid trained ahead, the
-settings already cached (the panel's scatter points), and CODIGEM at the paper's budget beside
-Item-KNN and Pop (why Item-KNN can beat the explorer's CODIGEM)."""
+"""The explorer's runs (explorer notebook, 07): the panel's callable (one setting), a grid trained
+ahead, the settings already cached (the panel's scatter points), and CODIGEM at the paper's budget
+beside Item-KNN and Pop (why Item-KNN can beat the explorer's CODIGEM)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from codigem_lab.experiments.aggregate import compare
 from codigem_lab.experiments.cache import ResultCache
 from codigem_lab.experiments.explore import (
     FAST_PATH_PARAMS,
-    Explorer,
     ExploreResult,
     ExploreSetting,
     cached_run,
+    data_fields,
     data_split,
     explore,
     stored_top,
     variant_overrides,
 )
+from codigem_lab.runs import DataSpec
 from codigem_lab.train import TrainConfig
 
 #: The paper's training budget (Sec. 3.1, TrainConfig's defaults).
@@ -33,6 +34,34 @@ PAPER_BUDGET = {
     "patience": TrainConfig.patience,
     "batch_size": TrainConfig.batch_size,
 }
+
+
+class Explorer:
+    """``explore`` with the data, budget and cache fixed, called with the panel's widget values:
+    ``Explorer(data)(beta=..., T=...)`` (``course.explorer.ExplorerPanel`` takes it)."""
+
+    def __init__(
+        self,
+        data: DataSpec | str = "ml-100k",
+        cache: ResultCache | str | None = None,
+        progress: bool = False,
+        **fixed,
+    ) -> None:
+        """``data``: resolved data (``resolve_data``'s :class:`DataSpec`) or a dataset name."""
+        self.base = ExploreSetting(**{**data_fields(data), **fixed})
+        self.cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+        self.progress = progress
+
+    @property
+    def banner(self) -> str | None:
+        """The synthetic-data warning the panel shows above everything; None for real data."""
+        return self.base.data().banner
+
+    def setting(self, **values) -> ExploreSetting:
+        return dataclasses.replace(self.base, **values)
+
+    def __call__(self, **values) -> ExploreResult:
+        return explore(self.setting(**values), self.cache, self.progress)
 
 
 def budget_comparison(setting: ExploreSetting, cache: ResultCache | str | None = None):
