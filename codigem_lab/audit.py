@@ -172,9 +172,7 @@ def codigem_scores_with_grad(model: CODIGEM, x: Tensor, mode: str = "decoder") -
     return out
 
 
-def _random_clicks(
-    batch: int, n_items: int, seed: int, dtype: torch.dtype = torch.float64
-) -> Tensor:
+def _random_clicks(batch: int, n_items: int, seed: int, dtype=torch.float64) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(batch, n_items, generator=gen) < 0.3).to(dtype)
     x[:, 0] = 1.0  # every row has at least one click
@@ -424,12 +422,7 @@ def explain_variant(
     return f"{label} can change the ranking under {mode}: {'; '.join(reasons)}."
 
 
-def variant_effects(
-    config: CODIGEMConfig | str,
-    variants: Mapping[str, Mapping[str, object]],
-    score_mode: str = "decoder",
-    seed: int = 0,
-) -> tuple[GradientFlowReport, dict[str, VariantEffect]]:
+def variant_effects(config, variants, score_mode, seed):
     """The audit report of ``config`` and each variant's effect (the base model, without
     overrides, is the reference and is skipped)."""
     report = audit_codigem(config, score_mode, seed=seed)
