@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,7 @@ from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.reproduce import (
+    EPOCH_BENCH,
     PlanItem,
     _fast_path_credit_s,
     _measured_s,
@@ -80,12 +82,26 @@ def test_dry_run_prints_each_file_its_estimate_and_the_total(capsys):
     assert by_file["results/fastpath/table3/table3-ml-1m-strong-paper.json"]["minutes"] == 0
     assert by_file["results/codigem/table2/table2-ml-1m-strong-minK.json"]["minutes"] == 0
     assert "alone" in by_file["results/table5/table5-ml-1m-strong.json"]["how"]
-    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]  # no epochs in its rows
-    assert strong["measured_min"] is None and "fast path" in strong["how"]
-    assert 0 < strong["minutes"] < strong["recorded_est_min"] == strong["recorded_min"] / 2
+    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]  # its rows record epochs
+    assert strong["minutes"] == pytest.approx(strong["measured_min"] / 2)
     fig2 = by_file["results/fig2/fig2-ml-1m-strong.json"]  # epochs recorded, the bench's data
     assert fig2["minutes"] == pytest.approx(fig2["measured_min"] / 2)
     assert f"{sum(r['recorded_est_min'] for r in rows):.0f} min" in out.splitlines()[-1]
+
+
+def test_a_file_without_epochs_is_estimated_from_its_recorded_compute(tmp_path):
+    name = "table2/table2-ml-1m-strong-minK.json"
+    for rel in (name, EPOCH_BENCH):
+        (tmp_path / "results" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(RESULTS / rel, tmp_path / "results" / rel)
+    doc = json.loads((RESULTS / name).read_text(encoding="utf-8"))
+    for row in doc["rows"]:  # as an older file wrote them
+        row.pop("budget", None), row.pop("epochs", None), row.pop("epochs_mean", None)
+    (tmp_path / "results" / name).write_text(json.dumps(doc), encoding="utf-8")
+    (strong,) = estimate(results_plan(tmp_path / "results"), 2)
+    assert strong["measured_min"] is None and strong["how"] == "pool of 2, recorded"
+    # its CODIGEM runs took the fast path already: nothing to credit (older files: see below)
+    assert 0 < strong["minutes"] == strong["recorded_est_min"] == strong["recorded_min"] / 2
 
 
 def test_the_estimate_is_measured_seconds_per_epoch_times_recorded_epochs():
