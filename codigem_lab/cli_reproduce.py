@@ -7,6 +7,7 @@ from codigem_lab.data.spec import DataSpec
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.registry import STUDIES
 from codigem_lab.options import given_values
+from codigem_lab.report import json_line
 from codigem_lab.reproduce import (
     add_arguments,
     config_from_args,
@@ -51,5 +52,5 @@ def cmd_reproduce(args) -> int:
         paths = save_output(study, cfg, out, args.out)
         print("saved: " + ", ".join(str(p) for p in paths))
     if args.json:
-        print(out.result.json_line())
+        print(json_line(out.result.rows))
     return 0

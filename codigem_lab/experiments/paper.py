@@ -100,6 +100,4 @@ def display_name(model: str, variant: str | None = None) -> str:
 def table2(dataset: str) -> pd.DataFrame | None:
     """The paper's Table 2 block for a dataset (rows: our model names), or None if it has none."""
     block = _T2.get(dataset)
-    if block is None:
-        return None
-    return pd.DataFrame(block, index=_T2_COLS).T
+    return None if block is None else pd.DataFrame(block, index=_T2_COLS).T
