@@ -239,9 +239,7 @@ def fast_path_copies(cfg: ExperimentConfig, specs) -> list:
     return [dataclasses.replace(s, params={**s.params, "decoder_only": True}) for s in specs]
 
 
-def timed_seconds(
-    cfg: ExperimentConfig, specs, label: str = "timing"
-) -> tuple[pd.DataFrame, float]:
+def timed_seconds(cfg: ExperimentConfig, specs, label: str) -> tuple[pd.DataFrame, float]:
     """Train and eval seconds per epoch (median after the warm-up epoch) of short runs of ``specs``
     made back to back, so that they compare; a cached one has ``made_now`` False."""
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
