@@ -87,7 +87,7 @@ def cmd_reproduce(args) -> int:
         paths = reproduce.save_output(study, cfg, out, args.out)
         print("saved: " + ", ".join(str(p) for p in paths))
     if args.json:
-        print(out.result.json_line())
+        print(json_line(out.result.rows))
     return 0
 
 

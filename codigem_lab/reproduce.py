@@ -66,8 +66,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 def save_output(study: Study, cfg: ExperimentConfig, out: StudyOutput, root: str | Path) -> list:
     """Write a study's files under ``root/<study>/`` (JSON, .md, .csv, per-user values, figures);
     its command names ``--out`` where ``root`` is not results/."""
-    from codigem_lab.viz.studies import save_figure
-    from codigem_lab.viz.study_figures import study_figures
+    from codigem_lab.viz.studies import save_figure, study_figures
 
     if Path(root) != Path("results"):
         command, sep, note = out.result.command.partition("  # note")
@@ -127,7 +126,7 @@ def results_plan(
                 f"{path}: the command stored in it writes {made}; add the --out that puts it here"
             )
         cfg = dataclasses.replace(cfg, **overrides)
-        if data and cfg.dataset == "published":
+        if data and cfg.data_spec.dataset == "published":
             continue
         if data:
             reset = {"source": None, "preset": None} if "dataset" in data else {}

@@ -1,6 +1,7 @@
 """Prose that cannot drift from the files: every number of ours in the READMEs and the notebooks'
 markdown is generated from a results file (a ``<!-- results:... -->`` block), bound to one
-(``tests/prose_bindings.py``), the paper's own (a number in ``codigem_lab/experiments/paper.py``),
+(``tests/prose_bindings.py``), the paper's own (a number in ``codigem_lab/experiments/paper.py``
+or, Table 1's, ``notebooks/course/paper_table1.py``),
 or listed there with the reason it is no result.
 
 (a) each binding, rendered from its file, must appear in its document word for word;
@@ -21,7 +22,10 @@ from .prose_bindings import BINDINGS, DOCS, WHITELIST, Bind, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 # The paper's printed numbers, in one place (the paper itself is not part of a checkout).
-PAPER_FILES = (ROOT / "codigem_lab" / "experiments" / "paper.py",)
+PAPER_FILES = (
+    ROOT / "codigem_lab" / "experiments" / "paper.py",
+    ROOT / "notebooks" / "course" / "paper_table1.py",
+)
 
 # Regions that hold no prose numbers: generated blocks, code, link targets, comments, section
 # numbers of the paper ("Sec. 2.3") and version numbers.
@@ -73,7 +77,7 @@ def blank(text: str) -> str:
 
 @cache
 def paper_numbers() -> frozenset[str]:
-    """Every number of the paper that ``experiments/paper.py`` holds, without thousands commas."""
+    """Every number of the paper that :data:`PAPER_FILES` hold, without thousands commas."""
     found: set[str] = set()
     for path in PAPER_FILES:
         if path.exists():

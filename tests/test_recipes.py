@@ -22,7 +22,7 @@ from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.recommender import Recommender
-from codigem_lab.viz.study_figures import FIGURES
+from codigem_lab.viz.studies import FIGURES
 
 
 class ToyRecommender(Recommender):
@@ -66,7 +66,7 @@ def toy(monkeypatch, tmp_path):
     monkeypatch.setenv("CODIGEM_LAB_RUNS", str(tmp_path / "runs"))
     # a model: one line in models.MODELS
     monkeypatch.setattr(models, "MODELS", {**models.MODELS, "toy": f"{__name__}:ToyRecommender"})
-    # a study: one Study row in the registry, its figures in viz/study_figures.py
+    # a study: one Study row in the registry, its figures in viz/studies.py
     study = Study("toy", "Toy: Pop against co-occurrence", toy_study, figures=("bars",))
     monkeypatch.setitem(STUDIES, "toy", study)
     monkeypatch.setitem(FIGURES, "toy", {"bars": _bars})

@@ -12,7 +12,7 @@ from codigem_lab.data import DataSpec
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.registry import STUDIES, get_study
 from codigem_lab.reproduce import config_from_args
-from codigem_lab.viz.study_figures import FIGURES
+from codigem_lab.viz.studies import FIGURES
 
 
 def _cli(command: str) -> ExperimentConfig:

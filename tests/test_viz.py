@@ -405,7 +405,8 @@ def _sweep_runs(param: str, values, seeds=(0, 1, 2)) -> pd.DataFrame:
 
 
 def test_plot_beta_and_T_sweeps():
-    from codigem_lab.viz.studies import plot_beta_sweep, plot_T_sweep
+    from codigem_lab.experiments.studies import summarise_sweep
+    from codigem_lab.viz.studies import plot_beta_sweep, plot_sweep
 
     beta_runs = _sweep_runs("beta", [1e-4, 1e-3, 1e-2, 0.9])
     fig = plot_beta_sweep(beta_runs, [1e-4, 1e-2, 0.9])
@@ -413,7 +414,7 @@ def test_plot_beta_and_T_sweeps():
     assert len(ax.get_lines()[0].get_xdata()) == 3  # only the betas asked for
     assert len(fig.axes) == 2  # alpha_bar_1 and alpha_bar_T on a second axis
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [1 - 1e-4, 0.99, 0.1])
-    fig_t = plot_T_sweep(_sweep_runs("T", [1, 2, 3]))
+    fig_t = plot_sweep(summarise_sweep(_sweep_runs("T", [1, 2, 3]), "T"), "T")  # Fig. 3 left
     assert list(fig_t.axes[0].get_lines()[0].get_xdata()) == [1, 2, 3]
 
 

@@ -73,14 +73,6 @@ class ExperimentConfig:
     )  # fmt: skip
 
     @property
-    def dataset(self) -> str:
-        return self.data_spec.dataset
-
-    @property
-    def source(self) -> str | None:
-        return self.data_spec.source
-
-    @property
     def protocol(self) -> str:
         return self.data_spec.protocol
 
@@ -93,7 +85,7 @@ class ExperimentConfig:
     def data(self, seed: int) -> DataSpec:
         """The data of training seed ``seed``: split with ``split_seed``, else with ``seed``
         (quick mode caps the users of real data, not of a published split: it is read as it is)."""
-        quick_cap = self.quick and self.dataset not in ("synthetic", "published")
+        quick_cap = self.quick and self.data_spec.dataset not in ("synthetic", "published")
         return dataclasses.replace(
             self.data_spec,
             seed=seed if self.split_seed is None else self.split_seed,

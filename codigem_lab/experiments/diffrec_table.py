@@ -18,7 +18,8 @@ LABEL = "DiffRec paper"
 def diffrec_published(cfg: ExperimentConfig) -> Published:
     """DiffRec's Table 2 block for ``cfg`` (``--paper-dataset``, else ml-1m for a published split),
     labelled as that paper's."""
-    block = cfg.extra.get("paper_dataset") or ("ml-1m" if cfg.dataset == "published" else None)
+    published = cfg.data_spec.dataset == "published"
+    block = cfg.extra.get("paper_dataset") or ("ml-1m" if published else None)
     frame = diffrec_paper.table2(block) if block else None
     if frame is None:
         return Published(None, LABEL, f"No block of {diffrec_paper.PAPER} for this data.")
@@ -42,7 +43,7 @@ def reproduce_diffrec(cfg: ExperimentConfig) -> TableResult:
     """Table 2's machinery with :data:`LAYOUT`, Recall as hits / #targets (DiffRec's), whatever
     ``--recall-definition`` says."""
     cfg = dataclasses.replace(cfg, recall_definition="targets")
-    result = reproduce_table2(cfg, cfg.extra.get("models"), LAYOUT)
+    result = reproduce_table2(cfg, LAYOUT)
     result.notes.append(budget_note(result.rows))
     if "diffrec" in {r["model"] for r in result.rows}:
         result.notes.append(every_epoch_probe(cfg))

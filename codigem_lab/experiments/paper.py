@@ -1,21 +1,10 @@
 """The paper's reported numbers (Walker et al., KSEM 2022), to place beside ours, labelled as the
-paper's wherever they are shown; nothing here is computed."""
+paper's wherever they are shown; nothing here is computed. (Table 1, which only notebook 01 shows:
+``notebooks/course/paper_table1.py``.)"""
 
 from __future__ import annotations
 
 import pandas as pd
-
-#: Table 1 (after preprocessing). ML-1M's 6,034 / 3,124 count a padding id; we get 6,033 / 3,123.
-TABLE1 = pd.DataFrame(
-    {
-        "users": [136677, 6034, 13456],
-        "items": [20108, 3124, 8361],
-        "interactions": [9990682, 834449, 234521],
-        "sparsity": [99.64, 95.57, 99.79],
-    },
-    index=["ml-20m", "ml-1m", "amazon-electronics"],
-    dtype=float,
-)
 
 _T2_COLS = ["R@20", "R@50", "N@20", "N@50"]
 _T2 = {
@@ -111,11 +100,4 @@ def display_name(model: str, variant: str | None = None) -> str:
 def table2(dataset: str) -> pd.DataFrame | None:
     """The paper's Table 2 block for a dataset (rows: our model names), or None if it has none."""
     block = _T2.get(dataset)
-    if block is None:
-        return None
-    return pd.DataFrame(block, index=_T2_COLS).T
-
-
-def codigem_row(dataset: str = "ml-1m") -> dict[str, float]:
-    """CODIGEM's row of the paper's Table 2 for ``dataset`` (R@20, R@50, N@20, N@50)."""
-    return table2(dataset).loc["codigem"].to_dict()
+    return None if block is None else pd.DataFrame(block, index=_T2_COLS).T

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from codigem_lab.diffusion.model import PRESETS
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, code_version
 from codigem_lab.experiments.common import ExperimentConfig, active_plan, planning
@@ -32,8 +33,6 @@ from codigem_lab.paths import repo_root, results_root
 
 def _parse_presets(text: str) -> tuple[str, ...]:
     """'paper,released' -> ('paper', 'released'), refusing unknown names."""
-    from codigem_lab.diffusion.model import PRESETS
-
     presets = tuple(p.strip() for p in str(text).split(",") if p.strip())
     bad = [p for p in presets if p not in PRESETS]
     if not presets or bad:

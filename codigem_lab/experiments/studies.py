@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import torch
 
 from codigem_lab.audit import RankingUnaffectedWarning, unaffected_variants
 from codigem_lab.diffusion.model import CODIGEMConfig
@@ -37,6 +38,7 @@ from codigem_lab.experiments.common import (
     training_path_note,
 )
 from codigem_lab.experiments.tables import TableResult, nan_to_none
+from codigem_lab.train import resolve_device
 
 #: Table 3's variants as CODIGEM config overrides. Variant I anneals the KL weight linearly to
 #: Multi-VAE's cap of 0.2; the warm-up length is ours (the paper gives none): 2,000 steps, about
@@ -165,9 +167,12 @@ def reproduce_table3(cfg: ExperimentConfig) -> TableResult:
 def _final_kl_weight(cfg: ExperimentConfig, preset: str, variant: dict, records) -> float:
     """The KL weight at the runs' last update (mean over seeds): from the history, else (fast-path
     runs skip the KL term) from the schedule at the same number of updates."""
-    logged = _last(records, "kl_weight")
-    if logged == logged:  # not NaN
-        return logged
+    histories = [r.history() for r in records]
+    logged = [
+        float(h["kl_weight"].iloc[-1]) for h in histories if h is not None and "kl_weight" in h
+    ]
+    if logged and not math.isnan(np.mean(logged)):
+        return float(np.mean(logged))
     config = CODIGEMConfig.preset(preset, n_items=1, **variant)
     # this config's data, not the records': a relative --source in one names another folder's file
     n_train = {s: cfg.data(s).load().n_train_users for s in {r.spec.train.seed for r in records}}
@@ -178,15 +183,6 @@ def _final_kl_weight(cfg: ExperimentConfig, preset: str, variant: dict, records)
         )
         weights.append(1.0 if config.anneal_overwritten else config.kl_weight(steps))
     return float(np.mean(weights)) if weights else float("nan")
-
-
-def _last(records, column: str) -> float:
-    vals = []
-    for r in records:
-        h = r.history()
-        if h is not None and column in h:
-            vals.append(float(h[column].iloc[-1]))
-    return float(np.mean(vals)) if vals else float("nan")
 
 
 def _json_rows(frame: pd.DataFrame) -> list[dict]:
@@ -243,9 +239,7 @@ def fast_path_copies(cfg: ExperimentConfig, specs) -> list:
     return [dataclasses.replace(s, params={**s.params, "decoder_only": True}) for s in specs]
 
 
-def timed_seconds(
-    cfg: ExperimentConfig, specs, label: str = "timing"
-) -> tuple[pd.DataFrame, float]:
+def timed_seconds(cfg: ExperimentConfig, specs, label: str) -> tuple[pd.DataFrame, float]:
     """Train and eval seconds per epoch (median after the warm-up epoch) of short runs of ``specs``
     made back to back, so that they compare; a cached one has ``made_now`` False."""
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
@@ -342,8 +336,20 @@ def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
         + (" [QUICK MODE]" if cfg.quick else ""),
         "The paper's Fig. 3 (left) finds T=3 best; its right panel shows convergence in 15-25 epochs.",
         training_path_note(cfg),
-        *_T_cost_note(summary, fast=cfg.score_mode == "decoder" and not cfg.full_model),
     ]
+    secs = summary["train_s_per_epoch_mean"]
+    if len(secs) > 1:  # what the sweep's own seconds per epoch say about the cost of T
+        lo, hi = secs.index.min(), secs.index.max()
+        notes.append(
+            f"Training seconds per epoch, as these runs recorded them: {secs[lo]:.2f} at T = {lo}, "
+            f"{secs[hi]:.2f} at T = {hi} ({secs[hi] / secs[lo]:.2f}x). "
+            + (
+                "Through the fast path an epoch trains the decoder alone whatever T is, so T "
+                "costs almost nothing; with every network trained the cost grows with T (Table 4)."
+                if cfg.score_mode == "decoder" and not cfg.full_model
+                else "Every network was trained: T - 1 transition networks besides the decoder."
+            )
+        )
     rows = _json_rows(summary.reset_index())
     wall = df.attrs["wall_s"]
     return TableResult("Fig. 3 — sensitivity to T", table, rows, notes, wall, per_user=per_user), df
@@ -454,9 +460,8 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
     )
     table.index = [paper.display_name(m) for m in table.index]
     # whether each timing run was made now: in the notes, not the rows (a cached re-run keeps them)
-    made_now = dict(zip(table.index, timed["made_now"]))
-    made = [name for name, now in made_now.items() if now]
-    loaded = [name for name, now in made_now.items() if not now]
+    made = [name for name, now in zip(table.index, timed["made_now"]) if now]
+    loaded = [name for name in table.index if name not in made]
     timing = f"made back to back by this command: {', '.join(made)}" if made else "made now: none"
     if loaded:
         timing += (
@@ -487,29 +492,7 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
 
 def device_text(cfg: ExperimentConfig) -> str:
     """Where runs made now are timed: 'CPU, 2 threads' or the GPU's name (Tables 4-5's notes)."""
-    import torch
-
-    from codigem_lab.train import resolve_device
-
     dev = resolve_device(cfg.device)
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"CPU, {torch.get_num_threads()} threads"
-
-
-def _T_cost_note(summary: pd.DataFrame, fast: bool) -> list[str]:
-    """What the sweep's own seconds per epoch say about the cost of T (from the runs)."""
-    secs = summary["train_s_per_epoch_mean"]
-    if len(secs) < 2:
-        return []
-    lo, hi = secs.index.min(), secs.index.max()
-    return [
-        f"Training seconds per epoch, as these runs recorded them: {secs[lo]:.2f} at T = {lo}, "
-        f"{secs[hi]:.2f} at T = {hi} ({secs[hi] / secs[lo]:.2f}x). "
-        + (
-            "Through the fast path an epoch trains the decoder alone whatever T is, so T costs "
-            "almost nothing; with every network trained the cost grows with T (Table 4)."
-            if fast
-            else "Every network was trained: T - 1 transition networks besides the decoder."
-        )
-    ]

@@ -55,7 +55,6 @@ TUNING: dict[str, dict[str, list]] = {
     "ease": {"lam": [100.0, 250.0, 500.0, 1000.0, 2500.0]},
     "wmf": {"alpha": [1.0, 3.0, 10.0, 40.0]},
 }
-SIGNIFICANCE_METRIC = "R@50"
 
 
 def parse_models(models: str | list[str] | tuple[str, ...] | None) -> list[tuple[str, str | None]]:
@@ -76,10 +75,8 @@ def parse_models(models: str | list[str] | tuple[str, ...] | None) -> list[tuple
 
 def paper_dataset(cfg: ExperimentConfig) -> str | None:
     """Which of the paper's Table 2 blocks fits this data (``extra['paper_dataset']`` overrides)."""
-    if cfg.extra.get("paper_dataset"):
-        return cfg.extra["paper_dataset"]
     name = cfg.data_spec.name
-    return name if paper.table2(name) is not None else None
+    return cfg.extra.get("paper_dataset") or (name if paper.table2(name) is not None else None)
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,7 @@ class Layout:
     title: str = "Table 2"
     models: tuple[str, ...] = DEFAULT_MODELS
     metrics: tuple[str, ...] = METRICS
-    significance: str = SIGNIFICANCE_METRIC
+    significance: str = "R@50"
     references: tuple[tuple[str, str | None], ...] = (("codigem", "paper"), ("codigem", "released"))
     train: dict = field(default_factory=dict)
     model_train: dict = field(default_factory=dict)
@@ -136,7 +133,7 @@ TABLE2 = Layout()
 
 
 def tune(
-    cfg: ExperimentConfig, model: str, variant: str | None, cache, train: dict | None = None
+    cfg: ExperimentConfig, model: str, variant: str | None, cache, train: dict
 ) -> tuple[dict, list[dict], list]:
     """Grid-search ``TUNING[model]`` on seed 0's validation selection metric: the best params, the
     grid with each point's score, and the other points' records (the best is the table's seed 0)."""
@@ -146,7 +143,7 @@ def tune(
     keys = list(grid)
     values = [grid[k][:2] if cfg.quick else grid[k] for k in keys]
     combos = [dict(zip(keys, v)) for v in itertools.product(*values)]
-    specs = [cfg.spec(model, cfg.seeds[0], variant, c, **(train or {})) for c in combos]
+    specs = [cfg.spec(model, cfg.seeds[0], variant, c, **train) for c in combos]
     records, _ = run_specs(specs, cache, cfg.progress, label=f"tuning {model}")
     col = f"valid {specs[0].train.select_metric}"
     tried = [dict(c, **{col: r.valid[col[6:]]}) for c, r in zip(combos, records)]
@@ -155,9 +152,9 @@ def tune(
     return {k: best[k] for k in keys}, tried, others
 
 
-def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2) -> TableResult:
-    """Each model (``models``, else ``cfg.extra["models"]``, else the layout's) for every seed, in
-    a table beside the layout's published rows."""
+def reproduce_table2(cfg: ExperimentConfig, layout: Layout = TABLE2) -> TableResult:
+    """Each model (``cfg.extra["models"]``, else the layout's) for every seed, in a table beside the
+    layout's published rows."""
     metrics, sig = layout.metrics, layout.significance
     cache = cfg.cache()
     chosen: dict[str, dict] = {}
@@ -165,7 +162,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
     groups: dict[tuple[str, str | None], list] = {}
     tuning_records: list = []
     wall = 0.0
-    for model, variant in parse_models(models or cfg.extra.get("models") or layout.models):
+    for model, variant in parse_models(cfg.extra.get("models") or layout.models):
         train = layout.train_for(model)
         params, tried, others = tune(cfg, model, variant, cache, train)
         tuning_records += others
@@ -195,9 +192,6 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
             "seeds": len(records),
             **mean_std(records, metrics + beyond_metrics(metrics)),
             "params": chosen.get(model, records[0].spec.params),
-            "train_s_per_epoch": sum(r.summary.get("train_s_per_epoch", 0) for r in records)
-            / len(records),
-            "epochs": sum(r.summary.get("epochs", 0) for r in records) / len(records),
             "budget": {
                 "max_epochs": records[0].spec.train.max_epochs,
                 "epochs": [r.summary.get("epochs") for r in records],
@@ -235,8 +229,8 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
     quick = " [QUICK MODE: few epochs, small data — not comparable with the paper]"
     notes = [
         f"Ours: mean [95% t-interval over seeds] of {len(cfg.seeds)} seed(s) {list(cfg.seeds)}; "
-        f"{cfg.protocol} protocol; Recall@K = {rdef}; dataset {cfg.dataset}"
-        + (f" ({cfg.source})" if cfg.source else "")
+        f"{cfg.protocol} protocol; Recall@K = {rdef}; dataset {cfg.data_spec.dataset}"
+        + (f" ({cfg.data_spec.source})" if cfg.data_spec.source else "")
         + (quick if cfg.quick else ""),
         seed_variance_note(cfg),
         published.note,
@@ -296,7 +290,7 @@ def reproduce_table2(cfg: ExperimentConfig, models=None, layout: Layout = TABLE2
 
 def seed_variance_note(cfg: ExperimentConfig) -> str:
     """Which sources of variance the seeds of ``cfg`` vary (the table notes say it)."""
-    if cfg.dataset == "published":
+    if cfg.data_spec.dataset == "published":
         return (
             "Seeds: every seed trains on the one published split (nothing is drawn), so the "
             "intervals and tests cover training randomness only, not the choice of split."

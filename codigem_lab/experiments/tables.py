@@ -20,8 +20,6 @@ from codigem_lab.report import json_line
 
 #: Version of the results-file layout (every committed file is format 2).
 FORMAT = 2
-#: The per-user values beside a results JSON: ``<stem>-per-user.csv.gz``.
-PER_USER_SUFFIX = "-per-user.csv.gz"
 
 
 def nan_to_none(row: dict) -> dict:
@@ -177,16 +175,13 @@ class TableResult:
             body = self.table.to_string()
         return "\n".join([f"{self.name}", body, *self.notes, f"wall time: {self.wall_s:.1f} s"])
 
-    def json_line(self) -> str:
-        return json_line(self.rows)
-
     def to_json(self) -> dict:
         """The results file's content (plain JSON types; NaN as null)."""
         doc = {
             "format": FORMAT,
             "name": self.name,
             "table": table_json(self.table),
-            "rows": json.loads(self.json_line()),
+            "rows": json.loads(json_line(self.rows)),
             "notes": list(self.notes),
             "command": self.command,
             "wall_s": self.wall_s,
@@ -210,7 +205,7 @@ class TableResult:
             pd.DataFrame(self.rows).to_csv(fh, index=False)
         if self.per_user is None:
             return [csv, md, js]
-        pu = folder / f"{stem}{PER_USER_SUFFIX}"
+        pu = folder / f"{stem}-per-user.csv.gz"
         text = self.per_user.to_csv(index=False, float_format="%.9g")
         with atomic_open(pu, "wb") as fh:
             fh.write(gzip.compress(text.encode(), mtime=0))

@@ -1,9 +1,10 @@
 """Figures of the paper's studies of CODIGEM (Figs. 2-3): a test metric against beta or T with a
-± std band over seeds, and convergence curves; data in, a Figure out."""
+± std band over seeds, and convergence curves; data in, a Figure out. :data:`FIGURES` lists the
+ones each registered study saves beside its table."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from codigem_lab._io import atomic_path
+from codigem_lab.experiments.registry import StudyOutput, get_study
 from codigem_lab.experiments.studies import noise_readouts, summarise_sweep
 from codigem_lab.viz.plots import new_figure, style_axes
 
@@ -65,11 +67,6 @@ def plot_beta_sweep(
     )
 
 
-def plot_T_sweep(runs: pd.DataFrame, title: str = "") -> Figure:
-    """Fig. 3 left: test R@50/N@50 against T (mean ± std over seeds)."""
-    return plot_sweep(summarise_sweep(runs, "T"), "T", title=title)
-
-
 def curve_band(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per epoch over runs of different lengths (a run counts while it lasts)."""
     n = max(len(c) for c in curves)
@@ -103,3 +100,23 @@ def save_figure(fig: Figure, stem) -> list:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=path.suffix[1:])
     return paths
+
+
+#: ``FIGURES[study][suffix](output, name)`` draws one from a study's :class:`StudyOutput`.
+FIGURES: dict[str, dict[str, Callable[[StudyOutput, str], Figure]]] = {
+    "fig2": {"beta": lambda out, name: plot_beta_sweep(out.runs, title=f"Fig. 2: beta ({name})")},
+    "fig3": {
+        "T": lambda out, name: plot_sweep(
+            summarise_sweep(out.runs, "T"), "T", title=f"Fig. 3 left: T ({name})"
+        ),
+        "convergence": lambda out, name: plot_convergence(
+            out.runs, "T", title=f"Fig. 3 right: convergence ({name})"
+        ),
+    },
+}
+
+
+def study_figures(study: str, out: StudyOutput, name: str) -> list[tuple[Figure, str]]:
+    """Every figure the registry lists for ``study``, as ``(figure, file suffix)``."""
+    makers = FIGURES.get(study, {})
+    return [(makers[suffix](out, name), suffix) for suffix in get_study(study).figures]

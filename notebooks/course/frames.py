@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from codigem_lab.experiments.paper import TABLE1
 from codigem_lab.report import item_name
+from course.paper_table1 import TABLE1
 
 #: Table 1 by the column names the paper prints (ML-20m, ML-1m, AE).
 TABLE1_BY_LABEL = {

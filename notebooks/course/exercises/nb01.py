@@ -19,7 +19,7 @@ def _sparsity(users: int, items: int, interactions: int) -> float:
 
 
 def _table1(dataset: str, column: str) -> int:
-    from codigem_lab.experiments.paper import TABLE1
+    from course.paper_table1 import TABLE1
 
     return int(TABLE1.loc[dataset, column])
 

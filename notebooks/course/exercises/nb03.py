@@ -37,7 +37,7 @@ def _prior_at_data(D: int) -> float:
 
 
 def _expected_forward(D: int, beta: float) -> float:
-    from codigem_lab.experiments.deviations import expected_forward_term
+    from course.deviations import expected_forward_term
 
     return expected_forward_term(D, beta)
 

@@ -1,5 +1,6 @@
 """The released code's deviations, one at a time: train the paper model with each switched on and
-read its ELBO terms as that code reports them beside the true ELBO (notebook 03)."""
+read its ELBO terms as that code reports them beside the true ELBO (notebook 03 only; nothing in
+``codigem_lab`` imports this module)."""
 
 from __future__ import annotations
 
