@@ -277,12 +277,12 @@ def test_the_code_version_follows_the_run_sources(tmp_path, monkeypatch):
     (pkg / "data" / "a.py").write_text("y = 1\n")
     monkeypatch.setattr(mod, "RUN_SOURCES", ("runs.py", "data"))
     monkeypatch.setattr(mod, "__file__", str(pkg / "experiments" / "cache.py"))
-    mod._code_version.cache_clear()
+    mod.code_version.cache_clear()
     one = mod.code_version()
     (pkg / "data" / "a.py").write_text("y = 2\n")
-    mod._code_version.cache_clear()
+    mod.code_version.cache_clear()
     assert mod.code_version() != one
-    mod._code_version.cache_clear()
+    mod.code_version.cache_clear()
 
 
 def test_docstrings_comments_and_layout_leave_the_code_version_alone():

@@ -32,13 +32,9 @@ RUN_SOURCES = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """The version of the code a run's result depends on: :func:`source_digest` of ``RUN_SOURCES``."""
-    return _code_version()
-
-
-@functools.lru_cache(maxsize=1)
-def _code_version() -> str:
     pkg = Path(__file__).resolve().parents[1]
     sources = {}
     for name in RUN_SOURCES:

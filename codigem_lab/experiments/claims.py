@@ -251,7 +251,9 @@ def variants(doc: dict, names: list[str], sign: int = 0, kind: str = "differs") 
     the paper's Table 3 difference (for "no decline": the smallest it calls a decline) the size."""
     t3 = paper.TABLE3["R@50"]
     smallest = min(t3["base"] - t3[v] for v in SKIP)
-    family = table3_family(_flag(doc["command"], "--score-mode", "decoder"))
+    words = shlex.split(doc["command"])  # the score mode the file's command ran with
+    mode = words[words.index("--score-mode") + 1] if "--score-mode" in words else "decoder"
+    family = table3_family(mode)
     rows = [dict(r) for r in doc["rows"]]
     keys = [f"{r['preset']} / {r['variant']}" for r in rows]
     add_holm(rows, family, keys)
@@ -398,11 +400,6 @@ def _read_specs() -> tuple[str, tuple[Spec, ...]]:
 
 #: How a contrast and a claim are judged (:attr:`Contrast.verdict`), as claims.md states it.
 RULE, SPECS = _read_specs()
-
-
-def _flag(command: str, flag: str, default: str) -> str:
-    words = shlex.split(command)
-    return words[words.index(flag) + 1] if flag in words else default
 
 
 def _load(root: Path, stem: str) -> dict:

@@ -22,6 +22,7 @@ from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
 from codigem_lab.metrics import catalogue_coverage, item_popularity, list_popularity, top_items
 from codigem_lab.options import knob
+from codigem_lab.report import item_name
 from codigem_lab.runs import DataSpec, RunSpec
 from codigem_lab.train import TrainConfig
 from codigem_lab.validate import check_choice, check_int
@@ -173,15 +174,8 @@ class ExploreResult:
     def to_json(self) -> dict:
         """The ``--json`` line of ``codigem-lab explore``."""
         s = self.setting
-        out = {
-            "dataset": s.dataset,
-            "beta": s.beta,
-            "T": s.T,
-            "preset": s.preset,
-            "input_scaling": s.scaling,
-            "variant": s.variant,
-            "user": self.user,
-        }
+        out = {k: getattr(s, k) for k in ("dataset", "beta", "T", "preset")}
+        out |= {"input_scaling": s.scaling, "variant": s.variant, "user": self.user}
         for model in MODELS:
             prefix = "" if model == "codigem" else f"{model}_"
             for k, v in {**self.metrics[model], **self.beyond.get(model, {})}.items():
@@ -190,16 +184,9 @@ class ExploreResult:
         out["top10"] = [dataclasses.asdict(t) for t in self.top10]
         for model in BASELINES:
             out[f"{model}_top10"] = [dataclasses.asdict(t) for t in self.top[model]]
-        out.update(
-            alpha_bar_1=self.alpha_bar_1,
-            alpha_bar_T=self.alpha_bar_T,
-            epochs=self.epochs,
-            best_epoch=self.best_epoch,
-            valid_R50_per_epoch=[round(float(v), 5) for v in self.history["R@50"]],
-            trained=self.trained,
-            seconds=round(self.seconds, 3),
-            key=self.key,
-        )
+        out |= {k: getattr(self, k) for k in ("alpha_bar_1", "alpha_bar_T", "epochs", "best_epoch")}
+        out["valid_R50_per_epoch"] = [round(float(v), 5) for v in self.history["R@50"]]
+        out |= {"trained": self.trained, "seconds": round(self.seconds, 3), "key": self.key}
         return out
 
 
@@ -385,12 +372,6 @@ def explore(
     es = split.test
     targets = set(int(i) for i in split.items[es.target[row].indices])
     titles = _titles(setting.dataset, setting.source)
-
-    def title(item: int) -> str:
-        if titles is not None and item in titles.index:
-            return str(titles.at[item])
-        return f"item {item}"
-
     top, metrics, user_metrics, valid, beyond, trained = {}, {}, {}, {}, {}, False
     record = None
     for model in MODELS:
@@ -400,7 +381,9 @@ def explore(
         lists = stored_top(spec, rec, split)
         beyond[model] = beyond_accuracy(lists, split)
         items = lists[user][:TOP_N]
-        top[model] = [TopItem(r, i, title(i), i in targets) for r, i in enumerate(items, start=1)]
+        top[model] = [
+            TopItem(r, i, item_name(i, titles), i in targets) for r, i in enumerate(items, start=1)
+        ]
         metrics[model] = {k: float(rec.test[k]) for k in ("R@20", "R@50")}
         per_user = rec.per_user()
         user_metrics[model] = (
@@ -411,16 +394,14 @@ def explore(
         valid[model] = float(rec.valid["R@50"])
         if model == "codigem":
             record = rec
-    history = record.history()
-    if history is None:
-        history = pd.DataFrame({"epoch": [], "R@50": []})
+    history = record.history()  # CODIGEM is trained: its run folder always has history.csv
     keep = [c for c in ("epoch", "R@50", "loss") if c in history.columns]
     ab = setting.params.config.noise_schedule().alpha_bar  # the schedule the model diffuses with
     return ExploreResult(
         setting=setting,
         user=user,
         n_fold_in=int(es.fold_in[row].nnz),
-        targets=[title(i) for i in sorted(targets)],
+        targets=[item_name(i, titles) for i in sorted(targets)],
         top=top,
         metrics=metrics,
         user_metrics=user_metrics,
@@ -436,5 +417,5 @@ def explore(
         user_choices=user_choices(split),
         synthetic=setting.dataset == "synthetic",
         beyond=beyond,
-        seen=sorted(title(int(i)) for i in split.items[es.fold_in[row].indices]),
+        seen=sorted(item_name(int(i), titles) for i in split.items[es.fold_in[row].indices]),
     )

@@ -189,8 +189,10 @@ def _json_rows(frame: pd.DataFrame) -> list[dict]:
     return [nan_to_none(row) for row in frame.to_dict("records")]
 
 
-def _fmt(values: pd.Series, spec: str) -> pd.Series:
-    """Numbers as text in ``spec`` (e.g. ``"{:.2f}"``), blank where missing (NaN)."""
+def _fmt(values: pd.Series | None, spec: str) -> pd.Series | str:
+    """Numbers as text in ``spec`` (e.g. ``"{:.2f}"``), blank where missing (NaN, or no column)."""
+    if values is None:
+        return ""
     return values.map(lambda v: "" if v != v else spec.format(v))
 
 
@@ -250,12 +252,9 @@ def timed_seconds(cfg: ExperimentConfig, specs, label: str) -> tuple[pd.DataFram
     records, wall = run_specs(timed, cfg.cache(), cfg.progress, label=label)
     rows = []
     for rec in records:
-        h = rec.history()
-        if h is None:  # no per-epoch history: the run's own means
-            train_s, eval_s = rec.summary["train_s_per_epoch"], rec.summary["eval_s_per_epoch"]
-        else:
-            later = h.iloc[1:] if len(h) > 1 else h
-            train_s, eval_s = float(later["train_s"].median()), float(later["eval_s"].median())
+        h = rec.history()  # the timed models are trained ones: every run has a per-epoch history
+        later = h.iloc[1:] if len(h) > 1 else h
+        train_s, eval_s = float(later["train_s"].median()), float(later["eval_s"].median())
         rows.append({"train_s": train_s, "eval_s": eval_s, "made_now": not rec.from_cache})
     return pd.DataFrame(rows), wall
 
@@ -283,37 +282,45 @@ def summarise_sweep(df: pd.DataFrame, param: str) -> pd.DataFrame:
     return out.sort_index()
 
 
+def _sweep_head(cfg: ExperimentConfig, fixed: str) -> str:
+    """A sweep's first note: the data, protocol, the setting held fixed and the seeds."""
+    quick = " [QUICK MODE]" if cfg.quick else ""
+    return f"{cfg.data_spec.name}, {cfg.protocol}, {fixed}, seeds {list(cfg.seeds)}{quick}"
+
+
+def _sweep_result(name, summary, columns, index, notes, df, per_user):
+    """A sweep's table (R@50 and N@50 as mean ± std over seeds, then ``columns``) and its runs."""
+    table = pd.DataFrame(
+        {m: mean_std_column(summary, m) for m in ("R@50", "N@50")} | columns, index=index
+    )
+    rows = _json_rows(summary.reset_index())
+    return TableResult(name, table, rows, notes, df.attrs["wall_s"], per_user=per_user), df
+
+
 def reproduce_fig2(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
     """Fig. 2: R@50/N@50 against beta (coarse 1e-4..0.9 and fine 1e-4..9e-4), with alpha_bar_T."""
     values = [1e-4, 1e-2, 0.9] if cfg.quick else sorted(set(BETAS_COARSE) | set(BETAS_FINE))
     df, per_user = sweep(cfg, "beta", values, label="beta sweep")
     summary = summarise_sweep(df, "beta").join(noise_readouts(values).set_index("beta"))
-    table = pd.DataFrame(
-        {
-            "R@50": mean_std_column(summary, "R@50"),
-            "N@50": mean_std_column(summary, "N@50"),
-            "alpha_bar_T": [f"{v:.4g}" for v in summary["alpha_bar_T"]],
-            "SNR(z_T)": [f"{v:.3g}" for v in summary["snr_T"]],
-            "alpha_bar_1 (decoder input)": [f"{v:.4g}" for v in summary["alpha_bar_1"]],
-            "SNR(z_1)": [f"{v:.3g}" for v in summary["snr_1"]],
-            "epochs": [f"{v:.1f}" for v in summary["epochs_mean"]],
-        },
-        index=pd.Index([f"{b:g}" for b in summary.index], name="beta"),
-    )
+    columns = {
+        "alpha_bar_T": [f"{v:.4g}" for v in summary["alpha_bar_T"]],
+        "SNR(z_T)": [f"{v:.3g}" for v in summary["snr_T"]],
+        "alpha_bar_1 (decoder input)": [f"{v:.4g}" for v in summary["alpha_bar_1"]],
+        "SNR(z_1)": [f"{v:.3g}" for v in summary["snr_1"]],
+        "epochs": [f"{v:.1f}" for v in summary["epochs_mean"]],
+    }
+    index = pd.Index([f"{b:g}" for b in summary.index], name="beta")
     notes = [
-        f"{cfg.data_spec.name}, {cfg.protocol}, T=3, seeds {list(cfg.seeds)}"
-        + (" [QUICK MODE]" if cfg.quick else ""),
+        _sweep_head(cfg, "T=3"),
         "The paper's Fig. 2 (ML-20M) reports a sharp decline from 1e-4 to 0.1 and a slight one over 1e-4..9e-4.",
         "Scoring uses the decoder on z_1 (as the released code does), so the signal that matters "
         "for the ranking is alpha_bar_1 = 1 - beta, not alpha_bar_T; in training, beta is the "
         "variance of the Gaussian noise the decoder learns to remove.",
         training_path_note(cfg),
     ]
-    rows = _json_rows(summary.reset_index())
-    wall = df.attrs["wall_s"]
-    return TableResult(
-        "Fig. 2 — sensitivity to beta", table, rows, notes, wall, per_user=per_user
-    ), df
+    return _sweep_result(
+        "Fig. 2 — sensitivity to beta", summary, columns, index, notes, df, per_user
+    )
 
 
 def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
@@ -321,19 +328,13 @@ def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
     values = (1, 2, 3) if cfg.quick else TS
     df, per_user = sweep(cfg, "T", values, label="T sweep")
     summary = summarise_sweep(df, "T")
-    table = pd.DataFrame(
-        {
-            "R@50": mean_std_column(summary, "R@50"),
-            "N@50": mean_std_column(summary, "N@50"),
-            "epochs": [f"{v:.1f}" for v in summary["epochs_mean"]],
-            "best epoch": [f"{v:.1f}" for v in summary["best_epoch_mean"]],
-            "train s/epoch": [f"{v:.2f}" for v in summary["train_s_per_epoch_mean"]],
-        },
-        index=pd.Index(summary.index, name="T"),
-    )
+    columns = {
+        "epochs": [f"{v:.1f}" for v in summary["epochs_mean"]],
+        "best epoch": [f"{v:.1f}" for v in summary["best_epoch_mean"]],
+        "train s/epoch": [f"{v:.2f}" for v in summary["train_s_per_epoch_mean"]],
+    }
     notes = [
-        f"{cfg.data_spec.name}, {cfg.protocol}, beta=1e-4, seeds {list(cfg.seeds)}"
-        + (" [QUICK MODE]" if cfg.quick else ""),
+        _sweep_head(cfg, "beta=1e-4"),
         "The paper's Fig. 3 (left) finds T=3 best; its right panel shows convergence in 15-25 epochs.",
         training_path_note(cfg),
     ]
@@ -350,9 +351,8 @@ def reproduce_fig3(cfg: ExperimentConfig) -> tuple[TableResult, pd.DataFrame]:
                 else "Every network was trained: T - 1 transition networks besides the decoder."
             )
         )
-    rows = _json_rows(summary.reset_index())
-    wall = df.attrs["wall_s"]
-    return TableResult("Fig. 3 — sensitivity to T", table, rows, notes, wall, per_user=per_user), df
+    index = pd.Index(summary.index, name="T")
+    return _sweep_result("Fig. 3 — sensitivity to T", summary, columns, index, notes, df, per_user)
 
 
 def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
@@ -378,9 +378,7 @@ def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
             "total s (ours)": _fmt(g["total_s"], "{:.1f}"),
             "epochs (ours)": _fmt(g["epochs"], "{:.1f}"),
             "train s/epoch (ours)": _fmt(g["train_s_per_epoch"], "{:.2f}"),
-            "train s/epoch, fast path (ours)": (
-                _fmt(g["fast_train_s_per_epoch"], "{:.2f}") if fast else ""
-            ),
+            "train s/epoch, fast path (ours)": _fmt(g.get("fast_train_s_per_epoch"), "{:.2f}"),
             "time / time(T=3) (ours)": _fmt(g["total_s"] / base, "{:.2f}"),
             "total s (paper)": _fmt(ref["total_s"], "{:.1f}"),
             "time / time(T=3) (paper)": _fmt(
@@ -446,9 +444,7 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
             "eval s/epoch": _fmt(frame["eval_s_per_epoch"], "{:.2f}"),
             "epochs to best": _fmt(frame["epochs_to_converge"], "{:.1f}"),
             "total s": _fmt(frame["total_s"], "{:.1f}"),
-            "train s/epoch, fast path": (
-                _fmt(frame["fast_train_s_per_epoch"], "{:.2f}") if fast else ""
-            ),
+            "train s/epoch, fast path": _fmt(frame.get("fast_train_s_per_epoch"), "{:.2f}"),
             "train s/epoch ÷ CODIGEM": _fmt(
                 frame["train_s_per_epoch"] / cod["train_s_per_epoch"], "{:.2f}"
             ),

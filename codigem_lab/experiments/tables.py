@@ -88,30 +88,19 @@ def provenance(wall_s: float) -> dict:
 
 
 def provenance_text(doc: dict) -> str:
-    """One paragraph: wall time, machine, threads, code version (or what was not recorded)."""
-    prov = doc.get("provenance") or {}
-    wall = prov.get("wall_s", doc.get("wall_s"))
-    parts = []
-    if wall is not None:
-        parts.append(
-            f"Wall time of the command that wrote this file: {wall:.0f} s"
-            + (" (under a second: its runs came from the result cache)" if wall < 1 else "")
-        )
-    m = prov.get("machine")
-    if m:
-        parts.append(
-            f"machine: {m.get('platform')}, {m.get('cpu')}, {m.get('cores')} cores"
-            + (f", GPU {m['gpu']}" if m.get("gpu") else "")
-            + f"; torch threads: {m.get('threads')}"
-        )
-    else:
-        parts.append("machine: not recorded")
-        if prov.get("threads") is not None:
-            parts.append(f"torch threads: {prov['threads']} ({prov.get('threads_source', '')})")
-    if prov.get("code_version"):
-        parts.append(f"code version {prov['code_version']}")
-    if prov.get("written_utc"):
-        parts.append(f"written {prov['written_utc']}")
+    """One paragraph from the provenance block :func:`provenance` wrote: wall time, machine,
+    threads, code version, when, and the note a restamp adds (tools/restamp_results.py)."""
+    prov = doc["provenance"]
+    wall, m = prov["wall_s"], prov["machine"]
+    parts = [
+        f"Wall time of the command that wrote this file: {wall:.0f} s"
+        + (" (under a second: its runs came from the result cache)" if wall < 1 else ""),
+        f"machine: {m.get('platform')}, {m.get('cpu')}, {m.get('cores')} cores"
+        + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+        + f"; torch threads: {m.get('threads')}",
+        f"code version {prov['code_version']}",
+        f"written {prov['written_utc']}",
+    ]
     text = "; ".join(parts) + "."
     if prov.get("note"):
         text += f" {prov['note']}"
