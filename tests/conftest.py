@@ -21,10 +21,17 @@ def shared_file(*parts: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own data cache unless it sets one itself."""
+    """Every test gets its own data cache unless it sets one itself, and no memoised data
+    fingerprint from another test (one made while a test shrank 'synthetic' would key the next
+    test's runs by the wrong data)."""
+    from codigem_lab.data.spec import _fingerprint
+
     monkeypatch.setenv("CODIGEM_LAB_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("CODIGEM_LAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("CODIGEM_LAB_QUIET", "1")
+    _fingerprint.cache_clear()
+    yield
+    _fingerprint.cache_clear()
 
 
 @pytest.fixture(scope="session")
