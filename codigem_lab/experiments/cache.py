@@ -128,8 +128,12 @@ class ResultCache:
             return None
         if record.code_version != code_version():
             what = f"cache entry {path.name} ({run_label(spec)}) was made by code {record.code_version}"
-            kept, note = "used as it is (--keep-stale)", f"note: {what}, this is {code_version()}: "
-            note += kept if self.keep_stale else "re-running it (--keep-stale uses it)"
+            action = (
+                "used as it is (--keep-stale)"
+                if self.keep_stale
+                else "re-running it (--keep-stale uses it)"
+            )
+            note = f"note: {what}, this is {code_version()}: {action}"
             if note not in self.stale_notes:
                 self.stale_notes.append(note)
                 print(note)
@@ -207,9 +211,16 @@ class ResultCache:
             (path / "last.pt").unlink(missing_ok=True)
             self._keep_best(path / "best.pt")
         write_json(path / RECORD, record)
-        rdef, version = spec.train.recall_definition, code_version()
         return RunRecord(
-            spec, out.valid, out.test, out.summary, rdef, path, False, version, path.name
+            spec,
+            out.valid,
+            out.test,
+            out.summary,
+            spec.train.recall_definition,
+            path,
+            False,
+            code_version(),
+            path.name,
         )
 
     def _keep_best(self, best: Path) -> None:
