@@ -8,7 +8,6 @@ import dataclasses
 import io
 import json
 import multiprocessing
-import re
 import shlex
 import time
 import warnings
@@ -217,32 +216,27 @@ def _measured_s(it: PlanItem, bench: dict | None) -> float | None:
     total = 0.0
     for row in it.doc.get("rows") or []:
         epochs, label = _row_epochs(row, len(it.cfg.seeds)), _epoch_label(row, it.cfg)
-        if epochs is None or label not in per:
-            return None
+        if (
+            epochs is None
+            or label not in per
+            or it.cfg.precision_for(label.split(":")[0]) != "fp32"
+        ):
+            return None  # no epochs, no benchmark for the model, or not the benchmark's fp32
         total += epochs * per[label]
     return total + sum(
         (len(tried) - 1) * per.get(m, 0.0) for m, tried in (it.doc.get("tuning") or {}).items()
     )
 
 
-def _fast_path_credit_s(it: PlanItem, bench: dict | None) -> float:
-    """Seconds the fast path now saves on a file whose CODIGEM runs trained every network: the
-    CODIGEM minutes its compute note records x (1 - fast / full seconds per epoch, measured)."""
-    notes = " ".join(it.doc.get("notes") or [])
-    if bench is None or "fast path" in notes or _full_model(it.cfg):
-        return 0.0
-    per = {k: v["epoch_cpu_s"] for k, v in bench["models"].items()}
-    saved = 0.0
-    for variant, minutes in re.findall(r"CODIGEM \((paper|released)\) ([\d.]+) min", notes):
-        fast, full = per.get(f"codigem:{variant}"), per.get(f"codigem:{variant}:full")
-        saved += 60 * float(minutes) * (1 - fast / full) if fast and full else 0.0
-    return saved
+def _epoch_bench(items: list[PlanItem]) -> dict | None:
+    """The committed epoch benchmark beside the items' results (None where there is none)."""
+    path = items[0].results / EPOCH_BENCH if items else None
+    return json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else None
 
 
 def estimate(items: list[PlanItem], workers: int) -> list[dict]:
     """Per item: its runs and the minutes it adds, shared by the workers (docs/reproduce.md)."""
-    path = items[0].results / EPOCH_BENCH if items else None
-    bench = json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else None
+    bench = _epoch_bench(items)
     rows = []
     for it in items:
         doc = it.doc
@@ -262,11 +256,7 @@ def estimate(items: list[PlanItem], workers: int) -> list[dict]:
                 measured /= 60
                 minutes, how = measured / workers, f"pool of {workers}, measured"
             else:
-                credit = _fast_path_credit_s(it, bench) / 60
-                minutes = (recorded - credit) / workers
-                how = f"pool of {workers}, recorded" + (
-                    f" less {credit:.1f} min fast path" if credit else ""
-                )
+                minutes, how = recorded / workers, f"pool of {workers}, recorded"
         rows.append(
             {
                 "study": it.study.name,
@@ -302,8 +292,7 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
         f"total: {total:.0f} min estimated: per file, results/{EPOCH_BENCH}'s CPU seconds per "
         "epoch (one torch thread) x the epochs its runs record, where it records them on that "
         "benchmark's data, else its recorded training + validation seconds (else its wall time, "
-        "made on a machine shared with other jobs) less what the CODIGEM fast path saves; "
-        "divided among the workers; '~': runs counted from the file's rows."
+        "made on a machine shared with other jobs); divided among the workers; '~': runs counted from the file's rows."
     )
     lines.append(
         f"from the recorded compute alone: {sum(r['recorded_est_min'] for r in rows):.0f} min "
@@ -313,6 +302,19 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
 
 
 # ================================================================================= running it
+def _expected_s(spec, per: dict) -> float:
+    """A run's expected seconds, so that the pool starts the longest first: the epoch benchmark's
+    CPU seconds per epoch for its model x its epoch budget (a closed-form model: one fit)."""
+    from codigem_lab.models import model_class
+    from codigem_lab.neural import NeuralRecommender
+
+    label = spec.model + (f":{spec.variant}" if spec.variant else "")
+    if spec.model == "codigem" and not spec.params.get("decoder_only"):
+        label += ":full"
+    neural = issubclass(model_class(spec.model), NeuralRecommender)
+    return per.get(label, 1.0) * (spec.train.max_epochs if neural else 1)
+
+
 def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
     """A worker's job: one run into the shared result cache (its key when stored)."""
     from codigem_lab.experiments.cache import ResultCache
@@ -373,6 +375,8 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
     cfg0 = items[0].cfg if items else ExperimentConfig()
     cache = (cfg0.cache_root, cfg0.keep_stale, cfg0.keep_best)
     minutes = [r["minutes"] for r in estimate(items, workers)]  # the longest studies first
+    bench = _epoch_bench(items) or {}
+    per = {k: v["epoch_cpu_s"] for k, v in bench.get("models", {}).items()}
     order = sorted(range(len(items)), key=lambda n: -minutes[n])
     pooled = [items[n] for n in order if not items[n].study.timed]
     studies = tqdm(total=len(items), desc="studies", disable=not progress, position=0)
@@ -405,12 +409,12 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
             if not todo:
                 break
             if pool is None:
-                key = next(iter(queue))
+                key = max(queue, key=lambda k: _expected_s(queue[k], per))
                 _train(queue.pop(key), *cache)
                 done = {key}
             else:
                 while queue and len(running) < workers:
-                    key = next(iter(queue))
+                    key = max(queue, key=lambda k: _expected_s(queue[k], per))  # longest first
                     running[pool.submit(_train, queue.pop(key), *cache)] = key
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:

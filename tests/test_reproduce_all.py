@@ -28,7 +28,6 @@ from codigem_lab.experiments.tables import TableResult
 from codigem_lab.reproduce import (
     EPOCH_BENCH,
     PlanItem,
-    _fast_path_credit_s,
     _measured_s,
     estimate,
     results_plan,
@@ -100,7 +99,6 @@ def test_a_file_without_epochs_is_estimated_from_its_recorded_compute(tmp_path):
     (tmp_path / "results" / name).write_text(json.dumps(doc), encoding="utf-8")
     (strong,) = estimate(results_plan(tmp_path / "results"), 2)
     assert strong["measured_min"] is None and strong["how"] == "pool of 2, recorded"
-    # its CODIGEM runs took the fast path already: nothing to credit (older files: see below)
     assert 0 < strong["minutes"] == strong["recorded_est_min"] == strong["recorded_min"] / 2
 
 
@@ -136,8 +134,8 @@ def test_the_estimate_is_measured_seconds_per_epoch_times_recorded_epochs():
     old = {"rows": [{"model": "pop"}], "notes": ["most of it: CODIGEM (paper) 3.0 min (20%)"]}
     old_item = dataclasses.replace(item, doc=old)
     assert _measured_s(old_item, bench) is None  # no epochs recorded: the recorded compute
-    assert _fast_path_credit_s(old_item, bench) == pytest.approx(180 * (1 - 2.0 / 8.0))
-    assert _fast_path_credit_s(full, bench) == 0.0
+    bf16 = dataclasses.replace(item, cfg=dataclasses.replace(cfg, precision="bf16"))
+    assert _measured_s(bf16, bench) is None  # the benchmark timed fp32: the recorded compute
 
 
 def _timed_toy(cfg: ExperimentConfig) -> TableResult:

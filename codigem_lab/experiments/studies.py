@@ -243,12 +243,11 @@ def fast_path_copies(cfg: ExperimentConfig, specs) -> list:
 
 def timed_seconds(cfg: ExperimentConfig, specs, label: str) -> tuple[pd.DataFrame, float]:
     """Train and eval seconds per epoch (median after the warm-up epoch) of short runs of ``specs``
-    made back to back, so that they compare; a cached one has ``made_now`` False."""
+    made back to back, so that they compare (all in ``--precision``, never bf16 for some models
+    alone); a cached one has ``made_now`` False."""
     n = min(TIMING_EPOCHS, cfg.train(0, "codigem").max_epochs)
-    timed = [
-        dataclasses.replace(s, train=dataclasses.replace(s.train, max_epochs=n, patience=n))
-        for s in specs
-    ]
+    short = dict(max_epochs=n, patience=n, precision=cfg.precision)
+    timed = [dataclasses.replace(s, train=dataclasses.replace(s.train, **short)) for s in specs]
     records, wall = run_specs(timed, cfg.cache(), cfg.progress, label=label)
     rows = []
     for rec in records:
