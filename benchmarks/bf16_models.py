@@ -63,7 +63,7 @@ def compare(fp32: list, bf16: list) -> dict:
             "diff": mean,
             "ci": [mean - half, mean + half],
             "fp32_sd": sd,
-            "within": mean - half <= 0 <= mean + half and abs(mean) <= sd,
+            "within": bool(mean - half <= 0 <= mean + half and abs(mean) <= sd),
         }
     out["within_seed_noise"] = all(v["within"] for v in out["metrics"].values())
     per = [
@@ -93,7 +93,9 @@ def markdown(doc: dict) -> str:
         "stop by the trainer's rule. Verdict *within seed noise*: for every metric the 95% "
         "t-interval of the paired difference (bf16 - fp32, over seeds) holds 0 and the mean "
         "difference is no larger than fp32's seed-to-seed SD. Speed-up: fp32 / bf16 training "
-        f"seconds per epoch as the runs recorded them ({doc['how']}).",
+        "seconds per epoch as each run recorded them when it was trained (runs missing from the "
+        f"cache by {doc['how']}; the others, e.g. Table 2's fp32 runs, by earlier commands, some "
+        "with other jobs on the cores: read the speed-ups as rough, the verdicts as exact).",
         "",
         "| model | metric | fp32 | bf16 | bf16 - fp32 [95% CI] | fp32 SD | within |",
         "|---|---|---|---|---|---|---|",
@@ -116,7 +118,10 @@ def markdown(doc: dict) -> str:
         lines.append(
             f"| {name} | {verdict} | {speed} | {res['epochs']['fp32']} | {res['epochs']['bf16']} |"
         )
-    lines += ["", f"Load average before {doc['load_before']}, after {doc['load_after']}."]
+    lines += [
+        "",
+        f"This invocation: load average before {doc['load_before']}, after {doc['load_after']}.",
+    ]
     return "\n".join(lines) + "\n"
 
 

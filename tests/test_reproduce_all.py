@@ -81,10 +81,13 @@ def test_dry_run_prints_each_file_its_estimate_and_the_total(capsys):
     assert by_file["results/fastpath/table3/table3-ml-1m-strong-paper.json"]["minutes"] == 0
     assert by_file["results/codigem/table2/table2-ml-1m-strong-minK.json"]["minutes"] == 0
     assert "alone" in by_file["results/table5/table5-ml-1m-strong.json"]["how"]
-    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]  # its rows record epochs
-    assert strong["minutes"] == pytest.approx(strong["measured_min"] / 2)
-    fig2 = by_file["results/fig2/fig2-ml-1m-strong.json"]  # epochs recorded, the bench's data
-    assert fig2["minutes"] == pytest.approx(fig2["measured_min"] / 2)
+    strong = by_file["results/table2/table2-ml-1m-strong-minK.json"]  # bf16 models: recorded
+    assert strong["measured_min"] is None
+    assert strong["minutes"] == pytest.approx(strong["recorded_min"] / 2)
+    fp32 = {r["file"]: r for r in estimate(results_plan(overrides={"bf16": False}), 2)}
+    for name in ("table2/table2-ml-1m-strong-minK.json", "fig2/fig2-ml-1m-strong.json"):
+        row = fp32[f"results/{name}"]  # epochs recorded on the benchmark's data, all fp32
+        assert row["minutes"] == pytest.approx(row["measured_min"] / 2)
     assert f"{sum(r['recorded_est_min'] for r in rows):.0f} min" in out.splitlines()[-1]
 
 
@@ -116,7 +119,7 @@ def test_the_estimate_is_measured_seconds_per_epoch_times_recorded_epochs():
             }.items()
         },
     }
-    cfg = ExperimentConfig(data_spec=DataSpec(**data), seeds=(0, 1))
+    cfg = ExperimentConfig(data_spec=DataSpec(**data), seeds=(0, 1), bf16=False)
     doc = {
         "rows": [
             {"model": "pop", "budget": {"epochs": [1, 1]}},
@@ -134,8 +137,8 @@ def test_the_estimate_is_measured_seconds_per_epoch_times_recorded_epochs():
     old = {"rows": [{"model": "pop"}], "notes": ["most of it: CODIGEM (paper) 3.0 min (20%)"]}
     old_item = dataclasses.replace(item, doc=old)
     assert _measured_s(old_item, bench) is None  # no epochs recorded: the recorded compute
-    bf16 = dataclasses.replace(item, cfg=dataclasses.replace(cfg, precision="bf16"))
-    assert _measured_s(bf16, bench) is None  # the benchmark timed fp32: the recorded compute
+    bf16 = dataclasses.replace(item, cfg=dataclasses.replace(cfg, bf16=True))  # the default
+    assert _measured_s(bf16, bench) is None  # CODIGEM in bf16, the benchmark fp32: recorded
 
 
 def _timed_toy(cfg: ExperimentConfig) -> TableResult:

@@ -241,6 +241,11 @@ def fast_path_copies(cfg: ExperimentConfig, specs) -> list:
     return [dataclasses.replace(s, params={**s.params, "decoder_only": True}) for s in specs]
 
 
+def timing_precision_note(cfg: ExperimentConfig) -> str:
+    """The timing runs' precision: one for every model, so that their seconds compare."""
+    return f" Timing runs: {cfg.precision} for every model (--precision; never per-model bf16)."
+
+
 def timed_seconds(cfg: ExperimentConfig, specs, label: str) -> tuple[pd.DataFrame, float]:
     """Train and eval seconds per epoch (median after the warm-up epoch) of short runs of ``specs``
     made back to back, so that they compare (all in ``--precision``, never bf16 for some models
@@ -398,7 +403,8 @@ def reproduce_table4(cfg: ExperimentConfig) -> TableResult:
         "T costs nothing once the transition networks, which cannot reach the ranking, are "
         "skipped.",
         "(paper): its Table 4, which names neither the dataset nor the hardware it was timed "
-        "on; compare the ratios to T=3, not the seconds." + precision_note(cfg),
+        "on; compare the ratios to T=3, not the seconds." + timing_precision_note(cfg),
+        "The T sweep's runs:" + precision_note(cfg),
     ]
     rows = _json_rows(g.reset_index())
     return TableResult("Table 4 — time vs T", table, rows, notes, df.attrs["wall_s"])
@@ -473,7 +479,7 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         f"{cfg.patience}). Epochs: the convergence runs; seconds per epoch: {TIMING_EPOCHS}-epoch "
         "timing runs (median after the first epoch); total = epochs run x (train + eval) "
         "seconds per epoch." + (" [QUICK MODE]" if cfg.quick else ""),
-        f"Timing runs {timing}.",
+        f"Timing runs {timing}." + timing_precision_note(cfg),
         "(paper): its Table 5, which names neither the dataset nor the hardware it was timed on. "
         "Seconds are not comparable across machines; the ratios to CODIGEM are.",
         "CODIGEM's seconds time the full model, as the paper's table does; 'train s/epoch, fast "
