@@ -302,10 +302,10 @@ BINDINGS: list[Bind] = [
          "models (plus {t:.1f} min of tuning runs", T2S,
          {"m": lambda d: d["compute_s"] / 60,
           "t": lambda d: float(re.search(r"tuning runs add ([\d.]+) min", " ".join(d["notes"])).group(1))}),
-    Bind(README, "CODIGEM as the paper writes it takes {c:.0f}% of it, BPR {b:.0f}%, MacridVAE {m:.0f}%, "
-         "DiffRec {d:.0f}% and Multi-VAE {v:.0f}%", T2S,
-         {"c": share("CODIGEM (paper)"), "b": share("BPR"), "m": share("MacridVAE"),
-          "d": share("DiffRec"), "v": share("Multi-VAE")}),
+    Bind(README, "BPR takes {b:.0f}% of it, MacridVAE {m:.0f}%, NeuMF {n:.0f}%, Multi-VAE {v:.0f}% "
+         "and Multi-DAE {d:.0f}%", T2S,
+         {"b": share("BPR"), "m": share("MacridVAE"), "n": share("NeuMF"),
+          "v": share("Multi-VAE"), "d": share("Multi-DAE")}),
     Bind(README, "WMF ({w:.3f}) and EASE ({e:.3f}, first by R@20 and NDCG)", T2S,
          {"w": R("wmf", "R@50_mean"), "e": R("ease", "R@50_mean")}),
     Bind(README, "all above CODIGEM as released ({c:.3f}), which lies {g:.3f} below MacridVAE and "
@@ -419,7 +419,7 @@ BINDINGS: list[Bind] = [
          {"m": lambda d: sum(r["epochs_mean"] * (r["train_s_per_epoch_mean"] + r["eval_s_per_epoch_mean"])
                              for r in d["rows"]) / 60}),
     Bind(RES, "skips in the decoder (III) give R@50 {a:.4f} against {b:.4f} ({e:+.4f} [{l:+.4f}, "
-         "{h:+.4f}]; two-stage paired test p = {p:.3f}, {ph:.2f} after Holm's", T3P,
+         "{h:+.4f}]; two-stage paired test p = {p:.2g}, {ph:.2g} after Holm's", T3P,
          {"a": T3("III", "R@50_mean"), "b": T3("base", "R@50_mean"), "e": T3("III", "effect_R@50"),
           "l": T3("III", "effect_ci") + (0,), "h": T3("III", "effect_ci") + (1,),
           "p": T3("III", "p"), "ph": T3("III", "p_holm")}),
@@ -439,19 +439,21 @@ BINDINGS: list[Bind] = [
          "{m:.1f} min of training and validation)", T3V, {"m": lambda d: d["compute_s"] / 60}),
     Bind(RES, "The base model's R@50 falls to {a:.4f} (", T3V, {"a": T3("base", "R@50_mean")}),
     Bind(RES, "({a:.4f} under decoder scoring, same seed)", T3F, {"a": T3("base", "R@50_mean")}),
-    Bind(RES, "annealing (I, {a:+.4f}) and skips in the transition networks (II, {b:+.4f}) now help, "
-         "with intervals clear of zero over the {u} test users; skips in the decoder (III, {c:+.4f}) "
-         "and the multinomial likelihood (IV, {d:+.4f})", T3V,
+    Bind(RES, "annealing (I, {a:+.4f} [{al:+.4f}, {ah:+.4f}]), skips in the transition networks (II, "
+         "{b:+.4f} [{bl:+.4f}, {bh:+.4f}]), skips in the decoder (III, {c:+.4f} [{cl:+.4f}, "
+         "{ch:+.4f}]) and the multinomial likelihood (IV, {d:+.4f} [{dl:+.4f}, {dh:+.4f}]) all "
+         "raise it, with 95% intervals over the {u} test users", T3V,
          {"a": T3("I", "effect_R@50"), "b": T3("II", "effect_R@50"), "c": T3("III", "effect_R@50"),
-          "d": T3("IV", "effect_R@50"), "u": T3("I", "users_per_seed") + (0,)}),
+          "d": T3("IV", "effect_R@50"), "u": T3("I", "users_per_seed") + (0,),
+          **{f"{k}{e}": T3(v, "effect_ci") + (i,) for k, v in zip("abcd", ("I", "II", "III", "IV"))
+             for e, i in (("l", 0), ("h", 1))}}),
     Bind(RES, "--seeds 1 --out results/fastpath`; its runs record {m:.1f} min of training and "
          "validation", T3F, {"m": lambda d: d["compute_s"] / 60}),
     Bind(RES, "III gives {a:+.4f} R@50 and IV {b:+.4f} against base", T3F,
          {"a": T3("III", "effect_R@50"), "b": T3("IV", "effect_R@50")}),
     Bind(RES, "the same signs as the three-seed table above ({a:+.4f} and {b:+.4f})", T3P,
          {"a": T3("III", "effect_R@50"), "b": T3("IV", "effect_R@50")}),
-    Bind(RES, "a slow rise from {a:.4f} at beta = 1e-4 to {b:.4f} at 0.1 (about one seed-to-seed "
-         "standard deviation), the best at 0.3 ({c:.4f}), a drop at 0.9 ({d:.4f}). Its runs record "
+    Bind(RES, "a slow rise from {a:.4f} at beta = 1e-4 to {b:.4f} at 0.1, the best at 0.3 ({c:.4f}), a drop at 0.9 ({d:.4f}). Its runs record "
          "{m:.1f} min", F2,
          {"a": fig2(1e-4, "R@50_mean"), "b": fig2(0.1, "R@50_mean"), "c": fig2(0.3, "R@50_mean"),
           "d": fig2(0.9, "R@50_mean"),
@@ -459,7 +461,7 @@ BINDINGS: list[Bind] = [
                              for r in d["rows"]) / 60}),
     Bind(RES, "R@50 stays between {lo:.3f} and {hi:.3f} from beta = 1e-4 to 0.1 (alpha_bar_3 falls "
          "from {a1:.4f} to {a2:.2f}), rises to {b:.3f} at beta = 0.3 (alpha_bar_3 = {a3:.2f}, "
-         "SNR(z_3) = {s3:.2f}; the run stopped at the {e:.0f}-epoch cap) and drops to {c:.3f} at "
+         "SNR(z_3) = {s3:.2f}; the run stopped after {e:.0f} of at most 100 epochs) and drops to {c:.3f} at "
          "beta = 0.9", F2,
          {"lo": lambda d: min(r["R@50_mean"] for r in d["rows"] if r["beta"] <= 0.1),
           "hi": lambda d: max(r["R@50_mean"] for r in d["rows"] if r["beta"] <= 0.1),
@@ -547,7 +549,7 @@ BINDINGS: list[Bind] = [
     Bind(NB + "05_baselines.ipynb", "under strong our Pop has {p:.4f}", T2S, {"p": R("pop", "R@20_mean")}),
     # 06
     Bind(NB + "06_ablations.ipynb", "Skips in the decoder (III) cost {e:.3f} Recall@50 under the "
-         "`paper` preset ({a:.3f} against {b:.3f}; p = {p:.2f} over the three seeds, {ph:.2f} after "
+         "`paper` preset ({a:.3f} against {b:.3f}; p = {p:.2g} over the three seeds, {ph:.2g} after "
          "Holm's", T3P,
          {"e": lambda d: -rows_where(d, variant="III (skip, decoder)")["effect_R@50"],
           "a": T3("III", "R@50_mean"), "b": T3("base", "R@50_mean"), "p": T3("III", "p"),
