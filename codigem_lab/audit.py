@@ -75,11 +75,6 @@ class GradientFlowReport:
         rg = self.ranking_groups
         return tuple(t for t, reached in self.term_reach.items() if reached & rg)
 
-    @property
-    def inert_terms(self) -> tuple[str, ...]:
-        """Loss terms with no trainable parameter in their graph: they change the loss value only."""
-        return tuple(t for t, reached in self.term_reach.items() if not reached)
-
     def ordered(self, groups: Iterable[str]) -> list[str]:
         """``groups`` in the report's order."""
         groups = set(groups)
@@ -219,12 +214,12 @@ def audit_codigem(
     if isinstance(config, CODIGEM):
         model = config
         config = model.config
-    else:
-        if not isinstance(config, CODIGEMConfig):
-            raise ConfigError(
-                f"audit_codigem needs a CODIGEMConfig or CODIGEM; got {type(config).__name__}"
-            )
+    elif isinstance(config, CODIGEMConfig):
         model = _build(probe_config(config), seed)
+    else:
+        raise ConfigError(
+            f"audit_codigem needs a CODIGEMConfig or CODIGEM; got {type(config).__name__}"
+        )
     if x is None:
         x = _random_clicks(PROBE_BATCH, model.config.n_items, seed, model._dtype())
     groups = default_groups(model)

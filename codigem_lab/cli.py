@@ -4,14 +4,16 @@ Errors a user can fix exit with one line on stderr (``--debug`` shows the traceb
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import math
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from codigem_lab.errors import CodigemError
-from codigem_lab.report import json_line
+from codigem_lab.errors import CodigemError, ConfigError
+from codigem_lab.report import item_name, json_line
 
 
 def cmd_data_stats(args) -> int:
@@ -99,8 +101,6 @@ EXPLORE_SKIP = ("split_seed", "patience", "batch_size")
 def cmd_explore(args) -> int:
     """The live explorer's computation for one setting, from the shell: CODIGEM trained through
     the result cache, one user's top 10 beside Pop's and Item-KNN's."""
-    import dataclasses
-
     from codigem_lab.data.spec import resolve_data
     from codigem_lab.experiments.explore import ExploreSetting, data_fields, explore
     from codigem_lab.options import config_options, given_values
@@ -125,8 +125,6 @@ def cmd_explore(args) -> int:
 def explore_text(result, width: int = 34) -> str:
     """What ``codigem-lab explore`` prints for an ``ExploreResult``: the setting, the three models'
     accuracy and popularity, the user's history and the three top-10 lists side by side."""
-    import math
-
     from codigem_lab.experiments.explore import MODELS, TOP_N, TOP_STORED
     from codigem_lab.experiments.paper import DISPLAY
 
@@ -170,8 +168,6 @@ def explore_text(result, width: int = 34) -> str:
 
 def cmd_recommend(args) -> int:
     """A finished run's top-k items for one user, by title."""
-    from codigem_lab.errors import ConfigError
-    from codigem_lab.report import item_name
     from codigem_lab.saved import open_run
 
     if args.k < 1:
@@ -206,7 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads",
         type=int,
-        default=None,
         help="torch CPU threads (default: torch's, or $CODIGEM_LAB_THREADS); use 1 when several "
         "jobs share the cores: oversubscribed threads run many times slower",
     )
@@ -222,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch", help="download a registry dataset into the data cache (pinned checksum)"
     )
     fetch.add_argument("name", help="registry name: ml-100k, ml-1m, ml-20m, ...")
-    fetch.add_argument("--cache", default=None, help="data cache folder (default: data_cache/)")
+    fetch.add_argument("--cache", help="data cache folder (default: data_cache/)")
     fetch.add_argument("--no-progress", action="store_true")
     fetch.set_defaults(func=cmd_data_fetch)
 
@@ -236,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     claims = sub.add_parser(
         "claims", help="the claims ledger: every claim judged from the results files"
     )
-    claims.add_argument("--out", default=None, help="folder of claims.md/.json (default results/)")
+    claims.add_argument("--out", help="folder of claims.md/.json (default results/)")
     claims.add_argument("--check", action="store_true", help="exit 1 if the files there differ")
     claims.set_defaults(func=cmd_claims)
 
@@ -253,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train one (beta, T) setting of CODIGEM (cached) and show a user's top 10 vs Pop/Item-KNN",
     )
     add_options(ex, config_options(ExploreSetting, skip=EXPLORE_SKIP))
-    ex.add_argument("--cache-root", default=None, help="result cache (default: runs/cache)")
+    ex.add_argument("--cache-root", help="result cache (default: runs/cache)")
     ex.add_argument("--no-progress", action="store_true")
     ex.add_argument("--json", action="store_true", help="end with one JSON line")
     ex.set_defaults(func=cmd_explore)

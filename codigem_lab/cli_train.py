@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
+
+from codigem_lab.codigem import CODIGEMParams
+from codigem_lab.data.spec import DataSpec
+from codigem_lab.diffusion.checks import run_all_checks
 from codigem_lab.diffusion.types import PRESETS
+from codigem_lab.distributed import DistContext, default_nproc, relaunch, under_torchrun
 from codigem_lab.errors import ConfigError
+from codigem_lab.models import model_class
 from codigem_lab.options import Option, add_options, given_values, values_from_args
 from codigem_lab.report import format_table, json_line
+from codigem_lab.runs import TRAIN_OPTIONS, RunSpec, evaluate_run, run_training
+from codigem_lab.train import TrainConfig
 
 #: The columns ``train`` and ``evaluate`` print (and ``--json``): accuracy, then beyond accuracy
 #: (the run folder's metrics.json has every K).
@@ -39,10 +48,6 @@ OPTIONS = (
 
 def register(sub) -> None:
     """Add the train, evaluate and check-elbo sub-commands."""
-    from codigem_lab.codigem import CODIGEMParams
-    from codigem_lab.data.spec import DataSpec
-    from codigem_lab.runs import TRAIN_OPTIONS
-
     train = sub.add_parser("train", help="train a model with early stopping and write a run folder")
     add_options(train, DataSpec.OPTIONS + DataSpec.SPLIT_OPTIONS + OPTIONS + TRAIN_OPTIONS)
     add_options(train.add_argument_group("CODIGEM (default: the preset's)"), CODIGEMParams.OPTIONS)
@@ -53,7 +58,6 @@ def register(sub) -> None:
     ev.add_argument("--which", default="test", choices=["valid", "test"])
     ev.add_argument(
         "--recall-definition",
-        default=None,
         choices=["minK", "targets"],
         help="minK: hits / min(K, #targets); targets: hits / #targets (DiffRec's); "
         "default: the run's own",
@@ -70,18 +74,11 @@ def register(sub) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """The RunSpec a ``train`` command line describes."""
-    from codigem_lab.data.spec import DataSpec
-    from codigem_lab.models import model_class
-    from codigem_lab.runs import TRAIN_OPTIONS, RunSpec
-    from codigem_lab.train import TrainConfig
-
     split_seed = args.seed if args.split_seed is None else args.split_seed
     data = DataSpec.from_args(args, seed=split_seed)
     params: object = {}
     variant = None
     if args.model == "codigem":  # typed and checked once: CODIGEMConfig's fields and scoring
-        from codigem_lab.codigem import CODIGEMParams
-
         variant = args.variant
         params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
     elif getattr(args, "decoder_only", False):
@@ -98,11 +95,6 @@ def spec_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args) -> int:
-    import pandas as pd
-
-    from codigem_lab.distributed import DistContext, default_nproc, relaunch, under_torchrun
-    from codigem_lab.runs import run_training
-
     if args.distributed and not under_torchrun():
         return relaunch(args.argv, args.nproc or default_nproc())
     spec = spec_from_args(args)
@@ -125,10 +117,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    import pandas as pd
-
-    from codigem_lab.runs import evaluate_run
-
     res = evaluate_run(args.run_dir, args.which, args.recall_definition)
     print(
         f"{args.which} metrics of {args.run_dir} ({res.n_users} users, recall: {res.recall_definition}):"
@@ -140,8 +128,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_check_elbo(args) -> int:
-    from codigem_lab.diffusion.checks import run_all_checks
-
     reports = run_all_checks(args.preset, seed=args.seed)
     for r in reports:
         print(f"[{'PASS' if r.passed else 'FAIL'}] {r.name}: {r.message}")

@@ -83,7 +83,7 @@ def test_explore_result_and_cache(cache):
     again = ex.explore(setting, cache)
     assert not again.trained
     assert time.perf_counter() - t0 < 2.0
-    assert [t.item for t in again.top10] == [t.item for t in r.top10]
+    assert [t.item for t in again.top["codigem"]] == [t.item for t in r.top["codigem"]]
     assert again.metrics == r.metrics
     # another user is another view of the same runs: no training either
     other = next(u for _, u in r.user_choices if u != r.user)
@@ -220,7 +220,7 @@ def test_run_cached_without_lists_is_ranked_again(cache):
     record = cache.get(setting.spec("codigem"))
     (record.path / ex.TOP_FILE).unlink()
     again = ex.explore(setting, cache)
-    assert [t.item for t in again.top10] == [t.item for t in first.top10]
+    assert [t.item for t in again.top["codigem"]] == [t.item for t in first.top["codigem"]]
     assert (record.path / ex.TOP_FILE).exists()
 
 
@@ -536,8 +536,8 @@ def test_ml100k_beats_pop_at_paper_beta_and_drops_at_09(cache):
     pop = low.metrics["pop"]["R@50"]
     assert low.metrics["codigem"]["R@50"] > pop + 0.05, (low.metrics, pop)
     assert high.metrics["codigem"]["R@50"] < low.metrics["codigem"]["R@50"] - 0.03
-    assert [t.item for t in high.top10] != [t.item for t in low.top10]
-    assert all(not t.title.startswith("item ") for t in low.top10), "titles were not found"
+    assert [t.item for t in high.top["codigem"]] != [t.item for t in low.top["codigem"]]
+    assert all(not t.title.startswith("item ") for t in low.top["codigem"]), "titles were not found"
     assert low.seconds < 60
     # beyond accuracy: noisier inputs push CODIGEM's lists towards the popular items
     assert high.beyond["codigem"]["ARP@50"] > low.beyond["codigem"]["ARP@50"]

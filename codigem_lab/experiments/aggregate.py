@@ -252,19 +252,17 @@ def add_holm(rows: list[dict], family: Family, names: Sequence[str]) -> str:
     return f"p (Holm): Holm-adjusted {'; '.join(parts) or 'over no comparison'}."
 
 
-def minimum_detectable_effect(
-    se: float, df: float, alpha: float = 0.05, power: float = 0.8
-) -> float:
+def minimum_detectable_effect(se: float, df: float) -> float:
     """The smallest true effect a two-sided t-test with standard error ``se`` and ``df`` degrees of
-    freedom finds with probability ``power`` at level ``alpha`` (noncentral t)."""
+    freedom finds with probability 0.8 (power) at level 1 - :data:`LEVEL` = 0.05 (noncentral t)."""
     if se == 0:
         return 0.0
-    crit = stats.t.ppf(1 - alpha / 2, df)
+    crit = stats.t.ppf(0.5 + LEVEL / 2, df)
 
     def shortfall(delta: float) -> float:
         nc = delta / se
         wrong_side = np.nan_to_num(stats.nct.cdf(-crit, df, nc))  # NaN where it underflows
-        return stats.nct.sf(crit, df, nc) + wrong_side - power
+        return stats.nct.sf(crit, df, nc) + wrong_side - 0.8
 
     high = se * (crit + 3)
     while shortfall(high) < 0:

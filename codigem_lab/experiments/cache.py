@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -211,17 +211,7 @@ class ResultCache:
             (path / "last.pt").unlink(missing_ok=True)
             self._keep_best(path / "best.pt")
         write_json(path / RECORD, record)
-        return RunRecord(
-            spec,
-            out.valid,
-            out.test,
-            out.summary,
-            spec.train.recall_definition,
-            path,
-            False,
-            code_version(),
-            path.name,
-        )
+        return replace(self._read(path), from_cache=False)  # as a later get() reads it back
 
     def _keep_best(self, best: Path) -> None:
         """Drop ``best`` (``keep_best=False``) or say once per cache what keeping it costs."""

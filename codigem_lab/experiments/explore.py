@@ -16,14 +16,18 @@ import torch
 
 from codigem_lab._io import write_json
 from codigem_lab.codigem import CODIGEMParams
+from codigem_lab.data import load_item_titles
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.types import PRESETS, InputScaling, Preset
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.cache import ResultCache, RunInProgress, RunRecord
+from codigem_lab.experiments.studies import VARIANTS
 from codigem_lab.metrics import catalogue_coverage, item_popularity, list_popularity, top_items
+from codigem_lab.models import build_model
+from codigem_lab.neural import NeuralRecommender
 from codigem_lab.options import knob
 from codigem_lab.report import item_name
-from codigem_lab.runs import DataSpec, RunSpec
+from codigem_lab.runs import DataSpec, RunSpec, run_training
 from codigem_lab.train import TrainConfig
 from codigem_lab.validate import check_choice, check_int
 
@@ -57,8 +61,6 @@ DATA_FIELDS = {
 
 def variant_overrides() -> dict[str, dict]:
     """Table 3's variants by their short name: 'base', 'I', 'II', 'III', 'IV' -> config overrides."""
-    from codigem_lab.experiments.studies import VARIANTS
-
     return {name.split()[0]: dict(v) for name, v in VARIANTS.items()}
 
 
@@ -167,10 +169,6 @@ class ExploreResult:
     beyond: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> ARP, novelty...
     seen: list[str] = field(default_factory=list)  # the user's fold-in titles (their history)
 
-    @property
-    def top10(self) -> list[TopItem]:
-        return self.top["codigem"]
-
     def to_json(self) -> dict:
         """The ``--json`` line of ``codigem-lab explore``."""
         s = self.setting
@@ -181,7 +179,7 @@ class ExploreResult:
             for k, v in {**self.metrics[model], **self.beyond.get(model, {})}.items():
                 out[f"{prefix}{k}"] = v
         out["seen"] = self.seen
-        out["top10"] = [dataclasses.asdict(t) for t in self.top10]
+        out["top10"] = [dataclasses.asdict(t) for t in self.top["codigem"]]
         for model in BASELINES:
             out[f"{model}_top10"] = [dataclasses.asdict(t) for t in self.top[model]]
         out |= {k: getattr(self, k) for k in ("alpha_bar_1", "alpha_bar_T", "epochs", "best_epoch")}
@@ -251,9 +249,6 @@ def _user_row(split, user: int | None) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ top lists
 def _scorer(spec: RunSpec, record: RunRecord, split):
     """A callable fold-in CSR -> scores for the run: from its kept checkpoint, or refitted."""
-    from codigem_lab.models import build_model
-    from codigem_lab.neural import NeuralRecommender
-
     rec = build_model(spec.model, spec.variant, spec.params, spec.train, None)
     if not isinstance(rec, NeuralRecommender):
         rec.fit(split, progress=False)  # Pop / Item-KNN: a fraction of a second, deterministic
@@ -262,8 +257,6 @@ def _scorer(spec: RunSpec, record: RunRecord, split):
     if best.exists():
         return rec.load(split, best).score
     # cached by someone else without a checkpoint: train the same seeded run again, off the cache
-    from codigem_lab.runs import run_training
-
     with tempfile.TemporaryDirectory(prefix="codigem-explore-") as tmp:
         out = run_training(spec, tmp)
     return out.recommender.score
@@ -273,13 +266,12 @@ def stored_top(spec: RunSpec, record: RunRecord, split) -> dict[int, list[int]]:
     """Each test user's top :data:`TOP_STORED` items for the run (user id -> item ids), computed
     once and kept in the run's cache folder; the run's checkpoints are deleted after."""
     path = record.path / TOP_FILE
-    if path.exists():
-        try:
-            d = json.loads(path.read_text())
-            if d.get("key") == spec.key() and d.get("n") == TOP_STORED:
-                return {int(u): [int(i) for i in items] for u, items in d["top"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass  # unreadable: recompute below
+    try:
+        d = json.loads(path.read_text())
+        if d.get("key") == spec.key() and d.get("n") == TOP_STORED:
+            return {int(u): [int(i) for i in items] for u, items in d["top"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing or unreadable: recompute below
     es = split.test
     scores = torch.as_tensor(_scorer(spec, record, split)(es.fold_in)).cpu()
     top = split.items[
@@ -296,9 +288,6 @@ def stored_top(spec: RunSpec, record: RunRecord, split) -> dict[int, list[int]]:
 
 def cached_run(cache: ResultCache, spec: RunSpec) -> tuple[RunRecord, bool]:
     """The run's record through the cache (trained now: True), waiting for another process."""
-    record = cache.get(spec)
-    if record is not None:
-        return record, False
     deadline = time.monotonic() + WAIT_MAX_S
     while True:
         try:
@@ -328,8 +317,6 @@ def beyond_accuracy(top: dict[int, list[int]], split, k: int = TOP_STORED) -> di
 # ---------------------------------------------------------------------------------- explore
 @functools.cache
 def _titles(dataset: str, source: str | None) -> pd.Series | None:
-    from codigem_lab.data import load_item_titles
-
     return load_item_titles(dataset, source=source)
 
 
@@ -372,8 +359,7 @@ def explore(
     es = split.test
     targets = set(int(i) for i in split.items[es.target[row].indices])
     titles = _titles(setting.dataset, setting.source)
-    top, metrics, user_metrics, valid, beyond, trained = {}, {}, {}, {}, {}, False
-    record = None
+    top, metrics, user_metrics, records, beyond, trained = {}, {}, {}, {}, {}, False
     for model in MODELS:
         spec = setting.spec(model, progress=progress)
         rec, now = cached_run(cache, spec)
@@ -391,9 +377,8 @@ def explore(
             if user in per_user.index
             else {}
         )
-        valid[model] = float(rec.valid["R@50"])
-        if model == "codigem":
-            record = rec
+        records[model] = rec
+    record = records["codigem"]
     history = record.history()  # CODIGEM is trained: its run folder always has history.csv
     keep = [c for c in ("epoch", "R@50", "loss") if c in history.columns]
     ab = setting.params.config.noise_schedule().alpha_bar  # the schedule the model diffuses with
@@ -406,7 +391,7 @@ def explore(
         metrics=metrics,
         user_metrics=user_metrics,
         history=history[keep],
-        baseline_valid={m: valid[m] for m in BASELINES},
+        baseline_valid={m: float(records[m].valid["R@50"]) for m in BASELINES},
         alpha_bar_1=float(ab[0]),
         alpha_bar_T=float(ab[-1]),
         epochs=int(record.summary.get("epochs", len(history))),

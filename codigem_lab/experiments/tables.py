@@ -14,8 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from codigem_lab._io import atomic_open, write_json
+from codigem_lab.experiments.cache import code_version
 from codigem_lab.report import json_line
 
 #: Version of the results-file layout (every committed file is format 2).
@@ -55,8 +57,6 @@ def markdown_table(table: dict) -> str:
 
 def machine_info() -> dict:
     """Where a result was made: platform, CPU model, cores, torch threads and device, Python."""
-    import torch
-
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
     except OSError:
@@ -77,8 +77,6 @@ def machine_info() -> dict:
 
 def provenance(wall_s: float) -> dict:
     """The provenance block of a results file written now."""
-    from codigem_lab.experiments.cache import code_version
-
     return {
         "wall_s": wall_s,
         "machine": machine_info(),

@@ -219,12 +219,13 @@ def gradient_flow_reading(report: GradientFlowReport) -> str:
     for group in r.groups:
         terms = [t for t, reached in r.term_reach.items() if group in reached]
         lines.append(f"- {group} is trained by: {_names(terms) if terms else 'no loss term'}")
-    if r.inert_terms:
+    inert = [t for t, reached in r.term_reach.items() if not reached]  # no trainable parameter
+    if inert:
         lines.append(
-            f"- no trainable parameter in: {_names(r.inert_terms)} "
+            f"- no trainable parameter in: {_names(inert)} "
             "(they change the loss value, never a gradient)"
         )
-    cannot = [t for t in r.term_reach if t not in r.ranking_terms and t not in r.inert_terms]
+    cannot = [t for t in r.term_reach if t not in r.ranking_terms and t not in inert]
     if cannot:
         lines.append(
             f"- cannot change the ranking: {_names(cannot)} "
