@@ -24,6 +24,7 @@ PINNED = {
     "explore_released_IV": "5b29abf72f67",
     "explore_pop": "8542ae3f7381",
     "exp_reverse": "a7e7dedad4e0",
+    "exp_reverse_bf16": "b62374ac02c8",
     "exp_fast": "16464d7247a7",
     "exp_wmf": "36434ba929e4",
     "raw_linear": "3ee53e5925b0",
@@ -77,6 +78,9 @@ def specs() -> dict:
         ).spec(),  # fmt: skip
         "explore_pop": lambda: ExploreSetting(dataset="synthetic").spec("pop"),
         "exp_reverse": lambda: ExperimentConfig(
+            DataSpec(), score_mode="reverse", device="cpu", bf16=False
+        ).spec("codigem", 0, "paper"),
+        "exp_reverse_bf16": lambda: ExperimentConfig(  # the studies' default: CODIGEM in bf16
             DataSpec(), score_mode="reverse", device="cpu"
         ).spec("codigem", 0, "paper"),
         "exp_fast": lambda: quick.spec("codigem", 1, "released", fast),
