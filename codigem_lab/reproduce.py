@@ -24,6 +24,8 @@ from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, planning,
 from codigem_lab.experiments.registry import STUDIES, Study, StudyOutput
 from codigem_lab.experiments.studies import TIMING_EPOCHS
 from codigem_lab.experiments.table2 import parse_models
+from codigem_lab.models import model_class
+from codigem_lab.neural import NeuralRecommender
 from codigem_lab.options import add_options, given_values, values_from_args
 from codigem_lab.paths import results_root
 
@@ -212,7 +214,7 @@ def _measured_s(it: PlanItem, bench: dict | None) -> float | None:
     where the file's data differ from the benchmark's or a row records no epochs."""
     if bench is None or bench.get("data") != bench_data(it.cfg):
         return None
-    per = {k: v["epoch_cpu_s"] for k, v in bench["models"].items()}
+    per = _per_epoch_s(bench)
     total = 0.0
     for row in it.doc.get("rows") or []:
         epochs, label = _row_epochs(row, len(it.cfg.seeds)), _epoch_label(row, it.cfg)
@@ -232,6 +234,11 @@ def _epoch_bench(items: list[PlanItem]) -> dict | None:
     """The committed epoch benchmark beside the items' results (None where there is none)."""
     path = items[0].results / EPOCH_BENCH if items else None
     return json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else None
+
+
+def _per_epoch_s(bench: dict | None) -> dict[str, float]:
+    """The epoch benchmark's CPU seconds per epoch, by model label ({} without a benchmark)."""
+    return {k: v["epoch_cpu_s"] for k, v in (bench or {}).get("models", {}).items()}
 
 
 def estimate(items: list[PlanItem], workers: int) -> list[dict]:
@@ -292,7 +299,8 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
         f"total: {total:.0f} min estimated: per file, results/{EPOCH_BENCH}'s CPU seconds per "
         "epoch (one torch thread) x the epochs its runs record, where it records them on that "
         "benchmark's data, else its recorded training + validation seconds (else its wall time, "
-        "made on a machine shared with other jobs); divided among the workers; '~': runs counted from the file's rows."
+        "made on a machine shared with other jobs); divided among the workers; '~': runs "
+        "counted from the file's rows."
     )
     lines.append(
         f"from the recorded compute alone: {sum(r['recorded_est_min'] for r in rows):.0f} min "
@@ -305,14 +313,16 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
 def _expected_s(spec, per: dict) -> float:
     """A run's expected seconds, so that the pool starts the longest first: the epoch benchmark's
     CPU seconds per epoch for its model x its epoch budget (a closed-form model: one fit)."""
-    from codigem_lab.models import model_class
-    from codigem_lab.neural import NeuralRecommender
-
     label = spec.model + (f":{spec.variant}" if spec.variant else "")
     if spec.model == "codigem" and not spec.params.get("decoder_only"):
         label += ":full"
     neural = issubclass(model_class(spec.model), NeuralRecommender)
     return per.get(label, 1.0) * (spec.train.max_epochs if neural else 1)
+
+
+def _longest(queue: dict, per: dict) -> str:
+    """The key of the waiting run expected to take longest (:func:`_expected_s`)."""
+    return max(queue, key=lambda k: _expected_s(queue[k], per))
 
 
 def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
@@ -375,8 +385,7 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
     cfg0 = items[0].cfg if items else ExperimentConfig()
     cache = (cfg0.cache_root, cfg0.keep_stale, cfg0.keep_best)
     minutes = [r["minutes"] for r in estimate(items, workers)]  # the longest studies first
-    bench = _epoch_bench(items) or {}
-    per = {k: v["epoch_cpu_s"] for k, v in bench.get("models", {}).items()}
+    per = _per_epoch_s(_epoch_bench(items))
     order = sorted(range(len(items)), key=lambda n: -minutes[n])
     pooled = [items[n] for n in order if not items[n].study.timed]
     studies = tqdm(total=len(items), desc="studies", disable=not progress, position=0)
@@ -409,12 +418,12 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
             if not todo:
                 break
             if pool is None:
-                key = max(queue, key=lambda k: _expected_s(queue[k], per))
+                key = _longest(queue, per)
                 _train(queue.pop(key), *cache)
                 done = {key}
             else:
                 while queue and len(running) < workers:
-                    key = max(queue, key=lambda k: _expected_s(queue[k], per))  # longest first
+                    key = _longest(queue, per)
                     running[pool.submit(_train, queue.pop(key), *cache)] = key
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:

@@ -14,7 +14,7 @@ from scipy import stats
 from codigem_lab.experiments import common
 from codigem_lab.experiments.common import BF16_MODELS, ExperimentConfig
 from codigem_lab.experiments.table2 import DIFFREC_TRAIN, TABLE2
-from codigem_lab.reproduce import _expected_s
+from codigem_lab.reproduce import _expected_s, _longest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "results" / "bench" / "bf16-models-raw.json"
@@ -95,3 +95,5 @@ def test_the_pool_starts_the_runs_expected_longest_first():
     fast = spec("codigem", 0, "paper", {"decoder_only": True})
     assert _expected_s(spec("codigem", 0, "paper"), per) > _expected_s(fast, per)
     assert _expected_s(spec("wmf", 0), {"wmf": 30.0}) == 30.0  # closed form: one fit
+    queue = {"p": spec("pop", 0), "m": spec("macridvae", 0), "c": fast}
+    assert _longest(queue, per) == "m"  # what run_plan starts next, in the pool or alone
