@@ -13,7 +13,7 @@ from scipy import stats
 
 from codigem_lab.experiments import common
 from codigem_lab.experiments.common import BF16_MODELS, ExperimentConfig
-from codigem_lab.experiments.table2 import DIFFREC_TRAIN, TABLE2
+from codigem_lab.experiments.table2 import DIFFREC_TRAIN, NEURAL_BASELINES, TABLE2
 from codigem_lab.reproduce import _expected_s, _longest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +85,21 @@ def test_diffrec_validates_every_five_epochs_in_every_table2():
     assert TABLE2.train_for("diffrec") == DIFFREC_TRAIN == {"eval_every": 5, "patience": 15}
     spec = full().spec("diffrec", 0, None, None, **TABLE2.train_for("diffrec"))
     assert (spec.train.eval_every, spec.train.patience) == (5, 15)
+
+
+def test_every_neural_baseline_validates_every_five_epochs_and_codigem_every_epoch():
+    from codigem_lab.experiments.diffrec_table import LAYOUT
+    from codigem_lab.models import MODELS, model_class
+    from codigem_lab.neural import NeuralRecommender
+
+    neural = {m for m in MODELS if issubclass(model_class(m), NeuralRecommender)}
+    assert set(NEURAL_BASELINES) == neural - {"codigem", "diffrec"}  # a new one joins the rule
+    for layout in (TABLE2, LAYOUT):
+        for m in neural - {"codigem"}:
+            assert layout.train_for(m)["eval_every"] == 5, m
+        assert layout.train_for("codigem").get("eval_every", 1) == 1
+    spec = full().spec("macridvae", 0, None, None, **TABLE2.train_for("macridvae"))
+    assert (spec.train.eval_every, spec.train.patience) == (5, full().patience)
 
 
 def test_the_pool_starts_the_runs_expected_longest_first():

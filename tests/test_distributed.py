@@ -61,7 +61,9 @@ def _fit_codigem(split, run_dir=None, stop_at: int | None = None, resume: bool =
         if row["epoch"] == stop_at:
             raise Interrupt
 
-    trainer = Trainer(module, split, TRAIN, run_dir, on_epoch=stop if stop_at else None)
+    trainer = Trainer(
+        module, split, TRAIN, run_dir, on_epoch=stop if stop_at else None, checkpoint_every_s=0.0
+    )
     try:
         res = trainer.fit(resume=resume)
     except Interrupt:

@@ -63,6 +63,7 @@ def test_interrupted_run_resumes(tmp_path, small_synthetic, monkeypatch):
         return real(self, epoch, *a)
 
     monkeypatch.setattr(train_mod.Trainer, "_train_epoch", interrupted)
+    monkeypatch.setattr(train_mod, "CHECKPOINT_EVERY_S", 0.0)  # a checkpoint after every epoch
     with pytest.raises(KeyboardInterrupt):
         cache.run(s)
     assert cache.get(s) is None and (cache.path(s) / "last.pt").exists()
@@ -99,6 +100,7 @@ def test_an_interrupted_study_resumes_from_the_cache(tmp_path, small_synthetic, 
         return real(self, epoch, *a)
 
     monkeypatch.setattr(train_mod.Trainer, "_train_epoch", interrupted)
+    monkeypatch.setattr(train_mod, "CHECKPOINT_EVERY_S", 0.0)  # a checkpoint after every epoch
     with pytest.raises(KeyboardInterrupt):
         run_specs(specs, cache, progress=False)
     assert cache.get(specs[0]) is not None and cache.get(specs[1]) is None

@@ -102,7 +102,12 @@ def test_resume_matches_uninterrupted_run(small_split, tmp_path):
     torch.manual_seed(3)
     module = rec2.build(small_split)
     trainer = Trainer(
-        module, small_split, quick(max_epochs=5), tmp_path / "cut", on_epoch=stop_after_3
+        module,
+        small_split,
+        quick(max_epochs=5),
+        tmp_path / "cut",
+        on_epoch=stop_after_3,
+        checkpoint_every_s=0.0,  # after every epoch
     )
     with pytest.raises(Interrupt):
         trainer.fit()
@@ -113,6 +118,18 @@ def test_resume_matches_uninterrupted_run(small_split, tmp_path):
     assert resumed.result.epochs == 5
     assert resumed.result.test.metrics == full.result.test.metrics
     np.testing.assert_allclose(resumed.result.history["loss"], full.result.history["loss"])
+
+
+def test_last_checkpoint_is_throttled_but_always_holds_the_final_epoch(small_split, tmp_path):
+    seen = []
+
+    def note(row):
+        seen.append((tmp_path / "last.pt").exists())
+
+    module = CODIGEMRecommender("paper", quick(max_epochs=4)).build(small_split)
+    Trainer(module, small_split, quick(max_epochs=4), tmp_path, on_epoch=note).fit()
+    assert seen == [False] * 4  # the default interval is longer than this run: no epoch saved
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 4  # but its end is
 
 
 def test_nan_loss_stops_with_a_cause(small_split):

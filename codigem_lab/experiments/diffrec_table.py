@@ -8,7 +8,7 @@ import dataclasses
 from codigem_lab.experiments import diffrec_paper
 from codigem_lab.experiments.common import ExperimentConfig, run_specs
 from codigem_lab.experiments.paper import display_name
-from codigem_lab.experiments.table2 import DIFFREC_TRAIN, Layout, Published, reproduce_table2
+from codigem_lab.experiments.table2 import MODEL_TRAIN, Layout, Published, reproduce_table2
 from codigem_lab.experiments.tables import TableResult
 
 MODELS = ("pop", "itemknn", "ease", "multvae", "codigem:paper", "codigem:released", "diffrec")
@@ -33,7 +33,7 @@ LAYOUT = Layout(
     significance="R@20",
     references=(("diffrec", None),),
     train={"ks": (10, 20, 50, 100), "select_metric": "R@20"},
-    model_train={"diffrec": DIFFREC_TRAIN},
+    model_train=MODEL_TRAIN,
     published=diffrec_published,
     all_published=True,
 )
