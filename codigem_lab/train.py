@@ -25,8 +25,8 @@ from codigem_lab.precision import PRECISIONS, autocast, matmul_precision
 from codigem_lab.validate import check_choice, check_int, check_range
 
 OPTIMIZERS = {"adamax": torch.optim.Adamax, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-#: ``last.pt`` is written at most this often (and after the final epoch): the model, optimizer and
-#: best weights take about 0.1 s to save, a fifth of a CODIGEM epoch on one CPU thread.
+#: ``last.pt`` is written at most this often (and after the final epoch): saving the model, the
+#: optimizer and the best weights after every epoch took a sizeable share of a CODIGEM epoch.
 CHECKPOINT_EVERY_S = 60.0
 
 
