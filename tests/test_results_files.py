@@ -208,9 +208,10 @@ def _regeneration_text(tmp_path, monkeypatch, wall_s: float, trained: int) -> st
 def test_regeneration_block_reports_the_run_and_judges_the_hour(tmp_path, monkeypatch):
     slow = _regeneration_text(tmp_path, monkeypatch, wall_s=4000.0, trained=4)
     assert "code version abc" in slow and "66.7 min" in slow and "target is not met" in slow
-    assert "4 were trained" in slow
+    assert "empty result cache: all 4 runs" in slow and "came from the result cache" not in slow
     resumed = _regeneration_text(tmp_path, monkeypatch, wall_s=600.0, trained=1)
     assert "target is not met" in resumed  # a resumed run says nothing about a cold one
+    assert "1 were trained" in resumed and "came from the result cache" in resumed
     cold = _regeneration_text(tmp_path, monkeypatch, wall_s=3000.0, trained=4)
     assert "target is met" in cold
 
