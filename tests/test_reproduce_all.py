@@ -22,7 +22,7 @@ from codigem_lab.experiments.aggregate import (
     comparison_fields,
     t_interval,
 )
-from codigem_lab.experiments.common import ExperimentConfig, run_specs
+from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.reproduce import (
@@ -139,6 +139,27 @@ def test_the_estimate_is_measured_seconds_per_epoch_times_recorded_epochs():
     assert _measured_s(old_item, bench) is None  # no epochs recorded: the recorded compute
     bf16 = dataclasses.replace(item, cfg=dataclasses.replace(cfg, bf16=True))  # the default
     assert _measured_s(bf16, bench) is None  # CODIGEM in bf16, the benchmark fp32: recorded
+
+
+def test_a_pending_tuning_grid_does_not_hold_back_the_other_models_runs(tmp_path):
+    """The pool sees every model's runs at once: a grid still waiting (Item-KNN's, here) no longer
+    hides the runs of the models after it (their seeds do not depend on the grid)."""
+    from codigem_lab.experiments.common import planning
+
+    cfg = ExperimentConfig(
+        quick=True,
+        seeds=(0, 1),
+        progress=False,
+        cache_root=str(tmp_path / "c"),
+        extra={"models": "itemknn,multdae,ease"},
+    )
+    with planning() as plan, pytest.raises(NeedRuns):
+        STUDIES["table2"].execute(cfg)
+    missing = {(s.model, s.train.seed) for s in plan.missing}
+    assert {("multdae", 0), ("multdae", 1)} <= missing  # planned while the grids wait
+    assert ("itemknn", 1) not in missing  # seed 1 waits for the grid's best point
+    assert {s.params.get("k") for s in plan.missing if s.model == "itemknn"} >= {50, 100}
+    assert any(s.model == "ease" for s in plan.missing)  # the next grid is queued too
 
 
 def _timed_toy(cfg: ExperimentConfig) -> TableResult:

@@ -26,6 +26,7 @@ from codigem_lab.experiments.aggregate import (
 )
 from codigem_lab.experiments.common import (
     ExperimentConfig,
+    NeedRuns,
     compute_seconds,
     run_specs,
     training_path_note,
@@ -172,9 +173,14 @@ def reproduce_table2(cfg: ExperimentConfig, layout: Layout = TABLE2) -> TableRes
     groups: dict[tuple[str, str | None], list] = {}
     tuning_records: list = []
     wall = 0.0
+    tuning_pending = False
     for model, variant in parse_models(cfg.extra.get("models") or layout.models):
         train = layout.train_for(model)
-        params, tried, others = tune(cfg, model, variant, cache, train)
+        try:
+            params, tried, others = tune(cfg, model, variant, cache, train)
+        except NeedRuns:  # a dry plan (reproduce all): the grid is queued; plan the other models
+            tuning_pending = True
+            continue
         tuning_records += others
         if tried:
             chosen[model], tuning_log[model] = params, tried
@@ -185,6 +191,8 @@ def reproduce_table2(cfg: ExperimentConfig, layout: Layout = TABLE2) -> TableRes
         records, secs = run_specs(specs, cache, cfg.progress, label=label)
         groups[(model, variant)] = records
         wall += secs
+    if tuning_pending:  # its seeds wait for the grid's best point
+        raise NeedRuns("a tuning grid")
     ref_key = next((k for k in layout.references if k in groups), layout.references[-1])
     ref = groups.get(ref_key)
     ref_label = paper.display_name(*ref_key)
