@@ -162,6 +162,24 @@ def test_a_pending_tuning_grid_does_not_hold_back_the_other_models_runs(tmp_path
     assert any(s.model == "ease" for s in plan.missing)  # the next grid is queued too
 
 
+def test_the_diffrec_probe_is_planned_while_a_grid_waits(tmp_path):
+    """DiffRec's every-epoch probe (the longest single run of the regeneration) enters the pool
+    with the first plan, not after the baselines' tuning grids are done."""
+    from codigem_lab.experiments.common import planning
+
+    cfg = ExperimentConfig(
+        quick=True,
+        seeds=(0,),
+        progress=False,
+        cache_root=str(tmp_path / "c"),
+        extra={"models": "itemknn,diffrec"},
+    )
+    with planning() as plan, pytest.raises(NeedRuns):
+        STUDIES["diffrec-ml1m"].execute(cfg)
+    every = {s.train.eval_every for s in plan.missing if s.model == "diffrec"}
+    assert every == {1, 5}  # the table's rule and the probe's every-epoch run
+
+
 def _timed_toy(cfg: ExperimentConfig) -> TableResult:
     """A study whose result would be seconds: Pop's runs, timed."""
     records, wall = run_specs([cfg.spec("pop", s) for s in cfg.seeds], cfg.cache(), False)

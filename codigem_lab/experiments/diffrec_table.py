@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 from codigem_lab.experiments import diffrec_paper
-from codigem_lab.experiments.common import ExperimentConfig, run_specs
+from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, run_specs
 from codigem_lab.experiments.paper import display_name
-from codigem_lab.experiments.table2 import MODEL_TRAIN, Layout, Published, reproduce_table2
+from codigem_lab.experiments.table2 import (
+    MODEL_TRAIN,
+    Layout,
+    Published,
+    parse_models,
+    reproduce_table2,
+)
 from codigem_lab.experiments.tables import TableResult
 
 MODELS = ("pop", "itemknn", "ease", "multvae", "codigem:paper", "codigem:released", "diffrec")
@@ -43,7 +50,13 @@ def reproduce_diffrec(cfg: ExperimentConfig) -> TableResult:
     """Table 2's machinery with :data:`LAYOUT`, Recall as hits / #targets (DiffRec's), whatever
     ``--recall-definition`` says."""
     cfg = dataclasses.replace(cfg, recall_definition="targets")
-    result = reproduce_table2(cfg, LAYOUT)
+    try:
+        result = reproduce_table2(cfg, LAYOUT)
+    except NeedRuns:  # a dry plan waiting for a tuning grid: queue the probe now, not after it
+        if any(m == "diffrec" for m, _ in parse_models(cfg.extra.get("models") or LAYOUT.models)):
+            with contextlib.suppress(NeedRuns):
+                every_epoch_probe(cfg)
+        raise
     result.notes.append(budget_note(result.rows))
     if "diffrec" in {r["model"] for r in result.rows}:
         result.notes.append(every_epoch_probe(cfg))
