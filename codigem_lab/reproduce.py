@@ -334,9 +334,10 @@ def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
     return spec.key()
 
 
-def _probe(item: PlanItem):
-    """Run a study dry: its plan (runs used, runs missing) and its output when nothing was."""
-    with planning() as plan, redirect_stdout(io.StringIO()), warnings.catch_warnings():
+def _probe(item: PlanItem, timing: bool = True):
+    """Run a study dry: its plan (runs used, runs missing) and its output when nothing was;
+    ``timing`` False: a timed study's timing runs are not planned (the pool leaves them out)."""
+    with planning(timing=timing) as plan, redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return plan, item.study.execute(item.cfg)
@@ -387,7 +388,7 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
     minutes = [r["minutes"] for r in estimate(items, workers)]  # the longest studies first
     per = _per_epoch_s(_epoch_bench(items))
     order = sorted(range(len(items)), key=lambda n: -minutes[n])
-    pooled = [items[n] for n in order if not items[n].study.timed]
+    pooled = [items[n] for n in order]  # a timed study's other runs (Table 5's convergence) too
     studies = tqdm(total=len(items), desc="studies", disable=not progress, position=0)
     runs = tqdm(total=0, desc="runs", unit="run", disable=not progress, position=1)
     how = f"its runs trained first by a pool of {workers} process(es), one torch thread each"
@@ -401,13 +402,17 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
     try:
         while todo:
             for n in [n for n, keys in todo.items() if not keys]:
-                plan, out = _probe(pooled[n])
-                if out is not None:
+                timed = pooled[n].study.timed
+                plan, out = _probe(pooled[n], timing=not timed)
+                if out is not None and not timed:
                     rows.append(_write(pooled[n], out, plan, trained, start, how))
                     del todo[n]
                     studies.update()
                     continue
                 need = {s.key(): s for s in plan.missing}
+                if timed and not need:  # only its timing runs are left: made below, alone
+                    del todo[n]
+                    continue
                 if not need or set(need) <= trained:
                     raise RuntimeError(f"{pooled[n].file}: the study stopped on no missing run")
                 todo[n] = set(need) - trained

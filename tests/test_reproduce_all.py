@@ -180,6 +180,20 @@ def test_the_diffrec_probe_is_planned_while_a_grid_waits(tmp_path):
     assert every == {1, 5}  # the table's rule and the probe's every-epoch run
 
 
+def test_the_pool_plans_table5s_convergence_runs_and_leaves_its_timing_runs(tmp_path):
+    """Table 5's convergence runs (every model, every seed) reach the worker pool in one dry pass;
+    its timing runs do not (they are made after the pool, alone)."""
+    from codigem_lab.experiments.common import planning
+    from codigem_lab.experiments.studies import EFFICIENCY_MODELS
+
+    cfg = ExperimentConfig(quick=True, seeds=(0, 1), progress=False, cache_root=str(tmp_path))
+    with planning(timing=False) as plan, pytest.raises(NeedRuns):
+        STUDIES["table5"].execute(cfg)
+    got = sorted((s.model, s.train.seed) for s in plan.missing)
+    assert got == sorted((m, s) for m in EFFICIENCY_MODELS for s in (0, 1))
+    assert {s.train.max_epochs for s in plan.missing} == {cfg.train(0, "codigem").max_epochs}
+
+
 def _timed_toy(cfg: ExperimentConfig) -> TableResult:
     """A study whose result would be seconds: Pop's runs, timed."""
     records, wall = run_specs([cfg.spec("pop", s) for s in cfg.seeds], cfg.cache(), False)

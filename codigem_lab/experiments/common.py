@@ -176,6 +176,7 @@ class Plan:
     dry: bool = True
     records: dict[str, RunRecord] = field(default_factory=dict)
     missing: list[RunSpec] = field(default_factory=list)
+    timing: bool = True  # dry and False: a timed study stops before its timing runs (the pool's)
 
     def compute_s(self) -> float:
         return sum(compute_seconds(r) for r in self.records.values())
@@ -189,10 +190,11 @@ def active_plan() -> Plan | None:
 
 
 @contextmanager
-def planning(dry: bool = True) -> Iterator[Plan]:
+def planning(dry: bool = True, timing: bool = True) -> Iterator[Plan]:
     """Note every run a study uses; ``dry``: train none, and hand the study a stand-in for each
-    run not in the cache (``codigem-lab reproduce all`` trains those in a pool, then reruns it)."""
-    plan = Plan(dry)
+    run not in the cache (``codigem-lab reproduce all`` trains those in a pool, then reruns it);
+    ``timing`` False: leave out the timing runs of timed studies (made later, alone)."""
+    plan = Plan(dry, timing=timing)
     _PLANS.append(plan)
     try:
         yield plan
