@@ -448,6 +448,7 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
             with planning(dry=False) as plan:
                 out = item.study.execute(item.cfg)
             rows.append(_write(item, out, plan, trained, start, alone))
+            trained |= {k for k, r in plan.records.items() if not r.from_cache}  # for the next
             studies.update()
     runs.close()
     studies.close()

@@ -201,6 +201,32 @@ def _timed_toy(cfg: ExperimentConfig) -> TableResult:
     return TableResult("Toy timed", pd.DataFrame(rows).set_index("seed"), rows, [], wall)
 
 
+def _timing_toy(cfg: ExperimentConfig) -> TableResult:
+    """A timed study whose runs are all timing runs (as ``timed_seconds`` leaves them out)."""
+    from codigem_lab.experiments.common import active_plan
+
+    plan = active_plan()
+    if plan is not None and plan.dry and not plan.timing:
+        raise NeedRuns("timing runs")
+    return _timed_toy(cfg)
+
+
+def test_a_timing_run_two_timed_files_share_counts_as_trained_in_both(tmp_path, monkeypatch):
+    """From an empty cache every run is trained by the invocation, also in the second of two timed
+    files that share a timing run (Tables 4 and 5 share CODIGEM's): the README's regeneration
+    sentence says so only when each file's trained count equals its runs."""
+    for name in ("toytimingA", "toytimingB"):
+        monkeypatch.setitem(STUDIES, name, Study(name, name, _timing_toy, timed=True))
+    cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False, cache_root=str(tmp_path / "c"))
+    out = tmp_path / "out"
+    items = [
+        PlanItem(out / f"{n}.json", out, STUDIES[n], cfg, out, {})
+        for n in ("toytimingA", "toytimingB")
+    ]
+    report = run_plan(items, workers=1, progress=False)
+    assert [(r["runs"], r["trained"]) for r in report["files"]] == [(1, 1), (1, 1)]
+
+
 def _items(out: Path, cache: Path) -> list[PlanItem]:
     base = ExperimentConfig(quick=True, progress=False, cache_root=str(cache))
     table2 = dataclasses.replace(base, seeds=(0, 1), extra={"models": "pop,itemknn"})
@@ -342,3 +368,19 @@ def test_a_kept_stale_file_written_again_where_it_lies_leaves_the_list(tmp_path,
     report = run_plan([PlanItem(file, results, STUDIES["toytimed"], cfg, results, {})], 1, False)
     assert file.is_file() and report["files"][0]["trained"] == 1
     assert json.loads((results / "kept-stale.json").read_text("utf-8")) == {"x.json": "r"}
+
+
+def test_timing_runs_are_left_out_of_the_pools_plan(tmp_path):
+    """``timed_seconds`` under the pool's plan (dry, timing False) plans no run; under a plain dry
+    plan it lists its timing runs."""
+    from codigem_lab.experiments.common import planning
+    from codigem_lab.experiments.studies import timed_seconds
+
+    cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False, cache_root=str(tmp_path))
+    specs = [cfg.spec("multvae", 0)]
+    with planning(timing=False) as pool, pytest.raises(NeedRuns):
+        timed_seconds(cfg, specs, "timing")
+    assert pool.missing == []
+    with planning() as dry, pytest.raises(NeedRuns):
+        timed_seconds(cfg, specs, "timing")
+    assert [s.model for s in dry.missing] == ["multvae"]
