@@ -196,6 +196,27 @@ def test_macridvae_concepts_and_anneal(small_split) -> None:
     assert float(kl) >= 0
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_macridvae_encoder_equals_the_normalised_per_concept_input(training) -> None:
+    """``encode`` never builds the [B, K, M] inputs; outputs and gradients match the form that does."""
+    torch.manual_seed(0)
+    x = (torch.rand(6, 40) < 0.3).float()
+    x[2] = 0.0  # a user with no clicks: F.normalize's clamp, and no NaN gradient
+    module = MacridVAEModule(40, MacridVAEConfig(k=3, d=5), anneal_steps=1.0).train(training)
+    outs, grads = [], []
+    for encode in (module.encode, module.encode_reference):
+        module.zero_grad()
+        torch.manual_seed(1)
+        log_c = module.concept_log_probs(sample=False).T
+        out = encode(x, log_c)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        outs.append(out.detach())
+        grads.append([p.grad.clone() for p in module.parameters()])
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    for mine, written in zip(*grads):
+        assert torch.isfinite(mine).all() and torch.allclose(mine, written, atol=1e-5)
+
+
 # ------------------------------------------------------------------------------------ DiffRec
 def test_diffrec_schedule_and_reverse_chain() -> None:
     c = DiffRecConfig()

@@ -17,6 +17,8 @@ from codigem_lab.validate import check
 
 #: users per chunk when scoring, to bound the [users, K, items] intermediates
 SCORE_CHUNK = 256
+#: F.normalize's default eps: norms below it are clamped to it
+NORM_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,44 @@ class MacridVAEModule(TrainableModule):
         nn.init.xavier_uniform_(self.cores)
         self.encoder = TanhMLP([n_items, c.d, 2 * c.d])
 
-    def _dropout(self, h: Tensor) -> Tensor:
-        """Inverted dropout, a mask per concept (``q_graph_k``); rand >= p beats bernoulli_."""
+    def encode(self, x: Tensor, log_c: Tensor) -> Tensor:
+        """[B, K, 2d] encoder outputs for clicks ``x`` [B, M] and log c_ik ``log_c`` [K, M].
+
+        The encoder reads each concept's clicks x_u * c_k, L2-normalised, with inverted dropout (a
+        mask per concept, ``q_graph_k``). The first layer is computed without building those [B, K, M]
+        inputs: (x_u * c_k / ||x_u * c_k||) W = x_u (c_k W) / ||x_u * c_k||, where c_k W is [M, d]
+        and the norms are a [B, M] x [M, K] product; only the dropout mask is [B, K, M]."""
+        c = log_c.exp()
+        first = self.encoder.layers[0]
+        weight = c.unsqueeze(2) * first.weight.T.unsqueeze(0)  # [K, M, d]: c_ik W_i
+        with torch.autocast(x.device.type, enabled=False):
+            sq_norm = (x.float() * x.float()) @ (c.float() * c.float()).T  # [B, K]
+        inv_norm = 1.0 / sq_norm.clamp_min(NORM_EPS**2).sqrt()  # F.normalize's clamp, grad-safe
         p = self.config.dropout
-        if not self.training or p == 0:
-            return h
-        return h * (torch.rand_like(h) >= p) * (1.0 / (1.0 - p))
+        b, m = x.shape
+        k = c.shape[0]
+        if self.training and p > 0:
+            # rand >= p beats bernoulli_; drawn [B, M, K], the memory order of x_u * c_k's product
+            keep = torch.rand(b, m, k, dtype=x.dtype, device=x.device) >= p
+            h = torch.bmm((x.unsqueeze(2) * keep).permute(2, 0, 1), weight).transpose(0, 1)
+            inv_norm = inv_norm * (1.0 / (1.0 - p))
+        else:
+            h = (x @ weight.transpose(0, 1).reshape(m, -1)).view(b, k, -1)
+        h = h * inv_norm.unsqueeze(2).to(h.dtype) + first.bias
+        for layer in self.encoder.layers[1:]:
+            h = layer(torch.tanh(h))
+        return h
+
+    def encode_reference(self, x: Tensor, log_c: Tensor) -> Tensor:
+        """``encode`` as the paper writes it, building the [B, K, M] inputs: the reference that the
+        tests and benchmarks/macridvae_encoder.py check ``encode`` against (same mask draws)."""
+        h = F.normalize(x.unsqueeze(1) * log_c.exp().unsqueeze(0), dim=2)  # [B, K, M]
+        p = self.config.dropout
+        if self.training and p > 0:
+            b, m = x.shape
+            keep = torch.rand(b, m, log_c.shape[0], dtype=x.dtype, device=x.device) >= p
+            h = h * keep.transpose(1, 2) * (1.0 / (1.0 - p))
+        return self.encoder(h)
 
     def concept_log_probs(self, sample: bool) -> Tensor:
         """[M, K] log c_ik: log-softmax of cos(h_i, m_k) / tau, plus Gumbel noise if ``sample``."""
@@ -79,8 +113,7 @@ class MacridVAEModule(TrainableModule):
         """(log pi [B, M] of the multinomial, sum_k batch-mean KL_k) for clicks ``x`` [B, M]."""
         c = self.config
         log_c = self.concept_log_probs(sample and c.gumbel).T  # [K, M]
-        xk = x.unsqueeze(1) * log_c.exp().unsqueeze(0)  # [B, K, M]: concept-k clicks
-        h = self.encoder(self._dropout(F.normalize(xk, dim=2)))  # [B, K, 2d]
+        h = self.encode(x, log_c)  # [B, K, 2d]
         mu = F.normalize(h[..., : c.d], dim=2)
         lnvar_ratio = -h[..., c.d :]  # ln sigma_k^2 - ln sigma_0^2
         kl = (0.5 * (-lnvar_ratio + lnvar_ratio.exp() - 1.0)).sum(2).mean(0).sum()
