@@ -302,8 +302,8 @@ BINDINGS: list[Bind] = [
          "models (plus {t:.1f} min of tuning runs", T2S,
          {"m": lambda d: d["compute_s"] / 60,
           "t": lambda d: float(re.search(r"tuning runs add ([\d.]+) min", " ".join(d["notes"])).group(1))}),
-    Bind(README, "MacridVAE takes {m:.0f}% of it, Multi-DAE {d:.0f}%, NeuMF {n:.0f}%, Multi-VAE "
-         "{v:.0f}% and DiffRec {r:.0f}%", T2S,
+    Bind(README, "MacridVAE takes {m:.0f}% of it, NeuMF {n:.0f}%, Multi-VAE {v:.0f}%, Multi-DAE "
+         "{d:.0f}% and DiffRec {r:.0f}%", T2S,
          {"m": share("MacridVAE"), "d": share("Multi-DAE"), "n": share("NeuMF"),
           "v": share("Multi-VAE"), "r": share("DiffRec")}),
     Bind(README, "WMF ({w:.3f}) and EASE ({e:.3f}, first by R@20 and NDCG)", T2S,
@@ -486,8 +486,8 @@ BINDINGS: list[Bind] = [
     Bind(RES, "against the paper's {v:.2f} and {m:.2f}", "paper",
          {"v": paper_ratio("multvae"), "m": paper_ratio("macridvae")}),
     Bind(RES, "its runs ran {e:.0f} epochs on average", T5, {"e": t5("codigem", "epochs_run")}),
-    Bind(RES, "WMF {wmf:.3f}, EASE {ease:.3f}, MacridVAE {macridvae:.3f}, ENMF {enmf:.3f}, Multi-DAE "
-         "{multdae:.3f}, CODIGEM (released) {cr:.3f}, DiffRec {diffrec:.3f}, Multi-VAE {multvae:.3f}, "
+    Bind(RES, "WMF {wmf:.3f}, EASE {ease:.3f}, ENMF {enmf:.3f}, Multi-DAE {multdae:.3f}, MacridVAE "
+         "{macridvae:.3f}, CODIGEM (released) {cr:.3f}, DiffRec {diffrec:.3f}, Multi-VAE {multvae:.3f}, "
          "BPR {bpr:.3f}, CODIGEM (paper) {cp:.3f}, Item-KNN {itemknn:.3f}, NeuMF {neumf:.3f}, Pop "
          "{pop:.3f}", T2S,
          {**{m: R(m, "R@50_mean") for m in ("wmf", "ease", "enmf", "multdae", "macridvae", "multvae",

@@ -166,3 +166,22 @@ def test_the_scan_sees_numbers():
     masked = normalise(blank(text))
     found = [m.group(0) for m in NUMBER.finditer(masked)]
     assert found == ["1.3 s", "63x", "43%", "0.4187"]
+
+
+def test_the_strong_protocol_ranking_is_written_best_first():
+    """results/README.md lists Table 2's strong-protocol R@50 as a ranking, and says the ratio
+    protocol puts the same five models on top: both must hold in the files, whatever they hold."""
+    text = markdown("results/README.md")
+    listed = re.search(
+        r"Strong protocol, R@50:\s*(.*?)\. The ratio protocol gives the same five", text, re.S
+    )
+    assert listed, "the ranked list moved: update this test with it"
+    values = [float(v) for v in re.findall(r"\s(\d\.\d{3})(?:,|$)", listed.group(1))]
+    assert len(values) == 13 and values == sorted(values, reverse=True), listed.group(1)
+
+    def top5(name: str) -> set:
+        rows = json.loads((ROOT / "results" / "table2" / name).read_text(encoding="utf-8"))["rows"]
+        ranked = sorted(rows, key=lambda r: -r["R@50_mean"])
+        return {(r["model"], r.get("variant")) for r in ranked[:5]}
+
+    assert top5("table2-ml-1m-strong-minK.json") == top5("table2-ml-1m-ratio-targets.json")
