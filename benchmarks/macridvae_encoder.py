@@ -3,8 +3,7 @@
 
     python benchmarks/macridvae_encoder.py --out results/bench/macridvae-encoder
 
-One ML-1M-sized batch (Table 2's batch of 500 users, 3706 items, 4.5% of them clicked, the model's
-defaults), one torch thread, both forms timed in the same run and alternated so that load shifts
+One ML-1M-sized batch (500 users, 3706 items, 4.5% of them clicked; the model's defaults), one torch thread, both forms timed in the same run and alternated so that load shifts
 hit both. Prints and writes (``--out``: .md and -raw.json): seconds per training step (forward,
 backward, Adam) per form and precision, the speed-up of ``encode``, and for each form the relative
 distance of its bf16 gradient from the fp32 gradient of the same parameters and batch. In fp32 the

@@ -29,8 +29,8 @@ def cleared_by_benchmark() -> set[str]:
     models: dict[str, dict] = {}
     for path in (BENCH, *REMEASURED):
         doc = json.loads(path.read_text(encoding="utf-8"))
-        for name in doc["models"]:  # a re-measured model's variants all replace the older ones
-            models = {k: v for k, v in models.items() if k.split(":")[0] != name.split(":")[0]}
+        again = {name.split(":")[0] for name in doc["models"]}  # all its variants are replaced
+        models = {k: v for k, v in models.items() if k.split(":")[0] not in again}
         models.update(doc["models"])
     verdicts: dict[str, list[bool]] = {}
     for name, res in models.items():

@@ -78,7 +78,7 @@ class MacridVAEModule(TrainableModule):
         b, m = x.shape
         k = c.shape[0]
         if self.training and p > 0:
-            # rand >= p beats bernoulli_; drawn [B, M, K], the memory order of x_u * c_k's product
+            # rand >= p beats bernoulli_; drawn [B, M, K], as the [B, K, M] form drew them
             keep = torch.rand(b, m, k, dtype=x.dtype, device=x.device) >= p
             h = torch.bmm((x.unsqueeze(2) * keep).permute(2, 0, 1), weight).transpose(0, 1)
             inv_norm = inv_norm * (1.0 / (1.0 - p))
