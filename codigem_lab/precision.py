@@ -1,4 +1,5 @@
-"""Mixed precision for training: ``fp32``, ``tf32`` or ``bf16`` autocast; scoring stays float32."""
+"""Mixed precision for training: ``fp32``, ``tf32`` or ``bf16`` autocast; scoring stays float32
+except for modules that set ``autocast_scores`` (DiffRec)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("device", "--device", str, "auto", "auto (CUDA if available), cpu or cuda"),
     Option("precision", "--precision", str, "fp32",
            "fp32 (default, exact); tf32: TF32 matmuls on CUDA; bf16: bfloat16 autocast of the "
-           "training forward pass (scoring stays float32)", ("fp32", "tf32", "bf16")),
+           "training forward pass (scoring stays float32, except DiffRec's reverse chain)", ("fp32", "tf32", "bf16")),
 )  # fmt: skip
 
 

@@ -35,6 +35,9 @@ class TrainableModule(torch.nn.Module, abc.ABC):
 
     #: True: the trainer reseeds noise and dropout from :func:`batch_key` before each batch.
     keyed_noise: bool = False
+    #: True: scoring runs under the run's autocast too (bf16 runs); False: scoring stays float32.
+    #: Only where a benchmark cleared it and scoring costs as much as training (DiffRec's chain).
+    autocast_scores: bool = False
 
     @abc.abstractmethod
     def loss(
@@ -269,11 +272,13 @@ class Trainer:
         )
 
     def score(self, fold_in: sp.csr_matrix, train_rows=None) -> torch.Tensor:
-        """Dense scores for fold-in rows (eval mode, no gradients)."""
+        """Dense float32 scores for fold-in rows (eval mode, no gradients)."""
         self.module.eval()
+        precision = self.config.precision if self.module.autocast_scores else "fp32"
         with torch.no_grad(), matmul_precision(self.config.precision, self.device):
             x = torch.from_numpy(fold_in.toarray()).to(self.device)
-            return self.module.scores(x, train_rows)
+            with autocast(precision, self.device):
+                return self.module.scores(x, train_rows).float()
 
     def evaluate(self, which: str = "valid") -> EvalResult:
         """Metrics of the current weights on ``which`` (under DDP, every rank gets them all)."""

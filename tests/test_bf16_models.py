@@ -12,8 +12,13 @@ import pytest
 from scipy import stats
 
 from codigem_lab.experiments import common
-from codigem_lab.experiments.common import BF16_MODELS, ExperimentConfig
-from codigem_lab.experiments.table2 import DIFFREC_TRAIN, NEURAL_BASELINES, TABLE2
+from codigem_lab.experiments.common import (
+    BF16_MODELS,
+    DIFFREC_TRAIN,
+    NEURAL_BASELINES,
+    ExperimentConfig,
+)
+from codigem_lab.experiments.table2 import TABLE2
 from codigem_lab.reproduce import _expected_s, _longest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -86,3 +86,23 @@ def test_precision_flag_and_run_key():
     assert RunSpec.from_dict(d).key() == fp32.key()
     bf16 = dataclasses.replace(fp32, train=dataclasses.replace(fp32.train, precision="bf16"))
     assert bf16.key() != fp32.key()
+
+
+def test_a_bf16_diffrec_run_scores_its_reverse_chain_in_bf16(small_split):
+    """DiffRec's scoring runs the denoiser at every step, so a bf16 run scores in bf16 too
+    (results/bench/bf16-diffrec.md); its scores still come back as float32."""
+    from codigem_lab.baselines.diffrec import DiffRec
+
+    cfg = dataclasses.replace(QUICK, max_epochs=1, precision="bf16", batch_size=100)
+    rec = DiffRec(train_config=cfg)
+    rec.fit(small_split)
+    trainer, rows = rec.trainer, small_split.test.fold_in[:8]
+    scores = trainer.score(rows)
+    x = torch.from_numpy(rows.toarray())
+    with torch.no_grad():
+        fp32 = trainer.module.scores(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = trainer.module.scores(x).float()
+    assert scores.dtype == torch.float32
+    torch.testing.assert_close(scores, bf16, rtol=0, atol=0)
+    assert not torch.equal(scores, fp32)

@@ -5,7 +5,7 @@ import pytest
 from codigem_lab.cli import main
 from codigem_lab.data import SyntheticConfig
 from codigem_lab.experiments import studies
-from codigem_lab.experiments.common import QUICK_EPOCHS, ExperimentConfig
+from codigem_lab.experiments.common import QUICK_EPOCHS, ExperimentConfig, NeedRuns, planning
 
 pytestmark = pytest.mark.slow  # trains ~25 tiny models; about a minute on 2 idle cores
 
@@ -73,6 +73,30 @@ def test_sweep_point_at_the_paper_setting_is_the_cached_base_run():
     assert cfg.spec("codigem", 0, "paper", studies.sweep_params("paper", "T", 5)).key() != base
 
 
+def test_validations_counts_every_nth_epoch_and_the_last_allowed_one():
+    assert studies.validations(40, 5, 100) == 8
+    assert studies.validations(37, 5, 100) == 7  # stopped between validations: never happens
+    assert studies.validations(100, 1, 100) == 100
+    assert studies.validations(12, 5, 12) == 3  # epochs 5, 10 and the cap
+
+
+def test_table5_reads_table2s_runs_of_its_models(tiny):
+    """One set of runs: Table 5's convergence runs are Table 2's (same keys), so
+    `reproduce all` trains them once."""
+    cfg = ExperimentConfig(quick=True, seeds=(0, 1), progress=False)
+    from codigem_lab.experiments.table2 import TABLE2
+
+    t2 = {
+        cfg.spec(m, s, None, None, **TABLE2.train_for(m)).key()
+        for m in ("multvae", "macridvae")
+        for s in cfg.seeds
+    }
+    with planning(dry=True, timing=False) as plan, pytest.raises(NeedRuns):
+        studies.reproduce_table5(cfg)
+    planned = {spec.key() for spec in plan.missing if spec.model in ("multvae", "macridvae")}
+    assert planned == t2
+
+
 def test_efficiency_seconds_come_from_back_to_back_timing_runs(tiny):
     cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False)
     res = studies.reproduce_table5(cfg)
@@ -94,8 +118,11 @@ def test_efficiency_seconds_come_from_back_to_back_timing_runs(tiny):
         h = mine[0].history()
         assert row["train_s_per_epoch"] == pytest.approx(float(h["train_s"].iloc[1:].median()))
         assert row["total_s"] == pytest.approx(
-            row["epochs_run"] * (row["train_s_per_epoch"] + row["eval_s_per_epoch"])
+            row["epochs_run"] * row["train_s_per_epoch"]
+            + row["validations"] * row["eval_s_per_epoch"]
         )
+        every = 1 if row["model"] == "codigem" else 5  # Table 2's validation rule
+        assert row["eval_every"] == every
     cod = next(r for r in res.rows if r["model"] == "codigem")
     fast = [r for r in timing if r.spec.params.get("decoder_only")]
     assert len(fast) == 1 and cod["fast_train_s_per_epoch"] == pytest.approx(

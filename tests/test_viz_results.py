@@ -219,6 +219,17 @@ def test_plot_model_convergence_one_curve_per_model():
     np.testing.assert_allclose(curve.get_ydata(), [0.15, 0.275, 0.2])
 
 
+def test_plot_model_convergence_draws_only_the_epochs_a_run_validated():
+    every5 = pd.DataFrame(
+        {"epoch": range(1, 11), "R@50": [np.nan] * 4 + [0.3] + [np.nan] * 4 + [0.2]}
+    )
+    fig = R.plot_model_convergence({"macridvae": [every5]})
+    curve, best = fig.axes[0].get_lines()[:2]
+    np.testing.assert_allclose(curve.get_xdata(), [5, 10])
+    np.testing.assert_allclose(curve.get_ydata(), [0.3, 0.2])
+    assert list(best.get_xdata()) == [5]  # the best validated epoch, not a NaN's position
+
+
 # ------------------------------------------------------------- settings shared with the CLI
 def _cli_config(command: str) -> ExperimentConfig:
     from codigem_lab.cli import build_parser

@@ -110,6 +110,10 @@ class DenoiseMLP(nn.Module):
 class DiffRecModule(TrainableModule):
     """The schedule's constants (buffers, rebuilt from the config) and the denoiser."""
 
+    #: A bf16 run scores in bf16 too: the reverse chain runs the denoiser ``steps`` times per user,
+    #: so float32 scoring cost more than training (results/bench/bf16-diffrec.md).
+    autocast_scores = True
+
     def __init__(self, n_items: int, config: DiffRecConfig) -> None:
         super().__init__()
         self.config = config

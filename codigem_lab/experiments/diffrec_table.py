@@ -7,10 +7,9 @@ import contextlib
 import dataclasses
 
 from codigem_lab.experiments import diffrec_paper
-from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, run_specs
+from codigem_lab.experiments.common import MODEL_TRAIN, ExperimentConfig, NeedRuns, run_specs
 from codigem_lab.experiments.paper import display_name
 from codigem_lab.experiments.table2 import (
-    MODEL_TRAIN,
     Layout,
     Published,
     parse_models,

@@ -25,6 +25,7 @@ from codigem_lab.experiments.aggregate import (
     side_by_side,
 )
 from codigem_lab.experiments.common import (
+    MODEL_TRAIN,
     ExperimentConfig,
     NeedRuns,
     compute_seconds,
@@ -130,16 +131,6 @@ class Layout:
         return Family(tuple(paper.display_name(*k) for k in keys))
 
 
-#: DiffRec's own code validates every 5 epochs; Table 2 keeps its rule in every protocol (its
-#: validation runs the whole reverse chain, 40 networks, for every user).
-DIFFREC_TRAIN = {"eval_every": 5, "patience": 15}
-#: The other neural baselines validate every 5 epochs too, DiffRec's rule, with the command's
-#: patience (in epochs): scoring every validation user each epoch (NeuMF's MLP over every
-#: user-item pair, BPR's fold-in steps, MacridVAE's K concepts) cost more than their training.
-#: CODIGEM validates every epoch, as the released code does.
-BASELINE_TRAIN = {"eval_every": 5}
-NEURAL_BASELINES = ("bpr", "enmf", "neumf", "multvae", "multdae", "macridvae")
-MODEL_TRAIN = {**{m: BASELINE_TRAIN for m in NEURAL_BASELINES}, "diffrec": DIFFREC_TRAIN}
 TABLE2 = Layout(model_train=MODEL_TRAIN)
 
 

@@ -35,7 +35,6 @@ from codigem_lab.experiments.aggregate import (
 from codigem_lab.experiments.common import ExperimentConfig
 from codigem_lab.experiments.tables import TableResult
 from codigem_lab.viz.plots import DEFAULT_DPI, new_figure
-from codigem_lab.viz.studies import curve_band
 
 TABLE2_METRICS = ("R@20", "R@50", "N@20", "N@50")
 
@@ -463,34 +462,35 @@ def plot_efficiency(rows: Sequence[Mapping], dpi: int = DEFAULT_DPI) -> Figure:
     return fig
 
 
+def validated(history: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric`` at the epochs a run validated (a run validated every 5 epochs has NaN between),
+    indexed by epoch."""
+    epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
+    return pd.Series(history[metric].to_numpy(dtype=float), index=epochs).dropna()
+
+
 def plot_model_convergence(
     histories: Mapping[str, Sequence[pd.DataFrame]],
     metric: str = "R@50",
     dpi: int = DEFAULT_DPI,
     title: str = "",
 ) -> Figure:
-    """Validation ``metric`` per epoch for each model (mean over seeds, ± std band), with a dot
-    at each run's best epoch (the one model selection keeps)."""
+    """Validation ``metric`` at each validated epoch for each model (mean over the seeds still
+    running, ± std band), with a dot at each run's best epoch (the one model selection keeps)."""
     fig = new_figure(6.5, 3.4, dpi)
     ax = fig.subplots()
     colors = [OURS_COLOR, RELEASED_COLOR, "#55a868", "#c44e52", "#8172b3"]
     for k, (name, hists) in enumerate(histories.items()):
-        curves = [h[metric].to_numpy(dtype=float) for h in hists if h is not None and metric in h]
-        if not curves:
+        runs = [validated(h, metric) for h in hists if h is not None and metric in h]
+        if not runs:
             continue
-        mean, std = curve_band(curves)
-        ep = np.arange(1, len(mean) + 1)
+        grid = pd.concat(runs, axis=1)  # one column per run; NaN after a run stopped
+        mean, std = grid.mean(axis=1), grid.std(axis=1, ddof=0).fillna(0.0)
         c = colors[k % len(colors)]
-        ax.plot(ep, mean, color=c, label=paper.display_name(name))
-        ax.fill_between(ep, mean - std, mean + std, color=c, alpha=0.2)
-        best = [int(np.argmax(cv)) for cv in curves]
-        ax.plot(
-            [b + 1 for b in best],
-            [cv[b] for cv, b in zip(curves, best, strict=True)],
-            "o",
-            color=c,
-            markersize=4,
-        )
+        ax.plot(grid.index, mean, color=c, label=paper.display_name(name))
+        ax.fill_between(grid.index, mean - std, mean + std, color=c, alpha=0.2)
+        best = [r.idxmax() for r in runs]
+        ax.plot(best, [r[b] for r, b in zip(runs, best, strict=True)], "o", color=c, markersize=4)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"validation {metric}")
     ax.grid(alpha=0.3)
