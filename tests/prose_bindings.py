@@ -303,9 +303,9 @@ BINDINGS: list[Bind] = [
          {"m": lambda d: d["compute_s"] / 60,
           "t": lambda d: float(re.search(r"tuning runs add ([\d.]+) min", " ".join(d["notes"])).group(1))}),
     Bind(README, "MacridVAE takes {m:.0f}% of it, NeuMF {n:.0f}%, Multi-VAE {v:.0f}%, Multi-DAE "
-         "{d:.0f}% and DiffRec {r:.0f}%", T2S,
+         "{d:.0f}% and CODIGEM as released {r:.0f}%", T2S,
          {"m": share("MacridVAE"), "d": share("Multi-DAE"), "n": share("NeuMF"),
-          "v": share("Multi-VAE"), "r": share("DiffRec")}),
+          "v": share("Multi-VAE"), "r": share("CODIGEM (released)")}),
     Bind(README, "WMF ({w:.3f}) and EASE ({e:.3f}, first by R@20 and NDCG)", T2S,
          {"w": R("wmf", "R@50_mean"), "e": R("ease", "R@50_mean")}),
     Bind(README, "all above CODIGEM as released ({c:.3f}), which lies {g:.3f} below MacridVAE and "
@@ -413,7 +413,7 @@ BINDINGS: list[Bind] = [
          {"a": ("rows", {"T": 3}, "train_s_per_epoch"), "b": ("rows", {"T": 15}, "train_s_per_epoch"),
           "r": t4_ratio}),
     Bind(RES, "the paper's ratio is {r:.1f})", "paper", {"r": paper_t4_per_epoch_ratio}),
-    Bind(RES, "stay between {a:.1f} and {b:.1f} s from T = 1 to T = 15", F3,
+    Bind(RES, "stay between {a:.2f} and {b:.2f} s from T = 1 to T = 15", F3,
          {"a": fig3_range("train_s_per_epoch_mean", min), "b": fig3_range("train_s_per_epoch_mean", max)}),
     Bind(RES, "The sweep's runs record {m:.1f} min of training and validation", F3,
          {"m": lambda d: sum(r["epochs_mean"] * (r["train_s_per_epoch_mean"] + r["eval_s_per_epoch_mean"])

@@ -28,8 +28,9 @@ QUICK_BATCH_SIZE = 50
 #: Seconds between looks at a run that another process is training.
 WAIT_POLL_S = 10.0
 #: Models whose runs train under bf16 autocast unless ``--no-bf16`` (full runs only; scoring stays
-#: float32 except DiffRec's reverse chain, results/bench/bf16-diffrec.md): results/bench/bf16-models.md finds their test metrics within seed noise of fp32 in
-#: Table 2's settings, and tests/test_bf16_models.py holds this set to that file (NeuMF, also
+#: float32 except DiffRec's reverse chain, results/bench/bf16-diffrec.md):
+#: results/bench/bf16-models.md finds their test metrics within seed noise of fp32 in Table 2's
+#: settings, and tests/test_bf16_models.py holds this set to that file (NeuMF, also
 #: within noise there, trains slower in bf16; Mult-DAE's R@20 moved by more than its interval).
 BF16_MODELS: frozenset[str] = frozenset({"codigem", "diffrec", "macridvae", "multvae"})
 
