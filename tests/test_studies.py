@@ -6,6 +6,7 @@ from codigem_lab.cli import main
 from codigem_lab.data import SyntheticConfig
 from codigem_lab.experiments import studies
 from codigem_lab.experiments.common import QUICK_EPOCHS, ExperimentConfig, NeedRuns, planning
+from codigem_lab.experiments.table2 import TABLE2
 
 pytestmark = pytest.mark.slow  # trains ~25 tiny models; about a minute on 2 idle cores
 
@@ -84,8 +85,6 @@ def test_table5_reads_table2s_runs_of_its_models(tiny):
     """One set of runs: Table 5's convergence runs are Table 2's (same keys), so
     `reproduce all` trains them once."""
     cfg = ExperimentConfig(quick=True, seeds=(0, 1), progress=False)
-    from codigem_lab.experiments.table2 import TABLE2
-
     t2 = {
         cfg.spec(m, s, None, None, **TABLE2.train_for(m)).key()
         for m in ("multvae", "macridvae")

@@ -32,6 +32,7 @@ from codigem_lab.experiments.aggregate import (
     per_user_frame,
 )
 from codigem_lab.experiments.common import (
+    BASELINE_TRAIN,
     MODEL_TRAIN,
     ExperimentConfig,
     NeedRuns,
@@ -496,7 +497,8 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
         "each model with its paper's training settings and our early stopping (patience "
         f"{cfg.patience} epochs). Epochs: Table 2's runs of these models (the same specs, so one "
         "set of runs serves both tables), validated by Table 2's rule: CODIGEM every epoch, the "
-        "baselines every 5 epochs, so their epochs to best are multiples of 5; seconds: "
+        f"baselines every {BASELINE_TRAIN['eval_every']} epochs, so their epochs to best are "
+        f"multiples of {BASELINE_TRAIN['eval_every']}; seconds: "
         f"{TIMING_EPOCHS}-epoch timing runs validated every epoch (medians after the first "
         "epoch); total = epochs run x train s/epoch + validations x eval s/epoch."
         + (" [QUICK MODE]" if cfg.quick else ""),
