@@ -122,6 +122,15 @@ def test_efficiency_seconds_come_from_back_to_back_timing_runs(tiny):
         )
         every = 1 if row["model"] == "codigem" else 5  # Table 2's validation rule
         assert row["eval_every"] == every
+        converged = [  # the convergence run: its history shows how often the trainer validated
+            r
+            for r in cache.records()
+            if r.spec.model == row["model"]
+            and r.spec.train.eval_every == every
+            and r.spec.train.max_epochs == QUICK_EPOCHS
+        ]
+        assert len(converged) == 1
+        assert row["validations"] == converged[0].history()["R@50"].notna().sum()
     cod = next(r for r in res.rows if r["model"] == "codigem")
     fast = [r for r in timing if r.spec.params.get("decoder_only")]
     assert len(fast) == 1 and cod["fast_train_s_per_epoch"] == pytest.approx(
