@@ -83,6 +83,9 @@ def cmd_reproduce(args) -> int:
         return 0
     study = STUDIES[args.what]
     cfg = reproduce.config_from_args(args)
+    if args.dry_run:
+        print(reproduce.study_plan_text(study, cfg, args.out))
+        return 0
     out = study.execute(cfg)
     print(out.result.text())
     if not args.no_save:

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
+from codigem_lab.experiments.cache import run_label
 from codigem_lab.experiments.common import ExperimentConfig, NeedRuns, planning, run_specs
 from codigem_lab.experiments.registry import STUDIES, Study, StudyOutput
 from codigem_lab.experiments.studies import TIMING_EPOCHS
@@ -47,7 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-save", action="store_true", help="print only")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="end with the table as one JSON line")
-    p.add_argument("--dry-run", action="store_true", help="all: print the plan and its estimate")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (runs cached, runs to train, estimate); train and write nothing",
+    )
     p.add_argument("--workers", type=int, default=2, help="all: worker processes (1 thread each)")
 
 
@@ -232,8 +237,13 @@ def _measured_s(it: PlanItem, bench: dict | None) -> float | None:
 
 def _epoch_bench(items: list[PlanItem]) -> dict | None:
     """The committed epoch benchmark beside the items' results (None where there is none)."""
-    path = items[0].results / EPOCH_BENCH if items else None
-    return json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else None
+    return _epoch_bench_at(items[0].results) if items else None
+
+
+def _epoch_bench_at(results: Path) -> dict | None:
+    """The epoch benchmark in the results folder ``results`` (None where there is none)."""
+    path = results / EPOCH_BENCH
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def _per_epoch_s(bench: dict | None) -> dict[str, float]:
@@ -309,15 +319,69 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
     return "\n".join(lines)
 
 
+def study_plan_text(study: Study, cfg: ExperimentConfig, out: str | Path = "results") -> str:
+    """``reproduce <study> --dry-run``: the file it would write, the runs it reads that the cache
+    holds and those it would train, with an upper bound on their minutes; trains and writes
+    nothing."""
+    with planning() as plan, redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            study.execute(cfg)
+            complete = True
+        except NeedRuns:  # it stopped at the first run it lacks: later reads are not known yet
+            complete = False
+    missing = list({s.key(): s for s in plan.missing}.values())
+    lines = [
+        f"reproduce {study.name}, dry run (nothing trained, nothing written): it writes "
+        f"{study.results_path(cfg, Path(out))}",
+        f"in the result cache ({cfg.cache().root}): {len(plan.records)} of the runs it reads",
+    ]
+    if not missing:
+        lines.append("to train: none; run it without --dry-run to write the file from the cache")
+        return "\n".join(lines)
+    counts: dict[str, int] = {}
+    for spec in missing:
+        name = run_label(spec).rsplit(" seed", 1)[0]
+        counts[name] = counts.get(name, 0) + 1
+    lines.append(
+        f"to train: {len(missing)} run(s): " + ", ".join(f"{m} x{n}" for m, n in counts.items())
+    )
+    if not complete:
+        lines.append(
+            "and then the runs it reads once these exist (e.g. a timed study's timing runs): "
+            "run the dry run again after training to see them"
+        )
+    bench = _epoch_bench_at(results_root())
+    per = _per_epoch_s(bench)
+    labels = {_run_bench_label(s) for s in missing}
+    if bench is not None and bench.get("data") == bench_data(cfg) and labels <= set(per):
+        minutes = sum(_expected_s(s, per) for s in missing) / 60
+        lines.append(
+            f"budget: ~{minutes:.0f} min on one torch thread if every run trained its whole "
+            f"epoch budget at results/{EPOCH_BENCH}'s seconds per epoch (early stopping ends "
+            "most runs sooner)"
+        )
+    else:
+        lines.append(
+            f"no estimate: results/{EPOCH_BENCH} times other data or other models than these runs"
+        )
+    return "\n".join(lines)
+
+
 # ================================================================================= running it
 def _expected_s(spec, per: dict) -> float:
     """A run's expected seconds, so that the pool starts the longest first: the epoch benchmark's
     CPU seconds per epoch for its model x its epoch budget (a closed-form model: one fit)."""
+    neural = issubclass(model_class(spec.model), NeuralRecommender)
+    return per.get(_run_bench_label(spec), 1.0) * (spec.train.max_epochs if neural else 1)
+
+
+def _run_bench_label(spec) -> str:
+    """A run's model as the epoch benchmark names it (CODIGEM: ``:full`` unless decoder-only)."""
     label = spec.model + (f":{spec.variant}" if spec.variant else "")
     if spec.model == "codigem" and not spec.params.get("decoder_only"):
         label += ":full"
-    neural = issubclass(model_class(spec.model), NeuralRecommender)
-    return per.get(label, 1.0) * (spec.train.max_epochs if neural else 1)
+    return label
 
 
 def _longest(queue: dict, per: dict) -> str:

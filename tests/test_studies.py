@@ -1,10 +1,13 @@
 import json
 
+import pandas as pd
 import pytest
 
 from codigem_lab.cli import main
 from codigem_lab.data import SyntheticConfig
+from codigem_lab.errors import CodigemError
 from codigem_lab.experiments import studies
+from codigem_lab.experiments.cache import RunRecord
 from codigem_lab.experiments.common import QUICK_EPOCHS, ExperimentConfig, NeedRuns, planning
 from codigem_lab.experiments.table2 import TABLE2
 
@@ -64,6 +67,22 @@ def test_reproduce_commands_quick(tiny, tmp_path, capsys, what):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == rows
 
 
+def test_a_study_dry_run_trains_and_writes_nothing(tiny, tmp_path, capsys):
+    """`reproduce <study> --dry-run` names the runs it would train, trains none and writes no
+    file; once they are trained it has none left to train."""
+    argv = ["reproduce", "table3", "--quick", "--seeds", "1", "--no-progress"]
+    argv += ["--out", str(tmp_path / "res")]
+    assert main([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "to train: " in out and "codigem/paper x" in out and "dry run" in out
+    assert not (tmp_path / "res").exists()
+    assert not list((tmp_path / "runs").rglob("record.json"))
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--dry-run"]) == 0
+    assert "to train: none" in capsys.readouterr().out
+
+
 def test_sweep_point_at_the_paper_setting_is_the_cached_base_run():
     cfg = ExperimentConfig(quick=True, seeds=(0,), progress=False)
     assert studies.sweep_params("paper", "T", 3) == {}
@@ -74,11 +93,20 @@ def test_sweep_point_at_the_paper_setting_is_the_cached_base_run():
     assert cfg.spec("codigem", 0, "paper", studies.sweep_params("paper", "T", 5)).key() != base
 
 
-def test_validations_counts_every_nth_epoch_and_the_last_allowed_one():
-    assert studies.validations(40, 5, 100) == 8
-    assert studies.validations(37, 5, 100) == 7  # stopped between validations: never happens
-    assert studies.validations(100, 1, 100) == 100
-    assert studies.validations(12, 5, 12) == 3  # epochs 5, 10 and the cap
+def test_validations_counts_the_epochs_a_runs_history_validated(tmp_path):
+    """Table 5's count is read from what the trainer recorded (its selection metric on validated
+    epochs only), and a run without that history is an error, not a zero."""
+    spec = ExperimentConfig(quick=True).spec("multvae", 0, None, None, eval_every=5)
+    metric = spec.train.select_metric
+    values = [None] * 4 + [0.1] + [None] * 4 + [0.2, None, 0.3]  # epochs 5, 10 and the cap 12
+    pd.DataFrame({"epoch": range(1, 13), "loss": 1.0, metric: values}).to_csv(
+        tmp_path / "history.csv", index=False
+    )
+    record = RunRecord(spec, {}, {}, {"epochs": 12}, "minK", tmp_path, key="k")
+    assert studies.validations(record) == 3
+    (tmp_path / "history.csv").unlink()
+    with pytest.raises(CodigemError, match="cannot be counted"):
+        studies.validations(record)
 
 
 def test_table5_reads_table2s_runs_of_its_models(tiny):

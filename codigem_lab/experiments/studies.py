@@ -15,6 +15,7 @@ import torch
 from codigem_lab.audit import RankingUnaffectedWarning, unaffected_variants
 from codigem_lab.diffusion.model import CODIGEMConfig
 from codigem_lab.diffusion.schedule import NoiseSchedule
+from codigem_lab.errors import CodigemError
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
     BEYOND_NOTE,
@@ -31,6 +32,7 @@ from codigem_lab.experiments.aggregate import (
     mean_std_column,
     per_user_frame,
 )
+from codigem_lab.experiments.cache import RunRecord
 from codigem_lab.experiments.common import (
     BASELINE_TRAIN,
     MODEL_TRAIN,
@@ -440,12 +442,7 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
                 "eval_every": tc.eval_every,
                 "epochs_to_converge": np.mean([r.summary["best_epoch"] for r in records]),
                 "epochs_run": np.mean([r.summary["epochs"] for r in records]),
-                "validations": np.mean(
-                    [
-                        validations(r.summary["epochs"], tc.eval_every, tc.max_epochs)
-                        for r in records
-                    ]
-                ),
+                "validations": np.mean([validations(r) for r in records]),
                 "R@50": np.mean([r.test["R@50"] for r in records]),
             }
         )
@@ -514,10 +511,17 @@ def reproduce_table5(cfg: ExperimentConfig) -> TableResult:
     return TableResult(name, table, _json_rows(frame.reset_index()), notes, wall)
 
 
-def validations(epochs: int, every: int, max_epochs: int) -> int:
-    """How many times a run of ``epochs`` epochs validated: every ``every``-th epoch and the last
-    allowed one (the trainer's rule)."""
-    return epochs // every + int(epochs == max_epochs and epochs % every != 0)
+def validations(record: RunRecord) -> int:
+    """How many times a run validated: the epochs of its history that carry its selection metric,
+    read from what the trainer did rather than restating its rule."""
+    history = record.history()
+    metric = record.spec.train.select_metric
+    if history is None or metric not in history:
+        raise CodigemError(
+            f"run {record.key} ({record.path}) has no history with {metric}: its validations "
+            "cannot be counted; delete the entry so that the study trains it again"
+        )
+    return int(history[metric].notna().sum())
 
 
 def device_text(cfg: ExperimentConfig) -> str:
