@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-out", default=str(REPO / "results/bench/reproduce-all"))
     args = ap.parse_args(ours)
     cli = build_parser().parse_args(["reproduce", "all", *theirs])
+    cli.argv = ["reproduce", "all", *theirs]  # the flags named, as the CLI reads them
     items = plan_for(cli)
     load_before, gflops_before = os.getloadavg(), gemm_gflops()
     report = run_plan(items, cli.workers, progress=not cli.no_progress)

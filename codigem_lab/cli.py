@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from codigem_lab.errors import CodigemError, ConfigError
 from codigem_lab.report import item_name, json_line
@@ -74,13 +75,24 @@ def cmd_reproduce(args) -> int:
     from codigem_lab import reproduce
     from codigem_lab.experiments.registry import STUDIES
 
+    own = [o.flag for s in STUDIES.values() for o in reproduce.given_options(args, s.options)]
     if args.what == "all":
+        if args.workers < 1:
+            raise ConfigError(f"--workers must be >= 1 (worker processes), got {args.workers}")
+        if own:
+            raise ConfigError(
+                f"{', '.join(dict.fromkeys(own))}: a study's own option; `reproduce all` makes "
+                "each file with the options stored in it (give it to `reproduce <study>`)"
+            )
         items = reproduce.plan_for(args)
-        print(reproduce.plan_text(items, args.workers))
+        changed = reproduce.changed_flags(args)
+        print(reproduce.plan_text(items, args.workers, args.out, changed))
         if not args.dry_run:
             report = reproduce.run_plan(items, args.workers, progress=not args.no_progress)
             print(reproduce.report_text(report))
         return 0
+    if "--workers" in {w.split("=", 1)[0] for w in getattr(args, "argv", [])}:
+        raise ConfigError("--workers is for `reproduce all`; one study trains in this process")
     study = STUDIES[args.what]
     cfg = reproduce.config_from_args(args)
     if args.dry_run:
@@ -288,6 +300,37 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
 
 
+#: The flags that name a folder (created when missing): a file there is an error before any work.
+FOLDER_FLAGS = {
+    "out": "--out",
+    "cache": "--cache",
+    "cache_root": "--cache-root",
+    "run_dir": "--run-dir",
+}
+
+
+def _check_folders(args: argparse.Namespace) -> None:
+    for dest, flag in FOLDER_FLAGS.items():
+        path = getattr(args, dest, None)
+        if path is not None and Path(path).exists() and not Path(path).is_dir():
+            raise ConfigError(f"{flag} {path} is a file; give a folder (it is created if missing)")
+
+
+def _threads(flag: int | None) -> int:
+    """torch's CPU threads: --threads, else $CODIGEM_LAB_THREADS; 0 leaves torch's own choice."""
+    text = os.environ.get("CODIGEM_LAB_THREADS", "") if flag is None else str(flag)
+    source = "--threads" if flag is not None else "$CODIGEM_LAB_THREADS"
+    try:
+        threads = int(text or 0)
+    except ValueError:
+        raise ConfigError(f"{source} must be a whole number of threads; got {text!r}") from None
+    if threads < 0:
+        raise ConfigError(
+            f"{source} must be >= 0 (torch CPU threads; 0: torch's choice); got {threads}"
+        )
+    return threads
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``codigem-lab`` console script."""
     parser = build_parser()
@@ -297,12 +340,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for a re-launch under torchrun
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(message)s")
-    threads = args.threads or int(os.environ.get("CODIGEM_LAB_THREADS", "0") or 0)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     try:
+        threads = _threads(args.threads)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        _check_folders(args)
         return _run(args)
     except CodigemError as exc:
         if args.debug:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -17,6 +19,7 @@ from codigem_lab.options import Option, add_options, given_values, values_from_a
 from codigem_lab.report import format_table, json_line
 from codigem_lab.runs import TRAIN_OPTIONS, RunSpec, evaluate_run, run_training
 from codigem_lab.train import TrainConfig
+from codigem_lab.validate import check_int
 
 #: The columns ``train`` and ``evaluate`` print (and ``--json``): accuracy, then beyond accuracy
 #: (the run folder's metrics.json has every K).
@@ -40,6 +43,8 @@ OPTIONS = (
            "processes for --distributed (default: one per visible GPU, else 2)"),
     Option("run_dir", "--run-dir", str, None, "where to write (default: runs/<name>)"),
     Option("resume", "--resume", None, False, "continue an interrupted run", kind="switch"),
+    Option("overwrite", "--overwrite", None, False,
+           "replace the run already in --run-dir (its files are deleted first)", kind="switch"),
     Option("no_progress", "--no-progress", None, False, "no progress bars", kind="switch"),
     Option("json", "--json", None, False, "end with one JSON line of test metrics",
            kind="switch"),
@@ -74,6 +79,9 @@ def register(sub) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """The RunSpec a ``train`` command line describes."""
+    check_int("seed", args.seed, 0, "--seed")
+    if args.split_seed is not None:
+        check_int("split_seed", args.split_seed, 0, "--split-seed")
     split_seed = args.seed if args.split_seed is None else args.split_seed
     data = DataSpec.from_args(args, seed=split_seed)
     params: object = {}
@@ -81,8 +89,14 @@ def spec_from_args(args: argparse.Namespace):
     if args.model == "codigem":  # typed and checked once: CODIGEMConfig's fields and scoring
         variant = args.variant
         params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
-    elif getattr(args, "decoder_only", False):
-        raise ConfigError(f"--decoder-only is for --model codigem only; got --model {args.model}")
+    else:  # CODIGEM's flags on another model would be dropped without a word: refused
+        options = [o for o in OPTIONS if o.dest == "variant"] + list(CODIGEMParams.OPTIONS)
+        given = [o.flag for o in options if o.dest in given_values(args, options)]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: CODIGEM's options, and --model {args.model} has none; "
+                "drop them or train --model codigem"
+            )
     # the model's own optimiser settings (``paper_train``), then what the command line says
     own = dict(getattr(model_class(args.model), "paper_train", {}) or {})
     for key in ("lr", "optimizer", "batch_size"):
@@ -94,10 +108,52 @@ def spec_from_args(args: argparse.Namespace):
     return RunSpec(data=data, model=args.model, variant=variant, params=params, train=train)
 
 
+#: What a run leaves in its folder (runs.run_training and the trainer's checkpoints).
+RUN_FILES = (
+    "config.json",
+    "metrics.json",
+    "history.csv",
+    "test_per_user.csv",
+    "best.pt",
+    "last.pt",
+)
+
+
+def claim_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to train over a run already in ``run_dir`` unless asked (``resume``: continue it, the
+    options checked by the trainer; ``overwrite``: delete its files first, so none is mixed in)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(
+            f"--run-dir {run_dir} is a file; give a folder (it is created if missing)"
+        )
+    if resume and overwrite:
+        raise ConfigError(
+            "--resume continues the run in --run-dir, --overwrite replaces it: pick one"
+        )
+    held = [f for f in RUN_FILES if (run_dir / f).exists()]
+    if not held:
+        if resume:
+            print(f"nothing to resume in {run_dir}: starting a new run", file=sys.stderr)
+        return
+    if overwrite:
+        for name in held:
+            (run_dir / name).unlink()
+    elif not resume:
+        raise ConfigError(
+            f"{run_dir} already holds a run ({', '.join(held)}); pass another --run-dir, --resume "
+            "to continue it with the same options, or --overwrite to replace it"
+        )
+
+
 def cmd_train(args) -> int:
-    if args.distributed and not under_torchrun():
-        return relaunch(args.argv, args.nproc or default_nproc())
-    spec = spec_from_args(args)
+    spec = spec_from_args(args)  # bad options fail here, before anything is written or launched
+    if not under_torchrun():  # once, in the launching process
+        if args.distributed and args.nproc is not None and args.nproc < 1:
+            raise ConfigError(f"--nproc must be >= 1 (processes), got {args.nproc}")
+        run_dir = Path(args.run_dir) if args.run_dir is not None else spec.default_dir()
+        claim_run_dir(run_dir, args.resume, args.overwrite)
+        if args.distributed:  # the ranks, under torchrun, skip the check above
+            return relaunch(args.argv, args.nproc or default_nproc())
     out = run_training(spec, args.run_dir, resume=args.resume)
     if not DistContext.current().is_main:
         return 0

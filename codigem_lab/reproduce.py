@@ -63,6 +63,15 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     values = values_from_args(args, ExperimentConfig.OPTIONS)
     values["seeds"] = tuple(range(args.seeds))
     own = given_values(args, STUDIES[args.what].options)
+    mine = {o.dest for o in STUDIES[args.what].options}
+    for study in STUDIES.values():  # another study's option would be dropped without a word
+        for o in given_options(args, study.options):
+            if o.dest not in mine:
+                owners = [s.name for s in STUDIES.values() if o in s.options]
+                raise ConfigError(
+                    f"{o.flag} is not an option of `reproduce {args.what}`; it is one of "
+                    f"`reproduce {' / '.join(owners)}`"
+                )
     extra = {dest: value for dest, value in own.items() if value is not None}
     return ExperimentConfig(
         data_spec=DataSpec.from_args(args), progress=not args.no_progress, extra=extra, **values
@@ -144,12 +153,38 @@ def results_plan(
     return items
 
 
+def given_options(args: argparse.Namespace, options) -> list:
+    """The options among ``options`` that the command line set to other than their default."""
+    given = given_values(args, options)
+    return [o for o in options if o.dest in given]
+
+
+def named_values(args: argparse.Namespace, options) -> dict:
+    """``{dest: value}`` for the options the command line named (``args.argv``), even at their
+    default value (``--dataset synthetic`` replaces a stored ``--dataset csv``), and for those
+    set to other than their default."""
+    named = {w.split("=", 1)[0] for w in getattr(args, "argv", None) or [] if w.startswith("--")}
+    said = {
+        o.dest
+        for o in options
+        if o.flag in named or (o.kind == "flag" and "--no-" + o.flag[2:] in named)
+    }
+    values = {o.dest: getattr(args, o.dest) for o in options if o.dest in said}
+    return {**values, **given_values(args, options)}
+
+
+def changed_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    """The data and training flags given to ``reproduce all``: they replace the stored ones."""
+    options = [*DataSpec.OPTIONS, *ExperimentConfig.OPTIONS]
+    return tuple(o.flag for o in options if o.dest in named_values(args, options))
+
+
 def plan_for(args: argparse.Namespace) -> list[PlanItem]:
     """``reproduce all``'s plan: the committed files, with the flags given here replacing theirs."""
-    overrides = given_values(args, ExperimentConfig.OPTIONS)
+    overrides = named_values(args, ExperimentConfig.OPTIONS)
     if "seeds" in overrides:
         overrides["seeds"] = tuple(range(args.seeds))
-    data = given_values(args, DataSpec.OPTIONS)
+    data = named_values(args, DataSpec.OPTIONS)
     return results_plan(out=args.out, overrides=overrides, data=data)
 
 
@@ -289,8 +324,12 @@ def estimate(items: list[PlanItem], workers: int) -> list[dict]:
     return rows
 
 
-def plan_text(items: list[PlanItem], workers: int) -> str:
-    """The ``--dry-run`` table: per results file, its runs and estimated minutes; the total."""
+def plan_text(
+    items: list[PlanItem], workers: int, out: str | Path | None = None, changed: tuple = ()
+) -> str:
+    """The ``--dry-run`` table: per results file, its runs and estimated minutes; the total.
+    ``out``: the --out folder given; ``changed``: the flags given that replace the stored ones
+    (the estimate prices the stored settings, not these)."""
     rows = estimate(items, workers)
     lines = [
         f"reproduce all: {len(items)} results files, {workers} worker process(es), one torch "
@@ -316,7 +355,22 @@ def plan_text(items: list[PlanItem], workers: int) -> str:
         f"from the recorded compute alone: {sum(r['recorded_est_min'] for r in rows):.0f} min "
         f"({sum(r['recorded_min'] for r in rows):.0f} min recorded)."
     )
+    if items and out is not None and Path(out).resolve() != items[0].results.resolve():
+        lines.append(
+            f"written under {out} (--out), each at its path below results/: the committed files "
+            "are not touched"
+        )
+    if changed:
+        lines.append(
+            f"the flags given ({', '.join(changed)}) replace the stored ones: the minutes above "
+            "price the committed files' settings, not these"
+        )
     return "\n".join(lines)
+
+
+def _written(item: PlanItem) -> Path:
+    """The JSON file ``reproduce all`` writes for ``item`` (under its --out folder)."""
+    return item.out / item.study.name / f"{item.study.stem(item.cfg)}.json"
 
 
 def study_plan_text(study: Study, cfg: ExperimentConfig, out: str | Path = "results") -> str:
@@ -423,7 +477,7 @@ def _unmark_stale(item: PlanItem, written: Path) -> None:
 def _write(item: PlanItem, out: StudyOutput, plan, trained: set, start: float, how: str) -> dict:
     out.result.notes.append(f"Written by `codigem-lab reproduce all`: {how}.")
     save_output(item.study, item.cfg, out, item.out)
-    written = item.out / item.study.name / f"{item.study.stem(item.cfg)}.json"
+    written = _written(item)
     _unmark_stale(item, written)
     made_now = trained | {k for k, r in plan.records.items() if not r.from_cache}
     return {

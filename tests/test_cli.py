@@ -61,6 +61,19 @@ def test_data_stats_paper_ml1m_console_script():
         (["train", "--beta", "1.5", "--no-progress"], "beta"),
         (["train", "--protocol", "ratio", "--heldout", "10", "--no-progress"], "--heldout"),
         (["evaluate", "/nonexistent-run"], "not a run folder"),
+        (["train", "--seed", "-1", "--no-progress"], "seed"),
+        (["--threads", "-2", "data", "stats"], "--threads"),
+        (["reproduce", "table3", "--quick", "--no-save", "--max-epochs", "0"], "--max-epochs"),
+        (["reproduce", "table3", "--quick", "--no-save", "--split-seed", "-3"], "--split-seed"),
+        (["reproduce", "all", "--dry-run", "--workers", "0"], "--workers"),
+        (["train", "--resume", "--overwrite", "--no-progress"], "pick one"),
+        (["train", "--model", "pop", "--beta", "0.3", "--no-progress"], "--beta"),
+        (["train", "--model", "pop", "--variant", "released", "--no-progress"], "--variant"),
+        (["train", "--distributed", "--nproc", "0", "--no-progress"], "--nproc"),
+        (["reproduce", "fig2", "--quick", "--no-save", "--models", "pop"], "--models"),
+        (["reproduce", "table2", "--quick", "--no-save", "--presets", "paper"], "--presets"),
+        (["reproduce", "all", "--dry-run", "--presets", "paper"], "--presets"),
+        (["reproduce", "table3", "--quick", "--no-save", "--workers", "2"], "--workers"),
     ],
 )
 def test_errors_are_one_line(capsys, argv, message):
@@ -142,6 +155,46 @@ def test_resume_refuses_other_options(tmp_path, capsys):
         == 2
     )
     assert "different options" in capsys.readouterr().err
+
+
+def test_threads_from_the_environment_must_be_a_number(capsys, monkeypatch):
+    monkeypatch.setenv("CODIGEM_LAB_THREADS", "abc")
+    assert main(["data", "stats"]) == 2
+    err = capsys.readouterr().err
+    assert "$CODIGEM_LAB_THREADS" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reproduce", "table3", "--quick", "--out"],
+        ["claims", "--out"],
+        ["train", "--no-progress", "--run-dir"],
+        ["data", "stats", "--cache"],
+    ],
+)
+def test_a_folder_flag_naming_a_file_fails_before_any_work(tmp_path, capsys, argv):
+    file = tmp_path / "a-file"
+    file.write_text("keep me")
+    assert main([*argv, str(file)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert file.read_text() == "keep me"
+
+
+def test_train_never_mixes_a_new_run_into_an_old_runs_folder(tmp_path, capsys):
+    """A second ``train`` into a run's folder is refused (nothing there changes), even when its
+    own options would fail later; ``--overwrite`` deletes the old run's files first."""
+    run = tmp_path / "run"
+    base = ["train", "--max-epochs", "1", "--no-progress", "--run-dir", str(run)]
+    assert main(base) == 0
+    before = {f.name: f.read_bytes() for f in run.iterdir()}
+    for extra in ([], ["--model", "pop"], ["--protocol", "ratio", "--heldout", "10"]):
+        assert main([*base, *extra]) == 2
+        assert "already holds a run" in capsys.readouterr().err
+        assert {f.name: f.read_bytes() for f in run.iterdir()} == before
+    assert main([*base, "--model", "pop", "--overwrite"]) == 0
+    assert json.loads((run / "config.json").read_text())["model"] == "pop"
+    assert not (run / "best.pt").exists() and not (run / "last.pt").exists()  # CODIGEM's, gone
 
 
 def test_check_elbo(capsys):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from codigem_lab.cli import main
+from codigem_lab.cli import build_parser, main
 from codigem_lab.data.spec import DataSpec
 from codigem_lab.errors import ConfigError
 from codigem_lab.experiments.aggregate import (
@@ -30,6 +30,7 @@ from codigem_lab.reproduce import (
     PlanItem,
     _measured_s,
     estimate,
+    plan_for,
     results_plan,
     run_plan,
 )
@@ -89,6 +90,24 @@ def test_dry_run_prints_each_file_its_estimate_and_the_total(capsys):
         row = fp32[f"results/{name}"]  # epochs recorded on the benchmark's data, all fp32
         assert row["minutes"] == pytest.approx(row["measured_min"] / 2)
     assert f"{sum(r['recorded_est_min'] for r in rows):.0f} min" in out.splitlines()[-1]
+
+
+def test_flags_named_for_all_replace_the_stored_ones_even_at_their_default(capsys, tmp_path):
+    """``--dataset synthetic`` and ``--seeds 3`` are the defaults, yet named they replace the
+    stored ``--dataset csv`` and ``--seeds 1``; the dry run says so and where it would write."""
+    out_dir = tmp_path / "check"
+    argv = ["reproduce", "all", "--dry-run", "--dataset", "synthetic", "--seeds", "3"]
+    argv += ["--out", str(out_dir)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "--dataset" in lines[-1] and "--seeds" in lines[-1] and "replace" in lines[-1]
+    assert any(line.startswith(f"written under {out_dir}") for line in lines)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    items = plan_for(args)
+    assert items and {it.cfg.data_spec.dataset for it in items} == {"synthetic"}
+    assert {it.cfg.seeds for it in items} == {(0, 1, 2)}
+    assert not out_dir.exists()
 
 
 def test_a_file_without_epochs_is_estimated_from_its_recorded_compute(tmp_path):

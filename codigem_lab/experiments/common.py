@@ -17,6 +17,7 @@ from codigem_lab.models import model_class
 from codigem_lab.options import Option, argv_for
 from codigem_lab.runs import TRAIN_OPTIONS, DataSpec, RunSpec
 from codigem_lab.train import TrainConfig, inner_bars
+from codigem_lab.validate import check_int
 
 #: Quick mode (tests, the notebooks in CI): at most 600 users, 10 epochs of batches of 50 users,
 #: early stopping after 3. On ML-100K that is about 150 updates, enough for CODIGEM (either preset)
@@ -94,6 +95,15 @@ class ExperimentConfig:
                "(default: the ranking-equivalent decoder-only fast path where a study allows it)",
                kind="switch"),
     )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        # checked here, once, because quick mode replaces the budget before TrainConfig sees it
+        check_int("max_epochs", self.max_epochs, 1, "--max-epochs")
+        check_int("patience", self.patience, 1, "--patience, in epochs")
+        for seed in self.seeds:
+            check_int("seed", seed, 0, "--seeds N trains seeds 0 .. N-1")
+        if self.split_seed is not None:
+            check_int("split_seed", self.split_seed, 0, "--split-seed")
 
     @property
     def protocol(self) -> str:
