@@ -183,11 +183,13 @@ def explore_text(result, width: int = 34) -> str:
 
 def cmd_recommend(args) -> int:
     """A finished run's top-k items for one user, by title."""
+    from codigem_lab.cli_train import run_folder_errors
     from codigem_lab.saved import open_run
 
     if args.k < 1:
         raise ConfigError(f"--k must be at least 1, got {args.k}")
-    run = open_run(args.run_dir)
+    with run_folder_errors(args.run_dir):
+        run = open_run(args.run_dir)
     top = run.recommend(args.user, args.k)
     titles = run.spec.data.titles()
     top["title"] = [item_name(i, titles) for i in top["item"]]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import pickle
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -172,8 +176,25 @@ def cmd_train(args) -> int:
     return 0
 
 
+@contextmanager
+def run_folder_errors(run_dir: str) -> Iterator[None]:
+    """A run folder whose files do not make one run (an unreadable config.json or best.pt, or a
+    checkpoint of other shapes): one line naming the folder, not a traceback."""
+    try:
+        yield
+    except (json.JSONDecodeError, pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "state_dict" not in str(exc):
+            raise  # another failure, not the folder's files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(
+            f"{run_dir}: its files do not make one run ({type(exc).__name__}: {first}); pass "
+            "the folder `train` wrote, or train it again with --overwrite"
+        ) from exc
+
+
 def cmd_evaluate(args) -> int:
-    res = evaluate_run(args.run_dir, args.which, args.recall_definition)
+    with run_folder_errors(args.run_dir):
+        res = evaluate_run(args.run_dir, args.which, args.recall_definition)
     print(
         f"{args.which} metrics of {args.run_dir} ({res.n_users} users, recall: {res.recall_definition}):"
     )

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -195,6 +196,25 @@ def test_train_never_mixes_a_new_run_into_an_old_runs_folder(tmp_path, capsys):
     assert main([*base, "--model", "pop", "--overwrite"]) == 0
     assert json.loads((run / "config.json").read_text())["model"] == "pop"
     assert not (run / "best.pt").exists() and not (run / "last.pt").exists()  # CODIGEM's, gone
+
+
+def test_a_run_folder_with_broken_files_is_one_line(tmp_path, capsys):
+    """evaluate and recommend name the folder when its files do not make one run: a checkpoint
+    of other shapes, an unreadable best.pt or config.json."""
+    base = ["train", "--max-epochs", "1", "--no-progress", "--T", "2"]
+    run, other = tmp_path / "run", tmp_path / "other"
+    assert main([*base, "--run-dir", str(run)]) == 0
+    assert main([*base, "--hidden", "20", "--run-dir", str(other)]) == 0
+    capsys.readouterr()
+    shutil.copy(other / "best.pt", run / "best.pt")  # another model's shapes
+    breaks = [lambda: None, lambda: (run / "best.pt").write_bytes(b"not a checkpoint")]
+    breaks.append(lambda: (run / "config.json").write_text("{ not json"))
+    for damage in breaks:
+        damage()
+        for argv in (["evaluate", str(run)], ["recommend", str(run), "--user", "1"]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert str(run) in err and "Traceback" not in err and err.count("\n") == 1, err
 
 
 def test_check_elbo(capsys):
