@@ -61,8 +61,9 @@ def cmd_claims(args) -> int:
 
     if args.check:
         stale = claims.stale(args.out)
+        command = claims.COMMAND + (f" --out {args.out}" if args.out else "")
         for name in stale:
-            print(f"{name} differs from the results files; run `{claims.COMMAND}`", file=sys.stderr)
+            print(f"{name} differs from the results files; run `{command}`", file=sys.stderr)
         return 1 if stale else 0
     for path in claims.write(args.out):
         print(f"wrote {path}")

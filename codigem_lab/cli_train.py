@@ -93,6 +93,11 @@ def spec_from_args(args: argparse.Namespace):
     if args.model == "codigem":  # typed and checked once: CODIGEMConfig's fields and scoring
         variant = args.variant
         params = CODIGEMParams.of(variant, given_values(args, CODIGEMParams.OPTIONS))
+        if "beta_end" in params.given and params.config.schedule == "constant":
+            raise ConfigError(
+                "--beta-end is the linear schedule's last beta and the schedule is constant: "
+                "add --schedule linear, or drop --beta-end"
+            )
     else:  # CODIGEM's flags on another model would be dropped without a word: refused
         options = [o for o in OPTIONS if o.dest == "variant"] + list(CODIGEMParams.OPTIONS)
         given = [o.flag for o in options if o.dest in given_values(args, options)]

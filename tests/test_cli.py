@@ -71,6 +71,7 @@ def test_data_stats_paper_ml1m_console_script():
         (["train", "--model", "pop", "--beta", "0.3", "--no-progress"], "--beta"),
         (["train", "--model", "pop", "--variant", "released", "--no-progress"], "--variant"),
         (["train", "--distributed", "--nproc", "0", "--no-progress"], "--nproc"),
+        (["train", "--beta-end", "0.5", "--no-progress"], "--schedule linear"),
         (["reproduce", "fig2", "--quick", "--no-save", "--models", "pop"], "--models"),
         (["reproduce", "table2", "--quick", "--no-save", "--presets", "paper"], "--presets"),
         (["reproduce", "all", "--dry-run", "--presets", "paper"], "--presets"),
@@ -215,6 +216,12 @@ def test_a_run_folder_with_broken_files_is_one_line(tmp_path, capsys):
             assert main(argv) == 2, argv
             err = capsys.readouterr().err
             assert str(run) in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_claims_check_names_the_out_folder_it_checked(tmp_path, capsys):
+    assert main(["claims", "--out", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"codigem-lab claims --out {tmp_path}`" in err
 
 
 def test_check_elbo(capsys):
