@@ -17,11 +17,12 @@ from codigem_lab.data.spec import DataSpec
 from codigem_lab.diffusion.checks import run_all_checks
 from codigem_lab.diffusion.types import PRESETS
 from codigem_lab.distributed import DistContext, default_nproc, relaunch, under_torchrun
-from codigem_lab.errors import ConfigError
+from codigem_lab.errors import CodigemError, ConfigError
 from codigem_lab.models import model_class
 from codigem_lab.options import Option, add_options, given_values, values_from_args
 from codigem_lab.report import format_table, json_line
 from codigem_lab.runs import TRAIN_OPTIONS, RunSpec, evaluate_run, run_training
+from codigem_lab.runs import _check_same_run as check_same_run
 from codigem_lab.train import TrainConfig
 from codigem_lab.validate import check_int
 
@@ -128,9 +129,10 @@ RUN_FILES = (
 )
 
 
-def claim_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to train over a run already in ``run_dir`` unless asked (``resume``: continue it, the
-    options checked by the trainer; ``overwrite``: delete its files first, so none is mixed in)."""
+def claim_run_dir(run_dir: Path, spec: RunSpec, resume: bool, overwrite: bool) -> None:
+    """Refuse to train over another run in ``run_dir`` unless asked (``resume``: continue it, the
+    options checked by the trainer; ``overwrite``: delete its files first, so none is mixed in).
+    The same run again (its config.json equals ``spec``) is made again in place."""
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(
             f"--run-dir {run_dir} is a file; give a folder (it is created if missing)"
@@ -147,11 +149,20 @@ def claim_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if overwrite:
         for name in held:
             (run_dir / name).unlink()
-    elif not resume:
+    elif not resume and not _same_run(run_dir / "config.json", spec):
         raise ConfigError(
-            f"{run_dir} already holds a run ({', '.join(held)}); pass another --run-dir, --resume "
-            "to continue it with the same options, or --overwrite to replace it"
+            f"{run_dir} already holds another run ({', '.join(held)}); pass another --run-dir, "
+            "or --overwrite to replace it"
         )
+
+
+def _same_run(config: Path, spec: RunSpec) -> bool:
+    """Whether ``config`` (a run folder's config.json) describes ``spec``, display and device aside."""
+    try:
+        check_same_run(spec, config, config.parent)  # the trainer's own test, used by --resume
+    except (OSError, ValueError, KeyError, TypeError, CodigemError):  # other, or unreadable
+        return False
+    return True
 
 
 def cmd_train(args) -> int:
@@ -160,7 +171,7 @@ def cmd_train(args) -> int:
         if args.distributed and args.nproc is not None and args.nproc < 1:
             raise ConfigError(f"--nproc must be >= 1 (processes), got {args.nproc}")
         run_dir = Path(args.run_dir) if args.run_dir is not None else spec.default_dir()
-        claim_run_dir(run_dir, args.resume, args.overwrite)
+        claim_run_dir(run_dir, spec, args.resume, args.overwrite)
         if args.distributed:  # the ranks, under torchrun, skip the check above
             return relaunch(args.argv, args.nproc or default_nproc())
     out = run_training(spec, args.run_dir, resume=args.resume)

@@ -72,6 +72,10 @@ def test_data_stats_paper_ml1m_console_script():
         (["train", "--model", "pop", "--variant", "released", "--no-progress"], "--variant"),
         (["train", "--distributed", "--nproc", "0", "--no-progress"], "--nproc"),
         (["train", "--beta-end", "0.5", "--no-progress"], "--schedule linear"),
+        (["reproduce", "table2", "--quick", "--no-save", "--paper-dataset", "x"], "ml-20m"),
+        (["reproduce", "diffrec-ml1m", "--quick", "--no-save", "--paper-dataset", "x"], "yelp"),
+        (["explore", "--max-users", "0"], "max_users"),
+        (["explore", "--seed", "-1"], "seed"),
         (["reproduce", "fig2", "--quick", "--no-save", "--models", "pop"], "--models"),
         (["reproduce", "table2", "--quick", "--no-save", "--presets", "paper"], "--presets"),
         (["reproduce", "all", "--dry-run", "--presets", "paper"], "--presets"),
@@ -184,16 +188,21 @@ def test_a_folder_flag_naming_a_file_fails_before_any_work(tmp_path, capsys, arg
 
 
 def test_train_never_mixes_a_new_run_into_an_old_runs_folder(tmp_path, capsys):
-    """A second ``train`` into a run's folder is refused (nothing there changes), even when its
-    own options would fail later; ``--overwrite`` deletes the old run's files first."""
+    """``train`` into another run's folder is refused (nothing there changes), even when its own
+    options would fail later; ``--overwrite`` deletes the old run's files first."""
     run = tmp_path / "run"
     base = ["train", "--max-epochs", "1", "--no-progress", "--run-dir", str(run)]
     assert main(base) == 0
     before = {f.name: f.read_bytes() for f in run.iterdir()}
-    for extra in ([], ["--model", "pop"], ["--protocol", "ratio", "--heldout", "10"]):
+    for extra in (
+        ["--model", "pop"],
+        ["--beta", "0.01"],
+        ["--protocol", "ratio", "--heldout", "10"],
+    ):
         assert main([*base, *extra]) == 2
-        assert "already holds a run" in capsys.readouterr().err
+        assert "already holds another run" in capsys.readouterr().err
         assert {f.name: f.read_bytes() for f in run.iterdir()} == before
+    assert main(base) == 0  # the same run again is made again in place
     assert main([*base, "--model", "pop", "--overwrite"]) == 0
     assert json.loads((run / "config.json").read_text())["model"] == "pop"
     assert not (run / "best.pt").exists() and not (run / "last.pt").exists()  # CODIGEM's, gone
@@ -222,6 +231,14 @@ def test_claims_check_names_the_out_folder_it_checked(tmp_path, capsys):
     assert main(["claims", "--out", str(tmp_path), "--check"]) == 1
     err = capsys.readouterr().err
     assert f"codigem-lab claims --out {tmp_path}`" in err
+
+
+def test_a_wrong_paper_block_fails_before_any_run(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    argv = ["reproduce", "table2", "--quick", "--no-save", "--no-progress", "--paper-dataset"]
+    assert main([*argv, "ml-2m", "--cache-root", str(cache)]) == 2
+    assert "no such block" in capsys.readouterr().err
+    assert not list(cache.rglob("record.json"))
 
 
 def test_check_elbo(capsys):

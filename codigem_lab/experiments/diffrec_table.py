@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 
+from codigem_lab.errors import ConfigError
 from codigem_lab.experiments import diffrec_paper
 from codigem_lab.experiments.common import MODEL_TRAIN, ExperimentConfig, NeedRuns, run_specs
 from codigem_lab.experiments.paper import display_name
@@ -27,6 +28,11 @@ def diffrec_published(cfg: ExperimentConfig) -> Published:
     published = cfg.data_spec.dataset == "published"
     block = cfg.extra.get("paper_dataset") or ("ml-1m" if published else None)
     frame = diffrec_paper.table2(block) if block else None
+    if frame is None and cfg.extra.get("paper_dataset"):
+        raise ConfigError(
+            f"--paper-dataset {block!r}: {diffrec_paper.PAPER} has no such block; "
+            f"one of {list(diffrec_paper.BLOCKS)}"
+        )
     if frame is None:
         return Published(None, LABEL, f"No block of {diffrec_paper.PAPER} for this data.")
     return Published(frame, LABEL, diffrec_paper.source_note(block))

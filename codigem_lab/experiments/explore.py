@@ -89,6 +89,10 @@ class ExploreSetting:
         check_choice("variant", self.variant, tuple(variant_overrides()))
         for name in ("epochs", "patience", "batch_size"):
             check_int(name, getattr(self, name), 1)
+        for name in ("seed", "split_seed"):
+            check_int(name, getattr(self, name), 0)
+        if self.max_users is not None:
+            check_int("max_users", self.max_users, 1, "leave it out to keep every user")
         # the model's knobs become CODIGEM's typed params here, checked once (CODIGEMConfig)
         object.__setattr__(self, "params", CODIGEMParams.of(self.preset, self._given()))
 

@@ -97,6 +97,10 @@ def display_name(model: str, variant: str | None = None) -> str:
     return DISPLAY.get(model, model) + (f" ({variant})" if variant else "")
 
 
+#: The datasets the paper's Table 2 has a block for.
+TABLE2_BLOCKS = tuple(_T2)
+
+
 def table2(dataset: str) -> pd.DataFrame | None:
     """The paper's Table 2 block for a dataset (rows: our model names), or None if it has none."""
     block = _T2.get(dataset)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from codigem_lab.errors import ConfigError
 from codigem_lab.experiments import paper
 from codigem_lab.experiments.aggregate import (
     BEYOND_NOTE,
@@ -95,6 +96,11 @@ def paper_published(cfg: ExperimentConfig) -> Published:
     """The CODIGEM paper's Table 2 block for ``cfg``'s data (``--paper-dataset`` overrides)."""
     key = paper_dataset(cfg)
     block = paper.table2(key) if key else None
+    if block is None and cfg.extra.get("paper_dataset"):
+        raise ConfigError(
+            f"--paper-dataset {key!r}: the paper's Table 2 has no such block; "
+            f"one of {list(paper.TABLE2_BLOCKS)}"
+        )
     if block is None:
         return Published(None)
     return Published(
@@ -158,6 +164,7 @@ def reproduce_table2(cfg: ExperimentConfig, layout: Layout = TABLE2) -> TableRes
     """Each model (``cfg.extra["models"]``, else the layout's) for every seed, in a table beside the
     layout's published rows."""
     metrics, sig = layout.metrics, layout.significance
+    published = layout.published(cfg)  # first: a wrong --paper-dataset fails before any run
     cache = cfg.cache()
     chosen: dict[str, dict] = {}
     tuning_log: dict[str, list] = {}
@@ -222,7 +229,6 @@ def reproduce_table2(cfg: ExperimentConfig, layout: Layout = TABLE2) -> TableRes
         metrics,
     )
     frame = pd.DataFrame(rows)
-    published = layout.published(cfg)
     paper_block = published.block
     if layout.all_published and paper_block is not None:  # the published models we did not run
         unrun = [k for k in paper_block.index if k not in set(frame["paper_key"])]
