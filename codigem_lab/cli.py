@@ -92,7 +92,7 @@ def cmd_reproduce(args) -> int:
             report = reproduce.run_plan(items, args.workers, progress=not args.no_progress)
             print(reproduce.report_text(report))
         return 0
-    if "--workers" in {w.split("=", 1)[0] for w in getattr(args, "argv", [])}:
+    if "--workers" in reproduce.named_flags(args):
         raise ConfigError("--workers is for `reproduce all`; one study trains in this process")
     study = STUDIES[args.what]
     cfg = reproduce.config_from_args(args)

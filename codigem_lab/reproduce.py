@@ -159,11 +159,16 @@ def given_options(args: argparse.Namespace, options) -> list:
     return [o for o in options if o.dest in given]
 
 
+def named_flags(args: argparse.Namespace) -> set[str]:
+    """The ``--flags`` the command line named (``args.argv``, set by the CLI's ``main``)."""
+    return {w.split("=", 1)[0] for w in getattr(args, "argv", None) or [] if w.startswith("--")}
+
+
 def named_values(args: argparse.Namespace, options) -> dict:
-    """``{dest: value}`` for the options the command line named (``args.argv``), even at their
-    default value (``--dataset synthetic`` replaces a stored ``--dataset csv``), and for those
-    set to other than their default."""
-    named = {w.split("=", 1)[0] for w in getattr(args, "argv", None) or [] if w.startswith("--")}
+    """``{dest: value}`` for the options the command line named, even at their default value
+    (``--dataset synthetic`` replaces a stored ``--dataset csv``), and for those set to other
+    than their default."""
+    named = named_flags(args)
     said = {
         o.dest
         for o in options
@@ -368,22 +373,12 @@ def plan_text(
     return "\n".join(lines)
 
 
-def _written(item: PlanItem) -> Path:
-    """The JSON file ``reproduce all`` writes for ``item`` (under its --out folder)."""
-    return item.out / item.study.name / f"{item.study.stem(item.cfg)}.json"
-
-
 def study_plan_text(study: Study, cfg: ExperimentConfig, out: str | Path = "results") -> str:
     """``reproduce <study> --dry-run``: the file it would write, the runs it reads that the cache
     holds and those it would train, with an upper bound on their minutes; trains and writes
     nothing."""
-    with planning() as plan, redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            study.execute(cfg)
-            complete = True
-        except NeedRuns:  # it stopped at the first run it lacks: later reads are not known yet
-            complete = False
+    plan, made = _dry_run(study, cfg)
+    complete = made is not None  # else it stopped at the first run it lacks: later reads unknown
     missing = list({s.key(): s for s in plan.missing}.values())
     lines = [
         f"reproduce {study.name}, dry run (nothing trained, nothing written): it writes "
@@ -452,13 +447,13 @@ def _train(spec, root: str | None, keep_stale: bool, keep_best: bool) -> str:
     return spec.key()
 
 
-def _probe(item: PlanItem, timing: bool = True):
+def _dry_run(study: Study, cfg: ExperimentConfig, timing: bool = True):
     """Run a study dry: its plan (runs used, runs missing) and its output when nothing was;
     ``timing`` False: a timed study's timing runs are not planned (the pool leaves them out)."""
     with planning(timing=timing) as plan, redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return plan, item.study.execute(item.cfg)
+            return plan, study.execute(cfg)
         except NeedRuns:
             return plan, None
 
@@ -477,7 +472,7 @@ def _unmark_stale(item: PlanItem, written: Path) -> None:
 def _write(item: PlanItem, out: StudyOutput, plan, trained: set, start: float, how: str) -> dict:
     out.result.notes.append(f"Written by `codigem-lab reproduce all`: {how}.")
     save_output(item.study, item.cfg, out, item.out)
-    written = _written(item)
+    written = item.study.results_path(item.cfg, item.out)
     _unmark_stale(item, written)
     made_now = trained | {k for k, r in plan.records.items() if not r.from_cache}
     return {
@@ -521,7 +516,7 @@ def run_plan(items: list[PlanItem], workers: int = 2, progress: bool = True) -> 
         while todo:
             for n in [n for n, keys in todo.items() if not keys]:
                 timed = pooled[n].study.timed
-                plan, out = _probe(pooled[n], timing=not timed)
+                plan, out = _dry_run(pooled[n].study, pooled[n].cfg, timing=not timed)
                 if out is not None and not timed:
                     rows.append(_write(pooled[n], out, plan, trained, start, how))
                     del todo[n]
